@@ -1,0 +1,49 @@
+/* In-memory image classification datasets: CIFAR-10/100 binary batches,
+ * MNIST/Fashion-MNIST IDX files (plain or gzipped) and synthetic data.
+ *
+ * Every reader checks sizes and magic numbers strictly; a bad file gets a
+ * tb_fail() message naming the file and what is wrong. */
+#ifndef TB_DATASET_H
+#define TB_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { TB_SPLIT_TRAIN, TB_SPLIT_TEST } tb_split;
+
+typedef struct {
+    char name[32];       /* cifar10, cifar100, fashion-mnist, mnist, synthetic */
+    int count;
+    int channels, height, width;
+    int classes;
+    uint8_t *pixels;     /* count images, each channels x height x width (CHW) */
+    int32_t *labels;     /* count labels in [0, classes) */
+    float mean[3], std[3]; /* per-channel normalisation, in [0,1] pixel units */
+    int flip_ok;         /* horizontal flips are label-preserving (not for digits) */
+} tb_dataset;
+
+/* Accepted dataset names, comma separated, for messages and help. */
+const char *tb_dataset_names(void);
+int tb_dataset_known(const char *name);
+
+/* Where a dataset is looked for when --data-dir is not given:
+ * fashion-mnist: /usr/share/datasets/fashion-mnist when present (Debian's
+ * dataset-fashion-mnist); otherwise $TRAINBENCH_DATA, else
+ * $XDG_DATA_HOME/trainbench/datasets/NAME (~/.local/share/...). */
+int tb_dataset_default_dir(const char *name, char *out, size_t out_size);
+
+/* Loads a split.  `limit` > 0 keeps only the first `limit` images.  For
+ * "synthetic", dir is ignored and `synthetic_count`/`seed` pick a reproducible
+ * random set (CIFAR-shaped: 3x32x32, 10 classes). */
+int tb_dataset_load(const char *name, const char *dir, tb_split split, int limit, tb_dataset *out);
+void tb_dataset_free(tb_dataset *ds);
+
+/* Readers, exposed for tests and fuzzing. */
+int tb_idx_read_images(const char *path, int limit, tb_dataset *out);  /* fills count, h, w, pixels */
+int tb_idx_read_labels(const char *path, int limit, int32_t **labels, int *count);
+int tb_cifar_read_batches(const char *const *paths, int npaths, int cifar100, int limit, tb_dataset *out);
+/* Synthetic CIFAR-shaped data: random pixels with a class-dependent pattern
+ * so the task is learnable, never all zeros. */
+int tb_dataset_synthetic(int count, int classes, uint64_t seed, tb_dataset *out);
+
+#endif

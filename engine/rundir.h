@@ -1,0 +1,47 @@
+/* The run directory: the interface between the engine and everything that
+ * reads its results (TUI, exporter, headless replay, Slurm jobs).
+ *
+ *   config.json   the resolved configuration, written once at start
+ *   events.jsonl  append-only, one JSON object per line, flushed per line
+ *   result.json   schema trainbench.result/1, rewritten atomically
+ *                 (temporary file + fsync + rename) after every epoch and at
+ *                 the end, so a reader never sees a partial file
+ *
+ * docs/architecture.md documents the formats. */
+#ifndef TB_RUNDIR_H
+#define TB_RUNDIR_H
+
+#include <json-c/json.h>
+
+typedef struct tb_rundir tb_rundir;
+
+/* Creates the directory (and parents).  A directory that already holds a
+ * result.json is refused, so a run never overwrites another's results. */
+tb_rundir *tb_rundir_create(const char *path);
+void tb_rundir_close(tb_rundir *r);
+const char *tb_rundir_path(const tb_rundir *r);
+
+/* Default path: runs/<YYYYmmdd-HHMMSS>-<suffix> under `base` (usually "runs"). */
+int tb_rundir_default_path(const char *base, const char *suffix, char *out, size_t out_size);
+
+/* Writes `obj` as pretty JSON to <dir>/<name> atomically: name.tmp in the
+ * same directory, fsync, rename, fsync of the directory.  The object is not
+ * consumed. */
+int tb_rundir_write_json(tb_rundir *r, const char *name, struct json_object *obj);
+/* The same for any path, for callers without a run directory. */
+int tb_json_write_atomic(const char *path, struct json_object *obj);
+
+/* Appends one event line {"event": type, "time": unix seconds (float),
+ * "elapsed": seconds since the run directory was created, ...fields}.
+ * `fields` is consumed (may be NULL).  Written with one write() and flushed,
+ * so concurrent readers see whole lines. */
+int tb_rundir_event(tb_rundir *r, const char *type, struct json_object *fields);
+
+/* Reads a JSON file (result.json, config.json); NULL after tb_fail. */
+struct json_object *tb_json_read_file(const char *path);
+
+/* Reads events.jsonl: calls fn for each complete line, skipping a trailing
+ * partial line (a writer mid-append).  Returns the number of events or -1. */
+int tb_events_read(const char *path, int (*fn)(struct json_object *ev, void *ctx), void *ctx);
+
+#endif
