@@ -14,6 +14,7 @@ typedef enum { TB_SPLIT_TRAIN, TB_SPLIT_TEST } tb_split;
 typedef struct {
     char name[32];       /* cifar10, cifar100, fashion-mnist, mnist, synthetic */
     int count;
+    int total;           /* images in the split's files before `limit` cut them */
     int channels, height, width;
     int classes;
     uint8_t *pixels;     /* count images, each channels x height x width (CHW) */
@@ -28,22 +29,30 @@ int tb_dataset_known(const char *name);
 
 /* Where a dataset is looked for when --data-dir is not given:
  * fashion-mnist: /usr/share/datasets/fashion-mnist when present (Debian's
- * dataset-fashion-mnist); otherwise $TRAINBENCH_DATA, else
- * $XDG_DATA_HOME/trainbench/datasets/NAME (~/.local/share/...). */
+ * dataset-fashion-mnist); otherwise $TRAINBENCH_DATA/NAME, else
+ * $XDG_DATA_HOME/trainbench/datasets/NAME (~/.local/share/...).  This is also
+ * where `trainbench data fetch NAME` should put a download.  synthetic: "". */
 int tb_dataset_default_dir(const char *name, char *out, size_t out_size);
 
-/* Loads a split.  `limit` > 0 keeps only the first `limit` images.  For
- * "synthetic", dir is ignored and `synthetic_count`/`seed` pick a reproducible
- * random set (CIFAR-shaped: 3x32x32, 10 classes). */
+/* Loads a split from `dir` (NULL or "": tb_dataset_default_dir).  `limit` > 0
+ * keeps only the first min(limit, available) images; the files are still
+ * checked whole.  CIFAR files are looked for in dir and in the archive's
+ * folder below it (cifar-10-batches-bin, cifar-100-binary).  For "synthetic",
+ * dir is ignored: limit (default 10000 train / 2000 test) images, from a fixed
+ * seed per split, so the test split holds new samples of the same task. */
 int tb_dataset_load(const char *name, const char *dir, tb_split split, int limit, tb_dataset *out);
 void tb_dataset_free(tb_dataset *ds);
 
 /* Readers, exposed for tests and fuzzing. */
-int tb_idx_read_images(const char *path, int limit, tb_dataset *out);  /* fills count, h, w, pixels */
+int tb_idx_read_images(const char *path, int limit, tb_dataset *out);  /* fills count, total, c, h, w, pixels */
+/* Labels must be 0..9 (every IDX set we read has 10 classes). */
 int tb_idx_read_labels(const char *path, int limit, int32_t **labels, int *count);
+/* Any whole number of records per file (tb_dataset_load checks the official
+ * sizes); fills count, total, c, h, w, classes, pixels and labels. */
 int tb_cifar_read_batches(const char *const *paths, int npaths, int cifar100, int limit, tb_dataset *out);
 /* Synthetic CIFAR-shaped data: random pixels with a class-dependent pattern
- * so the task is learnable, never all zeros. */
+ * so the task is learnable, never all zeros.  The class patterns are fixed;
+ * the seed picks the samples (labels and noise).  Fills every field. */
 int tb_dataset_synthetic(int count, int classes, uint64_t seed, tb_dataset *out);
 
 #endif

@@ -18,13 +18,23 @@ int tb_fail(const char *fmt, ...)
 
 int tb_fail_prefix(const char *fmt, ...)
 {
-    char prefix[512], old[sizeof last_error];
+    char prefix[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    int p = vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    memcpy(old, last_error, sizeof old);
-    snprintf(last_error, sizeof last_error, "%s: %s", prefix, old);
+    if (p < 0)
+        return -1;
+    size_t plen = (size_t)p < sizeof prefix ? (size_t)p : sizeof prefix - 1;
+    /* Shift the old message right and put "prefix: " in front, truncating the tail. */
+    size_t room = sizeof last_error - 1 - plen - 2;
+    size_t old = strnlen(last_error, sizeof last_error - 1);
+    if (old > room)
+        old = room;
+    memmove(last_error + plen + 2, last_error, old);
+    memcpy(last_error, prefix, plen);
+    memcpy(last_error + plen, ": ", 2);
+    last_error[plen + 2 + old] = '\0';
     return -1;
 }
 

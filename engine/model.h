@@ -68,7 +68,8 @@ typedef struct {
     size_t params;    /* trainable parameters */
     size_t gradients; /* one gradient per trainable parameter */
     size_t buffers;   /* running statistics */
-    int conv_layers;
+    int conv_layers;     /* main-path convolutions, as the paper and the lab count (ResNet-18: 17) */
+    int shortcut_convs;  /* 1x1 projection shortcuts, counted apart */
     int bn_layers;
     int fc_layers;
     uint64_t macs_per_image;
@@ -109,7 +110,5 @@ int tb_model_forward(tb_model *m, int n, int training);
 int tb_model_backward(tb_model *m, int n);
 /* The gradient of the logits the loss writes before backward. */
 tb_tensor *tb_model_dlogits(tb_model *m);
-/* Gradient with respect to the input, filled by backward (for gradient checks). */
-const tb_tensor *tb_model_dinput(const tb_model *m);
 
 #endif

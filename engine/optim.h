@@ -25,7 +25,11 @@ typedef struct {
     int epochs;         /* total epochs, for cosine */
 } tb_optim_config;
 
-/* Fills PyTorch's defaults for everything but kind and lr. */
+/* Fills the labs' defaults, used for every optimizer alike: kind sgd, lr 0.1,
+ * momentum 0.9, weight decay 5e-4, LARS eta 0.001, constant schedule (step:
+ * every 30 epochs by 0.1), no warm-up, epochs 0 (set it for cosine).  The
+ * fixed per-rule constants are PyTorch's: Adagrad eps 1e-10, lr_decay 0;
+ * Adadelta rho 0.9, eps 1e-6; Adam betas 0.9/0.999, eps 1e-8. */
 void tb_optim_config_defaults(tb_optim_config *c);
 
 /* "sgd" -> TB_OPT_SGD etc.; -1 when unknown. */

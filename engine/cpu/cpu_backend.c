@@ -1,0 +1,156 @@
+/* The oneDNN CPU backend: creation, host memory, and the operation table. */
+#include "cpu_internal.h"
+#include "cpu_optim.h"
+#include "error.h"
+
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void *tb_cpu_alloc(tb_backend *b, size_t bytes, const char *what)
+{
+    (void)b;
+    /* aligned_alloc wants a multiple of the alignment; 64 suits AVX-512 loads. */
+    size_t rounded = (bytes + 63) & ~(size_t)63;
+    void *p = bytes > SIZE_MAX - 63 ? NULL : aligned_alloc(64, rounded ? rounded : 64);
+    if (!p) {
+        tb_fail("out of memory allocating %zu bytes for %s; try a smaller --batch-size or model width", bytes,
+                what);
+        return NULL;
+    }
+    memset(p, 0, rounded);
+    return p;
+}
+
+void tb_cpu_release(tb_backend *b, void *ptr)
+{
+    (void)b;
+    free(ptr);
+}
+
+int tb_cpu_workspace_prepare(tb_backend *b, tb_workspace *ws, size_t bytes, int grow, const char *what)
+{
+    if (!ws)
+        return tb_fail("no workspace was passed for %s; the layer must own a tb_workspace", what);
+    if (ws->ptr && ws->bytes >= bytes)
+        return 0;
+    if (!grow)
+        return tb_fail("the workspace holds %zu bytes but %s needs %zu; the forward call must fill it on the "
+                       "same batch before the backward call",
+                       ws->bytes, what, bytes);
+    tb_workspace_free(b, ws);
+    ws->ptr = b->alloc(b, bytes, what);
+    if (!ws->ptr)
+        return -1;
+    ws->bytes = bytes;
+    return 0;
+}
+
+static int cpu_memcpy(tb_backend *b, void *dst, const void *src, size_t bytes)
+{
+    (void)b;
+    memcpy(dst, src, bytes);
+    return 0;
+}
+
+static int cpu_synchronize(tb_backend *b)
+{
+    return tb_cpu_check(dnnl_stream_wait(tb_cpu_of(b)->stream), "dnnl_stream_wait");
+}
+
+int tb_cpu_same_shape(tb_shape a, tb_shape b)
+{
+    return a.n == b.n && a.c == b.c && a.h == b.h && a.w == b.w;
+}
+
+int tb_cpu_shape_mismatch(const char *op, const char *name, tb_shape got, tb_shape want)
+{
+    return tb_fail("%s: %s is " TB_SHAPE_FMT " but must be " TB_SHAPE_FMT " (NCHW) for these inputs; "
+                   "this is a bug in the model code calling the backend",
+                   op, name, TB_SHAPE_ARG(got), TB_SHAPE_ARG(want));
+}
+
+static void cpu_destroy(tb_backend *b)
+{
+    if (!b)
+        return;
+    tb_cpu *c = tb_cpu_of(b);
+    if (c) {
+        tb_cpu_cache_free(c);
+        free(c->arena);
+        dnnl_primitive_attr_destroy(c->attr);
+        dnnl_stream_destroy(c->stream);
+        dnnl_engine_destroy(c->engine);
+        free(c);
+    }
+    free(b);
+}
+
+static int cpu_init(tb_cpu *c)
+{
+    if (tb_cpu_check(dnnl_engine_create(&c->engine, dnnl_cpu, 0), "dnnl_engine_create") ||
+        tb_cpu_check(dnnl_stream_create(&c->stream, c->engine, dnnl_stream_default_flags), "dnnl_stream_create") ||
+        tb_cpu_check(dnnl_primitive_attr_create(&c->attr), "dnnl_primitive_attr_create") ||
+        tb_cpu_check(dnnl_primitive_attr_set_scratchpad_mode(c->attr, dnnl_scratchpad_mode_user),
+                     "dnnl_primitive_attr_set_scratchpad_mode"))
+        return -1;
+    c->arena_gen = 1; /* entries start at 0, so their first run points them into the arena */
+    const dnnl_version_t *v = dnnl_version();
+    snprintf(c->name, sizeof c->name, "cpu (oneDNN %d.%d.%d)", v->major, v->minor, v->patch);
+    return 0;
+}
+
+static void set_ops(tb_backend *b)
+{
+    b->alloc = tb_cpu_alloc;
+    b->release = tb_cpu_release;
+    b->upload = cpu_memcpy;
+    b->download = cpu_memcpy;
+    b->copy = cpu_memcpy;
+    b->synchronize = cpu_synchronize;
+    b->conv_fwd = tb_cpu_conv_fwd;
+    b->conv_bwd_data = tb_cpu_conv_bwd_data;
+    b->conv_bwd_weights = tb_cpu_conv_bwd_weights;
+    b->bn_fwd_train = tb_cpu_bn_fwd_train;
+    b->bn_fwd_infer = tb_cpu_bn_fwd_infer;
+    b->bn_bwd = tb_cpu_bn_bwd;
+    b->relu_fwd = tb_cpu_relu_fwd;
+    b->relu_bwd = tb_cpu_relu_bwd;
+    b->add = tb_cpu_add;
+    b->pool_fwd = tb_cpu_pool_fwd;
+    b->pool_bwd = tb_cpu_pool_bwd;
+    b->fc_fwd = tb_cpu_fc_fwd;
+    b->fc_bwd = tb_cpu_fc_bwd;
+    b->softmax_xent = tb_cpu_softmax_xent;
+    b->opt_step = tb_cpu_opt_step;
+    b->sum_squares = tb_cpu_sum_squares;
+    b->destroy = cpu_destroy;
+}
+
+tb_backend *tb_cpu_backend_create(int threads)
+{
+    if (threads < 0) {
+        tb_fail("cpu backend: %d threads requested; pass a positive count, or 0 for all cores", threads);
+        return NULL;
+    }
+    /* oneDNN's OpenMP runtime runs on as many threads as OpenMP's default. */
+    omp_set_num_threads(threads ? threads : omp_get_num_procs());
+    tb_backend *b = tb_calloc(1, sizeof *b, "the cpu backend");
+    tb_cpu *c = b ? tb_calloc(1, sizeof *c, "the cpu backend") : NULL;
+    if (!c) {
+        free(b);
+        return NULL;
+    }
+    b->impl = c;
+    b->kind = TB_DEVICE_CPU;
+    set_ops(b);
+    if (cpu_init(c)) {
+        tb_fail_prefix("cpu backend: cannot initialise oneDNN");
+        cpu_destroy(b);
+        return NULL;
+    }
+    b->name = c->name;
+    return b;
+}

@@ -1,0 +1,38 @@
+/* trainbench: one binary, one subcommand per job. */
+#include "cli.h"
+#include "tb_config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void help(FILE *f)
+{
+    fprintf(f,
+            "trainbench %s: run, measure and compare deep-learning training experiments\n\n"
+            "usage: trainbench COMMAND [options]\n\n"
+            "commands:\n"
+            "  train         train a ResNet and write a run directory (trainbench train --help)\n"
+            "  model info    layers, parameters, gradients and multiply-adds of a model\n"
+            "  help          this text\n\n"
+            "Without a command, trainbench will open the terminal workbench; until then it prints this help.\n",
+            TB_VERSION);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        help(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("trainbench %s\n", TB_VERSION);
+        return 0;
+    }
+    if (!strcmp(argv[1], "train"))
+        return tb_cli_train(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "model"))
+        return tb_cli_model(argc - 1, argv + 1);
+    fprintf(stderr, "trainbench: unknown command '%s'\n\n", argv[1]);
+    help(stderr);
+    return 2;
+}

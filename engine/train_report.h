@@ -1,0 +1,45 @@
+/* What a training run reports: per-epoch metrics, their JSON form in
+ * result.json and events.jsonl, and the console table. */
+#ifndef TB_TRAIN_REPORT_H
+#define TB_TRAIN_REPORT_H
+
+#include <json-c/json.h>
+#include <stdio.h>
+
+enum { TB_MAX_REPORT_CLASSES = 1000 };
+
+typedef struct {
+    int epoch;         /* from 1, as printed */
+    int warmup;        /* the first epoch: reported, excluded from averages */
+    double lr;         /* learning rate at the epoch's last step */
+    double load_s;     /* time the loop waited for the loader */
+    double train_s;    /* mini-batch compute, device synchronised */
+    double epoch_s;    /* the whole training epoch (load + compute + bookkeeping) */
+    double eval_s;     /* test-set evaluation */
+    double train_loss; /* mean per-sample loss over the epoch */
+    double train_acc;  /* percent */
+    double test_loss;
+    double test_acc;   /* top-1, percent */
+    double test_acc5;  /* top-5, percent */
+    double images_per_s; /* training images / epoch_s */
+    int images;
+    int classes;
+    double *class_acc; /* training accuracy per class, percent (classes entries) */
+    int best_class;    /* class with the highest training accuracy */
+} tb_epoch_report;
+
+struct json_object *tb_epoch_report_json(const tb_epoch_report *r);
+
+/* Averages over the non-warm-up epochs (all epochs when there is only one). */
+typedef struct {
+    double load_s, train_s, epoch_s, images_per_s;
+    int epochs_averaged;
+} tb_run_averages;
+
+void tb_run_averages_compute(const tb_epoch_report *r, int n, tb_run_averages *out);
+
+void tb_report_print_header(FILE *f);
+void tb_report_print_epoch(FILE *f, const tb_epoch_report *r);
+void tb_report_print_summary(FILE *f, const tb_epoch_report *r, int n, int workers);
+
+#endif

@@ -1,0 +1,541 @@
+/* The epoch loop, timed as the labs time it.
+ *
+ * Per epoch: load_s is the time the loop waited for the loader, train_s the
+ * mini-batch compute (upload, forward, loss, backward, optimizer step) with
+ * the device synchronised, epoch_s the whole training loop.  The test set is
+ * evaluated after each epoch and timed separately (eval_s). */
+#include "trainer.h"
+
+#include "backend.h"
+#include "dataset.h"
+#include "error.h"
+#include "loader.h"
+#include "model.h"
+#include "optim.h"
+#include "rundir.h"
+#include "sysinfo.h"
+#include "train_report.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    if (stop_requested) { /* a second signal stops at once */
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+    stop_requested = 1;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+struct json_object *tb_train_config_json(const tb_train_config *c)
+{
+    struct json_object *o = json_object_new_object();
+    for (const tb_option *opt = tb_train_options(); opt->name; opt++) {
+        char key[64], value[1100];
+        const char *name = opt->type == TB_OPT_FLAG && opt->negate ? opt->name + 3 : opt->name;
+        snprintf(key, sizeof key, "%s", name);
+        for (char *p = key; *p; p++)
+            if (*p == '-')
+                *p = '_';
+        const char *field = (const char *)c + opt->offset;
+        switch (opt->type) {
+        case TB_OPT_INT:
+            json_object_object_add(o, key, json_object_new_int(*(const int *)field));
+            break;
+        case TB_OPT_U64:
+            json_object_object_add(o, key, json_object_new_uint64(*(const uint64_t *)field));
+            break;
+        case TB_OPT_FLOAT:
+            json_object_object_add(o, key, json_object_new_double(*(const double *)field));
+            break;
+        case TB_OPT_FLAG: /* stored positively: "batch_norm": true */
+            json_object_object_add(o, key, json_object_new_boolean(*(const int *)field));
+            break;
+        case TB_OPT_CHOICE:
+        case TB_OPT_STRING:
+            tb_option_format(c, opt, value, sizeof value);
+            json_object_object_add(o, key, json_object_new_string(value));
+            break;
+        }
+    }
+    return o;
+}
+
+/* Everything one run holds; freed by run_free. */
+typedef struct {
+    const tb_train_config *cfg;
+    tb_rundir *dir;
+    struct json_object *result;
+    tb_dataset train, test;
+    tb_backend *b;
+    tb_model *model;
+    tb_loader *train_loader, *test_loader;
+    tb_optimizer opt;
+    int32_t *labels_dev;
+    float *logits_host;
+    tb_epoch_report *epochs;
+    int epochs_done;
+    int show_progress;
+    double started;
+} run;
+
+static void run_free(run *r)
+{
+    tb_loader_destroy(r->train_loader);
+    tb_loader_destroy(r->test_loader);
+    if (r->model) {
+        tb_optimizer_free_state(r->b, tb_model_params(r->model), tb_model_param_count(r->model));
+        tb_model_destroy(r->model);
+    }
+    if (r->b) {
+        if (r->labels_dev)
+            r->b->release(r->b, r->labels_dev);
+        r->b->destroy(r->b);
+    }
+    for (int i = 0; i < r->epochs_done; i++)
+        free(r->epochs[i].class_acc);
+    free(r->epochs);
+    free(r->logits_host);
+    tb_dataset_free(&r->train);
+    tb_dataset_free(&r->test);
+    if (r->result)
+        json_object_put(r->result);
+    tb_rundir_close(r->dir);
+}
+
+static int write_result(run *r, const char *status)
+{
+    json_object_object_add(r->result, "status", json_object_new_string(status));
+    struct json_object *epochs = json_object_new_array();
+    for (int i = 0; i < r->epochs_done; i++)
+        json_object_array_add(epochs, tb_epoch_report_json(&r->epochs[i]));
+    json_object_object_add(r->result, "epochs", epochs);
+    tb_run_averages a;
+    tb_run_averages_compute(r->epochs, r->epochs_done, &a);
+    struct json_object *s = json_object_new_object();
+    json_object_object_add(s, "epochs_completed", json_object_new_int(r->epochs_done));
+    json_object_object_add(s, "epochs_averaged", json_object_new_int(a.epochs_averaged));
+    json_object_object_add(s, "avg_load_s", json_object_new_double(a.load_s));
+    json_object_object_add(s, "avg_train_s", json_object_new_double(a.train_s));
+    json_object_object_add(s, "avg_epoch_s", json_object_new_double(a.epoch_s));
+    json_object_object_add(s, "images_per_s", json_object_new_double(a.images_per_s));
+    if (r->epochs_done) {
+        const tb_epoch_report *last = &r->epochs[r->epochs_done - 1];
+        json_object_object_add(s, "final_test_acc", json_object_new_double(last->test_acc));
+        json_object_object_add(s, "final_test_acc5", json_object_new_double(last->test_acc5));
+        json_object_object_add(s, "final_train_loss", json_object_new_double(last->train_loss));
+    }
+    json_object_object_add(s, "wall_s", json_object_new_double(now_s() - r->started));
+    json_object_object_add(r->result, "summary", s);
+    json_object_object_add(r->result, "updated_at", json_object_new_int64((int64_t)time(NULL)));
+    return tb_rundir_write_json(r->dir, "result.json", r->result);
+}
+
+/* Records a failure: message on stderr, an error event, result.json with
+ * status failed.  Returns exit status 1. */
+static int fail_run(run *r, const char *phase)
+{
+    char msg[1200];
+    snprintf(msg, sizeof msg, "%s", tb_last_error());
+    fprintf(stderr, "trainbench: %s: %s\n", phase, msg);
+    if (!r->dir)
+        return 1;
+    struct json_object *ev = json_object_new_object();
+    json_object_object_add(ev, "phase", json_object_new_string(phase));
+    json_object_object_add(ev, "message", json_object_new_string(msg));
+    tb_rundir_event(r->dir, "error", ev);
+    json_object_object_add(r->result, "error", json_object_new_string(msg));
+    if (write_result(r, "failed"))
+        fprintf(stderr, "trainbench: %s\n", tb_last_error());
+    return 1;
+}
+
+static int load_data(run *r)
+{
+    const tb_train_config *c = r->cfg;
+    char dir[1024];
+    if (c->data_dir[0])
+        snprintf(dir, sizeof dir, "%s", c->data_dir);
+    else if (tb_dataset_default_dir(c->dataset, dir, sizeof dir))
+        return -1;
+    if (tb_dataset_load(c->dataset, dir, TB_SPLIT_TRAIN, c->limit_train, &r->train) ||
+        tb_dataset_load(c->dataset, dir, TB_SPLIT_TEST, c->limit_test, &r->test))
+        return -1;
+    struct json_object *d = json_object_new_object();
+    json_object_object_add(d, "name", json_object_new_string(c->dataset));
+    json_object_object_add(d, "dir", json_object_new_string(strcmp(c->dataset, "synthetic") ? dir : ""));
+    json_object_object_add(d, "train_images", json_object_new_int(r->train.count));
+    json_object_object_add(d, "test_images", json_object_new_int(r->test.count));
+    json_object_object_add(d, "classes", json_object_new_int(r->train.classes));
+    json_object_object_add(r->result, "dataset", d);
+    return 0;
+}
+
+static int make_loaders(run *r)
+{
+    const tb_train_config *c = r->cfg;
+    tb_loader_config lc;
+    tb_loader_config_defaults(&lc);
+    lc.batch_size = c->batch_size;
+    lc.num_workers = c->num_workers;
+    lc.seed = c->seed;
+    lc.shuffle = 1;
+    lc.augment = c->augment;
+    lc.out_size = 32;
+    r->train_loader = tb_loader_create(&r->train, &lc);
+    lc.shuffle = 0;
+    lc.augment = 0;
+    r->test_loader = r->train_loader ? tb_loader_create(&r->test, &lc) : NULL;
+    return r->test_loader ? 0 : -1;
+}
+
+static int build_model(run *r)
+{
+    const tb_train_config *c = r->cfg;
+    tb_model_spec spec;
+    if (tb_model_spec_parse(c->model, r->train.classes, r->train.channels, c->batch_norm, &spec))
+        return -1;
+    int h = tb_loader_height(r->train_loader), w = tb_loader_width(r->train_loader);
+    r->b = tb_cpu_backend_create(c->threads);
+    if (!r->b)
+        return -1;
+    r->model = tb_model_create(r->b, &spec, c->batch_size, h, w, c->seed);
+    if (!r->model)
+        return -1;
+    r->labels_dev = r->b->alloc(r->b, (size_t)c->batch_size * sizeof(int32_t), "labels");
+    r->logits_host = tb_malloc((size_t)c->batch_size * spec.classes * sizeof(float), "logits");
+    if (!r->labels_dev || !r->logits_host)
+        return -1;
+
+    tb_model_info info;
+    if (tb_model_describe(&spec, h, w, &info))
+        return -1;
+    struct json_object *m = json_object_new_object();
+    json_object_object_add(m, "name", json_object_new_string(spec.name));
+    json_object_object_add(m, "batch_norm", json_object_new_boolean(spec.batch_norm));
+    json_object_object_add(m, "params", json_object_new_int64((int64_t)info.params));
+    json_object_object_add(m, "gradients", json_object_new_int64((int64_t)info.gradients));
+    json_object_object_add(m, "conv_layers", json_object_new_int(info.conv_layers));
+    json_object_object_add(m, "macs_per_image", json_object_new_int64((int64_t)info.macs_per_image));
+    struct json_object *in = json_object_new_array();
+    json_object_array_add(in, json_object_new_int(spec.in_channels));
+    json_object_array_add(in, json_object_new_int(h));
+    json_object_array_add(in, json_object_new_int(w));
+    json_object_object_add(m, "input", in);
+    json_object_object_add(r->result, "model", m);
+    json_object_object_add(r->result, "backend", json_object_new_string(r->b->name));
+    if (!r->cfg->quiet)
+        printf("Model %s on %s\nNumber of trainable parameters : %zu\n", spec.name, r->b->name, info.params);
+    tb_model_info_free(&info);
+
+    tb_optim_config oc;
+    tb_optim_config_defaults(&oc);
+    oc.kind = (tb_opt_kind)tb_opt_kind_parse(c->optimizer);
+    oc.lr = (float)c->lr;
+    oc.momentum = (float)c->momentum;
+    oc.weight_decay = (float)c->weight_decay;
+    oc.schedule = (tb_lr_schedule)tb_lr_schedule_parse(c->lr_schedule);
+    oc.warmup_epochs = c->warmup_epochs;
+    oc.step_size = c->step_size;
+    oc.step_gamma = (float)c->step_gamma;
+    oc.epochs = c->epochs;
+    tb_optimizer_init(&r->opt, &oc);
+    return 0;
+}
+
+/* Puts a batch on the device: normalised images into the model input. */
+static int upload_batch(run *r, const tb_batch *batch)
+{
+    tb_backend *b = r->b;
+    tb_tensor *in = tb_model_input(r->model);
+    size_t per_image = (size_t)in->shape.c * in->shape.h * in->shape.w;
+    if (b->upload(b, in->data, batch->x, (size_t)batch->n * per_image * sizeof(float)) ||
+        b->upload(b, r->labels_dev, batch->y, (size_t)batch->n * sizeof(int32_t)))
+        return tb_fail_prefix("copying batch %d to the device", batch->index);
+    return 0;
+}
+
+/* Counts top-1 (and top-5) hits of the logits just computed. */
+static int score_batch(run *r, const tb_batch *batch, int *correct1, int *correct5, int *class_hits)
+{
+    int classes = tb_model_get_spec(r->model)->classes;
+    const tb_tensor *logits = tb_model_logits(r->model);
+    if (r->b->download(r->b, r->logits_host, logits->data, (size_t)batch->n * classes * sizeof(float)))
+        return -1;
+    for (int i = 0; i < batch->n; i++) {
+        const float *row = r->logits_host + (size_t)i * classes;
+        int label = batch->y[i], higher = 0;
+        for (int k = 0; k < classes; k++)
+            higher += row[k] > row[label] || (row[k] == row[label] && k < label);
+        if (higher == 0) {
+            (*correct1)++;
+            if (class_hits)
+                class_hits[label]++;
+        }
+        if (correct5 && higher < 5)
+            (*correct5)++;
+    }
+    return 0;
+}
+
+static void progress(run *r, int epoch, int index, int batches, int images, double t0, double loss_sum)
+{
+    double elapsed = now_s() - t0;
+    double ips = elapsed > 0 ? images / elapsed : 0;
+    struct json_object *ev = json_object_new_object();
+    json_object_object_add(ev, "epoch", json_object_new_int(epoch + 1));
+    json_object_object_add(ev, "batch", json_object_new_int(index + 1));
+    json_object_object_add(ev, "batches", json_object_new_int(batches));
+    json_object_object_add(ev, "images_per_s", json_object_new_double(ips));
+    json_object_object_add(ev, "loss", json_object_new_double(images ? loss_sum / images : 0));
+    tb_rundir_event(r->dir, "progress", ev);
+    if (r->show_progress) {
+        int width = 30, done = batches ? (index + 1) * width / batches : width;
+        double eta = ips > 0 ? (double)(batches - index - 1) * (images / (double)(index + 1)) / ips : 0;
+        fprintf(stderr, "\r  epoch %d [%.*s%*s] %d/%d  %.0f img/s  loss %.4f  eta %.0fs ", epoch + 1, done,
+                "==============================", width - done, "", index + 1, batches, ips,
+                images ? loss_sum / images : 0, eta);
+    }
+}
+
+static int train_epoch(run *r, int epoch, tb_epoch_report *rep)
+{
+    tb_backend *b = r->b;
+    const tb_train_config *c = r->cfg;
+    int classes = tb_model_get_spec(r->model)->classes;
+    int batches = tb_loader_batches_per_epoch(r->train_loader);
+    int *class_hits = calloc((size_t)classes, sizeof *class_hits);
+    int *class_seen = calloc((size_t)classes, sizeof *class_seen);
+    rep->class_acc = calloc((size_t)classes, sizeof *rep->class_acc);
+    if (!class_hits || !class_seen || !rep->class_acc) {
+        free(class_hits);
+        free(class_seen);
+        return tb_fail("out of memory for per-class counts");
+    }
+    rep->classes = classes;
+    double loss_sum = 0, t_epoch = now_s(), last_progress = 0;
+    int correct = 0, images = 0, rc = 0;
+    if (tb_loader_start_epoch(r->train_loader, epoch))
+        rc = -1;
+    for (int i = 0; !rc && !stop_requested; i++) {
+        tb_batch *batch = NULL;
+        double t0 = now_s();
+        int got = tb_loader_next(r->train_loader, &batch);
+        double t1 = now_s();
+        rep->load_s += t1 - t0;
+        if (got <= 0) {
+            rc = got;
+            break;
+        }
+        float lr = tb_lr_at(&r->opt.cfg, epoch, i, batches);
+        double batch_loss = 0;
+        tb_param *params = tb_model_params(r->model);
+        if (upload_batch(r, batch) || tb_model_forward(r->model, batch->n, 1) ||
+            b->softmax_xent(b, tb_model_logits(r->model), r->labels_dev, 1.0f / batch->n, tb_model_dlogits(r->model),
+                            &batch_loss) ||
+            tb_model_backward(r->model, batch->n) ||
+            tb_optimizer_step(&r->opt, b, params, tb_model_param_count(r->model), lr) || b->synchronize(b)) {
+            tb_loader_release(r->train_loader, batch);
+            rc = tb_fail_prefix("epoch %d step %d", epoch + 1, i + 1);
+            break;
+        }
+        rep->train_s += now_s() - t1;
+        rep->lr = lr;
+        if (!isfinite(batch_loss)) {
+            tb_loader_release(r->train_loader, batch);
+            rc = tb_fail("loss became %g at epoch %d step %d; lower --lr (now %g) or check the data", batch_loss,
+                         epoch + 1, i + 1, c->lr);
+            break;
+        }
+        loss_sum += batch_loss;
+        for (int k = 0; k < batch->n; k++)
+            class_seen[batch->y[k]]++;
+        rc = score_batch(r, batch, &correct, NULL, class_hits);
+        images += batch->n;
+        tb_loader_release(r->train_loader, batch);
+        double t = now_s();
+        if (t - last_progress > 0.5 || i + 1 == batches) {
+            progress(r, epoch, i, batches, images, t_epoch, loss_sum);
+            last_progress = t;
+        }
+    }
+    if (r->show_progress)
+        fprintf(stderr, "\r%*s\r", 100, "");
+    rep->epoch_s = now_s() - t_epoch;
+    rep->images = images;
+    rep->train_loss = images ? loss_sum / images : 0;
+    rep->train_acc = images ? 100.0 * correct / images : 0;
+    rep->images_per_s = rep->epoch_s > 0 ? images / rep->epoch_s : 0;
+    for (int k = 0; k < classes; k++) {
+        rep->class_acc[k] = class_seen[k] ? 100.0 * class_hits[k] / class_seen[k] : 0;
+        if (rep->class_acc[k] > rep->class_acc[rep->best_class])
+            rep->best_class = k;
+    }
+    free(class_hits);
+    free(class_seen);
+    return rc;
+}
+
+static int evaluate(run *r, tb_epoch_report *rep)
+{
+    tb_backend *b = r->b;
+    double t0 = now_s(), loss_sum = 0;
+    int correct1 = 0, correct5 = 0, images = 0, got;
+    tb_batch *batch;
+    if (tb_loader_start_epoch(r->test_loader, 0))
+        return -1;
+    while ((got = tb_loader_next(r->test_loader, &batch)) > 0) {
+        int rc = upload_batch(r, batch) || tb_model_forward(r->model, batch->n, 0) ||
+                 b->softmax_xent(b, tb_model_logits(r->model), r->labels_dev, 0, NULL, &loss_sum) ||
+                 score_batch(r, batch, &correct1, &correct5, NULL);
+        images += batch->n;
+        tb_loader_release(r->test_loader, batch);
+        if (rc)
+            return tb_fail_prefix("evaluating the test set");
+    }
+    if (got < 0)
+        return -1;
+    rep->eval_s = now_s() - t0;
+    rep->test_loss = images ? loss_sum / images : 0;
+    rep->test_acc = images ? 100.0 * correct1 / images : 0;
+    rep->test_acc5 = images ? 100.0 * correct5 / images : 0;
+    return 0;
+}
+
+static int start_run(run *r)
+{
+    const tb_train_config *c = r->cfg;
+    char path[1024];
+    if (c->run_dir[0])
+        snprintf(path, sizeof path, "%s", c->run_dir);
+    else if (tb_rundir_default_path(c->runs_dir, "train", path, sizeof path))
+        return -1;
+    r->dir = tb_rundir_create(path);
+    if (!r->dir)
+        return -1;
+    struct json_object *config = tb_train_config_json(c);
+    json_object_object_add(config, "run_dir", json_object_new_string(path));
+    if (tb_rundir_write_json(r->dir, "config.json", config)) {
+        json_object_put(config);
+        return -1;
+    }
+    r->result = json_object_new_object();
+    json_object_object_add(r->result, "schema", json_object_new_string("trainbench.result/1"));
+    json_object_object_add(r->result, "config", config);
+    json_object_object_add(r->result, "system", tb_sysinfo_json());
+    json_object_object_add(r->result, "started_at", json_object_new_int64((int64_t)time(NULL)));
+    struct json_object *ev = json_object_new_object();
+    json_object_object_add(ev, "run_dir", json_object_new_string(path));
+    json_object_object_add(ev, "pid", json_object_new_int((int)getpid()));
+    tb_rundir_event(r->dir, "run_start", ev);
+    if (!c->quiet)
+        printf("Run directory %s\n", path);
+    return write_result(r, "running");
+}
+
+static int epoch_loop(run *r)
+{
+    const tb_train_config *c = r->cfg;
+    if (!c->quiet)
+        tb_report_print_header(stdout);
+    for (int e = 0; e < c->epochs && !stop_requested; e++) {
+        struct json_object *ev = json_object_new_object();
+        json_object_object_add(ev, "epoch", json_object_new_int(e + 1));
+        json_object_object_add(ev, "epochs", json_object_new_int(c->epochs));
+        json_object_object_add(ev, "batches", json_object_new_int(tb_loader_batches_per_epoch(r->train_loader)));
+        tb_rundir_event(r->dir, "epoch_start", ev);
+
+        tb_epoch_report *rep = &r->epochs[e];
+        memset(rep, 0, sizeof *rep);
+        rep->epoch = e + 1;
+        rep->warmup = e == 0;
+        int rc = train_epoch(r, e, rep);
+        if (rc || stop_requested) {
+            free(rep->class_acc);
+            rep->class_acc = NULL;
+            return rc;
+        }
+        if (evaluate(r, rep)) {
+            free(rep->class_acc);
+            rep->class_acc = NULL;
+            return -1;
+        }
+        r->epochs_done++;
+        tb_rundir_event(r->dir, "epoch_end", tb_epoch_report_json(rep));
+        if (write_result(r, "running"))
+            return -1;
+        if (!c->quiet)
+            tb_report_print_epoch(stdout, rep);
+    }
+    return 0;
+}
+
+int tb_train_run(const tb_train_config *c)
+{
+    run r = {0};
+    r.cfg = c;
+    r.started = now_s();
+    r.show_progress = !c->quiet && isatty(STDERR_FILENO);
+    json_c_set_serialization_double_format("%.10g", JSON_C_OPTION_GLOBAL);
+    stop_requested = 0;
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    if (start_run(&r)) {
+        fprintf(stderr, "trainbench: %s\n", tb_last_error());
+        run_free(&r);
+        return 1;
+    }
+    int status = 0;
+    r.epochs = calloc((size_t)c->epochs, sizeof *r.epochs);
+    if (!r.epochs)
+        status = fail_run(&r, "setup");
+    else if (load_data(&r))
+        status = fail_run(&r, "loading data");
+    else if (make_loaders(&r) || build_model(&r))
+        status = fail_run(&r, "setup");
+    else if (epoch_loop(&r))
+        status = fail_run(&r, "training");
+    if (!status) {
+        const char *final = stop_requested ? "interrupted" : "completed";
+        status = stop_requested ? 130 : 0;
+        if (write_result(&r, final)) {
+            fprintf(stderr, "trainbench: %s\n", tb_last_error());
+            status = 1;
+        }
+        struct json_object *ev = json_object_new_object();
+        json_object_object_add(ev, "status", json_object_new_string(final));
+        json_object_object_add(ev, "epochs_completed", json_object_new_int(r.epochs_done));
+        tb_rundir_event(r.dir, "run_end", ev);
+        if (!c->quiet || stop_requested)
+            tb_report_print_summary(stdout, r.epochs, r.epochs_done, c->num_workers);
+        if (stop_requested)
+            fprintf(stderr, "trainbench: interrupted; %d finished epochs kept in %s\n", r.epochs_done,
+                    tb_rundir_path(r.dir));
+    } else {
+        struct json_object *ev = json_object_new_object();
+        json_object_object_add(ev, "status", json_object_new_string("failed"));
+        tb_rundir_event(r.dir, "run_end", ev);
+    }
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    run_free(&r);
+    return status;
+}

@@ -1,0 +1,17 @@
+/* The training loop: loads data, builds the model on a backend, trains and
+ * evaluates epoch by epoch, times every phase the way the labs do, and
+ * writes the run directory. */
+#ifndef TB_TRAINER_H
+#define TB_TRAINER_H
+
+#include "options.h"
+
+/* Runs a validated configuration.  Returns the process exit status:
+ * 0 completed, 1 failed (data, memory, numerics; result.json says why),
+ * 130 interrupted. */
+int tb_train_run(const tb_train_config *c);
+
+/* The configuration as JSON (option names with '_', typed values). */
+struct json_object *tb_train_config_json(const tb_train_config *c);
+
+#endif

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# The trainbench command line end to end: model info, a tiny training run and
+# its run directory, and what bad input gets (message, exit status, no run
+# directory or a failed result.json).
+set -u
+TB=${TRAINBENCH:?set TRAINBENCH to the trainbench binary}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+checks=0
+
+ok() { checks=$((checks + 1)); }
+bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL: $*" >&2; }
+
+# expect STATUS PATTERN -- command...: exit status and a stderr/stdout pattern
+expect() {
+  local want=$1 pattern=$2
+  shift 3
+  local out status
+  out=$("$@" 2>&1)
+  status=$?
+  if [ "$status" -ne "$want" ]; then
+    bad "$* -> exit $status, want $want; output: $out"
+  elif ! grep -qE -- "$pattern" <<<"$out"; then
+    bad "$* -> output lacks /$pattern/: $out"
+  else
+    ok
+  fi
+}
+
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
+
+# --- model info -------------------------------------------------------------
+expect 0 "parameters : 11173962" -- "$TB" model info resnet18-cifar
+expect 0 "Convolution layers +: 17" -- "$TB" model info resnet18-cifar
+expect 0 "parameters : 11164362" -- "$TB" model info resnet18-cifar --no-batch-norm
+expect 0 "parameters : 25557032" -- "$TB" model info resnet50
+expect 0 "layer4.1.conv2" -- "$TB" model info resnet18-cifar --layers
+expect 2 "unknown model 'resnet19'" -- "$TB" model info resnet19
+"$TB" model info resnet50 --json >"$tmp/info.json"
+[ "$(json "$tmp/info.json" "d['params'], d['conv_layers'], d['gradients']")" = "(25557032, 49, 25557032)" ] \
+  && ok || bad "model info --json: $(cat "$tmp/info.json")"
+
+# --- help and unknown commands ----------------------------------------------
+expect 0 "usage: trainbench" -- "$TB"
+expect 0 "--num-workers" -- "$TB" train --help
+expect 2 "unknown command 'frobnicate'" -- "$TB" frobnicate
+
+# --- bad flags and values: one line, exit 2, no run directory ---------------
+runs="$tmp/runs"
+expect 2 "--batch-size 0: expected an integer from 1" -- "$TB" train --runs-dir "$runs" --batch-size 0
+expect 2 "--lr -1: expected a number from 0" -- "$TB" train --runs-dir "$runs" --lr -1
+expect 2 "--optimizer rmsprop: expected one of sgd\|sgd-nesterov" -- "$TB" train --runs-dir "$runs" --optimizer rmsprop
+expect 2 "unknown model 'resnet19'" -- "$TB" train --runs-dir "$runs" --model resnet19
+expect 2 "unknown option '--batchsize'; did you mean '--batch-size'" -- "$TB" train --runs-dir "$runs" --batchsize 4
+expect 2 "--epochs needs a value" -- "$TB" train --runs-dir "$runs" --epochs
+expect 2 "--num-workers -1" -- "$TB" train --runs-dir "$runs" --num-workers -1
+expect 2 "--no-batch-norm=maybe: expected true or false" -- "$TB" train --runs-dir "$runs" --no-batch-norm=maybe
+expect 2 "--device gpu: expected one of cpu\|cuda" -- "$TB" train --runs-dir "$runs" --device gpu
+expect 2 "--device cuda" -- "$TB" train --runs-dir "$runs" --device cuda
+expect 2 "--precision bf16: the CPU backend computes in fp32" -- "$TB" train --runs-dir "$runs" --precision bf16
+lines=$("$TB" train --runs-dir "$runs" --batch-size 0 2>&1 | wc -l)
+[ "$lines" -eq 1 ] && ok || bad "bad flag message is $lines lines, want 1"
+[ ! -e "$runs" ] && ok || bad "a rejected command created $runs"
+
+# --- a tiny run, with the lab's spellings ------------------------------------
+run="$tmp/run1"
+expect 0 "Number of trainable parameters" -- "$TB" train --dataset synthetic --model resnet18-cifar:w4 \
+  --limit-train 96 --limit-test 40 --batch-size 32 --epochs 2 --num-of-workers=1 --no-batch-norm=true \
+  --dataset-path=/unused --run-dir "$run" --threads 2
+for f in config.json events.jsonl result.json; do
+  [ -s "$run/$f" ] && ok || bad "run directory lacks $f"
+done
+[ -z "$(ls "$run" | grep -v -E '^(config.json|events.jsonl|result.json)$')" ] && ok || bad "stray files: $(ls "$run")"
+python3 - "$run" <<'PY' && ok || bad "run directory content"
+import json, sys
+d = sys.argv[1]
+r = json.load(open(f"{d}/result.json"))
+assert r["schema"] == "trainbench.result/1", r["schema"]
+assert r["status"] == "completed", r["status"]
+assert r["config"]["batch_norm"] is False and r["config"]["num_workers"] == 1
+assert r["model"]["params"] > 0 and r["model"]["name"] == "resnet18-cifar:w4"
+assert r["dataset"]["train_images"] == 96 and r["dataset"]["test_images"] == 40
+assert "onednn" in r["system"]["libraries"]
+eps = r["epochs"]
+assert [e["epoch"] for e in eps] == [1, 2]
+assert eps[0]["warmup"] is True and eps[1]["warmup"] is False
+keys = "epoch load_s train_s epoch_s train_loss train_acc test_loss test_acc test_acc5 class_acc images_per_s warmup".split()
+for e in eps:
+    for k in keys:
+        assert k in e, k
+    assert len(e["class_acc"]) == 10
+    assert 0 <= e["test_acc"] <= e["test_acc5"] <= 100
+    assert e["load_s"] + e["train_s"] <= e["epoch_s"] * 1.001
+    assert e["images"] == 96
+events = [json.loads(l) for l in open(f"{d}/events.jsonl")]
+kinds = [e["event"] for e in events]
+assert kinds[0] == "run_start" and kinds[-1] == "run_end", kinds
+assert kinds.count("epoch_start") == 2 and kinds.count("epoch_end") == 2, kinds
+assert "progress" in kinds
+assert all("time" in e and "elapsed" in e for e in events)
+assert events[-1]["status"] == "completed"
+c = json.load(open(f"{d}/config.json"))
+assert c["epochs"] == 2 and c["dataset"] == "synthetic"
+PY
+# A run directory with results is never overwritten.
+expect 1 "result.json" -- "$TB" train --dataset synthetic --limit-train 32 --limit-test 32 --epochs 1 \
+  --model resnet18-cifar:w2 --run-dir "$run"
+
+# --- missing and corrupt data: exit 1, message names the file, failed result --
+run="$tmp/run-missing"
+expect 1 "data_batch_1.bin|/nonexistent" -- "$TB" train --dataset cifar10 --data-dir /nonexistent --run-dir "$run"
+[ "$(json "$run/result.json" "d['status']")" = "failed" ] && ok || bad "missing data: result status"
+grep -q '"event":"error"' "$run/events.jsonl" && ok || bad "missing data: no error event"
+
+if [ -d /usr/share/datasets/fashion-mnist ]; then
+  mkdir -p "$tmp/fm"
+  cp /usr/share/datasets/fashion-mnist/*.gz "$tmp/fm/"
+  gunzip -c "$tmp/fm/train-images-idx3-ubyte.gz" | head -c 100000 >"$tmp/fm/train-images-idx3-ubyte"
+  rm "$tmp/fm/train-images-idx3-ubyte.gz"
+  run="$tmp/run-corrupt"
+  expect 1 "train-images-idx3-ubyte.*truncated" -- "$TB" train --dataset fashion-mnist --data-dir "$tmp/fm" \
+    --run-dir "$run"
+  [ "$(json "$run/result.json" "d['status']")" = "failed" ] && ok || bad "corrupt data: result status"
+fi
+
+# --- memory exhaustion is reported, not crashed on ---------------------------
+run="$tmp/run-oom"
+expect 1 "out of memory.*--batch-size" -- bash -c "ulimit -v 3000000; exec '$TB' train --dataset synthetic \
+  --limit-train 64 --limit-test 64 --batch-size 60000 --model resnet18-cifar --run-dir '$run' --threads 1"
+[ "$(json "$run/result.json" "d['status']")" = "failed" ] && ok || bad "oom: result status"
+
+# --- SIGINT stops at a batch boundary and keeps what finished ----------------
+run="$tmp/run-int"
+"$TB" train --dataset synthetic --limit-train 2000 --limit-test 64 --batch-size 16 --epochs 50 \
+  --model resnet18-cifar:w4 --run-dir "$run" --threads 1 --quiet >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 600); do
+  grep -q '"event":"epoch_end"' "$run/events.jsonl" 2>/dev/null && break
+  sleep 0.1
+done
+kill -INT $pid
+wait $pid
+status=$?
+[ $status -eq 130 ] && ok || bad "SIGINT exit status $status, want 130"
+python3 - "$run" <<'PY' && ok || bad "interrupted result"
+import json, sys
+r = json.load(open(sys.argv[1] + "/result.json"))
+assert r["status"] == "interrupted", r["status"]
+assert len(r["epochs"]) >= 1
+PY
+
+echo "$((checks - fails)) of $checks checks passed"
+[ $fails -eq 0 ]
