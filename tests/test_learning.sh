@@ -10,8 +10,8 @@ if [ ! -f "$data/t10k-images-idx3-ubyte.gz" ]; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-"$TB" train --dataset fashion-mnist --model resnet18-cifar:w8 --limit-train 12000 --epochs 2 \
-  --batch-size 64 --lr 0.05 --num-workers 1 --seed 3 --run-dir "$tmp/run" || exit 1
+"$TB" train --dataset fashion-mnist --model resnet18-cifar:w8 --limit-train 40000 --epochs 4 \
+  --batch-size 64 --lr 0.05 --lr-schedule cosine --num-workers 1 --seed 3 --run-dir "$tmp/run" || exit 1
 python3 - "$tmp/run/result.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
