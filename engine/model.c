@@ -63,6 +63,8 @@ struct tb_model {
     int fc_w, fc_b;
     tb_tensor logits, dlogits;
 
+    float *param_grads;  /* every parameter's gradient, contiguous: one all-reduce */
+    size_t param_grad_count;
     size_t grad_elems; /* per buffer: the largest activation */
     float *grad[GRAD_BUFFERS];
     int grad_refs[GRAD_BUFFERS];
@@ -387,15 +389,22 @@ static int allocate(tb_model *m, uint64_t seed)
         largest = max_size(largest, m->params[i].count);
     for (int i = 0; i < m->nbuffers; i++)
         largest = max_size(largest, m->buffers[i].count);
-    float *host = tb_malloc(largest * sizeof(float), "parameter initialisation");
+    /* Gradients live in one block, in parameter order, so data-parallel
+     * training reduces them with one call (or a few buckets). */
+    for (int i = 0; i < m->nparams; i++)
+        m->param_grad_count += m->params[i].count;
+    m->param_grads = b->alloc(b, m->param_grad_count * sizeof(float), "parameter gradients");
+    float *host = m->param_grads ? tb_malloc(largest * sizeof(float), "parameter initialisation") : NULL;
     if (!host)
         return -1;
     int rc = 0;
+    size_t offset = 0;
     for (int i = 0; i < m->nparams && !rc; i++) {
         tb_param *p = &m->params[i];
         p->data = b->alloc(b, p->count * sizeof(float), p->name);
-        p->grad = p->data ? b->alloc(b, p->count * sizeof(float), p->name) : NULL;
-        if (!p->grad) {
+        p->grad = m->param_grads + offset;
+        offset += p->count;
+        if (!p->data) {
             rc = -1;
             break;
         }
@@ -489,10 +498,10 @@ void tb_model_destroy(tb_model *m)
     tb_backend *b = m->b;
     for (int i = 0; i < m->nparams; i++) {
         release(b, m->params[i].data);
-        release(b, m->params[i].grad);
         release(b, m->params[i].state[0]);
         release(b, m->params[i].state[1]);
     }
+    release(b, m->param_grads);
     for (int i = 0; i < m->nbuffers; i++)
         release(b, m->buffers[i].data);
     release(b, m->input.data);
@@ -723,3 +732,9 @@ tb_buffer *tb_model_buffers(tb_model *m) { return m->buffers; }
 tb_tensor *tb_model_input(tb_model *m) { return &m->input; }
 const tb_tensor *tb_model_logits(const tb_model *m) { return &m->logits; }
 tb_tensor *tb_model_dlogits(tb_model *m) { return &m->dlogits; }
+
+float *tb_model_grads(tb_model *m, size_t *count)
+{
+    *count = m->param_grad_count;
+    return m->param_grads;
+}

@@ -110,5 +110,8 @@ int tb_model_forward(tb_model *m, int n, int training);
 int tb_model_backward(tb_model *m, int n);
 /* The gradient of the logits the loss writes before backward. */
 tb_tensor *tb_model_dlogits(tb_model *m);
+/* Every parameter's gradient as one contiguous device array, in parameter
+ * order (params[i].grad points into it). */
+float *tb_model_grads(tb_model *m, size_t *count);
 
 #endif
