@@ -3,6 +3,7 @@
  * say (class count, normalisation constants, whether flips are allowed). */
 #include "dataset.h"
 #include "error.h"
+#include "imageset.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,7 @@
 #define DEBIAN_FASHION_MNIST "/usr/share/datasets/fashion-mnist"
 #define SYNTHETIC_SEED 0x73796e746865ull /* + split: test holds other samples */
 
-typedef enum { SRC_CIFAR10, SRC_CIFAR100, SRC_IDX, SRC_SYNTHETIC } source;
+typedef enum { SRC_CIFAR10, SRC_CIFAR100, SRC_IDX, SRC_SYNTHETIC, SRC_FOLDERS } source;
 
 typedef struct {
     const char *name;
@@ -30,10 +31,18 @@ static const spec specs[] = {
     /* Mirrored digits are not digits. */
     {"mnist", SRC_IDX, NULL, {0.1307f, 0.1307f, 0.1307f}, {0.3081f, 0.3081f, 0.3081f}, 0},
     {"synthetic", SRC_SYNTHETIC, NULL, {0.5f, 0.5f, 0.5f}, {0.25f, 0.25f, 0.25f}, 1},
+    /* ILSVRC2012 as class folders (train/WNID, val/WNID): torchvision's constants. */
+    {"imagenet", SRC_FOLDERS, NULL, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}, 1},
 };
+#define PACKED_PREFIX "packed:"
+
+static int is_packed(const char *name) { return name && !strncmp(name, PACKED_PREFIX, 7) && name[7]; }
 #define NSPECS ((int)(sizeof specs / sizeof specs[0]))
 
-const char *tb_dataset_names(void) { return "cifar10, cifar100, fashion-mnist, mnist, synthetic"; }
+const char *tb_dataset_names(void)
+{
+    return "cifar10, cifar100, fashion-mnist, mnist, synthetic, imagenet, packed:FILE";
+}
 
 static const spec *find_spec(const char *name)
 {
@@ -43,7 +52,7 @@ static const spec *find_spec(const char *name)
     return NULL;
 }
 
-int tb_dataset_known(const char *name) { return find_spec(name) != NULL; }
+int tb_dataset_known(const char *name) { return find_spec(name) != NULL || is_packed(name); }
 
 static int is_dir(const char *path)
 {
@@ -65,6 +74,8 @@ static const char *env(const char *name)
 
 int tb_dataset_default_dir(const char *name, char *out, size_t out_size)
 {
+    if (is_packed(name)) /* the file is named in the dataset itself */
+        return snprintf(out, out_size, "%s", "") < 0 ? -1 : 0;
     if (!find_spec(name))
         return tb_fail("unknown dataset '%s'; choose one of %s", name ? name : "(none)", tb_dataset_names());
     int n;
@@ -176,6 +187,11 @@ static int load_idx(const spec *s, const char *dir, tb_split split, int limit, t
 int tb_dataset_load(const char *name, const char *dir, tb_split split, int limit, tb_dataset *out)
 {
     memset(out, 0, sizeof *out);
+    if (is_packed(name)) { /* self-describing: name, normalisation and flips come from the file */
+        if (limit < 0)
+            return tb_fail("dataset %s: limit %d is negative; use 0 for the whole split", name, limit);
+        return tb_imageset_load_packed(name + 7, split, limit, out);
+    }
     const spec *s = find_spec(name);
     if (!s)
         return tb_fail("unknown dataset '%s'; choose one of %s", name ? name : "(none)", tb_dataset_names());
@@ -193,6 +209,8 @@ int tb_dataset_load(const char *name, const char *dir, tb_split split, int limit
                                   SYNTHETIC_SEED + (uint64_t)split, out);
     else if (s->src == SRC_IDX)
         rc = load_idx(s, dir, split, limit, out);
+    else if (s->src == SRC_FOLDERS)
+        rc = tb_imageset_load_folders(dir, split, limit, out);
     else
         rc = load_cifar(s, dir, split, limit, out);
     if (rc) {
@@ -212,5 +230,6 @@ void tb_dataset_free(tb_dataset *ds)
         return;
     free(ds->pixels);
     free(ds->labels);
+    tb_imageset_free(ds->images);
     memset(ds, 0, sizeof *ds);
 }

@@ -12,7 +12,7 @@
 typedef enum { TB_SPLIT_TRAIN, TB_SPLIT_TEST } tb_split;
 
 typedef struct {
-    char name[32];       /* cifar10, cifar100, fashion-mnist, mnist, synthetic */
+    char name[32];       /* cifar10, cifar100, fashion-mnist, mnist, synthetic, imagenet */
     int count;
     int total;           /* images in the split's files before `limit` cut them */
     int channels, height, width;
@@ -21,9 +21,13 @@ typedef struct {
     int32_t *labels;     /* count labels in [0, classes) */
     float mean[3], std[3]; /* per-channel normalisation, in [0,1] pixel units */
     int flip_ok;         /* horizontal flips are label-preserving (not for digits) */
+    /* Encoded images (ImageNet class folders, JPEG packs): pixels is NULL,
+     * height and width are 0, and the loader decodes image i from here. */
+    struct tb_imageset *images;
 } tb_dataset;
 
-/* Accepted dataset names, comma separated, for messages and help. */
+/* Accepted dataset names, comma separated, for messages and help.  Besides
+ * the names, "packed:FILE" reads a file made by `trainbench data pack`. */
 const char *tb_dataset_names(void);
 int tb_dataset_known(const char *name);
 

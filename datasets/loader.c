@@ -11,6 +11,8 @@
 #include "loader.h"
 #include "augment.h"
 #include "error.h"
+#include "imageset.h"
+#include "jpeg.h"
 #include "rng.h"
 
 #include <pthread.h>
@@ -76,6 +78,57 @@ int tb_loader_width(const tb_loader *l) { return l->aug.out_w; }
 int tb_loader_batches_per_epoch(const tb_loader *l) { return l->batches; }
 int tb_loader_images_per_epoch(const tb_loader *l) { return l->per_rank; }
 
+/* Encoded images (JPEG): per image, RandomResizedCrop + flip (training) or
+ * Resize + CenterCrop (evaluation) at out_size, drawn from the batch's
+ * stream in image order, so batches stay a function of (seed, epoch, index).
+ * The decoder and read buffer live for one batch: their setup is small next
+ * to decoding 100+ JPEGs. */
+static int make_encoded_batch(const tb_loader *l, tb_rng *r, int first, int n, int index, tb_batch *out)
+{
+    const tb_dataset *ds = l->ds;
+    const tb_loader_config *c = &l->cfg;
+    const int S = l->aug.out_h;
+    const size_t out_image = (size_t)3 * S * S;
+    tb_jpeg_ctx *jc = tb_jpeg_ctx_new();
+    if (!jc)
+        return -1;
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    for (int k = 0; k < n && !rc; k++) {
+        long long pos = (long long)(first + k) * c->shard_count + c->shard_rank;
+        int id = l->order[pos % ds->count];
+        const uint8_t *data;
+        size_t size;
+        char what[4200];
+        int w, h;
+        if (tb_imageset_get(ds->images, id, &buf, &cap, &data, &size, what, sizeof what) ||
+            tb_jpeg_size(jc, data, size, what, &w, &h)) {
+            rc = -1;
+            break;
+        }
+        tb_crop crop;
+        int flip = 0;
+        if (c->augment) {
+            tb_rrc_params(r, h, w, &crop);
+            flip = ds->flip_ok && tb_rng_uniform(r) < 0.5;
+        } else {
+            tb_center_params(h, w, S, &crop);
+        }
+        rc = tb_jpeg_crop_resize(jc, data, size, what, &crop, S, flip, l->aug.lut, out->x + out_image * k);
+        out->y[k] = ds->labels[id];
+    }
+    free(buf);
+    tb_jpeg_ctx_free(jc);
+    if (rc)
+        return tb_fail_prefix("batch %d", index);
+    out->index = index;
+    out->n = n;
+    out->channels = 3;
+    out->height = out->width = S;
+    return 0;
+}
+
 int tb_loader_make_batch(const tb_loader *l, int epoch, int index, tb_batch *out)
 {
     if (epoch != l->order_epoch)
@@ -90,6 +143,8 @@ int tb_loader_make_batch(const tb_loader *l, int epoch, int index, tb_batch *out
     const size_t out_image = (size_t)ds->channels * l->aug.out_h * l->aug.out_w;
     tb_rng r;
     tb_rng_seed(&r, c->seed, STREAM_AUGMENT, (uint64_t)epoch, (uint64_t)index * c->shard_count + c->shard_rank);
+    if (ds->images)
+        return make_encoded_batch(l, &r, first, n, index, out);
     for (int k = 0; k < n; k++) {
         /* Rank r takes positions r, r + R, ... of the (wrapped) epoch order. */
         long long pos = (long long)(first + k) * c->shard_count + c->shard_rank;
@@ -159,8 +214,12 @@ static void wake_workers(tb_loader *l)
 
 static int check_config(const tb_dataset *ds, const tb_loader_config *c)
 {
-    if (!ds || ds->count < 1 || !ds->pixels || !ds->labels)
+    if (!ds || ds->count < 1 || (!ds->pixels && !ds->images) || !ds->labels)
         return tb_fail("loader: the dataset is empty");
+    if (ds->images && c->out_size < 8)
+        return tb_fail("loader: dataset %s holds JPEGs of any size; set an output size of 8 or more "
+                       "(--image-size, default 224)",
+                       ds->name);
     if (ds->channels < 1 || ds->channels > 3)
         return tb_fail("loader: dataset %s has %d channels; 1 to 3 are supported", ds->name, ds->channels);
     if (c->batch_size < 1)

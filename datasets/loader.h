@@ -37,7 +37,8 @@ typedef struct {
     int shuffle;
     int augment;      /* random crop with padding 4 and horizontal flip (when the dataset allows) */
     int drop_last;
-    int out_size;     /* images are zero-padded (centred) to at least this size: 28x28 -> 32x32 */
+    int out_size;     /* images are zero-padded (centred) to at least this size: 28x28 -> 32x32;
+                         encoded (JPEG) datasets: the square crop size (224 for ImageNet) */
     int shard_rank, shard_count; /* data-parallel: this rank's share of every epoch's order (1 rank: 0, 1) */
 } tb_loader_config;
 

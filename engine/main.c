@@ -13,6 +13,12 @@ static void help(FILE *f)
             "commands:\n"
             "  train         train a ResNet and write a run directory (trainbench train --help)\n"
             "  model info    layers, parameters, gradients and multiply-adds of a model\n"
+            "  data          fetch datasets, prepare ImageNet, pack and synthesise data (trainbench data --help)\n"
+            "  predict       multi-GPU / multi-node epoch times from one measured GPU\n"
+            "  slurm         an sbatch script that runs a preset (print, write or submit)\n"
+            "  run PRESET    run a lab preset's sweep headless (trainbench run --help)\n"
+            "  results       list sweeps and runs with their status and key figures\n"
+            "  export DIR... write result tables as Markdown, CSV or JSON\n"
             "  help          this text\n\n"
             "Without a command, trainbench will open the terminal workbench; until then it prints this help.\n",
             TB_VERSION);
@@ -32,6 +38,18 @@ int main(int argc, char **argv)
         return tb_cli_train(argc - 1, argv + 1);
     if (!strcmp(argv[1], "model"))
         return tb_cli_model(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "data"))
+        return tb_cli_data(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "predict"))
+        return tb_cli_predict(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "slurm"))
+        return tb_cli_slurm(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "run"))
+        return tb_cli_run(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "results"))
+        return tb_cli_results(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "export"))
+        return tb_cli_export(argc - 1, argv + 1);
     fprintf(stderr, "trainbench: unknown command '%s'\n\n", argv[1]);
     help(stderr);
     return 2;

@@ -18,18 +18,26 @@
 static const tb_option options[] = {
     {"model", NULL, TB_OPT_STRING, F(model), S(model), 0, 0, NULL, 0, "NAME",
      "resnet18-cifar (default), resnet18, resnet34, resnet50, ...; NAME:wN sets the base width"},
-    {"dataset", NULL, TB_OPT_CHOICE, F(dataset), S(dataset), 0, 0, "cifar10|cifar100|fashion-mnist|mnist|synthetic",
-     0, "NAME", "training data (default fashion-mnist)"},
+    {"dataset", NULL, TB_OPT_CHOICE, F(dataset), S(dataset), 0, 0, "cifar10|cifar100|fashion-mnist|mnist|synthetic|imagenet|packed:FILE",
+     0, "NAME", "training data (default fashion-mnist); packed:FILE reads `trainbench data pack` output"},
     {"data-dir", "dataset-path", TB_OPT_STRING, F(data_dir), S(data_dir), 0, 0, NULL, 0, "DIR",
      "where the dataset files are (default: the dataset's standard place)"},
     {"device", NULL, TB_OPT_CHOICE, F(device), S(device), 0, 0, "cpu|cuda", 0, "DEV", "cpu or cuda (default cpu)"},
     {"num-workers", "num-of-workers", TB_OPT_INT, F(num_workers), 0, 0, 256, NULL, 0, "N",
      "data-loader threads; 0 loads in the training thread (default 2)"},
-    {"batch-size", NULL, TB_OPT_INT, F(batch_size), 0, 1, 65536, NULL, 0, "N", "mini-batch size (default 128)"},
+    {"batch-size", NULL, TB_OPT_INT, F(batch_size), 0, 1, 65536, NULL, 0, "N", "mini-batch size per GPU (default 128)"},
+    {"gpus", NULL, TB_OPT_INT, F(gpus), 0, 1, 4096, NULL, 0, "N",
+     "data-parallel ranks, one GPU each (CPU ranks with --device cpu); started with mpirun, or srun inside "
+     "a Slurm allocation (default 1)"},
+    {"rank-timeout", NULL, TB_OPT_FLOAT, F(rank_timeout), 0, 0, 1e6, NULL, 0, "S",
+     "data-parallel: seconds a rank waits for the others before stopping the job (default 600)"},
     {"epochs", NULL, TB_OPT_INT, F(epochs), 0, 1, 100000, NULL, 0, "N", "training epochs (default 5)"},
     {"optimizer", NULL, TB_OPT_CHOICE, F(optimizer), S(optimizer), 0, 0,
      "sgd|sgd-nesterov|adagrad|adadelta|adam|lars", 0, "NAME", "optimizer (default sgd)"},
     {"lr", NULL, TB_OPT_FLOAT, F(lr), 0, 0, 1e6, NULL, 0, "X", "learning rate (default 0.1)"},
+    {"lr-scaling", NULL, TB_OPT_CHOICE, F(lr_scaling), S(lr_scaling), 0, 0, "none|linear", 0, "MODE",
+     "linear: lr x (batch size x gpus) / 256 (default none)"},
+    {"lars-eta", NULL, TB_OPT_FLOAT, F(lars_eta), 0, 0, 1, NULL, 0, "X", "LARS trust coefficient (default 0.001)"},
     {"momentum", NULL, TB_OPT_FLOAT, F(momentum), 0, 0, 1, NULL, 0, "X", "momentum (default 0.9)"},
     {"weight-decay", NULL, TB_OPT_FLOAT, F(weight_decay), 0, 0, 1, NULL, 0, "X", "L2 weight decay (default 5e-4)"},
     {"lr-schedule", NULL, TB_OPT_CHOICE, F(lr_schedule), S(lr_schedule), 0, 0, "constant|step|cosine", 0, "NAME",
@@ -48,6 +56,8 @@ static const tb_option options[] = {
      "train on the first N images only (0: all)"},
     {"limit-test", NULL, TB_OPT_INT, F(limit_test), 0, 0, 100000000, NULL, 0, "N",
      "test on the first N images only (0: all)"},
+    {"image-size", NULL, TB_OPT_INT, F(image_size), 0, 0, 4096, NULL, 0, "N",
+     "JPEG datasets (imagenet, packed JPEG): input size of the crops (default 224)"},
     {"seed", NULL, TB_OPT_U64, F(seed), 0, 0, 0, NULL, 0, "N", "random seed (default 1)"},
     {"threads", NULL, TB_OPT_INT, F(threads), 0, 0, 4096, NULL, 0, "N", "compute threads; 0 uses all cores"},
     {"precision", NULL, TB_OPT_CHOICE, F(precision), S(precision), 0, 0, "fp32|tf32|bf16|fp16", 0, "P",
@@ -56,6 +66,8 @@ static const tb_option options[] = {
      "run directory (default RUNS/<timestamp>-train)"},
     {"runs-dir", NULL, TB_OPT_STRING, F(runs_dir), S(runs_dir), 0, 0, NULL, 0, "DIR",
      "where default run directories go (default runs)"},
+    {"save-weights", NULL, TB_OPT_FLAG, F(save_weights), 0, 0, 0, NULL, 0, NULL,
+     "write the final weights and running statistics to RUN_DIR/weights.safetensors (PyTorch names)"},
     {"quiet", NULL, TB_OPT_FLAG, F(quiet), 0, 0, 0, NULL, 0, NULL, "print only the final summary"},
     {NULL, NULL, 0, 0, 0, 0, 0, NULL, 0, NULL, NULL},
 };
@@ -68,9 +80,13 @@ void tb_train_config_defaults(tb_train_config *c)
     snprintf(c->device, sizeof c->device, "cpu");
     c->num_workers = 2;
     c->batch_size = 128;
+    c->gpus = 1;
+    c->rank_timeout = 600;
     c->epochs = 5;
     snprintf(c->optimizer, sizeof c->optimizer, "sgd");
     c->lr = 0.1;
+    snprintf(c->lr_scaling, sizeof c->lr_scaling, "none");
+    c->lars_eta = 0.001;
     c->momentum = 0.9;
     c->weight_decay = 5e-4;
     snprintf(c->lr_schedule, sizeof c->lr_schedule, "constant");
@@ -156,6 +172,10 @@ static int in_choices(const char *choices, const char *v)
         const char *bar = strchr(p, '|');
         size_t len = bar ? (size_t)(bar - p) : strlen(p);
         if (len == n && !strncmp(p, v, n))
+            return 1;
+        /* "packed:FILE" accepts the prefix with any non-empty FILE. */
+        const char *colon = memchr(p, ':', len);
+        if (colon && n > (size_t)(colon - p) + 1 && !strncmp(p, v, (size_t)(colon - p) + 1))
             return 1;
         p += len + (bar != NULL);
     }
@@ -296,4 +316,11 @@ int tb_train_config_validate(const tb_train_config *c)
     if (c->warmup_epochs >= c->epochs && c->warmup_epochs > 0)
         return tb_fail("--warmup-epochs %d: must be fewer than --epochs %d", c->warmup_epochs, c->epochs);
     return 0;
+}
+
+double tb_train_effective_lr(const tb_train_config *c)
+{
+    if (strcmp(c->lr_scaling, "linear") == 0)
+        return c->lr * (double)c->batch_size * c->gpus / 256.0;
+    return c->lr;
 }

@@ -12,14 +12,18 @@
 
 typedef struct {
     char model[48];
-    char dataset[32];
+    char dataset[1040]; /* a name, or packed:FILE */
     char data_dir[1024];
     char device[8];
     int num_workers;
-    int batch_size;
+    int batch_size;  /* per GPU (per process) */
+    int gpus;        /* data-parallel ranks, one GPU each (CPU ranks with --device cpu) */
+    double rank_timeout; /* seconds a rank waits for the others before stopping the job */
     int epochs;
     char optimizer[16];
     double lr;
+    char lr_scaling[8]; /* none | linear: lr x global batch / 256 (Goyal et al.) */
+    double lars_eta;    /* LARS trust coefficient */
     double momentum;
     double weight_decay;
     char lr_schedule[16];
@@ -30,12 +34,14 @@ typedef struct {
     int augment;
     int limit_train;
     int limit_test;
+    int image_size; /* JPEG datasets (imagenet, packed): crop size; 0 = 224 */
     uint64_t seed;
     int threads;
     char precision[8];
     char run_dir[1024];
     char runs_dir[1024];
     int quiet;
+    int save_weights; /* weights.safetensors in the run directory at the end */
 } tb_train_config;
 
 void tb_train_config_defaults(tb_train_config *c);
@@ -77,5 +83,8 @@ int tb_train_parse_args(int argc, char **argv, tb_train_config *c);
 /* Cross-option checks after parsing (model name exists, etc.). */
 int tb_train_config_validate(const tb_train_config *c);
 void tb_train_print_help(void);
+/* The base learning rate after --lr-scaling: linear gives
+ * lr x batch_size x gpus / 256 (Goyal et al. 2017), none gives lr. */
+double tb_train_effective_lr(const tb_train_config *c);
 
 #endif

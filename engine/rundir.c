@@ -147,7 +147,7 @@ void tb_rundir_close(tb_rundir *r)
     free(r);
 }
 
-const char *tb_rundir_path(const tb_rundir *r) { return r->path; }
+const char *tb_rundir_path(const tb_rundir *r) { return r ? r->path : ""; }
 
 /* ---- default path ---- */
 
@@ -281,6 +281,8 @@ int tb_json_write_atomic(const char *path, struct json_object *obj)
 
 int tb_rundir_write_json(tb_rundir *r, const char *name, struct json_object *obj)
 {
+    if (!r)
+        return 0; /* a rank other than 0: rank 0 writes the run directory */
     char path[PATH_MAX];
     if (join_path(path, sizeof path, r->path, name))
         return -1;
@@ -343,6 +345,10 @@ static int append_line(tb_rundir *r, const char *line, size_t len)
 
 int tb_rundir_event(tb_rundir *r, const char *type, struct json_object *fields)
 {
+    if (!r) { /* a rank other than 0 */
+        json_object_put(fields);
+        return 0;
+    }
     if (fields && !json_object_is_type(fields, json_type_object)) {
         json_object_put(fields);
         return tb_fail("event '%s' for %s: fields must be a JSON object (internal error)", type, r->path);

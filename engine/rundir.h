@@ -24,6 +24,9 @@ const char *tb_rundir_path(const tb_rundir *r);
 /* Default path: runs/<YYYYmmdd-HHMMSS>-<suffix> under `base` (usually "runs"). */
 int tb_rundir_default_path(const char *base, const char *suffix, char *out, size_t out_size);
 
+/* tb_rundir_write_json, tb_rundir_event and tb_rundir_path accept NULL (a
+ * data-parallel rank other than 0, which writes nothing) and do nothing. */
+
 /* Writes `obj` as pretty JSON to <dir>/<name> atomically: name.tmp in the
  * same directory, fsync, rename, fsync of the directory.  The object is not
  * consumed. */

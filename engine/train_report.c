@@ -12,6 +12,11 @@ struct json_object *tb_epoch_report_json(const tb_epoch_report *r)
     json_object_object_add(o, "train_s", json_object_new_double(r->train_s));
     json_object_object_add(o, "epoch_s", json_object_new_double(r->epoch_s));
     json_object_object_add(o, "eval_s", json_object_new_double(r->eval_s));
+    if (r->ranks > 1) { /* compute vs communication, as the multi-GPU labs split it */
+        json_object_object_add(o, "ranks", json_object_new_int(r->ranks));
+        json_object_object_add(o, "compute_s", json_object_new_double(r->train_s - r->comm_s));
+        json_object_object_add(o, "comm_s", json_object_new_double(r->comm_s));
+    }
     json_object_object_add(o, "train_loss", json_object_new_double(r->train_loss));
     json_object_object_add(o, "train_acc", json_object_new_double(r->train_acc));
     json_object_object_add(o, "test_loss", json_object_new_double(r->test_loss));

@@ -16,6 +16,8 @@ typedef struct {
     double train_s;    /* mini-batch compute, device synchronised */
     double epoch_s;    /* the whole training epoch (load + compute + bookkeeping) */
     double eval_s;     /* test-set evaluation */
+    double comm_s;     /* data-parallel: time in the gradient all-reduce (part of train_s) */
+    int ranks;         /* data-parallel ranks (1: none) */
     double train_loss; /* mean per-sample loss over the epoch */
     double train_acc;  /* percent */
     double test_loss;

@@ -8,13 +8,20 @@
 
 #include "backend.h"
 #include "dataset.h"
+#include "dist.h"
 #include "error.h"
+#include "launch.h"
 #include "loader.h"
 #include "model.h"
+#include "model_io.h"
 #include "optim.h"
 #include "rundir.h"
 #include "sysinfo.h"
 #include "train_report.h"
+#include "tb_config.h"
+#if TB_HAVE_CUDA
+#include "cuda/cuda_backend.h"
+#endif
 
 #include <math.h>
 #include <signal.h>
@@ -92,6 +99,9 @@ typedef struct {
     int epochs_done;
     int show_progress;
     double started;
+    tb_dist dist;
+    int stop; /* all ranks agreed to stop at a batch boundary */
+    tb_train_config local_cfg; /* cfg as this rank uses it (ranks > 0 print nothing) */
 } run;
 
 static void run_free(run *r)
@@ -141,6 +151,10 @@ static int write_result(run *r, const char *status)
         json_object_object_add(s, "final_train_loss", json_object_new_double(last->train_loss));
     }
     json_object_object_add(s, "wall_s", json_object_new_double(now_s() - r->started));
+#if TB_HAVE_CUDA
+    if (r->b && r->b->kind == TB_DEVICE_CUDA) /* the backend's own allocations at most (no context, no handles) */
+        json_object_object_add(s, "peak_device_bytes", json_object_new_int64((int64_t)tb_cuda_peak_bytes(r->b)));
+#endif
     json_object_object_add(r->result, "summary", s);
     json_object_object_add(r->result, "updated_at", json_object_new_int64((int64_t)time(NULL)));
     return tb_rundir_write_json(r->dir, "result.json", r->result);
@@ -194,14 +208,57 @@ static int make_loaders(run *r)
     lc.batch_size = c->batch_size;
     lc.num_workers = c->num_workers;
     lc.seed = c->seed;
+    lc.shard_rank = r->dist.rank;
+    lc.shard_count = r->dist.size;
     lc.shuffle = 1;
     lc.augment = c->augment;
-    lc.out_size = 32;
+    /* JPEG datasets: the crop size (224 unless --image-size); others pad to 32. */
+    lc.out_size = r->train.images ? (c->image_size ? c->image_size : 224) : 32;
     r->train_loader = tb_loader_create(&r->train, &lc);
     lc.shuffle = 0;
     lc.augment = 0;
+    lc.shard_rank = 0; /* rank 0 evaluates the whole test set */
+    lc.shard_count = 1;
     r->test_loader = r->train_loader ? tb_loader_create(&r->test, &lc) : NULL;
     return r->test_loader ? 0 : -1;
+}
+
+/* Moves `count` floats of device memory through a host buffer for MPI (the
+ * CPU backend's device memory is host memory, so it goes direct). */
+static int through_host(run *r, float *dev, size_t count, int bcast, const char *what)
+{
+    tb_backend *b = r->b;
+    float *host = dev;
+    if (b->kind != TB_DEVICE_CPU) {
+        host = tb_malloc(count * sizeof *host, what);
+        if (!host || b->download(b, host, dev, count * sizeof *host)) {
+            free(host);
+            return -1;
+        }
+    }
+    int rc = bcast ? tb_dist_broadcast_f32(&r->dist, host, count, 0, what)
+                   : tb_dist_allreduce_sum_f32(&r->dist, host, count, what);
+    if (!rc && host != dev)
+        rc = b->upload(b, dev, host, count * sizeof *host);
+    if (host != dev)
+        free(host);
+    return rc;
+}
+
+/* Every rank starts from rank 0's weights and running statistics. */
+static int broadcast_model(run *r)
+{
+    if (r->dist.size == 1)
+        return 0;
+    tb_param *p = tb_model_params(r->model);
+    tb_buffer *bf = tb_model_buffers(r->model);
+    for (int i = 0; i < tb_model_param_count(r->model); i++)
+        if (through_host(r, p[i].data, p[i].count, 1, "initial weights"))
+            return -1;
+    for (int i = 0; i < tb_model_buffer_count(r->model); i++)
+        if (through_host(r, bf[i].data, bf[i].count, 1, "initial running statistics"))
+            return -1;
+    return 0;
 }
 
 static int build_model(run *r)
@@ -211,11 +268,15 @@ static int build_model(run *r)
     if (tb_model_spec_parse(c->model, r->train.classes, r->train.channels, c->batch_norm, &spec))
         return -1;
     int h = tb_loader_height(r->train_loader), w = tb_loader_width(r->train_loader);
+#if TB_HAVE_CUDA
+    r->b = strcmp(c->device, "cuda") == 0 ? tb_cuda_backend_create(r->dist.local_rank, c->precision) : tb_cpu_backend_create(c->threads);
+#else
     r->b = tb_cpu_backend_create(c->threads);
+#endif
     if (!r->b)
         return -1;
     r->model = tb_model_create(r->b, &spec, c->batch_size, h, w, c->seed);
-    if (!r->model)
+    if (!r->model || broadcast_model(r))
         return -1;
     r->labels_dev = r->b->alloc(r->b, (size_t)c->batch_size * sizeof(int32_t), "labels");
     r->logits_host = tb_malloc((size_t)c->batch_size * spec.classes * sizeof(float), "logits");
@@ -246,7 +307,8 @@ static int build_model(run *r)
     tb_optim_config oc;
     tb_optim_config_defaults(&oc);
     oc.kind = (tb_opt_kind)tb_opt_kind_parse(c->optimizer);
-    oc.lr = (float)c->lr;
+    oc.lr = (float)tb_train_effective_lr(c);
+    oc.lars_eta = (float)c->lars_eta;
     oc.momentum = (float)c->momentum;
     oc.weight_decay = (float)c->weight_decay;
     oc.schedule = (tb_lr_schedule)tb_lr_schedule_parse(c->lr_schedule);
@@ -313,6 +375,50 @@ static void progress(run *r, int epoch, int index, int batches, int images, doub
     }
 }
 
+/* After the gradients: the ranks agree on the global batch loss (so a
+ * non-finite loss stops all of them at the same step) and on stopping (a
+ * signal may reach the ranks a batch apart). */
+static int step_agreement(run *r, double *batch_loss)
+{
+    if (r->dist.size == 1) {
+        r->stop = stop_requested;
+        return 0;
+    }
+    double v[2] = {*batch_loss, stop_requested ? 1 : 0};
+    if (tb_dist_allreduce_sum_f64(&r->dist, v, 2, "loss and stop flag"))
+        return -1;
+    *batch_loss = v[0];
+    r->stop = v[1] > 0;
+    return 0;
+}
+
+/* Epoch totals over all ranks: sums of counts, the slowest rank's times. */
+static int reduce_epoch(run *r, tb_epoch_report *rep, double *loss_sum, int *correct, int *images, int *hits,
+                        int *seen, int classes)
+{
+    rep->ranks = r->dist.size;
+    if (r->dist.size == 1)
+        return 0;
+    size_t n = 3 + 2 * (size_t)classes;
+    double *v = tb_malloc(n * sizeof *v, "epoch totals");
+    if (!v)
+        return -1;
+    v[0] = *loss_sum, v[1] = *correct, v[2] = *images;
+    for (int k = 0; k < classes; k++)
+        v[3 + k] = hits[k], v[3 + classes + k] = seen[k];
+    double t[4] = {rep->load_s, rep->train_s, rep->epoch_s, rep->comm_s};
+    int rc = tb_dist_allreduce_sum_f64(&r->dist, v, n, "epoch metrics") ||
+             tb_dist_allreduce_max_f64(&r->dist, t, 4, "epoch timings");
+    if (!rc) {
+        *loss_sum = v[0], *correct = (int)v[1], *images = (int)v[2];
+        for (int k = 0; k < classes; k++)
+            hits[k] = (int)v[3 + k], seen[k] = (int)v[3 + classes + k];
+        rep->load_s = t[0], rep->train_s = t[1], rep->epoch_s = t[2], rep->comm_s = t[3];
+    }
+    free(v);
+    return rc ? -1 : 0;
+}
+
 static int train_epoch(run *r, int epoch, tb_epoch_report *rep)
 {
     tb_backend *b = r->b;
@@ -332,7 +438,7 @@ static int train_epoch(run *r, int epoch, tb_epoch_report *rep)
     int correct = 0, images = 0, rc = 0;
     if (tb_loader_start_epoch(r->train_loader, epoch))
         rc = -1;
-    for (int i = 0; !rc && !stop_requested; i++) {
+    for (int i = 0; !rc && !r->stop; i++) {
         tb_batch *batch = NULL;
         double t0 = now_s();
         int got = tb_loader_next(r->train_loader, &batch);
@@ -345,16 +451,25 @@ static int train_epoch(run *r, int epoch, tb_epoch_report *rep)
         float lr = tb_lr_at(&r->opt.cfg, epoch, i, batches);
         double batch_loss = 0;
         tb_param *params = tb_model_params(r->model);
+        /* Every rank holds the same number of images per batch (the loader
+         * pads shards), so 1 / global batch makes the summed gradients the
+         * gradient of the global mean loss. */
+        int global_n = batch->n * r->dist.size;
+        double comm0 = r->dist.comm_s;
+        size_t ngrads;
+        float *grads = tb_model_grads(r->model, &ngrads);
         if (upload_batch(r, batch) || tb_model_forward(r->model, batch->n, 1) ||
-            b->softmax_xent(b, tb_model_logits(r->model), r->labels_dev, 1.0f / batch->n, tb_model_dlogits(r->model),
+            b->softmax_xent(b, tb_model_logits(r->model), r->labels_dev, 1.0f / global_n, tb_model_dlogits(r->model),
                             &batch_loss) ||
-            tb_model_backward(r->model, batch->n) ||
+            tb_model_backward(r->model, batch->n) || (r->dist.size > 1 && b->synchronize(b)) ||
+            through_host(r, grads, ngrads, 0, "gradients") || step_agreement(r, &batch_loss) ||
             tb_optimizer_step(&r->opt, b, params, tb_model_param_count(r->model), lr) || b->synchronize(b)) {
             tb_loader_release(r->train_loader, batch);
             rc = tb_fail_prefix("epoch %d step %d", epoch + 1, i + 1);
             break;
         }
         rep->train_s += now_s() - t1;
+        rep->comm_s += r->dist.comm_s - comm0;
         rep->lr = lr;
         if (!isfinite(batch_loss)) {
             tb_loader_release(r->train_loader, batch);
@@ -362,7 +477,7 @@ static int train_epoch(run *r, int epoch, tb_epoch_report *rep)
                          epoch + 1, i + 1, c->lr);
             break;
         }
-        loss_sum += batch_loss;
+        loss_sum += batch_loss / r->dist.size; /* the global sum over ranks, shared out */
         for (int k = 0; k < batch->n; k++)
             class_seen[batch->y[k]]++;
         rc = score_batch(r, batch, &correct, NULL, class_hits);
@@ -377,6 +492,8 @@ static int train_epoch(run *r, int epoch, tb_epoch_report *rep)
     if (r->show_progress)
         fprintf(stderr, "\r%*s\r", 100, "");
     rep->epoch_s = now_s() - t_epoch;
+    if (!rc && reduce_epoch(r, rep, &loss_sum, &correct, &images, class_hits, class_seen, classes))
+        rc = -1;
     rep->images = images;
     rep->train_loss = images ? loss_sum / images : 0;
     rep->train_acc = images ? 100.0 * correct / images : 0;
@@ -393,6 +510,8 @@ static int train_epoch(run *r, int epoch, tb_epoch_report *rep)
 
 static int evaluate(run *r, tb_epoch_report *rep)
 {
+    if (r->dist.rank != 0)
+        return 0; /* rank 0 evaluates; the others wait at the next step */
     tb_backend *b = r->b;
     double t0 = now_s(), loss_sum = 0;
     int correct1 = 0, correct5 = 0, images = 0, got;
@@ -421,6 +540,16 @@ static int start_run(run *r)
 {
     const tb_train_config *c = r->cfg;
     char path[1024];
+    struct json_object *cfg_json = tb_train_config_json(c);
+    char identity[8192];
+    snprintf(identity, sizeof identity, "trainbench %s built %s %s: %s", TB_VERSION, __DATE__, __TIME__,
+             json_object_to_json_string_ext(cfg_json, JSON_C_TO_STRING_PLAIN));
+    json_object_put(cfg_json);
+    if (tb_dist_check_same(&r->dist, "configuration or trainbench build", identity))
+        return -1;
+    r->result = json_object_new_object(); /* ranks > 0 fill it but never write it */
+    if (r->dist.rank != 0)
+        return 0;
     if (c->run_dir[0])
         snprintf(path, sizeof path, "%s", c->run_dir);
     else if (tb_rundir_default_path(c->runs_dir, "train", path, sizeof path))
@@ -434,11 +563,11 @@ static int start_run(run *r)
         json_object_put(config);
         return -1;
     }
-    r->result = json_object_new_object();
     json_object_object_add(r->result, "schema", json_object_new_string("trainbench.result/1"));
     json_object_object_add(r->result, "config", config);
     json_object_object_add(r->result, "system", tb_sysinfo_json());
     json_object_object_add(r->result, "started_at", json_object_new_int64((int64_t)time(NULL)));
+    json_object_object_add(r->result, "ranks", json_object_new_int(r->dist.size));
     struct json_object *ev = json_object_new_object();
     json_object_object_add(ev, "run_dir", json_object_new_string(path));
     json_object_object_add(ev, "pid", json_object_new_int((int)getpid()));
@@ -448,12 +577,19 @@ static int start_run(run *r)
     return write_result(r, "running");
 }
 
+static int save_weights(run *r)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/weights.safetensors", tb_rundir_path(r->dir));
+    return tb_model_save_safetensors(r->b, r->model, NULL, path, TB_IO_PARAMS | TB_IO_BUFFERS);
+}
+
 static int epoch_loop(run *r)
 {
     const tb_train_config *c = r->cfg;
     if (!c->quiet)
         tb_report_print_header(stdout);
-    for (int e = 0; e < c->epochs && !stop_requested; e++) {
+    for (int e = 0; e < c->epochs && !r->stop; e++) {
         struct json_object *ev = json_object_new_object();
         json_object_object_add(ev, "epoch", json_object_new_int(e + 1));
         json_object_object_add(ev, "epochs", json_object_new_int(c->epochs));
@@ -465,7 +601,7 @@ static int epoch_loop(run *r)
         rep->epoch = e + 1;
         rep->warmup = e == 0;
         int rc = train_epoch(r, e, rep);
-        if (rc || stop_requested) {
+        if (rc || r->stop) {
             free(rep->class_acc);
             rep->class_acc = NULL;
             return rc;
@@ -487,8 +623,17 @@ static int epoch_loop(run *r)
 
 int tb_train_run(const tb_train_config *c)
 {
+    /* --gpus N: start N ranks of this same command and wait for them. */
+    if (c->gpus > 1 && !tb_dist_launched())
+        return tb_launch_ranks(c);
     run r = {0};
-    r.cfg = c;
+    if (tb_dist_init(&r.dist, c->rank_timeout)) {
+        fprintf(stderr, "trainbench: %s\n", tb_last_error());
+        return 1;
+    }
+    r.local_cfg = *c;
+    r.local_cfg.quiet |= r.dist.rank != 0; /* rank 0 speaks for all */
+    r.cfg = c = &r.local_cfg;
     r.started = now_s();
     r.show_progress = !c->quiet && isatty(STDERR_FILENO);
     json_c_set_serialization_double_format("%.10g", JSON_C_OPTION_GLOBAL);
@@ -513,9 +658,11 @@ int tb_train_run(const tb_train_config *c)
         status = fail_run(&r, "setup");
     else if (epoch_loop(&r))
         status = fail_run(&r, "training");
+    if (!status && c->save_weights && r.dir && save_weights(&r))
+        status = fail_run(&r, "saving weights");
     if (!status) {
-        const char *final = stop_requested ? "interrupted" : "completed";
-        status = stop_requested ? 130 : 0;
+        const char *final = r.stop ? "interrupted" : "completed";
+        status = r.stop ? 130 : 0;
         if (write_result(&r, final)) {
             fprintf(stderr, "trainbench: %s\n", tb_last_error());
             status = 1;
@@ -524,9 +671,9 @@ int tb_train_run(const tb_train_config *c)
         json_object_object_add(ev, "status", json_object_new_string(final));
         json_object_object_add(ev, "epochs_completed", json_object_new_int(r.epochs_done));
         tb_rundir_event(r.dir, "run_end", ev);
-        if (!c->quiet || stop_requested)
+        if (!c->quiet || (r.stop && r.dist.rank == 0))
             tb_report_print_summary(stdout, r.epochs, r.epochs_done, c->num_workers);
-        if (stop_requested)
+        if (r.stop && r.dist.rank == 0)
             fprintf(stderr, "trainbench: interrupted; %d finished epochs kept in %s\n", r.epochs_done,
                     tb_rundir_path(r.dir));
     } else {
@@ -537,5 +684,6 @@ int tb_train_run(const tb_train_config *c)
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     run_free(&r);
+    tb_dist_finalize(&r.dist);
     return status;
 }

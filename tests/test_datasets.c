@@ -337,12 +337,14 @@ static void test_synthetic(void)
 
 static void test_names(void)
 {
-    CHECK(strcmp(tb_dataset_names(), "cifar10, cifar100, fashion-mnist, mnist, synthetic") == 0, "names");
-    CHECK(tb_dataset_known("cifar100") && tb_dataset_known("mnist") && !tb_dataset_known("imagenet") &&
+    CHECK(strcmp(tb_dataset_names(), "cifar10, cifar100, fashion-mnist, mnist, synthetic, imagenet, packed:FILE") == 0,
+          "names");
+    CHECK(tb_dataset_known("cifar100") && tb_dataset_known("mnist") && tb_dataset_known("imagenet") &&
+              tb_dataset_known("packed:x.tbpack") && !tb_dataset_known("packed:") && !tb_dataset_known("imagenet22k") &&
               !tb_dataset_known(NULL),
           "known");
     tb_dataset ds;
-    CHECK(tb_dataset_load("imagenet", NULL, TB_SPLIT_TRAIN, 0, &ds) < 0 && strstr(tb_last_error(), "cifar100"),
+    CHECK(tb_dataset_load("imagenet22k", NULL, TB_SPLIT_TRAIN, 0, &ds) < 0 && strstr(tb_last_error(), "cifar100"),
           "unknown dataset: %s", tb_last_error());
     char dir[512];
     setenv("TRAINBENCH_DATA", "/data/tb", 1);

@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""trainbench and PyTorch side by side on one GPU: images/s, epoch time and
+peak memory for the issue 6 benchmark matrix, with each run's fraction of
+the GPU's dense bf16 peak.  Run by bench/gpu-session; writes OUT/results.json,
+OUT/summary.txt and each trainbench run directory under OUT/.
+
+Both sides train on synthetic CIFAR-format data with real random pixels
+(trainbench's `synthetic` dataset: class templates plus noise, uint8; PyTorch:
+random uint8 batches normalised on the GPU), the same batch size, SGD with
+momentum 0.9 and weight decay 5e-4.  PyTorch is timed with CUDA events over
+the steps after a warm-up (the compiled variant after its compilation), so
+its figures exclude data loading; trainbench's are its own result.json
+(train_s: upload + compute with the device synchronised, and images/s over
+the whole epoch including loading), reported both ways.
+
+    python3 bench/pytorch/gpu_peer.py --trainbench build-gpu/trainbench --out DIR [--quick]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests"))
+import test_torch_oracle as O  # noqa: E402  (kuangliu / torchvision ResNets with trainbench's names)
+
+O.MODELS.setdefault("resnet18-cifar", (O.Basic, [2, 2, 2, 2], 64, False))
+O.MODELS.setdefault("resnet50", (O.Bottleneck, [3, 4, 6, 3], 64, True))
+
+# Dense (no sparsity) bf16 tensor-core peaks, TFLOP/s, by device name.
+BF16_PEAK = {"H100 80GB HBM3": 989.4, "H100 PCIe": 756.0, "H100 NVL": 835.0, "H200": 989.4, "A100": 312.0}
+
+
+def bf16_peak(name):
+    for k, v in BF16_PEAK.items():
+        if k in name:
+            return v
+    return None
+
+
+def macs_per_image(tb, model, hw):
+    r = subprocess.run([tb, "model", "info", model, "--json", "--image-size", str(hw)], capture_output=True,
+                       text=True)
+    if r.returncode != 0:
+        r = subprocess.run([tb, "model", "info", model, "--json"], capture_output=True, text=True)
+    try:
+        return json.loads(r.stdout)["macs_per_image"]
+    except (ValueError, KeyError):
+        return None
+
+
+def torch_bench(model_name, hw, batch, mode, steps, warmup):
+    """mode: fp32 | tf32 | amp (bf16 autocast, channels_last) | compile (amp + torch.compile)."""
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cudnn.allow_tf32 = mode != "fp32"
+    torch.backends.cuda.matmul.allow_tf32 = mode != "fp32"
+    dev = torch.device("cuda")
+    model = O.build(model_name, True, 0).to(dev)
+    cl = mode in ("amp", "compile")
+    if cl:
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    fwd = torch.compile(model) if mode == "compile" else model
+    g = torch.Generator(device=dev).manual_seed(0)
+    pool = [torch.randint(0, 256, (batch, 3, hw, hw), dtype=torch.uint8, device=dev, generator=g) for _ in range(4)]
+    labels = [torch.randint(0, 10 if hw == 32 else 1000, (batch,), device=dev, generator=g) for _ in range(4)]
+    mean = torch.tensor([0.4914, 0.4822, 0.4465], device=dev).view(1, 3, 1, 1)
+    std = torch.tensor([0.2470, 0.2435, 0.2616], device=dev).view(1, 3, 1, 1)
+
+    def step(i):
+        x = (pool[i % 4].float() / 255 - mean) / std
+        if cl:
+            x = x.contiguous(memory_format=torch.channels_last)
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=mode in ("amp", "compile")):
+            loss = F.cross_entropy(fwd(x), labels[i % 4])
+        loss.backward()
+        opt.step()
+
+    for i in range(warmup):
+        step(i)
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for i in range(steps):
+        step(i)
+    end.record()
+    torch.cuda.synchronize()
+    s = start.elapsed_time(end) / 1000
+    del model, opt, fwd
+    peak = torch.cuda.max_memory_allocated()
+    torch.cuda.empty_cache()
+    return {"images_per_s": steps * batch / s, "step_s": s / steps, "peak_bytes": peak}
+
+
+def trainbench_bench(tb, out, model, hw, batch, precision, images, epochs):
+    run_dir = os.path.join(out, f"tb-{model}-b{batch}-{precision}-{int(time.time())}")
+    cmd = [tb, "train", "--model", model, "--dataset", "synthetic", "--device", "cuda", "--precision", precision,
+           "--batch-size", str(batch), "--epochs", str(epochs), "--limit-train", str(images), "--limit-test", "1000",
+           "--num-workers", str(min(16, os.cpu_count() or 4)), "--quiet", "--run-dir", run_dir]
+    if hw != 32:
+        cmd += ["--image-size", str(hw)]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        return {"error": f"exit {r.returncode}: {r.stderr.strip()[-600:]}"}
+    res = json.load(open(os.path.join(run_dir, "result.json")))
+    s = res["summary"]
+    ep = res["epochs"][-1]
+    return {"images_per_s": s["images_per_s"], "train_images_per_s": ep["images"] / ep["train_s"],
+            "epoch_s": s["avg_epoch_s"], "train_s": s["avg_train_s"], "load_s": s["avg_load_s"],
+            "peak_bytes": s.get("peak_device_bytes"), "run_dir": run_dir}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--trainbench", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--quick", action="store_true", help="fewer steps, for a smoke run")
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    name = torch.cuda.get_device_name(0)
+    peak = bf16_peak(name)
+    steps, warmup = (20, 5) if a.quick else (100, 20)
+    cases = []
+    for batch in (128, 512):
+        for prec in ("fp32", "tf32", "bf16"):
+            cases.append(("resnet18-cifar", 32, batch, "trainbench", prec))
+        for mode in ("fp32", "amp", "compile"):
+            cases.append(("resnet18-cifar", 32, batch, "torch", mode))
+    cases += [("resnet50", 224, 256, "trainbench", "bf16"), ("resnet50", 224, 256, "torch", "amp")]
+    rows = []
+    for model, hw, batch, who, mode in cases:
+        macs = macs_per_image(a.trainbench, model, hw)
+        try:
+            if who == "torch":
+                r = torch_bench(model, hw, batch, mode, steps if hw == 32 else steps // 2, warmup)
+            else:
+                images = 50000 if hw == 32 else batch * (steps // 2)
+                r = trainbench_bench(a.trainbench, a.out, model, hw, batch, mode, images, 2)
+        except Exception as e:  # one failing case must not stop the others
+            r = {"error": repr(e)[-600:]}
+        r.update({"model": model, "image": hw, "batch": batch, "engine": who, "mode": mode, "device": name})
+        ips = r.get("train_images_per_s") or r.get("images_per_s")
+        if ips and macs and peak:  # training ~ 3x forward MACs, 2 FLOPs a MAC
+            r["frac_bf16_peak"] = ips * macs * 6 / (peak * 1e12)
+        if ips:
+            r["epoch_50k_s"] = 50000 / ips
+        rows.append(r)
+        print(json.dumps(r), flush=True)
+    with open(os.path.join(a.out, "results.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+    lines = [f"GPU: {name} (dense bf16 peak {peak} TFLOP/s)",
+             f"{'model':15} {'batch':>5} {'engine':10} {'mode':8} {'img/s':>9} {'train img/s':>11} "
+             f"{'epoch50k s':>10} {'peak MiB':>9} {'%peak':>6}"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"{r['model']:15} {r['batch']:5} {r['engine']:10} {r['mode']:8} ERROR {r['error'][:80]}")
+            continue
+        pk = r.get("peak_bytes")
+        lines.append(f"{r['model']:15} {r['batch']:5} {r['engine']:10} {r['mode']:8} {r['images_per_s']:9.0f} "
+                     f"{r.get('train_images_per_s', r['images_per_s']):11.0f} {r.get('epoch_50k_s', 0):10.2f} "
+                     f"{(pk or 0) / 2**20:9.0f} {100 * r.get('frac_bf16_peak', 0):6.1f}")
+    text = "\n".join(lines)
+    print(text)
+    with open(os.path.join(a.out, "summary.txt"), "w") as f:
+        f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

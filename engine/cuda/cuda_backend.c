@@ -1,0 +1,537 @@
+/* The CUDA backend: creation, device memory, error reporting, and the small
+ * operations (element-wise, fully connected on cuBLAS, the loss, sums of
+ * squares).  Convolutions are in cuda_conv.c, batch norm and pooling in
+ * cuda_bn.c, optimizers in cuda_optim.c, kernels in cuda_kernels.cu.
+ *
+ * Precision: parameters, gradients, optimizer state and every tensor at the
+ * backend interface are fp32 NCHW (backend.h).  --precision selects how the
+ * convolutions compute: fp32 with TF32 off (cuDNN FMA math, cuBLAS default
+ * math), tf32 (tensor-op math on fp32 data), bf16/fp16 (operands converted
+ * to 16-bit NHWC, tensor-core algorithms, fp32 accumulation).  Keeping
+ * activations in 16-bit NHWC between layers, which is where mixed precision
+ * saves its memory traffic, needs the interface to let a backend keep its
+ * own activation format; not done yet (see docs/architecture.md). */
+#include "cuda_backend.h"
+
+#include "cuda_internal.h"
+#include "cuda_kernels.h"
+#include "error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- errors -------------------------------------------------------------- */
+
+int tb_cuda_check(cudaError_t e, const char *what)
+{
+    if (e == cudaSuccess)
+        return 0;
+    const char *hint = "";
+    switch (e) {
+    case cudaErrorMemoryAllocation:
+        hint = "; the GPU is out of memory: lower --batch-size (or the model width)";
+        break;
+    case cudaErrorNoDevice:
+        hint = "; no CUDA GPU is visible (check nvidia-smi and CUDA_VISIBLE_DEVICES), or use --device cpu";
+        break;
+    case cudaErrorInsufficientDriver:
+        hint = "; no NVIDIA driver is loaded, or it is older than this CUDA runtime: on a GPU machine install or "
+               "update the driver (nvidia-smi shows it)";
+        break;
+    case cudaErrorNoKernelImageForDevice:
+        hint = "; this build has no code for this GPU: reconfigure with -Dnvcc_gencode naming its architecture";
+        break;
+    default:
+        break;
+    }
+    return tb_fail("%s failed: %s (%s)%s", what, cudaGetErrorName(e), cudaGetErrorString(e), hint);
+}
+
+int tb_cudnn_check(cudnnStatus_t s, const char *what)
+{
+    if (s == CUDNN_STATUS_SUCCESS)
+        return 0;
+    const char *hint = "";
+    if (s == CUDNN_STATUS_NOT_SUPPORTED)
+        hint = "; cuDNN has no algorithm for these shapes and types: try --precision fp32";
+    else if (s == CUDNN_STATUS_ALLOC_FAILED)
+        hint = "; the GPU is out of memory: lower --batch-size";
+    return tb_fail("%s failed: %s (%d)%s", what, cudnnGetErrorString(s), (int)s, hint);
+}
+
+int tb_cublas_check(cublasStatus_t s, const char *what)
+{
+    if (s == CUBLAS_STATUS_SUCCESS)
+        return 0;
+    return tb_fail("%s failed: %s (%d)%s", what, cublasGetStatusString(s), (int)s,
+                   s == CUBLAS_STATUS_ALLOC_FAILED ? "; the GPU is out of memory: lower --batch-size" : "");
+}
+
+int tb_cuda_same_shape(tb_shape a, tb_shape b) { return a.n == b.n && a.c == b.c && a.h == b.h && a.w == b.w; }
+
+int tb_cuda_shape_mismatch(const char *op, const char *name, tb_shape got, tb_shape want)
+{
+    return tb_fail("%s: %s is " TB_SHAPE_FMT " but must be " TB_SHAPE_FMT " (NCHW) for these inputs; "
+                   "this is a bug in the model code calling the backend",
+                   op, name, TB_SHAPE_ARG(got), TB_SHAPE_ARG(want));
+}
+
+int tb_cuda_set_nchw(cudnnTensorDescriptor_t d, tb_shape s, const char *op)
+{
+    if (tb_cudnn_check(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, s.n, s.c, s.h, s.w),
+                       "cudnnSetTensor4dDescriptor"))
+        return tb_fail_prefix("%s: describing an fp32 tensor " TB_SHAPE_FMT, op, TB_SHAPE_ARG(s));
+    return 0;
+}
+
+/* ---- memory -------------------------------------------------------------- */
+
+void *tb_cuda_raw_alloc(tb_cuda *c, size_t bytes, const char *what)
+{
+    if (c->nblocks == c->blocks_cap) {
+        size_t cap = c->blocks_cap ? c->blocks_cap * 2 : 256;
+        tb_cuda_block *nb = realloc(c->blocks, cap * sizeof *nb);
+        if (!nb) {
+            tb_fail("out of host memory tracking device allocations");
+            return NULL;
+        }
+        c->blocks = nb;
+        c->blocks_cap = cap;
+    }
+    void *p = NULL;
+    cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError(); /* an allocation failure is not sticky: clear it */
+        size_t free_b = 0, total_b = 0;
+        (void)cudaMemGetInfo(&free_b, &total_b);
+        tb_fail("out of GPU memory allocating %.1f MiB for %s: trainbench holds %.1f MiB, the GPU has %.1f MiB "
+                "free of %.1f MiB (%s); lower --batch-size (memory for activations grows with it) or the "
+                "model width",
+                bytes / 1048576.0, what, c->allocated / 1048576.0, free_b / 1048576.0, total_b / 1048576.0,
+                cudaGetErrorName(e));
+        return NULL;
+    }
+    c->blocks[c->nblocks++] = (tb_cuda_block){p, bytes};
+    c->allocated += bytes;
+    if (c->allocated > c->peak)
+        c->peak = c->allocated;
+    return p;
+}
+
+void tb_cuda_raw_free(tb_cuda *c, void *ptr)
+{
+    if (!ptr)
+        return;
+    for (size_t i = c->nblocks; i-- > 0;)
+        if (c->blocks[i].ptr == ptr) {
+            c->allocated -= c->blocks[i].bytes;
+            c->blocks[i] = c->blocks[--c->nblocks];
+            break;
+        }
+    /* cudaFree waits for the device; an error here would be a sticky error
+     * from earlier work, already reported by the call that caused it. */
+    (void)cudaFree(ptr);
+}
+
+int tb_cuda_grow(tb_cuda *c, void **buf, size_t *have, size_t bytes, const char *what)
+{
+    if (*buf && *have >= bytes)
+        return 0;
+    tb_cuda_raw_free(c, *buf);
+    *buf = NULL;
+    *have = 0;
+    /* Round up so a slightly larger next request does not reallocate. */
+    size_t rounded = (bytes + ((size_t)1 << 20) - 1) & ~(((size_t)1 << 20) - 1);
+    *buf = tb_cuda_raw_alloc(c, rounded, what);
+    if (!*buf)
+        return -1;
+    *have = rounded;
+    return 0;
+}
+
+static void *cuda_alloc(tb_backend *b, size_t bytes, const char *what)
+{
+    tb_cuda *c = tb_cuda_of(b);
+    void *p = tb_cuda_raw_alloc(c, bytes, what);
+    if (p && tb_cuda_check(cudaMemsetAsync(p, 0, bytes, c->stream), "cudaMemsetAsync (zeroing a new allocation)")) {
+        tb_cuda_raw_free(c, p);
+        return NULL;
+    }
+    return p;
+}
+
+static void cuda_release(tb_backend *b, void *ptr) { tb_cuda_raw_free(tb_cuda_of(b), ptr); }
+
+int tb_cuda_workspace_prepare(tb_backend *b, tb_workspace *ws, size_t bytes, int grow, const char *what)
+{
+    if (!ws)
+        return tb_fail("no workspace was passed for %s; the layer must own a tb_workspace", what);
+    if (ws->ptr && ws->bytes >= bytes)
+        return 0;
+    if (!grow)
+        return tb_fail("the workspace holds %zu bytes but %s needs %zu; the forward call must fill it on the "
+                       "same batch before the backward call",
+                       ws->bytes, what, bytes);
+    tb_workspace_free(b, ws);
+    ws->ptr = b->alloc(b, bytes, what);
+    if (!ws->ptr)
+        return -1;
+    ws->bytes = bytes;
+    return 0;
+}
+
+/* Host memory the trainer passes is pageable: cudaMemcpyAsync stages it
+ * before returning, so the caller may reuse its buffer at once.  Pinned
+ * batches with copies on their own stream come with the GPU-side loader. */
+static int cuda_upload(tb_backend *b, void *dst, const void *src, size_t bytes)
+{
+    return tb_cuda_check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, tb_cuda_of(b)->stream),
+                         "cudaMemcpyAsync (host to device)");
+}
+
+static int cuda_download(tb_backend *b, void *dst, const void *src, size_t bytes)
+{
+    tb_cuda *c = tb_cuda_of(b);
+    return tb_cuda_check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->stream),
+                         "cudaMemcpyAsync (device to host)") ||
+           tb_cuda_check(cudaStreamSynchronize(c->stream), "cudaStreamSynchronize after a download");
+}
+
+static int cuda_copy(tb_backend *b, void *dst, const void *src, size_t bytes)
+{
+    return tb_cuda_check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, tb_cuda_of(b)->stream),
+                         "cudaMemcpyAsync (device to device)");
+}
+
+static int cuda_synchronize(tb_backend *b)
+{
+    return tb_cuda_check(cudaStreamSynchronize(tb_cuda_of(b)->stream), "cudaStreamSynchronize");
+}
+
+/* ---- element-wise -------------------------------------------------------- */
+
+static int flat_check(const char *op, const tb_tensor *a, const tb_tensor *bt, const tb_tensor *out)
+{
+    if (!tb_cuda_same_shape(a->shape, out->shape))
+        return tb_cuda_shape_mismatch(op, "the output", out->shape, a->shape);
+    if (bt && !tb_cuda_same_shape(a->shape, bt->shape))
+        return tb_cuda_shape_mismatch(op, "the second input", bt->shape, a->shape);
+    return 0;
+}
+
+static int cuda_relu_fwd(tb_backend *b, const tb_tensor *x, tb_tensor *y)
+{
+    if (flat_check("relu_fwd", x, NULL, y))
+        return -1;
+    return tb_cuda_check(tbk_relu_fwd(x->data, y->data, tb_shape_count(x->shape), tb_cuda_of(b)->stream),
+                         "relu_fwd kernel launch");
+}
+
+static int cuda_relu_bwd(tb_backend *b, const tb_tensor *y, const tb_tensor *dy, tb_tensor *dx)
+{
+    if (flat_check("relu_bwd", y, dy, dx))
+        return -1;
+    return tb_cuda_check(tbk_relu_bwd(y->data, dy->data, dx->data, tb_shape_count(y->shape), tb_cuda_of(b)->stream),
+                         "relu_bwd kernel launch");
+}
+
+static int cuda_add(tb_backend *b, const tb_tensor *a, const tb_tensor *c, tb_tensor *y, int relu)
+{
+    if (flat_check("add", a, c, y))
+        return -1;
+    return tb_cuda_check(tbk_add(a->data, c->data, y->data, tb_shape_count(a->shape), relu, tb_cuda_of(b)->stream),
+                         relu ? "add+relu kernel launch" : "add kernel launch");
+}
+
+/* ---- fully connected (cuBLAS) ----------------------------------------------
+ * Row-major x [N][in], w [out][in], y [N][out] are column-major x^T, w^T,
+ * y^T to cuBLAS, so y^T = w x^T is gemm(T, N) with m = out, n = N, k = in;
+ * dx^T = w^T dy^T is gemm(N, N); dw^T = x^T dy is gemm(N, T). */
+
+static int fc_validate(const char *op, tb_shape x, tb_shape y)
+{
+    tb_shape want = {x.n, y.c, 1, 1};
+    if (x.n < 1 || x.c < 1 || x.h < 1 || x.w < 1 || y.c < 1)
+        return tb_fail("%s: x is " TB_SHAPE_FMT " with %d outputs; every dimension must be positive", op,
+                       TB_SHAPE_ARG(x), y.c);
+    if (!tb_cuda_same_shape(y, want))
+        return tb_cuda_shape_mismatch(op, "the output", y, want);
+    return 0;
+}
+
+static int cuda_fc_fwd(tb_backend *b, const tb_tensor *x, const float *w, const float *bias, tb_tensor *y)
+{
+    if (fc_validate("fc_fwd", x->shape, y->shape))
+        return -1;
+    tb_cuda *c = tb_cuda_of(b);
+    const int n = x->shape.n, in = x->shape.c * x->shape.h * x->shape.w, out = y->shape.c;
+    const float one = 1.0f, zero = 0.0f;
+    if (tb_cublas_check(cublasSgemm(c->cublas, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &one, w, in, x->data, in, &zero,
+                                    y->data, out),
+                        "cublasSgemm") ||
+        tb_cuda_check(tbk_bias_add_rows(y->data, bias, n, out, c->stream), "fc bias kernel launch"))
+        return tb_fail_prefix("fc_fwd of x %dx%d to %d outputs", n, in, out);
+    return 0;
+}
+
+static int cuda_fc_bwd(tb_backend *b, const tb_tensor *x, const tb_tensor *dy, const float *w, tb_tensor *dx,
+                       float *dw, float *dbias)
+{
+    if (fc_validate("fc_bwd", x->shape, dy->shape))
+        return -1;
+    if (dx && !tb_cuda_same_shape(dx->shape, x->shape))
+        return tb_cuda_shape_mismatch("fc_bwd", "dx", dx->shape, x->shape);
+    tb_cuda *c = tb_cuda_of(b);
+    const int n = x->shape.n, in = x->shape.c * x->shape.h * x->shape.w, out = dy->shape.c;
+    const float one = 1.0f, zero = 0.0f;
+    if ((dx && tb_cublas_check(cublasSgemm(c->cublas, CUBLAS_OP_N, CUBLAS_OP_N, in, n, out, &one, w, in, dy->data,
+                                           out, &zero, dx->data, in),
+                               "cublasSgemm (data gradient)")) ||
+        tb_cublas_check(cublasSgemm(c->cublas, CUBLAS_OP_N, CUBLAS_OP_T, in, out, n, &one, x->data, in, dy->data, out,
+                                    &zero, dw, in),
+                        "cublasSgemm (weight gradient)") ||
+        tb_cuda_check(tbk_col_sum(dy->data, dbias, n, out, c->stream), "fc bias-gradient kernel launch"))
+        return tb_fail_prefix("fc_bwd of x %dx%d to %d outputs", n, in, out);
+    return 0;
+}
+
+/* ---- loss and reductions ----------------------------------------------------- */
+
+/* Copies the reduction result (and the bad-label flag) to the host and waits. */
+static int fetch_result(tb_cuda *c, const char *op)
+{
+    if (tb_cuda_check(cudaMemcpyAsync(&c->host->value, c->red + TBK_REDUCE_BLOCKS, sizeof(double),
+                                      cudaMemcpyDeviceToHost, c->stream),
+                      "cudaMemcpyAsync (result to host)") ||
+        tb_cuda_check(cudaMemcpyAsync(c->host->bad, c->bad, 2 * sizeof(int), cudaMemcpyDeviceToHost, c->stream),
+                      "cudaMemcpyAsync (flags to host)") ||
+        tb_cuda_check(cudaStreamSynchronize(c->stream), "cudaStreamSynchronize"))
+        return tb_fail_prefix("%s", op);
+    return 0;
+}
+
+static int cuda_softmax_xent(tb_backend *b, const tb_tensor *logits, const int32_t *labels, float grad_scale,
+                             tb_tensor *dlogits, double *loss_sum_host)
+{
+    tb_cuda *c = tb_cuda_of(b);
+    const tb_shape s = logits->shape;
+    const int n = s.n, k = s.c * s.h * s.w;
+    if (n < 1 || k < 1)
+        return tb_fail("softmax_xent: logits are " TB_SHAPE_FMT "; need at least one sample and one class",
+                       TB_SHAPE_ARG(s));
+    if (dlogits && !tb_cuda_same_shape(dlogits->shape, s))
+        return tb_cuda_shape_mismatch("softmax_xent", "dlogits", dlogits->shape, s);
+    if ((size_t)n > c->row_loss_n) {
+        size_t have = c->row_loss_n * sizeof(double);
+        void *p = c->row_loss;
+        if (tb_cuda_grow(c, &p, &have, (size_t)n * sizeof(double), "per-sample losses"))
+            return -1;
+        c->row_loss = p;
+        c->row_loss_n = have / sizeof(double);
+    }
+    if (tb_cuda_check(cudaMemsetAsync(c->bad, 0, 2 * sizeof(int), c->stream), "cudaMemsetAsync") ||
+        tb_cuda_check(tbk_softmax_xent(logits->data, labels, n, k, grad_scale, dlogits ? dlogits->data : NULL,
+                                       c->row_loss, c->red + TBK_REDUCE_BLOCKS, c->bad, c->stream),
+                      "softmax_xent kernel launch") ||
+        fetch_result(c, "softmax_xent"))
+        return -1;
+    if (c->host->bad[0])
+        return tb_fail("softmax_xent: label %d of sample %d is outside the %d classes [0, %d); check that "
+                       "the dataset's labels match the model's class count",
+                       c->host->bad[1], c->host->bad[0] - 1, k, k - 1);
+    *loss_sum_host += c->host->value;
+    return 0;
+}
+
+static int cuda_sum_squares(tb_backend *b, const float *x, size_t count, double *out_host)
+{
+    tb_cuda *c = tb_cuda_of(b);
+    if ((!x && count) || !out_host)
+        return tb_fail("sum of squares: NULL input or output");
+    if (tb_cuda_check(cudaMemsetAsync(c->bad, 0, 2 * sizeof(int), c->stream), "cudaMemsetAsync") ||
+        tb_cuda_check(tbk_sum_squares(x, count, c->red, c->red + TBK_REDUCE_BLOCKS, c->stream),
+                      "sum_squares kernel launch") ||
+        fetch_result(c, "sum of squares"))
+        return -1;
+    *out_host = c->host->value;
+    return 0;
+}
+
+/* ---- creation ------------------------------------------------------------------ */
+
+int tb_cuda_device_count(void)
+{
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        tb_cuda_check(e, "cudaGetDeviceCount");
+        tb_fail_prefix("no usable CUDA GPU");
+        return 0;
+    }
+    if (n < 1) {
+        tb_fail("no CUDA GPU is visible (check nvidia-smi and CUDA_VISIBLE_DEVICES)");
+        return 0;
+    }
+    return n;
+}
+
+size_t tb_cuda_peak_bytes(const tb_backend *b)
+{
+    return b && b->kind == TB_DEVICE_CUDA ? ((const tb_cuda *)b->impl)->peak : 0;
+}
+
+int tb_cuda_device_memory(const tb_backend *b, size_t *total, size_t *used)
+{
+    (void)b;
+    size_t f = 0, t = 0;
+    if (tb_cuda_check(cudaMemGetInfo(&f, &t), "cudaMemGetInfo"))
+        return -1;
+    *total = t;
+    *used = t - f;
+    return 0;
+}
+
+static void cuda_destroy(tb_backend *b)
+{
+    if (!b)
+        return;
+    tb_cuda *c = b->impl;
+    if (c) {
+        if (c->stream)
+            (void)cudaStreamSynchronize(c->stream);
+        tb_cuda_conv_cache_free(c);
+        if (c->td_x)
+            cudnnDestroyTensorDescriptor(c->td_x);
+        if (c->td_y)
+            cudnnDestroyTensorDescriptor(c->td_y);
+        if (c->td_bn)
+            cudnnDestroyTensorDescriptor(c->td_bn);
+        if (c->pool)
+            cudnnDestroyPoolingDescriptor(c->pool);
+        if (c->cudnn)
+            cudnnDestroy(c->cudnn);
+        if (c->cublas)
+            cublasDestroy(c->cublas);
+        /* Whatever the model did not release (it releases all it allocated). */
+        while (c->nblocks)
+            tb_cuda_raw_free(c, c->blocks[c->nblocks - 1].ptr);
+        free(c->blocks);
+        if (c->host)
+            cudaFreeHost(c->host);
+        if (c->stream)
+            cudaStreamDestroy(c->stream);
+        free(c);
+    }
+    free(b);
+}
+
+static int parse_precision(const char *p, tb_cuda_precision *out)
+{
+    static const char *const names[] = {"fp32", "tf32", "bf16", "fp16"};
+    for (int i = 0; i < 4; i++)
+        if (p && strcmp(p, names[i]) == 0) {
+            *out = (tb_cuda_precision)i;
+            return 0;
+        }
+    return tb_fail("cuda backend: unknown precision '%s'; use fp32, tf32, bf16 or fp16", p ? p : "(null)");
+}
+
+static int cuda_init(tb_cuda *c, int device, const char *precision)
+{
+    if (parse_precision(precision, &c->prec))
+        return -1;
+    int count = tb_cuda_device_count();
+    if (count < 1)
+        return -1;
+    if (device < 0 || device >= count)
+        return tb_fail("cuda backend: device %d requested but %d GPU%s visible (0..%d)", device, count,
+                       count == 1 ? " is" : "s are", count - 1);
+    c->device = device;
+    struct cudaDeviceProp prop;
+    if (tb_cuda_check(cudaSetDevice(device), "cudaSetDevice") ||
+        tb_cuda_check(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties"))
+        return -1;
+    c->major = prop.major;
+    c->minor = prop.minor;
+    c->total_mem = prop.totalGlobalMem;
+    if ((c->prec == TB_PREC_BF16 || c->prec == TB_PREC_TF32) && prop.major < 8)
+        return tb_fail("--precision %s needs an Ampere or newer GPU (compute capability 8.0); %s is %d.%d: use "
+                       "--precision fp32 or fp16",
+                       precision, prop.name, prop.major, prop.minor);
+    if (c->prec == TB_PREC_FP16)
+        return tb_fail("--precision fp16 needs dynamic loss scaling, which this version of the CUDA backend does "
+                       "not have yet; use --precision bf16 (same speed on tensor cores, no scaling needed)");
+    if (tb_cuda_check(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags") ||
+        tb_cudnn_check(cudnnCreate(&c->cudnn), "cudnnCreate") ||
+        tb_cudnn_check(cudnnSetStream(c->cudnn, c->stream), "cudnnSetStream") ||
+        tb_cublas_check(cublasCreate(&c->cublas), "cublasCreate") ||
+        tb_cublas_check(cublasSetStream(c->cublas, c->stream), "cublasSetStream") ||
+        tb_cublas_check(cublasSetMathMode(c->cublas, c->prec == TB_PREC_FP32 ? CUBLAS_DEFAULT_MATH
+                                                                             : CUBLAS_TF32_TENSOR_OP_MATH),
+                        "cublasSetMathMode") ||
+        tb_cudnn_check(cudnnCreateTensorDescriptor(&c->td_x), "cudnnCreateTensorDescriptor") ||
+        tb_cudnn_check(cudnnCreateTensorDescriptor(&c->td_y), "cudnnCreateTensorDescriptor") ||
+        tb_cudnn_check(cudnnCreateTensorDescriptor(&c->td_bn), "cudnnCreateTensorDescriptor") ||
+        tb_cudnn_check(cudnnCreatePoolingDescriptor(&c->pool), "cudnnCreatePoolingDescriptor") ||
+        tb_cuda_check(cudaMallocHost((void **)&c->host, sizeof *c->host), "cudaMallocHost"))
+        return -1;
+    c->red = tb_cuda_raw_alloc(c, (TBK_REDUCE_BLOCKS + 1) * sizeof(double), "reduction scratch");
+    c->bad = c->red ? tb_cuda_raw_alloc(c, 2 * sizeof(int), "loss flags") : NULL;
+    if (!c->bad)
+        return -1;
+    size_t v = cudnnGetVersion();
+    int rt = 0;
+    (void)cudaRuntimeGetVersion(&rt);
+    snprintf(c->name, sizeof c->name, "cuda (%.200s, sm_%d%d, CUDA %d.%d, cuDNN %zu.%zu.%zu, %.8s)", prop.name, prop.major,
+             prop.minor, rt / 1000, (rt % 1000) / 10, v / 10000, (v % 10000) / 100, v % 100, precision);
+    return 0;
+}
+
+static void set_ops(tb_backend *b)
+{
+    b->alloc = cuda_alloc;
+    b->release = cuda_release;
+    b->upload = cuda_upload;
+    b->download = cuda_download;
+    b->copy = cuda_copy;
+    b->synchronize = cuda_synchronize;
+    b->conv_fwd = tb_cuda_conv_fwd;
+    b->conv_bwd_data = tb_cuda_conv_bwd_data;
+    b->conv_bwd_weights = tb_cuda_conv_bwd_weights;
+    b->bn_fwd_train = tb_cuda_bn_fwd_train;
+    b->bn_fwd_infer = tb_cuda_bn_fwd_infer;
+    b->bn_bwd = tb_cuda_bn_bwd;
+    b->relu_fwd = cuda_relu_fwd;
+    b->relu_bwd = cuda_relu_bwd;
+    b->add = cuda_add;
+    b->pool_fwd = tb_cuda_pool_fwd;
+    b->pool_bwd = tb_cuda_pool_bwd;
+    b->fc_fwd = cuda_fc_fwd;
+    b->fc_bwd = cuda_fc_bwd;
+    b->softmax_xent = cuda_softmax_xent;
+    b->opt_step = tb_cuda_opt_step;
+    b->sum_squares = cuda_sum_squares;
+    b->destroy = cuda_destroy;
+}
+
+tb_backend *tb_cuda_backend_create(int device, const char *precision)
+{
+    tb_backend *b = tb_calloc(1, sizeof *b, "the cuda backend");
+    tb_cuda *c = b ? tb_calloc(1, sizeof *c, "the cuda backend") : NULL;
+    if (!c) {
+        free(b);
+        return NULL;
+    }
+    b->impl = c;
+    b->kind = TB_DEVICE_CUDA;
+    set_ops(b);
+    if (cuda_init(c, device, precision)) {
+        tb_fail_prefix("cuda backend");
+        cuda_destroy(b);
+        return NULL;
+    }
+    b->name = c->name;
+    return b;
+}

@@ -1,0 +1,198 @@
+/* Batch normalisation and pooling on cuDNN's legacy API, fp32 NCHW.
+ *
+ * Batch norm, training: cudnnBatchNormalizationForwardTraining in SPATIAL
+ * mode (not SPATIAL_PERSISTENT, whose faster kernels may overflow on some
+ * inputs), with momentum as cuDNN's exponential average factor; cuDNN keeps
+ * the unbiased batch variance in the running estimate, as PyTorch does
+ * (PyTorch calls this same function).  `saved` holds cuDNN's saved mean and
+ * inverse standard deviation (2*C floats).  With relu, a ReLU kernel runs
+ * in place after it, and backward masks dy with y into a scratch buffer
+ * before cudnnBatchNormalizationBackward.  cuDNN's fused BN+ReLU
+ * (cudnnBatchNormalizationForwardTrainingEx, CUDNN_BATCHNORM_OPS_BN_ACTIVATION)
+ * wants NHWC 16-bit tensors; it comes with 16-bit NHWC activations.
+ *
+ * Pooling: cudnnPoolingForward/Backward (max: the deterministic mode;
+ * average: padding counted, PyTorch's default).  cuDNN's backward wants the
+ * forward output y as well as x and dy, and the interface passes no y, so
+ * the forward keeps a copy of y in the layer's workspace. */
+#include "cuda_internal.h"
+#include "cuda_kernels.h"
+#include "error.h"
+
+static int bn_validate(const char *op, const tb_tensor *x, const tb_tensor *other, const char *name)
+{
+    if (x->shape.n < 1 || x->shape.c < 1 || x->shape.h < 1 || x->shape.w < 1)
+        return tb_fail("%s: x is " TB_SHAPE_FMT "; every dimension must be positive", op, TB_SHAPE_ARG(x->shape));
+    if (other && !tb_cuda_same_shape(other->shape, x->shape))
+        return tb_cuda_shape_mismatch(op, name, other->shape, x->shape);
+    return 0;
+}
+
+/* Describes x (and y, the same shape) and the per-channel parameters. */
+static int bn_describe(tb_cuda *c, tb_shape s, const char *op)
+{
+    if (tb_cuda_set_nchw(c->td_x, s, op))
+        return -1;
+    return tb_cudnn_check(cudnnDeriveBNTensorDescriptor(c->td_bn, c->td_x, CUDNN_BATCHNORM_SPATIAL),
+                          "cudnnDeriveBNTensorDescriptor");
+}
+
+static int eps_check(const char *op, const tb_bn_desc *d)
+{
+    if (d->eps < CUDNN_BN_MIN_EPSILON)
+        return tb_fail("%s: eps %g is below cuDNN's minimum %g", op, (double)d->eps, CUDNN_BN_MIN_EPSILON);
+    return 0;
+}
+
+int tb_cuda_bn_fwd_train(tb_backend *b, const tb_bn_desc *d, const tb_tensor *x, const float *gamma,
+                         const float *beta, float *running_mean, float *running_var, float *saved, tb_tensor *y,
+                         int relu, tb_workspace *ws)
+{
+    (void)ws; /* backward masks with y */
+    tb_cuda *c = tb_cuda_of(b);
+    const tb_shape s = x->shape;
+    if (bn_validate("bn_fwd_train", x, y, "y") || eps_check("bn_fwd_train", d))
+        return -1;
+    if ((double)s.n * s.h * s.w < 2)
+        return tb_fail("bn_fwd_train: x is " TB_SHAPE_FMT ", one value per channel, so the batch variance is "
+                       "undefined; use a batch size above 1 in training",
+                       TB_SHAPE_ARG(s));
+    const float one = 1.0f, zero = 0.0f;
+    if (bn_describe(c, s, "bn_fwd_train") ||
+        tb_cudnn_check(cudnnBatchNormalizationForwardTraining(c->cudnn, CUDNN_BATCHNORM_SPATIAL, &one, &zero, c->td_x,
+                                                              x->data, c->td_x, y->data, c->td_bn, gamma, beta,
+                                                              (double)d->momentum, running_mean, running_var,
+                                                              (double)d->eps, saved, saved + s.c),
+                       "cudnnBatchNormalizationForwardTraining") ||
+        (relu && tb_cuda_check(tbk_relu_fwd(y->data, y->data, tb_shape_count(s), c->stream), "relu kernel launch")))
+        return tb_fail_prefix("bn_fwd_train of " TB_SHAPE_FMT "%s", TB_SHAPE_ARG(s), relu ? " with relu" : "");
+    return 0;
+}
+
+int tb_cuda_bn_fwd_infer(tb_backend *b, const tb_bn_desc *d, const tb_tensor *x, const float *gamma,
+                         const float *beta, const float *running_mean, const float *running_var, tb_tensor *y,
+                         int relu)
+{
+    tb_cuda *c = tb_cuda_of(b);
+    const tb_shape s = x->shape;
+    if (bn_validate("bn_fwd_infer", x, y, "y") || eps_check("bn_fwd_infer", d))
+        return -1;
+    const float one = 1.0f, zero = 0.0f;
+    if (bn_describe(c, s, "bn_fwd_infer") ||
+        tb_cudnn_check(cudnnBatchNormalizationForwardInference(c->cudnn, CUDNN_BATCHNORM_SPATIAL, &one, &zero, c->td_x,
+                                                               x->data, c->td_x, y->data, c->td_bn, gamma, beta,
+                                                               running_mean, running_var, (double)d->eps),
+                       "cudnnBatchNormalizationForwardInference") ||
+        (relu && tb_cuda_check(tbk_relu_fwd(y->data, y->data, tb_shape_count(s), c->stream), "relu kernel launch")))
+        return tb_fail_prefix("bn_fwd_infer of " TB_SHAPE_FMT "%s", TB_SHAPE_ARG(s), relu ? " with relu" : "");
+    return 0;
+}
+
+int tb_cuda_bn_bwd(tb_backend *b, const tb_bn_desc *d, const tb_tensor *x, const tb_tensor *dy,
+                   const float *gamma, const float *saved, const tb_tensor *y, int relu, tb_workspace *ws,
+                   tb_tensor *dx, float *dgamma, float *dbeta)
+{
+    (void)ws;
+    tb_cuda *c = tb_cuda_of(b);
+    const tb_shape s = x->shape;
+    if (relu && (!y || !y->data))
+        return tb_fail("bn_bwd with relu needs y, the output of bn_fwd_train, to mask dy; pass the layer's output");
+    if (bn_validate("bn_bwd", x, dy, "dy") || bn_validate("bn_bwd", x, dx, "dx") ||
+        (relu && bn_validate("bn_bwd", x, y, "y")) || eps_check("bn_bwd", d))
+        return -1;
+    const float *g = dy->data;
+    if (relu) {
+        void *buf = c->scratch;
+        if (tb_cuda_grow(c, &buf, &c->scratch_bytes, tb_shape_count(s) * sizeof(float), "the masked BN gradient"))
+            return tb_fail_prefix("bn_bwd");
+        c->scratch = buf;
+        if (tb_cuda_check(tbk_relu_bwd(y->data, dy->data, c->scratch, tb_shape_count(s), c->stream),
+                          "relu_bwd kernel launch"))
+            return tb_fail_prefix("bn_bwd with relu");
+        g = c->scratch;
+    }
+    const float one = 1.0f, zero = 0.0f;
+    if (bn_describe(c, s, "bn_bwd") ||
+        tb_cudnn_check(cudnnBatchNormalizationBackward(c->cudnn, CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one, &zero,
+                                                       c->td_x, x->data, c->td_x, g, c->td_x, dx->data, c->td_bn,
+                                                       gamma, dgamma, dbeta, (double)d->eps, saved, saved + s.c),
+                       "cudnnBatchNormalizationBackward"))
+        return tb_fail_prefix("bn_bwd of " TB_SHAPE_FMT "%s", TB_SHAPE_ARG(s), relu ? " with relu" : "");
+    return 0;
+}
+
+/* ---- pooling --------------------------------------------------------------- */
+
+static int pool_validate(const char *op, const tb_pool_desc *d, tb_shape x, tb_shape y)
+{
+    if (d->kernel < 1 || d->stride < 1 || d->pad < 0 || d->pad >= d->kernel ||
+        (d->kind != TB_POOL_MAX && d->kind != TB_POOL_AVG))
+        return tb_fail("%s: invalid pooling (kind %d, kernel %d, stride %d, pad %d); kernel and stride must be "
+                       "positive and pad between 0 and kernel - 1",
+                       op, (int)d->kind, d->kernel, d->stride, d->pad);
+    tb_shape want = {x.n, x.c, (x.h + 2 * d->pad - d->kernel) / d->stride + 1,
+                     (x.w + 2 * d->pad - d->kernel) / d->stride + 1};
+    if (x.n < 1 || x.c < 1 || x.h + 2 * d->pad < d->kernel || x.w + 2 * d->pad < d->kernel)
+        return tb_fail("%s: input " TB_SHAPE_FMT " is smaller than the %dx%d window with pad %d; "
+                       "use larger images or fewer downsampling stages",
+                       op, TB_SHAPE_ARG(x), d->kernel, d->kernel, d->pad);
+    if (!tb_cuda_same_shape(y, want))
+        return tb_cuda_shape_mismatch(op, "y", y, want);
+    return 0;
+}
+
+static int pool_describe(tb_cuda *c, const tb_pool_desc *d, tb_shape xs, tb_shape ys, const char *op)
+{
+    cudnnPoolingMode_t mode =
+        d->kind == TB_POOL_MAX ? CUDNN_POOLING_MAX_DETERMINISTIC : CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING;
+    if (tb_cudnn_check(cudnnSetPooling2dDescriptor(c->pool, mode, CUDNN_PROPAGATE_NAN, d->kernel, d->kernel, d->pad,
+                                                   d->pad, d->stride, d->stride),
+                       "cudnnSetPooling2dDescriptor") ||
+        tb_cuda_set_nchw(c->td_x, xs, op) || tb_cuda_set_nchw(c->td_y, ys, op))
+        return -1;
+    return 0;
+}
+
+static int pool_fail(const char *op, const tb_pool_desc *d, tb_shape xs)
+{
+    return tb_fail_prefix("%s (%s %dx%d, stride %d, pad %d) of x " TB_SHAPE_FMT, op,
+                          d->kind == TB_POOL_MAX ? "max" : "avg", d->kernel, d->kernel, d->stride, d->pad,
+                          TB_SHAPE_ARG(xs));
+}
+
+int tb_cuda_pool_fwd(tb_backend *b, const tb_pool_desc *d, const tb_tensor *x, tb_tensor *y, tb_workspace *ws)
+{
+    tb_cuda *c = tb_cuda_of(b);
+    if (pool_validate("pool_fwd", d, x->shape, y->shape))
+        return -1;
+    const float one = 1.0f, zero = 0.0f;
+    const size_t ybytes = tb_shape_count(y->shape) * sizeof(float);
+    if (pool_describe(c, d, x->shape, y->shape, "pool_fwd") ||
+        tb_cudnn_check(cudnnPoolingForward(c->cudnn, c->pool, &one, c->td_x, x->data, &zero, c->td_y, y->data),
+                       "cudnnPoolingForward") ||
+        /* Without a workspace no backward follows (inference). */
+        (ws && (tb_cuda_workspace_prepare(b, ws, ybytes, 1, "the pooling output kept for backward") ||
+                tb_cuda_check(cudaMemcpyAsync(ws->ptr, y->data, ybytes, cudaMemcpyDeviceToDevice, c->stream),
+                              "cudaMemcpyAsync (keeping the pooling output)"))))
+        return pool_fail("pool_fwd", d, x->shape);
+    return 0;
+}
+
+int tb_cuda_pool_bwd(tb_backend *b, const tb_pool_desc *d, const tb_tensor *x, const tb_tensor *dy,
+                     tb_workspace *ws, tb_tensor *dx)
+{
+    tb_cuda *c = tb_cuda_of(b);
+    if (!tb_cuda_same_shape(x->shape, dx->shape))
+        return tb_cuda_shape_mismatch("pool_bwd", "dx", dx->shape, x->shape);
+    if (pool_validate("pool_bwd", d, x->shape, dy->shape))
+        return -1;
+    const float one = 1.0f, zero = 0.0f;
+    if (tb_cuda_workspace_prepare(b, ws, tb_shape_count(dy->shape) * sizeof(float), 0,
+                                  "the pooling output kept for backward") ||
+        pool_describe(c, d, x->shape, dy->shape, "pool_bwd") ||
+        tb_cudnn_check(cudnnPoolingBackward(c->cudnn, c->pool, &one, c->td_y, ws->ptr, c->td_y, dy->data, c->td_x,
+                                            x->data, &zero, c->td_x, dx->data),
+                       "cudnnPoolingBackward"))
+        return pool_fail("pool_bwd", d, x->shape);
+    return 0;
+}

@@ -1,0 +1,133 @@
+/* Internals shared by the CUDA backend's files: its state, the error
+ * helpers that turn every CUDA, cuDNN and cuBLAS status into a tb_fail
+ * message, and the operations each file implements.
+ *
+ * Everything runs in order on one non-blocking stream; cuDNN and cuBLAS are
+ * bound to it.  Device memory comes from cudaMalloc (the model allocates
+ * once, so no caching allocator is needed) and is zeroed on that stream. */
+#ifndef TB_CUDA_INTERNAL_H
+#define TB_CUDA_INTERNAL_H
+
+#include "backend.h"
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+#include <cudnn.h>
+
+typedef enum { TB_PREC_FP32, TB_PREC_TF32, TB_PREC_BF16, TB_PREC_FP16 } tb_cuda_precision;
+
+enum { TB_CUDA_CONV_KEY = 10 };
+
+/* One convolution shape in one direction: its descriptors and the
+ * algorithm the search chose, kept for the life of the backend. */
+typedef struct tb_cuda_conv {
+    int key[TB_CUDA_CONV_KEY];
+    struct tb_cuda_conv *next;
+    cudnnTensorDescriptor_t x, y;
+    cudnnFilterDescriptor_t w;
+    cudnnConvolutionDescriptor_t conv;
+    int algo;         /* cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t */
+    size_t ws_bytes;  /* workspace the chosen algorithm needs */
+    float search_ms;  /* its time in the search */
+} tb_cuda_conv;
+
+/* A device allocation, for the release-time size and the peak. */
+typedef struct {
+    void *ptr;
+    size_t bytes;
+} tb_cuda_block;
+
+typedef struct {
+    int device;
+    tb_cuda_precision prec;
+    int major, minor;
+    cudaStream_t stream;
+    cudnnHandle_t cudnn;
+    cublasHandle_t cublas;
+
+    /* bookkeeping of cudaMalloc'd memory */
+    tb_cuda_block *blocks;
+    size_t nblocks, blocks_cap;
+    size_t allocated, peak, total_mem;
+
+    /* convolution: algorithm cache, the workspace the chosen algorithms
+     * share, and three 16-bit staging buffers (x/dx, w/dw, y/dy) for the
+     * reduced-precision path */
+    tb_cuda_conv *convs;
+    void *ws;
+    size_t ws_bytes;
+    void *lp[3];
+    size_t lp_bytes[3];
+
+    /* fp32 scratch (the ReLU-masked dy of a fused BN+ReLU backward) */
+    float *scratch;
+    size_t scratch_bytes;
+
+    /* reductions: TBK_REDUCE_BLOCKS partials + 1 result (doubles), the
+     * softmax's per-row losses, its bad-label flag, and a pinned host copy */
+    double *red;
+    double *row_loss;
+    size_t row_loss_n;
+    int *bad;
+    struct tb_cuda_host {
+        double value;
+        int bad[2];
+    } *host;
+
+    /* descriptors reused by batch norm and pooling (set per call) */
+    cudnnTensorDescriptor_t td_x, td_y, td_bn;
+    cudnnPoolingDescriptor_t pool;
+
+    char name[400];
+} tb_cuda;
+
+static inline tb_cuda *tb_cuda_of(tb_backend *b) { return (tb_cuda *)b->impl; }
+
+/* 0 on success, else -1 after tb_fail naming `what` and the status. */
+int tb_cuda_check(cudaError_t e, const char *what);
+int tb_cudnn_check(cudnnStatus_t s, const char *what);
+int tb_cublas_check(cublasStatus_t s, const char *what);
+
+/* Device memory through the bookkeeping (not zeroed); NULL after tb_fail. */
+void *tb_cuda_raw_alloc(tb_cuda *c, size_t bytes, const char *what);
+void tb_cuda_raw_free(tb_cuda *c, void *ptr);
+/* Makes *buf at least `bytes` (contents not kept); -1 after tb_fail. */
+int tb_cuda_grow(tb_cuda *c, void **buf, size_t *have, size_t bytes, const char *what);
+
+/* A forward call (grow = 1) makes the layer's workspace at least `bytes`;
+ * a backward call (grow = 0) checks that it is. */
+int tb_cuda_workspace_prepare(tb_backend *b, tb_workspace *ws, size_t bytes, int grow, const char *what);
+
+int tb_cuda_same_shape(tb_shape a, tb_shape b);
+int tb_cuda_shape_mismatch(const char *op, const char *name, tb_shape got, tb_shape want);
+/* Describes an fp32 NCHW tensor. */
+int tb_cuda_set_nchw(cudnnTensorDescriptor_t d, tb_shape s, const char *op);
+
+#define TB_SHAPE_FMT "%dx%dx%dx%d"
+#define TB_SHAPE_ARG(s) (s).n, (s).c, (s).h, (s).w
+
+/* Operations, one family a file. */
+int tb_cuda_conv_fwd(tb_backend *b, const tb_conv_desc *d, const tb_tensor *x, const float *w, tb_tensor *y);
+int tb_cuda_conv_bwd_data(tb_backend *b, const tb_conv_desc *d, const tb_tensor *dy, const float *w,
+                          tb_tensor *dx);
+int tb_cuda_conv_bwd_weights(tb_backend *b, const tb_conv_desc *d, const tb_tensor *x, const tb_tensor *dy,
+                             float *dw);
+void tb_cuda_conv_cache_free(tb_cuda *c);
+
+int tb_cuda_bn_fwd_train(tb_backend *b, const tb_bn_desc *d, const tb_tensor *x, const float *gamma,
+                         const float *beta, float *running_mean, float *running_var, float *saved, tb_tensor *y,
+                         int relu, tb_workspace *ws);
+int tb_cuda_bn_fwd_infer(tb_backend *b, const tb_bn_desc *d, const tb_tensor *x, const float *gamma,
+                         const float *beta, const float *running_mean, const float *running_var, tb_tensor *y,
+                         int relu);
+int tb_cuda_bn_bwd(tb_backend *b, const tb_bn_desc *d, const tb_tensor *x, const tb_tensor *dy,
+                   const float *gamma, const float *saved, const tb_tensor *y, int relu, tb_workspace *ws,
+                   tb_tensor *dx, float *dgamma, float *dbeta);
+int tb_cuda_pool_fwd(tb_backend *b, const tb_pool_desc *d, const tb_tensor *x, tb_tensor *y, tb_workspace *ws);
+int tb_cuda_pool_bwd(tb_backend *b, const tb_pool_desc *d, const tb_tensor *x, const tb_tensor *dy,
+                     tb_workspace *ws, tb_tensor *dx);
+
+int tb_cuda_opt_step(tb_backend *b, const tb_opt_hyper *h, float *param, const float *grad, float *state0,
+                     float *state1, size_t count);
+
+#endif

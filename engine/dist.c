@@ -1,0 +1,291 @@
+#include "dist.h"
+
+#include "error.h"
+#include "tb_config.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#if TB_HAVE_MPI
+#include <mpi.h>
+#endif
+
+int tb_dist_launched(void)
+{
+    static const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        if (getenv(vars[i]))
+            return 1;
+    return 0;
+}
+
+#if TB_HAVE_MPI
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int env_int(const char *a, const char *b, int fallback)
+{
+    const char *v = getenv(a);
+    if (!v && b)
+        v = getenv(b);
+    return v ? atoi(v) : fallback;
+}
+
+/* The watchdog: the time the current collective started (0 when none) and
+ * its name, read by a thread that exits the process when it takes too long. */
+static _Atomic double watch_since;
+static const char *_Atomic watch_what;
+static tb_dist *watched;
+static pthread_t watchdog_thread;
+static atomic_int watchdog_stop;
+
+static void *watchdog(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&watchdog_stop)) {
+        double since = atomic_load(&watch_since);
+        if (since > 0 && now_s() - since > watched->timeout_s) {
+            fprintf(stderr,
+                    "trainbench: rank %d on %s: waited %.0f s in %s for the other ranks; one of them died or "
+                    "hangs; stopping this rank (raise --rank-timeout if a phase legitimately takes longer)\n",
+                    watched->rank, watched->host, watched->timeout_s, atomic_load(&watch_what));
+            fflush(stderr);
+            _exit(3);
+        }
+        usleep(200000);
+    }
+    return NULL;
+}
+
+static int mpi_check(tb_dist *d, int rc, const char *call, const char *what)
+{
+    if (rc == MPI_SUCCESS)
+        return 0;
+    char text[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, text, &len);
+    return tb_fail("%s (%s) failed on rank %d of %d on %s: %s", call, what, d->rank, d->size, d->host, text);
+}
+
+static double watch_begin(const char *what)
+{
+    double t0 = now_s();
+    atomic_store(&watch_what, what);
+    atomic_store(&watch_since, t0);
+    return t0;
+}
+
+static void watch_end(tb_dist *d, double t0)
+{
+    atomic_store(&watch_since, 0.0);
+    d->comm_s += now_s() - t0;
+}
+#endif
+
+int tb_dist_init(tb_dist *d, double timeout_s)
+{
+    memset(d, 0, sizeof *d);
+    d->size = d->local_size = 1;
+    d->timeout_s = timeout_s;
+    if (gethostname(d->host, sizeof d->host) != 0)
+        snprintf(d->host, sizeof d->host, "unknown");
+    d->host[sizeof d->host - 1] = '\0';
+    if (!tb_dist_launched())
+        return 0;
+#if TB_HAVE_MPI
+    int provided = 0;
+    int rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+    if (rc != MPI_SUCCESS)
+        return tb_fail("MPI_Init_thread failed on %s (error %d); check that the job was started by mpirun or "
+                       "srun --mpi=pmix",
+                       d->host, rc);
+    d->mpi = 1;
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &d->size);
+    /* Ranks on this node: from MPI itself, else the launcher's variables. */
+    MPI_Comm node;
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+        MPI_Comm_rank(node, &d->local_rank);
+        MPI_Comm_size(node, &d->local_size);
+        MPI_Comm_free(&node);
+    } else {
+        d->local_rank = env_int("OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", 0);
+        d->local_size = env_int("OMPI_COMM_WORLD_LOCAL_SIZE", "SLURM_NTASKS_PER_NODE", 1);
+    }
+    if (timeout_s > 0) {
+        watched = d;
+        atomic_store(&watchdog_stop, 0);
+        if (pthread_create(&watchdog_thread, NULL, watchdog, NULL) != 0)
+            return tb_fail("cannot start the rank watchdog thread on rank %d", d->rank);
+    }
+    return 0;
+#else
+    return tb_fail("this process was started as one rank of an MPI job, but trainbench was built without MPI "
+                   "(configure with -Dmpi=enabled after installing libopenmpi-dev)");
+#endif
+}
+
+void tb_dist_finalize(tb_dist *d)
+{
+#if TB_HAVE_MPI
+    if (!d->mpi)
+        return;
+    if (d->timeout_s > 0) {
+        atomic_store(&watchdog_stop, 1);
+        pthread_join(watchdog_thread, NULL);
+    }
+    MPI_Finalize();
+    d->mpi = 0;
+#else
+    (void)d;
+#endif
+}
+
+int tb_dist_allreduce_sum_f32(tb_dist *d, float *buf, size_t count, const char *what)
+{
+#if TB_HAVE_MPI
+    if (!d->mpi || d->size == 1)
+        return 0;
+    /* MPI counts are int: reduce in chunks below 2^30 elements. */
+    for (size_t off = 0; off < count; off += (size_t)1 << 30) {
+        int n = (int)(count - off < ((size_t)1 << 30) ? count - off : ((size_t)1 << 30));
+        double t0 = watch_begin(what);
+        int rc = MPI_Allreduce(MPI_IN_PLACE, buf + off, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+        watch_end(d, t0);
+        if (mpi_check(d, rc, "MPI_Allreduce", what))
+            return -1;
+    }
+#else
+    (void)d, (void)buf, (void)count, (void)what;
+#endif
+    return 0;
+}
+
+static int allreduce_f64(tb_dist *d, double *buf, size_t count, int max, const char *what)
+{
+#if TB_HAVE_MPI
+    if (!d->mpi || d->size == 1)
+        return 0;
+    double t0 = watch_begin(what);
+    int rc = MPI_Allreduce(MPI_IN_PLACE, buf, (int)count, MPI_DOUBLE, max ? MPI_MAX : MPI_SUM, MPI_COMM_WORLD);
+    watch_end(d, t0);
+    return mpi_check(d, rc, "MPI_Allreduce", what);
+#else
+    (void)d, (void)buf, (void)count, (void)max, (void)what;
+    return 0;
+#endif
+}
+
+int tb_dist_allreduce_sum_f64(tb_dist *d, double *buf, size_t count, const char *what)
+{
+    return allreduce_f64(d, buf, count, 0, what);
+}
+
+int tb_dist_allreduce_max_f64(tb_dist *d, double *buf, size_t count, const char *what)
+{
+    return allreduce_f64(d, buf, count, 1, what);
+}
+
+int tb_dist_broadcast_f32(tb_dist *d, float *buf, size_t count, int root, const char *what)
+{
+#if TB_HAVE_MPI
+    if (!d->mpi || d->size == 1)
+        return 0;
+    for (size_t off = 0; off < count; off += (size_t)1 << 30) {
+        int n = (int)(count - off < ((size_t)1 << 30) ? count - off : ((size_t)1 << 30));
+        double t0 = watch_begin(what);
+        int rc = MPI_Bcast(buf + off, n, MPI_FLOAT, root, MPI_COMM_WORLD);
+        watch_end(d, t0);
+        if (mpi_check(d, rc, "MPI_Bcast", what))
+            return -1;
+    }
+#else
+    (void)d, (void)buf, (void)count, (void)root, (void)what;
+#endif
+    return 0;
+}
+
+int tb_dist_barrier(tb_dist *d, const char *what)
+{
+#if TB_HAVE_MPI
+    if (d->mpi && d->size > 1) {
+        double t0 = watch_begin(what);
+        int rc = MPI_Barrier(MPI_COMM_WORLD);
+        watch_end(d, t0);
+        return mpi_check(d, rc, "MPI_Barrier", what);
+    }
+#else
+    (void)d, (void)what;
+#endif
+    return 0;
+}
+
+/* FNV-1a, enough to tell configurations apart. */
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+int tb_dist_check_same(tb_dist *d, const char *what, const char *text)
+{
+    if (d->size == 1)
+        return 0;
+    /* Rank 0's hash (as two exact 32-bit halves) goes to every rank; each
+     * compares, and a count of mismatches makes every rank fail together. */
+    uint64_t h = fnv1a(text);
+    double mine[2] = {(double)(h >> 32), (double)(h & 0xffffffffu)}, root[2] = {mine[0], mine[1]};
+    int rc = 0;
+#if TB_HAVE_MPI
+    double t0 = watch_begin(what);
+    rc = MPI_Bcast(root, 2, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    watch_end(d, t0);
+    if (mpi_check(d, rc, "MPI_Bcast", what))
+        return -1;
+#endif
+    int differs = root[0] != mine[0] || root[1] != mine[1];
+    double mismatches = differs;
+    if (tb_dist_allreduce_sum_f64(d, &mismatches, 1, what))
+        return -1;
+    if (differs)
+        return tb_fail("rank %d on %s has a different %s than rank 0; start every rank with the same trainbench "
+                       "build and options",
+                       d->rank, d->host, what);
+    if (mismatches > 0)
+        return tb_fail("%.0f rank(s) have a different %s than rank 0 (their messages name them); start every rank "
+                       "with the same trainbench build and options",
+                       mismatches, what);
+    return rc;
+}
+
+int tb_dist_check_gpus(const tb_dist *d, int gpus_on_node)
+{
+    if (d->local_size > gpus_on_node)
+        return tb_fail("%d ranks were started on %s but it has %d GPU%s; trainbench uses one GPU per rank and never "
+                       "puts two ranks on one GPU: start at most %d ranks per node (--ntasks-per-node / -npernode)",
+                       d->local_size, d->host, gpus_on_node, gpus_on_node == 1 ? "" : "s", gpus_on_node);
+    return 0;
+}
+
+void tb_dist_abort(tb_dist *d, const char *message)
+{
+    fprintf(stderr, "trainbench: rank %d of %d on %s: %s\n", d->rank, d->size, d->host, message);
+    fflush(stderr);
+#if TB_HAVE_MPI
+    if (d->mpi)
+        MPI_Abort(MPI_COMM_WORLD, 1);
+#endif
+    exit(1);
+}

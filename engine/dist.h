@@ -1,0 +1,53 @@
+/* Data-parallel ranks over MPI.
+ *
+ * A process started by mpirun or srun (--mpi=pmix) joins MPI_COMM_WORLD;
+ * anything else is a world of one, and every call below is a cheap no-op
+ * there, so the trainer has one code path.  Every collective is watched: a
+ * rank that waits longer than the timeout for the others (a peer died or
+ * hangs) prints which rank and host it is and what it waited in, then exits,
+ * so the launcher (mpirun, or srun --kill-on-bad-exit) ends the job instead
+ * of it hanging until the Slurm time limit. */
+#ifndef TB_DIST_H
+#define TB_DIST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    int rank, size;             /* in the world */
+    int local_rank, local_size; /* on this node */
+    char host[64];
+    int mpi;                    /* 1 when MPI was initialised here */
+    double timeout_s;           /* collective watchdog; 0 disables */
+    double comm_s;              /* time spent in collectives since the last reset */
+} tb_dist;
+
+/* True when the environment says this process is one rank of an MPI launch
+ * (Open MPI's mpirun or a PMIx/PMI launcher such as srun). */
+int tb_dist_launched(void);
+
+/* Joins MPI when launched, else a world of one.  Fails (tb_fail) when MPI is
+ * needed but this build has none, or MPI initialisation fails. */
+int tb_dist_init(tb_dist *d, double timeout_s);
+void tb_dist_finalize(tb_dist *d);
+
+/* Sums in place across ranks (host memory). */
+int tb_dist_allreduce_sum_f32(tb_dist *d, float *buf, size_t count, const char *what);
+int tb_dist_allreduce_sum_f64(tb_dist *d, double *buf, size_t count, const char *what);
+int tb_dist_allreduce_max_f64(tb_dist *d, double *buf, size_t count, const char *what);
+int tb_dist_broadcast_f32(tb_dist *d, float *buf, size_t count, int root, const char *what);
+int tb_dist_barrier(tb_dist *d, const char *what);
+
+/* Fails on every rank whose `text` (a configuration, a build id) differs from
+ * rank 0's, naming the rank and host. */
+int tb_dist_check_same(tb_dist *d, const char *what, const char *text);
+
+/* Fails when more ranks share a node than it has GPUs (never two ranks on
+ * one GPU). */
+int tb_dist_check_gpus(const tb_dist *d, int gpus_on_node);
+
+/* Ends every rank now (after a failure on one rank that the others cannot
+ * see); prints the message with rank and host first. */
+void tb_dist_abort(tb_dist *d, const char *message);
+
+#endif

@@ -1,0 +1,240 @@
+/* Markdown, CSV and JSON export of result tables (see export.h). */
+#include "export.h"
+
+#include "error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int tb_export_format_parse(const char *name)
+{
+    if (!strcmp(name, "md") || !strcmp(name, "markdown"))
+        return TB_EXPORT_MD;
+    if (!strcmp(name, "csv"))
+        return TB_EXPORT_CSV;
+    if (!strcmp(name, "json"))
+        return TB_EXPORT_JSON;
+    return -1;
+}
+
+/* Markdown cells must not break the table: '|' is escaped, newlines become spaces. */
+static void md_cell(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '|')
+            fputs("\\|", f);
+        else if (*s == '\n' || *s == '\r')
+            fputc(' ', f);
+        else
+            fputc(*s, f);
+    }
+}
+
+static int right_aligned(tb_col_kind k) { return k != TB_COL_TEXT && k != TB_COL_HMS; }
+
+static void write_md(FILE *f, const tb_table *t)
+{
+    fprintf(f, "### %s\n\n", t->title);
+    if (t->question[0] || t->preset[0]) {
+        if (t->question[0])
+            fprintf(f, "%s", t->question);
+        if (t->preset[0])
+            fprintf(f, "%sPreset `%s`.", t->question[0] ? " " : "", t->preset);
+        fputs("\n", f);
+    }
+    if (t->info[0])
+        fprintf(f, "%s\n", t->info);
+    fputs("\n|", f);
+    for (int c = 0; c < t->ncols; c++) {
+        fputc(' ', f);
+        md_cell(f, t->headers[c]);
+        fputs(" |", f);
+    }
+    fputs("\n|", f);
+    for (int c = 0; c < t->ncols; c++)
+        fputs(right_aligned(t->kinds[c]) ? " ---: |" : " --- |", f);
+    fputc('\n', f);
+    for (int r = 0; r < t->nrows; r++) {
+        fputc('|', f);
+        for (int c = 0; c < t->ncols; c++) {
+            char buf[256];
+            tb_cell_format(&t->cells[(size_t)r * t->ncols + c], t->kinds[c], 0, buf, sizeof buf);
+            fputc(' ', f);
+            md_cell(f, buf);
+            fputs(" |", f);
+        }
+        fputc('\n', f);
+    }
+    size_t n = t->notes ? json_object_array_length(t->notes) : 0;
+    if (n)
+        fputc('\n', f);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "- %s\n", json_object_get_string(json_object_array_get_idx(t->notes, i)));
+}
+
+static void csv_cell(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\n\r")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void write_csv(FILE *f, const tb_table *t)
+{
+    for (int c = 0; c < t->ncols; c++) {
+        if (c)
+            fputc(',', f);
+        csv_cell(f, t->headers[c]);
+    }
+    fputc('\n', f);
+    for (int r = 0; r < t->nrows; r++) {
+        for (int c = 0; c < t->ncols; c++) {
+            char buf[256];
+            const tb_cell *cell = &t->cells[(size_t)r * t->ncols + c];
+            tb_cell_format(cell, t->kinds[c], 1, buf, sizeof buf);
+            if (c)
+                fputc(',', f);
+            /* Missing numbers are empty fields, as spreadsheets expect. */
+            csv_cell(f, !strcmp(buf, "n/a") && !cell->text ? "" : buf);
+        }
+        fputc('\n', f);
+    }
+}
+
+static struct json_object *table_json(const tb_table *t)
+{
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "title", json_object_new_string(t->title));
+    json_object_object_add(o, "preset", json_object_new_string(t->preset));
+    json_object_object_add(o, "question", json_object_new_string(t->question));
+    json_object_object_add(o, "source", json_object_new_string(t->source));
+    json_object_object_add(o, "info", json_object_new_string(t->info));
+    struct json_object *cols = json_object_new_array();
+    for (int c = 0; c < t->ncols; c++) {
+        struct json_object *col = json_object_new_object();
+        json_object_object_add(col, "id", json_object_new_string(t->ids[c]));
+        json_object_object_add(col, "header", json_object_new_string(t->headers[c]));
+        json_object_array_add(cols, col);
+    }
+    json_object_object_add(o, "columns", cols);
+    struct json_object *rows = json_object_new_array();
+    for (int r = 0; r < t->nrows; r++) {
+        struct json_object *row = json_object_new_array();
+        for (int c = 0; c < t->ncols; c++) {
+            const tb_cell *cell = &t->cells[(size_t)r * t->ncols + c];
+            if (cell->text)
+                json_object_array_add(row, json_object_new_string(cell->text));
+            else if (cell->num != cell->num) /* NaN: n/a */
+                json_object_array_add(row, NULL);
+            else
+                json_object_array_add(row, json_object_new_double(cell->num));
+        }
+        json_object_array_add(rows, row);
+    }
+    json_object_object_add(o, "rows", rows);
+    json_object_object_add(o, "notes", json_object_get(t->notes));
+    return o;
+}
+
+int tb_export_write(FILE *f, const tb_table *tables, int n, tb_export_format fmt)
+{
+    if (fmt == TB_EXPORT_JSON) {
+        struct json_object *all = json_object_new_object(), *arr = json_object_new_array();
+        json_object_object_add(all, "schema", json_object_new_string("trainbench.tables/1"));
+        for (int i = 0; i < n; i++)
+            json_object_array_add(arr, table_json(&tables[i]));
+        json_object_object_add(all, "tables", arr);
+        fprintf(f, "%s\n", json_object_to_json_string_ext(all, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(all);
+    } else
+        for (int i = 0; i < n; i++) {
+            if (i)
+                fputc('\n', f);
+            if (fmt == TB_EXPORT_MD)
+                write_md(f, &tables[i]);
+            else
+                write_csv(f, &tables[i]);
+        }
+    if (fflush(f) != 0 || ferror(f))
+        return tb_fail("cannot write the table: %s", strerror(errno));
+    return 0;
+}
+
+char *tb_export_string(const tb_table *tables, int n, tb_export_format fmt)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) {
+        tb_fail("out of memory rendering the table");
+        return NULL;
+    }
+    int rc = tb_export_write(f, tables, n, fmt);
+    fclose(f);
+    if (rc) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+int tb_text_write_atomic(const char *path, const char *text)
+{
+    char tmp[PATH_MAX];
+    int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof tmp)
+        return tb_fail("path %s is too long", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return tb_fail("cannot create %s: %s; check the directory's permissions", tmp, strerror(errno));
+    size_t len = strlen(text), done = 0;
+    while (done < len) {
+        ssize_t w = write(fd, text + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int err = errno;
+            close(fd);
+            unlink(tmp);
+            return tb_fail("cannot write %s: %s; is the disk full?", tmp, strerror(err));
+        }
+        done += (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        int err = errno;
+        unlink(tmp);
+        return tb_fail("cannot flush %s: %s", tmp, strerror(err));
+    }
+    if (rename(tmp, path) != 0) {
+        int err = errno;
+        unlink(tmp);
+        return tb_fail("cannot rename %s to %s: %s", tmp, path, strerror(err));
+    }
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        int rc = fsync(dfd);
+        close(dfd);
+        if (rc != 0)
+            return tb_fail("wrote %s but cannot sync its directory: %s", path, strerror(errno));
+    }
+    return 0;
+}

@@ -1,0 +1,138 @@
+/* `trainbench results`: one line per sweep or run under a runs folder. */
+#include "results.h"
+
+#include "error.h"
+#include "rundir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *jstr(struct json_object *o, const char *key)
+{
+    struct json_object *v;
+    if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+static double jnum(struct json_object *o, const char *key)
+{
+    struct json_object *v;
+    if (!o || !json_object_object_get_ex(o, key, &v) || !v)
+        return 0;
+    return json_object_get_double(v);
+}
+
+static struct json_object *jget(struct json_object *o, const char *key)
+{
+    struct json_object *v;
+    return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+const char *tb_sweep_effective_status(const char *status, int pid, const char *host)
+{
+    if (!status)
+        return "unknown";
+    if (strcmp(status, "running"))
+        return status;
+    char me[256] = "";
+    gethostname(me, sizeof me - 1);
+    /* Only a process on this machine can be checked; elsewhere trust the file. */
+    if (host && strcmp(host, me))
+        return status;
+    if (pid > 0 && (kill(pid, 0) == 0 || errno == EPERM))
+        return status;
+    return "interrupted";
+}
+
+static void date_of(double t, char *out, size_t size)
+{
+    time_t when = (time_t)t;
+    struct tm tm;
+    if (t <= 0 || !localtime_r(&when, &tm) || !strftime(out, size, "%Y-%m-%d %H:%M", &tm))
+        snprintf(out, size, "%-16s", "?");
+}
+
+static struct json_object *read_opt(const char *dir, const char *name)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
+        return NULL;
+    return access(path, R_OK) == 0 ? tb_json_read_file(path) : NULL;
+}
+
+static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+int tb_results_list(const char *runs_dir, FILE *out)
+{
+    DIR *d = opendir(runs_dir);
+    if (!d)
+        return tb_fail("cannot read %s: %s; pass --runs-dir DIR (where trainbench run and train wrote)", runs_dir,
+                       strerror(errno));
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **grown = realloc(names, cap * sizeof *names);
+            if (!grown) {
+                closedir(d);
+                for (size_t i = 0; i < n; i++)
+                    free(names[i]);
+                free(names);
+                return tb_fail("out of memory listing %s", runs_dir);
+            }
+            names = grown;
+        }
+        names[n++] = strdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, by_name);
+    fprintf(out, "%-16s  %-5s  %-24s  %-6s  %-11s  %-44s  %s\n", "DATE", "KIND", "PRESET / MODEL", "SCALE", "STATUS",
+            "KEY FIGURES", "PATH");
+    int listed = 0;
+    for (size_t i = 0; i < n; i++) {
+        char dir[PATH_MAX], date[32], figures[256];
+        snprintf(dir, sizeof dir, "%s/%s", runs_dir, names[i]);
+        struct json_object *plan = read_opt(dir, "plan.json");
+        if (plan) {
+            struct json_object *sum = read_opt(dir, "summary.json"), *counts = jget(sum, "counts");
+            date_of(jnum(sum ? sum : plan, sum ? "started_at" : "created_at"), date, sizeof date);
+            const char *st = tb_sweep_effective_status(jstr(sum, "status"), (int)jnum(sum, "pid"), jstr(sum, "hostname"));
+            struct json_object *cfgs = jget(plan, "configs");
+            snprintf(figures, sizeof figures, "%.0f/%zu completed, %.0f failed, %.0f refused", jnum(counts, "completed"),
+                     cfgs ? json_object_array_length(cfgs) : 0, jnum(counts, "failed"), jnum(counts, "refused"));
+            fprintf(out, "%-16s  %-5s  %-24s  %-6s  %-11s  %-44s  %s\n", date, "sweep", jstr(plan, "preset") ?: "?",
+                    jstr(plan, "scale") ?: "?", st, figures, dir);
+            json_object_put(sum);
+            json_object_put(plan);
+            listed++;
+        } else {
+            struct json_object *r = read_opt(dir, "result.json");
+            if (r) {
+                struct json_object *s = jget(r, "summary"), *c = jget(r, "config");
+                date_of(jnum(r, "started_at"), date, sizeof date);
+                snprintf(figures, sizeof figures, "%.0f epochs, %.3f s/epoch, test acc %.2f%%",
+                         jnum(s, "epochs_completed"), jnum(s, "avg_epoch_s"), jnum(s, "final_test_acc"));
+                fprintf(out, "%-16s  %-5s  %-24s  %-6s  %-11s  %-44s  %s\n", date, "run", jstr(c, "model") ?: "?", "-",
+                        jstr(r, "status") ?: "?", figures, dir);
+                json_object_put(r);
+                listed++;
+            }
+        }
+        free(names[i]);
+    }
+    free(names);
+    if (!listed)
+        fprintf(out, "(no sweeps or runs under %s)\n", runs_dir);
+    return 0;
+}

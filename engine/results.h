@@ -1,0 +1,16 @@
+/* The results store: what `trainbench results` lists from a runs folder. */
+#ifndef TB_RESULTS_H
+#define TB_RESULTS_H
+
+#include <stdio.h>
+
+/* Lists the sweeps (plan.json) and loose runs (result.json) directly under
+ * runs_dir, oldest first: date, kind, preset, status, key figures, path.
+ * 0, or -1 after tb_fail. */
+int tb_results_list(const char *runs_dir, FILE *out);
+
+/* A sweep's status as readers should show it: "running" in summary.json
+ * whose process is gone reads "interrupted". */
+const char *tb_sweep_effective_status(const char *status, int pid, const char *host);
+
+#endif

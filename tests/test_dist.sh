@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Data-parallel training over MPI on CPU ranks: 2 ranks reach the weights and
+# metrics of 1 rank with the same global batch; ranks with different options
+# refuse to start; a killed or hung rank ends the job within a bounded time
+# with a message naming it; a generated Slurm script runs on a real
+# single-node Slurm (when slurmctld/slurmd are installed and we are root).
+set -u
+TB=${TRAINBENCH:?set TRAINBENCH to the trainbench binary}
+SRC=${SOURCE_ROOT:-$(dirname "$0")/..}
+command -v mpirun >/dev/null || { echo "skipped: mpirun not installed (openmpi-bin)"; exit 77; }
+"$TB" train --help | grep -q -- "--gpus" || { echo "skipped: no --gpus"; exit 77; }
+tmp=$(mktemp -d)
+fails=0
+checks=0
+cleanup() {
+  [ -n "${SLURM_DIR:-}" ] && slurm_stop
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+ok() { checks=$((checks + 1)); }
+bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL: $*" >&2; }
+root_flag=""
+[ "$(id -u)" -eq 0 ] && root_flag="--allow-run-as-root"
+
+common=(--dataset synthetic --model resnet18-cifar:w4 --limit-train 192 --limit-test 64 --epochs 2
+        --no-batch-norm --no-augment --seed 5 --lr 0.05 --quiet --save-weights --threads 1)
+
+# --- 2 ranks x 16 == 1 rank x 32 (no batch norm: BN statistics are per rank) --
+"$TB" train "${common[@]}" --batch-size 32 --run-dir "$tmp/one" || bad "1-rank run failed"
+"$TB" train "${common[@]}" --batch-size 16 --gpus 2 --run-dir "$tmp/two" >"$tmp/two.log" 2>&1 \
+  || bad "2-rank run failed: $(cat "$tmp/two.log")"
+/usr/bin/python3 - "$tmp/one" "$tmp/two" <<'PY' && ok || bad "2 ranks differ from 1 rank"
+import json, struct, sys
+from array import array
+def weights(d):
+    b = open(d + "/weights.safetensors", "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    head = json.loads(b[8:8 + n])
+    out = {}
+    for k, v in head.items():
+        if k == "__metadata__":
+            continue
+        s, e = v["data_offsets"]
+        out[k] = array("f", b[8 + n + s:8 + n + e])
+    return out
+a, b = weights(sys.argv[1]), weights(sys.argv[2])
+assert a.keys() == b.keys() and len(a) > 10
+worst = max(max(abs(x - y) for x, y in zip(a[k], b[k])) / max(max(abs(x) for x in a[k]), 1e-12) for k in a)
+print(f"worst relative weight difference 1 vs 2 ranks: {worst:.2e}")
+assert worst < 1e-5, worst
+r1 = json.load(open(sys.argv[1] + "/result.json"))
+r2 = json.load(open(sys.argv[2] + "/result.json"))
+assert r1["ranks"] == 1 and r2["ranks"] == 2
+for e1, e2 in zip(r1["epochs"], r2["epochs"]):
+    assert abs(e1["train_loss"] - e2["train_loss"]) <= 1e-5 * abs(e1["train_loss"]), (e1["train_loss"], e2["train_loss"])
+    assert e1["train_acc"] == e2["train_acc"] and e1["test_acc"] == e2["test_acc"]
+    assert e1["images"] == e2["images"] == 192 and e1["class_acc"] == e2["class_acc"]
+    assert e2["comm_s"] > 0 and 0 < e2["compute_s"] < e2["train_s"]
+PY
+[ "$(ls "$tmp/two" | sort | tr '\n' ' ')" = "config.json events.jsonl result.json weights.safetensors " ] \
+  && ok || bad "only rank 0 writes the run directory: $(ls "$tmp/two")"
+
+# --- with batch norm: runs, and every rank ends with rank 0's weights ---------
+"$TB" train --dataset synthetic --model resnet18-cifar:w4 --limit-train 128 --limit-test 32 --epochs 1 \
+  --batch-size 16 --gpus 2 --threads 1 --quiet --run-dir "$tmp/bn" && ok || bad "2-rank BN run failed"
+
+# --- ranks with different options refuse to start ----------------------------
+out=$(mpirun -np 1 $root_flag --oversubscribe "$TB" train "${common[@]}" --batch-size 16 --run-dir "$tmp/d" : \
+      -np 1 $root_flag --oversubscribe "$TB" train "${common[@]}" --batch-size 16 --lr 0.2 --run-dir "$tmp/d" 2>&1)
+status=$?
+[ $status -ne 0 ] && grep -q "different configuration or trainbench build than rank 0" <<<"$out" \
+  && ok || bad "mismatched ranks: status $status, output: $out"
+[ ! -f "$tmp/d/result.json" ] || [ "$(python3 -c "import json; print(json.load(open('$tmp/d/result.json'))['status'])")" != completed ] \
+  && ok || bad "mismatched ranks produced a completed result"
+
+# --- a killed rank ends the job, a hung one too, within the time bound -------
+long=(--dataset synthetic --model resnet18-cifar:w4 --limit-train 4000 --limit-test 32 --epochs 50
+      --batch-size 16 --gpus 2 --threads 1 --quiet --rank-timeout 5)
+rank_pid() { # the pid of rank $1 of the run writing to $2
+  for p in $(pgrep -f -- "--run-dir=$2"); do
+    tr '\0' '\n' </proc/"$p"/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1" && echo "$p"
+  done | head -1
+}
+wait_epoch() {
+  for _ in $(seq 300); do grep -q '"event":"epoch_end"' "$1/events.jsonl" 2>/dev/null && return 0; sleep 0.1; done
+  return 1
+}
+for how in KILL STOP; do
+  run="$tmp/fault-$how"
+  "$TB" train "${long[@]}" --run-dir "$run" >"$tmp/$how.log" 2>&1 &
+  launcher=$!
+  wait_epoch "$run" || bad "$how: no epoch finished"
+  victim=$(rank_pid 1 "$run")
+  start=$(date +%s)
+  kill -"$how" "$victim"
+  wait $launcher
+  status=$?
+  elapsed=$(($(date +%s) - start))
+  [ -n "$victim" ] && kill -KILL "$victim" 2>/dev/null
+  [ $status -ne 0 ] && ok || bad "$how: job exit status $status"
+  [ $elapsed -le 30 ] && ok || bad "$how: the job took $elapsed s to end"
+  if [ "$how" = STOP ]; then
+    grep -q "rank 0 on .*waited 5 s in .* for the other ranks" "$tmp/$how.log" && ok \
+      || bad "hung rank: no watchdog message: $(cat "$tmp/$how.log")"
+  else
+    grep -qiE "rank 1|process rank 1|exited on signal" "$tmp/$how.log" && ok \
+      || bad "killed rank: no message naming it: $(cat "$tmp/$how.log")"
+  fi
+  [ "$(python3 -c "import json; print(json.load(open('$run/result.json'))['epochs'][0]['epoch'])")" = 1 ] \
+    && ok || bad "$how: finished epochs lost"
+done
+
+# --- a real single-node Slurm: the generated script runs a smoke sweep --------
+. "$SRC/tests/slurm_harness.sh"
+if slurm_start "$tmp/slurm" >"$tmp/slurm.log" 2>&1; then
+  runs="$tmp/slurm-runs"
+  script=$("$TB" slurm quickstart --nodes 1 --gpus-per-node 2 --cpus-per-task 1 --scale smoke \
+           --set gpus=2 --runs-dir "$runs" -o "$tmp/job.sbatch")
+  grep -q "ntasks-per-node=2" "$tmp/job.sbatch" && ok || bad "script: $script $(cat "$tmp/job.sbatch")"
+  timeout 300 sbatch --wait "$tmp/job.sbatch" >"$tmp/sbatch.log" 2>&1 && ok \
+    || bad "sbatch --wait failed: $(cat "$tmp/sbatch.log") $(cat "$runs"/slurm-*.out 2>/dev/null)"
+  python3 - "$runs" <<'PY' && ok || bad "slurm sweep results: $(cat "$runs"/slurm-*.out 2>/dev/null)"
+import glob, json, sys
+sums = glob.glob(sys.argv[1] + "/*/summary.json")
+assert len(sums) == 1, sums
+results = glob.glob(sys.argv[1] + "/*/*/result.json")
+assert results, "no configuration ran"
+for p in results:
+    r = json.load(open(p))
+    assert r["status"] == "completed", (p, r["status"])
+    assert r["ranks"] == 2, (p, r.get("ranks"))
+PY
+  slurm_stop
+else
+  echo "note: no private Slurm here ($(tail -1 "$tmp/slurm.log")); the Slurm check did not run"
+fi
+
+echo "$((checks - fails)) of $checks checks passed"
+[ $fails -eq 0 ]

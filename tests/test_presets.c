@@ -1,0 +1,262 @@
+/* Presets, sweep expansion and derived figures.
+ *
+ * The derived figures are checked against the labs' own numbers, computed by
+ * hand (shared/labs): the ImageNet scaling table (004), Lab 5's strong and
+ * weak scaling (000), the multi-GPU report's bandwidth formula (003) and
+ * Lab 2's C5 epoch (001). */
+#include "check.h"
+#include "tb_config.h"
+#include "derived.h"
+#include "error.h"
+#include "preset.h"
+#include "table.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char tmpdir[256];
+
+/* Writes text to a preset file in the temporary folder and loads it. */
+static int load_text(const char *name, const char *text, tb_preset *p)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -2;
+    fputs(text, f);
+    fclose(f);
+    return tb_preset_load(path, p);
+}
+
+#define HEAD "[preset]\ntitle = t\nlab = l\nquestion = q\n"
+#define TABLE "[table]\ncolumns = num_workers, train_s\n"
+
+/* Loading must fail with a message containing every fragment. */
+static void expect_error(const char *name, const char *text, const char *frag1, const char *frag2)
+{
+    tb_preset *p = calloc(1, sizeof *p);
+    int rc = load_text(name, text, p);
+    const char *msg = tb_last_error();
+    CHECK(rc == -1, "%s: loading should fail (rc %d)", name, rc);
+    CHECK(strstr(msg, frag1) != NULL, "%s: message lacks '%s': %s", name, frag1, msg);
+    CHECK(!frag2 || strstr(msg, frag2) != NULL, "%s: message lacks '%s': %s", name, frag2, msg);
+    free(p);
+}
+
+static void test_derived(void)
+{
+    /* ImageNet ResNet-50 (004): T1 = 129686 s; the lab's efficiency column. */
+    const double t[] = {65752, 33216, 17104, 8914, 4765, 2640};
+    const double n[] = {2, 4, 8, 16, 32, 64};
+    const double want[] = {98.62, 97.61, 94.78, 90.93, 85.05, 76.76};
+    for (int i = 0; i < 6; i++) {
+        double e = tb_scaling_efficiency(129686, t[i], n[i]);
+        char buf[32];
+        snprintf(buf, sizeof buf, "%.2f", e);
+        CHECK(fabs(atof(buf) - want[i]) < 1e-9, "efficiency on %g GPUs: %s, the lab says %.2f", n[i], buf, want[i]);
+    }
+    /* By hand: 129686 / (2 x 65752) x 100 = 98.6175... */
+    CHECK_CLOSE(tb_scaling_efficiency(129686, 65752, 2), 98.61753254653851, 1e-12, "efficiency 2 GPUs");
+    CHECK_CLOSE(tb_scaling_efficiency(1, 1, 1), 100, 1e-12, "efficiency of the baseline itself");
+
+    /* Lab 5 (000): strong-scaling speedup 18.07 / 10.20 = 1.77; weak
+     * 18.07 / (10.20 x 2) = 0.886 (the lab truncates to 0.88) and
+     * 18.34 / (5.02 x 4) = 0.913 (0.91). */
+    CHECK_CLOSE(tb_speedup(18.07, 10.20), 1.7715686274509804, 1e-12, "lab 5 strong speedup");
+    CHECK_CLOSE(tb_weak_speedup(18.07, 1, 10.20, 2), 0.8857843137254902, 1e-12, "lab 5 weak speedup, 2 GPUs");
+    CHECK_CLOSE(tb_weak_speedup(18.34, 1, 5.02, 4), 0.9133466135458167, 1e-12, "lab 5 weak speedup, 4 GPUs");
+    /* Relative to a 2-GPU baseline, 4 GPUs are a ratio of 2. */
+    CHECK_CLOSE(tb_weak_speedup(10.0, 2, 5.0, 4), 1.0, 1e-12, "weak speedup against a 2-GPU baseline");
+
+    /* Multi-GPU report Q3 (003): 2 GPUs at 32 per GPU, 11.43 s of
+     * communication; ResNet-18's 11,173,962 fp32 gradients are 44,695,848
+     * bytes; 50,000 images / (32 x 2) = 782 all-reduces per epoch.
+     * 2 x (1/2) x 44695848 x 782 / 11.43 = 3.0579e9 B/s (3.06 GB/s; the report prints 15.7, which its own times do not give). */
+    CHECK_CLOSE(tb_allreduce_bandwidth(2, 44695848, 782, 11.43), 3057931158.0052495, 1e-12, "bandwidth 2 GPUs bs 32");
+    /* 4 GPUs at 512: 25 all-reduces, 3.20 s: 2 x 3/4 x 44695848 x 25 / 3.20. */
+    CHECK_CLOSE(tb_allreduce_bandwidth(4, 44695848, 25, 3.20), 523779468.75, 1e-12, "bandwidth 4 GPUs bs 512");
+    CHECK(isnan(tb_allreduce_bandwidth(1, 44695848, 25, 3.2)), "one GPU has no all-reduce bandwidth");
+    CHECK(isnan(tb_allreduce_bandwidth(2, 44695848, 25, NAN)), "missing comm time gives n/a");
+
+    /* Lab 2 C5 (001): 50,000 images in a 19.38 s GPU epoch. */
+    CHECK_CLOSE(tb_images_per_s(50000, 19.38), 2579.979360165119, 1e-12, "images/s");
+    CHECK(isnan(tb_speedup(1, 0)) && isnan(tb_speedup(NAN, 1)), "bad times give n/a");
+
+    char hms[32];
+    tb_format_hms(129686, hms, sizeof hms);
+    CHECK(!strcmp(hms, "36:01:26"), "h:m:s of 129686: %s", hms);
+    tb_format_hms(2640, hms, sizeof hms);
+    CHECK(!strcmp(hms, "00:44:00"), "h:m:s of 2640: %s", hms);
+
+    /* Cell formatting: counts with separators, efficiency with %, n/a. */
+    char out[64];
+    tb_cell c = {11173962, NULL};
+    tb_cell_format(&c, TB_COL_COUNT, 0, out, sizeof out);
+    CHECK(!strcmp(out, "11,173,962"), "count: %s", out);
+    tb_cell_format(&c, TB_COL_COUNT, 1, out, sizeof out);
+    CHECK(!strcmp(out, "11173962"), "plain count: %s", out);
+    tb_cell e = {98.6175, NULL};
+    tb_cell_format(&e, TB_COL_EFFIC, 0, out, sizeof out);
+    CHECK(!strcmp(out, "98.62%"), "efficiency: %s", out);
+    tb_cell s1 = {0.4731, NULL}, s2 = {17.934, NULL}, na = {NAN, NULL};
+    tb_cell_format(&s1, TB_COL_SECONDS, 0, out, sizeof out);
+    CHECK(!strcmp(out, "0.473"), "seconds under 1: %s", out);
+    tb_cell_format(&s2, TB_COL_SECONDS, 0, out, sizeof out);
+    CHECK(!strcmp(out, "17.93"), "seconds: %s", out);
+    tb_cell_format(&na, TB_COL_SECONDS, 0, out, sizeof out);
+    CHECK(!strcmp(out, "n/a"), "missing: %s", out);
+}
+
+static void test_errors(void)
+{
+    expect_error("section.ini", HEAD "[swep]\nnum_workers = 0, 4\n" TABLE, "section.ini:5", "did you mean [sweep]");
+    expect_error("key.ini", HEAD "[run]\nnum_wokers = 4\n" TABLE, "key.ini:6: [run] num_wokers", "did you mean 'num_workers'");
+    expect_error("value.ini", HEAD "[run]\nbatch_size = 0\n" TABLE, "value.ini:6: [run] batch_size",
+                 "expected an integer from 1");
+    expect_error("choice.ini", HEAD "[sweep]\noptimizer = sgd, rmsprop\n" TABLE, "choice.ini:6: [sweep] optimizer",
+                 "expected one of sgd|sgd-nesterov");
+    expect_error("empty.ini", HEAD "[sweep]\nnum_workers =\n" TABLE, "empty.ini:6: [sweep] num_workers", "empty sweep");
+    expect_error("emptyitem.ini", HEAD "[sweep]\nnum_workers = 0, , 4\n" TABLE, "emptyitem.ini:6", "empty value");
+    expect_error("presetkey.ini", HEAD "titel = x\n" TABLE, "presetkey.ini:5: [preset] titel", "did you mean 'title'");
+    expect_error("column.ini", HEAD "[table]\ncolumns = num_workers, trian_s\n", "column.ini:6: [table] columns",
+                 "did you mean 'train_s'");
+    expect_error("twice.ini", HEAD "[run]\nepochs = 1\nepochs = 2\n" TABLE, "twice.ini:7: [run] epochs", "given twice");
+    expect_error("zip.ini", HEAD "[sweep]\nmode = zip\ngpus = 1, 2\nbatch_size = 32\n" TABLE, "zip.ini:8",
+                 "same length");
+    expect_error("mode.ini", HEAD "[sweep]\nmode = zipped\n" TABLE, "mode.ini:6: [sweep] mode", "product");
+    expect_error("nobase.ini", HEAD "[table]\ncolumns = gpus, speedup\n", "nobase.ini", "baseline");
+    expect_error("runonly.ini", HEAD "[run]\nrun_dir = x\n" TABLE, "runonly.ini:6", "not allowed in a preset");
+    expect_error("notitle.ini", "[preset]\nlab = l\nquestion = q\n" TABLE, "notitle.ini", "title is missing");
+    expect_error("syntax.ini", HEAD "this is not ini\n" TABLE, "syntax.ini:5", "syntax error");
+    expect_error("both.ini", HEAD "[run]\nnum_workers = 2\n[sweep]\nnum_workers = 0, 4\n" TABLE, "both.ini:6",
+                 "also swept");
+    expect_error("smokelist.ini", HEAD "[smoke]\nepochs = 1, 2\n" TABLE, "smokelist.ini", "only allowed for a swept");
+}
+
+static void test_expand(void)
+{
+    tb_preset *p = calloc(1, sizeof *p);
+    int rc = load_text("ok.ini",
+                       HEAD "[run]\ndevice = cuda\nepochs = 5\n; a comment\n[sweep]\ngpus = 1, 4\n"
+                            "batch_size = 32, 128,\n  512\n" TABLE,
+                       p);
+    CHECK(rc == 0, "valid preset: %s", tb_last_error());
+    CHECK(p->naxes == 2 && p->axes[1].count == 3, "continuation line appends: %d values", p->axes[1].count);
+    tb_plan plan;
+    rc = tb_plan_expand(p, 0, &plan);
+    CHECK(rc == 0 && plan.count == 6, "product of 2 x 3 is 6 configurations (%d): %s", plan.count, tb_last_error());
+    if (rc == 0 && plan.count == 6) {
+        /* The first axis varies slowest. */
+        CHECK(plan.entries[0].cfg.gpus == 1 && plan.entries[0].cfg.batch_size == 32, "first configuration");
+        CHECK(plan.entries[2].cfg.gpus == 1 && plan.entries[2].cfg.batch_size == 512, "third configuration");
+        CHECK(plan.entries[3].cfg.gpus == 4 && plan.entries[3].cfg.batch_size == 32, "fourth configuration");
+        CHECK(!strcmp(plan.entries[3].id, "04-gpus-4-batch_size-32"), "id %s", plan.entries[3].id);
+        CHECK(plan.entries[5].cfg.epochs == 5 && !strcmp(plan.entries[5].cfg.device, "cuda"), "[run] applies");
+        tb_plan_free(&plan);
+    }
+    /* Smoke: cuda -> cpu, gpus -> 2 CPU ranks (1 without MPI), recorded;
+     * nominal values kept. */
+    rc = tb_plan_expand(p, 1, &plan);
+    CHECK(rc == 0, "smoke expansion: %s", tb_last_error());
+    if (rc == 0) {
+        tb_plan_entry *e = &plan.entries[5];
+        CHECK(!strcmp(e->cfg.device, "cpu") && e->cfg.gpus == (TB_HAVE_MPI ? 2 : 1) && e->cfg.epochs == 1,
+              "smoke shrinks");
+        CHECK(e->cfg.limit_train > 0 && e->cfg.limit_train <= 256 && e->cfg.batch_size <= 128, "smoke subset");
+        CHECK(strstr(e->cfg.model, ":w4") != NULL, "smoke narrows the model: %s", e->cfg.model);
+        const char *subs = json_object_to_json_string(e->substitutions);
+        CHECK(strstr(subs, TB_HAVE_MPI ? "gpus: 4 -> 2" : "gpus: 4 -> 1") && strstr(subs, "device: cuda -> cpu"),
+              "substitutions: %s", subs);
+        CHECK(!strcmp(json_object_get_string(json_object_object_get(e->params, "gpus")), "4"), "nominal gpus kept");
+        tb_plan_free(&plan);
+    }
+    /* --set: a swept key takes a new list, another key overrides [run]. */
+    CHECK(tb_preset_set(p, "gpus=4") == 0, "--set gpus=4: %s", tb_last_error());
+    CHECK(tb_preset_set(p, "num-workers=0") == 0, "--set num-workers=0: %s", tb_last_error());
+    rc = tb_plan_expand(p, 0, &plan);
+    CHECK(rc == 0 && plan.count == 3, "--set gpus=4 leaves 3 configurations (%d)", plan.count);
+    if (rc == 0) {
+        CHECK(plan.entries[0].cfg.gpus == 4 && plan.entries[0].cfg.num_workers == 0, "--set values apply");
+        tb_plan_free(&plan);
+    }
+    CHECK(tb_preset_set(p, "num_wrkers=1") == -1 && strstr(tb_last_error(), "did you mean 'num_workers'"),
+          "--set unknown key: %s", tb_last_error());
+    CHECK(tb_preset_set(p, "epochs=0") == -1 && strstr(tb_last_error(), "--set epochs"), "--set bad value: %s",
+          tb_last_error());
+    CHECK(tb_preset_set(p, "epochs") == -1 && strstr(tb_last_error(), "KEY=VALUE"), "--set without =: %s",
+          tb_last_error());
+    CHECK(tb_preset_set(p, "epochs=1,2") == -1, "--set list for an unswept key");
+
+    /* Zip pairs the i-th values. */
+    rc = load_text("zip-ok.ini", HEAD "[sweep]\nmode = zip\ngpus = 1, 2, 4\nlr = 0.1, 0.2, 0.4\n" TABLE, p);
+    CHECK(rc == 0, "zip preset: %s", tb_last_error());
+    rc = rc ? rc : tb_plan_expand(p, 0, &plan);
+    CHECK(rc == 0 && plan.count == 3, "zip gives 3 configurations (%d)", plan.count);
+    if (rc == 0) {
+        CHECK(plan.entries[2].cfg.gpus == 4 && fabs(plan.entries[2].cfg.lr - 0.4) < 1e-12, "zip pairs");
+        tb_plan_free(&plan);
+    }
+    /* A [smoke] list replaces the swept values, the last one repeating. */
+    rc = load_text("smoke.ini", HEAD "[sweep]\nbatch_size = 32, 512, 2048\n[smoke]\nbatch_size = 8, 16\n" TABLE, p);
+    rc = rc ? rc : tb_plan_expand(p, 1, &plan);
+    CHECK(rc == 0, "smoke list: %s", tb_last_error());
+    if (rc == 0) {
+        CHECK(plan.entries[0].cfg.batch_size == 8 && plan.entries[1].cfg.batch_size == 16 &&
+                  plan.entries[2].cfg.batch_size == 16,
+              "smoke list: %d %d %d", plan.entries[0].cfg.batch_size, plan.entries[1].cfg.batch_size,
+              plan.entries[2].cfg.batch_size);
+        tb_plan_free(&plan);
+    }
+    free(p);
+}
+
+/* Every shipped preset parses and expands at both scales. */
+static void test_shipped(void)
+{
+    const char *root = getenv("SOURCE_ROOT");
+    if (!root)
+        return;
+    const char *names[] = {"quickstart", "lab2-c2-time-split", "lab2-c3-workers", "lab2-c4-one-vs-four-workers",
+                           "lab2-c5-cpu-vs-gpu", "lab2-c6-optimizers", "lab2-c7-batch-norm", "lab2-q3-params",
+                           "lab2-profiler", "lab5-ddp-scaling", "hw5-q1-batch-size", "hw5-q2-speedup",
+                           "hw5-q3-communication", "hw5-q4-large-batch", "imagenet-resnet50-scaling"};
+    const int counts[] = {1, 1, 4, 2, 2, 5, 2, 2, 1, 15, 4, 12, 6, 5, 7};
+    tb_preset *p = calloc(1, sizeof *p);
+    for (int i = 0; i < 15; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/presets/%s.ini", root, names[i]);
+        int rc = tb_preset_load(path, p);
+        CHECK(rc == 0, "%s: %s", names[i], tb_last_error());
+        for (int smoke = 0; smoke < 2 && rc == 0; smoke++) {
+            tb_plan plan;
+            int er = tb_plan_expand(p, smoke, &plan);
+            CHECK(er == 0 && plan.count == counts[i], "%s (smoke %d): %d configurations, want %d: %s", names[i], smoke,
+                  plan.count, counts[i], er ? tb_last_error() : "");
+            if (er == 0)
+                tb_plan_free(&plan);
+        }
+    }
+    free(p);
+}
+
+int main(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/tb-presets-XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    test_derived();
+    test_errors();
+    test_expand();
+    test_shipped();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+    return check_finish();
+}
