@@ -36,8 +36,9 @@ int tb_check_entry_name(const char *archive, const char *name)
     return 0;
 }
 
-/* Does a symlink at `name` pointing to `target` stay inside the root? */
-static int link_inside(const char *name, const char *target)
+/* Does a symlink at `name` pointing to `target` stay inside the root?
+ * Declared in datatool.h for the fuzz target. */
+int tb_link_inside(const char *name, const char *target)
 {
     if (target[0] == '/')
         return 0;
@@ -122,7 +123,11 @@ int tb_extract_archive(const char *archive, const char *dest)
                          archive, entries, archive_error_string(in));
             break;
         }
-        const char *name = archive_entry_pathname(e);
+        /* A copy: archive_entry_copy_pathname below frees the entry's own. */
+        char name_buf[PATH_MAX];
+        const char *entry_name = archive_entry_pathname(e);
+        snprintf(name_buf, sizeof name_buf, "%s", entry_name ? entry_name : "");
+        const char *name = name_buf;
         if (tb_check_entry_name(archive, name)) {
             rc = -1;
             break;
@@ -138,7 +143,7 @@ int tb_extract_archive(const char *archive, const char *dest)
             archive_entry_copy_hardlink(e, path);
         } else if (type == AE_IFLNK) {
             const char *target = archive_entry_symlink(e);
-            if (!target || !link_inside(name, target)) {
+            if (!target || !tb_link_inside(name, target)) {
                 rc = tb_fail("archive %s: symbolic link '%s' points to '%s', outside the target folder; refusing "
                              "to extract it (unsafe archive)",
                              archive, name, target ? target : "");

@@ -112,7 +112,9 @@ done
 
 # --- a real single-node Slurm: the generated script runs a smoke sweep --------
 . "$SRC/tests/slurm_harness.sh"
-if slurm_start "$tmp/slurm" >"$tmp/slurm.log" 2>&1; then
+slurm_start "$tmp/slurm" >"$tmp/slurm.log" 2>&1
+slurm_rc=$?
+if [ $slurm_rc -eq 0 ]; then
   runs="$tmp/slurm-runs"
   script=$("$TB" slurm quickstart --nodes 1 --gpus-per-node 2 --cpus-per-task 1 --scale smoke \
            --set gpus=2 --runs-dir "$runs" -o "$tmp/job.sbatch")
@@ -131,8 +133,10 @@ for p in results:
     assert r["ranks"] == 2, (p, r.get("ranks"))
 PY
   slurm_stop
-else
+elif [ $slurm_rc -eq 77 ]; then
   echo "note: no private Slurm here ($(tail -1 "$tmp/slurm.log")); the Slurm check did not run"
+else
+  bad "the private Slurm did not start: $(cat "$tmp/slurm.log")"
 fi
 
 echo "$((checks - fails)) of $checks checks passed"
