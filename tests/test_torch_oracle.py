@@ -10,7 +10,8 @@ cases:
   resnet50       resnet50:w8 (bottlenecks, 7x7 stem, max-pool), 32x32, batch 32,
                  learning rates x0.2, one step per optimizer (from the second
                  step on, PyTorch float32 and float64 themselves part by 5-70%:
-                 this small bottleneck net trains chaotically)
+                 this small bottleneck net trains chaotically; at 64x64 even
+                 their first-step gradients part by 6-18%, hence 32x32)
   training       resnet18-cifar:w8, 20 SGD steps on 20 batches, per-step losses
 
 For the first three, each optimizer (sgd, sgd-nesterov, adagrad, adadelta,
