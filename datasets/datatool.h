@@ -48,6 +48,9 @@ int tb_extract_archive(const char *archive, const char *dest);
 /* Fails unless `name` (an archive entry path) is relative and free of ".."
  * components; `what` names the archive in the message. */
 int tb_check_entry_name(const char *archive, const char *name);
+/* 1 when a symlink entry `name` (already checked) pointing to `target`
+ * resolves inside the extraction folder, 0 otherwise (absolute targets too). */
+int tb_link_inside(const char *name, const char *target);
 
 /* ---- the dataset registry and `data fetch` ----------------------------- */
 

@@ -162,13 +162,17 @@ usage:
 int tb_cli_results(int argc, char **argv)
 {
     const char *runs_dir = "runs";
+    int json = 0;
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: trainbench results [--runs-dir DIR]\n\nLists the sweeps and runs under DIR (default "
-                   "runs): date, kind, preset or model, scale, status, key figures, path.\n");
+            printf("usage: trainbench results [--runs-dir DIR] [--json]\n\nLists the sweeps and runs under DIR "
+                   "(default runs): date, kind, preset or model, scale, status, key figures, path.\n--json writes "
+                   "them as one JSON document (trainbench.results/1) instead.\n");
             return 0;
-        } else if ((v = flag_value(argc, argv, &i, "--runs-dir")) && *v)
+        } else if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if ((v = flag_value(argc, argv, &i, "--runs-dir")) && *v)
             runs_dir = v;
         else {
             if (!v)
@@ -177,7 +181,7 @@ int tb_cli_results(int argc, char **argv)
             return 2;
         }
     }
-    if (tb_results_list(runs_dir, stdout)) {
+    if (tb_results_list_format(runs_dir, stdout, json)) {
         fprintf(stderr, "trainbench results: %s\n", tb_last_error());
         return 1;
     }

@@ -1,9 +1,11 @@
 /* trainbench: one binary, one subcommand per job. */
 #include "cli.h"
 #include "tb_config.h"
+#include "tui.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static void help(FILE *f)
 {
@@ -19,13 +21,16 @@ static void help(FILE *f)
             "  run PRESET    run a lab preset's sweep headless (trainbench run --help)\n"
             "  results       list sweeps and runs with their status and key figures\n"
             "  export DIR... write result tables as Markdown, CSV or JSON\n"
+            "  tui           the terminal workbench (trainbench tui --help)\n"
             "  help          this text\n\n"
-            "Without a command, trainbench will open the terminal workbench; until then it prints this help.\n",
+            "Without a command, on a terminal, trainbench opens the workbench; otherwise it prints this help.\n",
             TB_VERSION);
 }
 
 int main(int argc, char **argv)
 {
+    if (argc < 2 && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
+        return tb_cli_tui(argc, argv);
     if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         help(stdout);
         return 0;
@@ -34,6 +39,8 @@ int main(int argc, char **argv)
         printf("trainbench %s\n", TB_VERSION);
         return 0;
     }
+    if (!strcmp(argv[1], "tui"))
+        return tb_cli_tui(argc - 1, argv + 1);
     if (!strcmp(argv[1], "train"))
         return tb_cli_train(argc - 1, argv + 1);
     if (!strcmp(argv[1], "model"))

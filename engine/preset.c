@@ -16,7 +16,8 @@
 
 static const char *const sections[] = {"preset", "run", "sweep", "smoke", "table"};
 static const char *const preset_keys[] = {"title", "description", "lab", "question"};
-static const char *const table_keys[] = {"columns", "baseline", "time", "epoch", "gpus_per_node", "title", "note"};
+static const char *const table_keys[] = {"columns", "baseline",      "time", "epoch", "gpus_per_node",
+                                         "title",   "note", "pivot", "pivot_columns"};
 static const char *const time_metrics[] = {"train_s", "epoch_s", "wall_s", "load_s"};
 /* Where presets are looked for after $TRAINBENCH_PRESETS and ./presets
  * (engine/meson.build points it at the source tree's presets/). */
@@ -194,19 +195,34 @@ static int known_column(const char *id)
     return tb_option_find(id) != NULL || tb_option_find(neg) != NULL;
 }
 
-static int parse_columns(tb_preset *p, const char *value, int append)
+/* columns, or pivot_columns (pivot != 0: `id[v1 v2] as Header {}`, the
+ * brackets naming the pivot values the column is shown for). */
+static int parse_columns(tb_preset_column *cols, int *count, const char *value, int append, int pivot)
 {
     char buf[2048];
     snprintf(buf, sizeof buf, "%s", value);
     if (!append)
-        p->ncolumns = 0;
+        *count = 0;
     char *save = NULL;
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        char *item = trim(tok), *header = NULL;
+        char *item = trim(tok), *header = NULL, *only = NULL;
         char *as = strstr(item, " as ");
         if (as) {
             *as = '\0';
             header = trim(as + 4);
+            item = trim(item);
+        }
+        char *bracket = strchr(item, '[');
+        if (bracket) {
+            char *close = strchr(bracket, ']');
+            if (!pivot)
+                return tb_fail("'%s': [values] only in pivot_columns", item);
+            if (!close || close[1] || close == bracket + 1)
+                return tb_fail("'%s': expected id[VALUE ...], the pivot values separated by spaces, e.g. "
+                               "speedup[2 4]",
+                               item);
+            *bracket = *close = '\0';
+            only = trim(bracket + 1);
             item = trim(item);
         }
         if (!*item)
@@ -222,12 +238,13 @@ static int parse_columns(tb_preset *p, const char *value, int append)
             return tb_fail("unknown column '%s'%s%s%s; accepted: an option name or one of %s", item,
                            s ? "; did you mean '" : "", s ? s : "", s ? "'?" : "", all);
         }
-        if (p->ncolumns >= TB_PRESET_MAX_COLUMNS)
+        if (*count >= TB_PRESET_MAX_COLUMNS)
             return tb_fail("more than %d columns", TB_PRESET_MAX_COLUMNS);
-        tb_preset_column *c = &p->columns[p->ncolumns++];
+        tb_preset_column *c = &cols[(*count)++];
         snprintf(c->id, sizeof c->id, "%s", item);
         underscore(c->id);
         snprintf(c->header, sizeof c->header, "%s", header ? header : "");
+        snprintf(c->only, sizeof c->only, "%s", only ? only : "");
     }
     return 0;
 }
@@ -235,7 +252,9 @@ static int parse_columns(tb_preset *p, const char *value, int append)
 static int parse_table_key(tb_preset *p, const char *key, const char *value, int continued)
 {
     if (!strcmp(key, "columns"))
-        return parse_columns(p, value, continued);
+        return parse_columns(p->columns, &p->ncolumns, value, continued, 0);
+    if (!strcmp(key, "pivot_columns"))
+        return parse_columns(p->pivot_columns, &p->npivot_columns, value, continued, 1);
     if (continued && strcmp(key, "note"))
         return tb_fail("given twice; each key once per section");
     if (!strcmp(key, "baseline")) {
@@ -269,6 +288,13 @@ static int parse_table_key(tb_preset *p, const char *key, const char *value, int
             p->pick_epoch = (int)v;
         else
             p->gpus_per_node = (int)v;
+        return 0;
+    }
+    if (!strcmp(key, "pivot")) {
+        const tb_option *o;
+        if (find_option(value, &o))
+            return tb_fail_prefix("pivot %s", value);
+        option_key(o, p->pivot, sizeof p->pivot);
         return 0;
     }
     if (!strcmp(key, "title"))
@@ -400,6 +426,10 @@ static int handler(void *user, const char *section, const char *name, const char
     if (!strcmp(section, "table")) {
         if (parse_table_key(p, key, value, continued))
             return record_error(x, section, key);
+        if (!strcmp(key, "pivot"))
+            p->pivot_line = x->line;
+        else if (!strcmp(key, "pivot_columns") && !continued)
+            p->pivot_columns_line = x->line;
         return 1;
     }
     if (!strcmp(section, "sweep") && !strcmp(key, "mode")) {
@@ -472,9 +502,40 @@ static int finish(tb_preset *p)
                 return tb_fail("%s:%d: [run] %s: also swept in [sweep] (line %d); keep one", p->path, p->run[k].line,
                                p->run[k].key, p->axes[i].line);
     int needs_base = 0;
-    for (int i = 0; i < p->ncolumns; i++)
-        needs_base |= !strcmp(p->columns[i].id, "speedup") || !strcmp(p->columns[i].id, "weak_speedup") ||
-                      !strcmp(p->columns[i].id, "efficiency");
+    for (int i = 0; i < p->ncolumns + p->npivot_columns; i++) {
+        const char *id = i < p->ncolumns ? p->columns[i].id : p->pivot_columns[i - p->ncolumns].id;
+        needs_base |= !strcmp(id, "speedup") || !strcmp(id, "weak_speedup") || !strcmp(id, "efficiency");
+    }
+    tb_sweep_axis *pax = p->pivot[0] ? find_axis(p, p->pivot) : NULL;
+    if (p->pivot[0] && !pax)
+        return tb_fail("%s:%d: [table] pivot: %s is not swept in [sweep]; the pivot's values become the column "
+                       "groups, so name a swept option",
+                       p->path, p->pivot_line, p->pivot);
+    if (p->pivot[0] && !p->npivot_columns)
+        return tb_fail("%s:%d: [table] pivot: no pivot_columns; add pivot_columns = id as Header {}, ... ({} is "
+                       "the pivot value)",
+                       p->path, p->pivot_line);
+    if (!p->pivot[0] && p->npivot_columns)
+        return tb_fail("%s:%d: [table] pivot_columns: no pivot; add pivot = OPTION (a swept option)", p->path,
+                       p->pivot_columns_line);
+    for (int i = 0; pax && i < p->ncolumns; i++)
+        if (!strcmp(p->columns[i].id, p->pivot))
+            return tb_fail("%s:%d: [table] columns: %s is the pivot; its values head the column groups, so drop it "
+                           "from columns",
+                           p->path, p->pivot_line, p->pivot);
+    for (int i = 0; pax && i < p->npivot_columns; i++) {
+        char buf[sizeof p->pivot_columns[i].only], *save = NULL;
+        snprintf(buf, sizeof buf, "%s", p->pivot_columns[i].only);
+        for (char *v = strtok_r(buf, " \t", &save); v; v = strtok_r(NULL, " \t", &save)) {
+            int found = 0;
+            for (int k = 0; k < pax->count && !found; k++)
+                found = !strcmp(pax->values[k], v);
+            if (!found)
+                return tb_fail("%s:%d: [table] pivot_columns: %s[%s]: %s is not one of the swept %s values", p->path,
+                               p->pivot_columns_line, p->pivot_columns[i].id, p->pivot_columns[i].only, v,
+                               p->pivot);
+        }
+    }
     if (needs_base && !p->baseline_key[0])
         return tb_fail("%s: [table] columns use speedup or efficiency but no baseline is named; add baseline = "
                        "OPTION=VALUE (e.g. gpus=1)",
@@ -594,5 +655,23 @@ struct json_object *tb_preset_table_json(const tb_preset *p)
     json_object_object_add(t, "epoch", json_object_new_int(p->pick_epoch));
     json_object_object_add(t, "gpus_per_node", json_object_new_int(p->gpus_per_node));
     json_object_object_add(t, "note", json_object_new_string(p->note));
+    if (p->pivot[0]) { /* only then: the plan.json of other presets is unchanged */
+        struct json_object *pv = json_object_new_object(), *pcols = json_object_new_array();
+        json_object_object_add(pv, "key", json_object_new_string(p->pivot));
+        for (int i = 0; i < p->npivot_columns; i++) {
+            const tb_preset_column *pc = &p->pivot_columns[i];
+            struct json_object *c = json_object_new_object(), *only = json_object_new_array();
+            json_object_object_add(c, "id", json_object_new_string(pc->id));
+            json_object_object_add(c, "header", json_object_new_string(pc->header));
+            char buf[sizeof pc->only], *save = NULL;
+            snprintf(buf, sizeof buf, "%s", pc->only);
+            for (char *v = strtok_r(buf, " \t", &save); v; v = strtok_r(NULL, " \t", &save))
+                json_object_array_add(only, json_object_new_string(v));
+            json_object_object_add(c, "only", only);
+            json_object_array_add(pcols, c);
+        }
+        json_object_object_add(pv, "columns", pcols);
+        json_object_object_add(t, "pivot", pv);
+    }
     return t;
 }

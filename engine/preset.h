@@ -5,7 +5,9 @@
  *   [run]     any train option (num_workers = 4), applied to every configuration
  *   [sweep]   option = v1, v2, ...  (cartesian product, or `mode = zip`)
  *   [smoke]   options (or lists) that replace the above at --scale smoke
- *   [table]   columns, baseline, time, epoch, gpus_per_node, title, note
+ *   [table]   columns, baseline, time, epoch, gpus_per_node, title, note,
+ *             pivot, pivot_columns (wide tables: a swept option's values
+ *             become column groups)
  *
  * Everything is validated while parsing, so a bad preset fails before
  * anything runs, with file:line, the key and what is accepted.
@@ -40,7 +42,8 @@ typedef struct {
 
 typedef struct {
     char id[32];      /* a column id (see tb_table_column_known) or an option name */
-    char header[64];  /* "" for the default header */
+    char header[64];  /* "" for the default header; in pivot_columns, {} is the pivot value */
+    char only[96];    /* pivot_columns: the pivot values it is shown for, space-separated; "" for all */
 } tb_preset_column;
 
 typedef struct {
@@ -63,6 +66,10 @@ typedef struct {
     int gpus_per_node;                         /* for the #N column (default 4) */
     char table_title[160];
     char note[512];
+    char pivot[64]; /* "" or a swept option whose values become column groups */
+    int pivot_line, pivot_columns_line;
+    tb_preset_column pivot_columns[TB_PRESET_MAX_COLUMNS];
+    int npivot_columns;
 } tb_preset;
 
 /* Parses and validates a preset file.  0, or -1 after tb_fail with
@@ -101,7 +108,8 @@ void tb_plan_free(tb_plan *plan);
 
 /* The [table] section as JSON (stored in plan.json so exports need only the
  * sweep directory): {"title", "columns": [{"id","header"}], "baseline": {"key","value"},
- * "time", "epoch", "gpus_per_node", "note"}. */
+ * "time", "epoch", "gpus_per_node", "note"}, and when pivoting "pivot":
+ * {"key", "columns": [{"id","header","only": ["1", ...]}]}. */
 struct json_object *tb_preset_table_json(const tb_preset *p);
 
 /* Closest of `n` candidates to `name` by edit distance (at most 3), or NULL. */

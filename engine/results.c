@@ -69,7 +69,20 @@ static struct json_object *read_opt(const char *dir, const char *name)
 
 static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-int tb_results_list(const char *runs_dir, FILE *out)
+/* Adds a number, or null when the file lacks it (jnum reads that as 0). */
+static void add_num(struct json_object *o, const char *key, struct json_object *from, const char *from_key)
+{
+    json_object_object_add(o, key, jget(from, from_key) ? json_object_new_double(jnum(from, from_key)) : NULL);
+}
+
+static void add_str(struct json_object *o, const char *key, const char *v)
+{
+    json_object_object_add(o, key, v ? json_object_new_string(v) : NULL);
+}
+
+int tb_results_list(const char *runs_dir, FILE *out) { return tb_results_list_format(runs_dir, out, 0); }
+
+int tb_results_list_format(const char *runs_dir, FILE *out, int json)
 {
     DIR *d = opendir(runs_dir);
     if (!d)
@@ -97,8 +110,10 @@ int tb_results_list(const char *runs_dir, FILE *out)
     }
     closedir(d);
     qsort(names, n, sizeof *names, by_name);
-    fprintf(out, "%-16s  %-5s  %-24s  %-6s  %-11s  %-44s  %s\n", "DATE", "KIND", "PRESET / MODEL", "SCALE", "STATUS",
-            "KEY FIGURES", "PATH");
+    struct json_object *entries = json ? json_object_new_array() : NULL;
+    if (!json)
+        fprintf(out, "%-16s  %-5s  %-24s  %-6s  %-11s  %-44s  %s\n", "DATE", "KIND", "PRESET / MODEL", "SCALE",
+                "STATUS", "KEY FIGURES", "PATH");
     int listed = 0;
     for (size_t i = 0; i < n; i++) {
         char dir[PATH_MAX], date[32], figures[256];
@@ -107,12 +122,31 @@ int tb_results_list(const char *runs_dir, FILE *out)
         if (plan) {
             struct json_object *sum = read_opt(dir, "summary.json"), *counts = jget(sum, "counts");
             date_of(jnum(sum ? sum : plan, sum ? "started_at" : "created_at"), date, sizeof date);
-            const char *st = tb_sweep_effective_status(jstr(sum, "status"), (int)jnum(sum, "pid"), jstr(sum, "hostname"));
+            double pid = jnum(sum, "pid"); /* checked: NaN or huge values are undefined as int */
+            const char *st = tb_sweep_effective_status(jstr(sum, "status"), pid >= 1 && pid <= INT_MAX ? (int)pid : 0,
+                                                       jstr(sum, "hostname"));
             struct json_object *cfgs = jget(plan, "configs");
+            /* A damaged plan.json may hold anything; json-c asserts on non-arrays. */
+            size_t ncfgs = cfgs && json_object_is_type(cfgs, json_type_array) ? json_object_array_length(cfgs) : 0;
             snprintf(figures, sizeof figures, "%.0f/%zu completed, %.0f failed, %.0f refused", jnum(counts, "completed"),
-                     cfgs ? json_object_array_length(cfgs) : 0, jnum(counts, "failed"), jnum(counts, "refused"));
-            fprintf(out, "%-16s  %-5s  %-24s  %-6s  %-11s  %-44s  %s\n", date, "sweep", jstr(plan, "preset") ?: "?",
-                    jstr(plan, "scale") ?: "?", st, figures, dir);
+                     ncfgs, jnum(counts, "failed"), jnum(counts, "refused"));
+            if (json) {
+                struct json_object *o = json_object_new_object(), *c = json_object_new_object();
+                add_str(o, "kind", "sweep");
+                add_num(o, "started_at", sum ? sum : plan, sum ? "started_at" : "created_at");
+                add_str(o, "preset", jstr(plan, "preset"));
+                add_str(o, "scale", jstr(plan, "scale"));
+                add_str(o, "status", st);
+                json_object_object_add(c, "total", json_object_new_int64((int64_t)ncfgs));
+                add_num(c, "completed", counts, "completed");
+                add_num(c, "failed", counts, "failed");
+                add_num(c, "refused", counts, "refused");
+                json_object_object_add(o, "counts", c);
+                add_str(o, "path", dir);
+                json_object_array_add(entries, o);
+            } else
+                fprintf(out, "%-16s  %-5s  %-24s  %-6s  %-11s  %-44s  %s\n", date, "sweep",
+                        jstr(plan, "preset") ?: "?", jstr(plan, "scale") ?: "?", st, figures, dir);
             json_object_put(sum);
             json_object_put(plan);
             listed++;
@@ -123,8 +157,20 @@ int tb_results_list(const char *runs_dir, FILE *out)
                 date_of(jnum(r, "started_at"), date, sizeof date);
                 snprintf(figures, sizeof figures, "%.0f epochs, %.3f s/epoch, test acc %.2f%%",
                          jnum(s, "epochs_completed"), jnum(s, "avg_epoch_s"), jnum(s, "final_test_acc"));
-                fprintf(out, "%-16s  %-5s  %-24s  %-6s  %-11s  %-44s  %s\n", date, "run", jstr(c, "model") ?: "?", "-",
-                        jstr(r, "status") ?: "?", figures, dir);
+                if (json) {
+                    struct json_object *o = json_object_new_object();
+                    add_str(o, "kind", "run");
+                    add_num(o, "started_at", r, "started_at");
+                    add_str(o, "model", jstr(c, "model"));
+                    add_str(o, "status", jstr(r, "status"));
+                    add_num(o, "epochs_completed", s, "epochs_completed");
+                    add_num(o, "avg_epoch_s", s, "avg_epoch_s");
+                    add_num(o, "final_test_acc", s, "final_test_acc");
+                    add_str(o, "path", dir);
+                    json_object_array_add(entries, o);
+                } else
+                    fprintf(out, "%-16s  %-5s  %-24s  %-6s  %-11s  %-44s  %s\n", date, "run",
+                            jstr(c, "model") ?: "?", "-", jstr(r, "status") ?: "?", figures, dir);
                 json_object_put(r);
                 listed++;
             }
@@ -132,7 +178,14 @@ int tb_results_list(const char *runs_dir, FILE *out)
         free(names[i]);
     }
     free(names);
-    if (!listed)
+    if (json) { /* trainbench.results/1: the same entries, for scripts */
+        struct json_object *all = json_object_new_object();
+        json_object_object_add(all, "schema", json_object_new_string("trainbench.results/1"));
+        json_object_object_add(all, "runs_dir", json_object_new_string(runs_dir));
+        json_object_object_add(all, "entries", entries);
+        fprintf(out, "%s\n", json_object_to_json_string_ext(all, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(all);
+    } else if (!listed)
         fprintf(out, "(no sweeps or runs under %s)\n", runs_dir);
     return 0;
 }

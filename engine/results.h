@@ -8,6 +8,13 @@
  * runs_dir, oldest first: date, kind, preset, status, key figures, path.
  * 0, or -1 after tb_fail. */
 int tb_results_list(const char *runs_dir, FILE *out);
+/* The same, or with json != 0 one trainbench.results/1 document:
+ * {"schema", "runs_dir", "entries": [{"kind": "sweep", "started_at", "preset",
+ * "scale", "status", "counts": {"total", "completed", "failed", "refused"},
+ * "path"} or {"kind": "run", "started_at", "model", "status",
+ * "epochs_completed", "avg_epoch_s", "final_test_acc", "path"}]};
+ * missing figures are null. */
+int tb_results_list_format(const char *runs_dir, FILE *out, int json);
 
 /* A sweep's status as readers should show it: "running" in summary.json
  * whose process is gone reads "interrupted". */

@@ -70,6 +70,8 @@ const tb_column_def *tb_table_column_find(const char *id)
 
 /* ---- rows ---- */
 
+enum { TB_MAX_PIVOT_VALUES = 32 };
+
 typedef struct {
     struct json_object *result; /* owned; NULL when the configuration has none */
     struct json_object *params; /* borrowed: nominal axis values */
@@ -111,6 +113,14 @@ static struct json_object *jget(struct json_object *o, const char *key)
 {
     struct json_object *v;
     return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+/* An array member, or NULL: json-c asserts on array calls on other types,
+ * and these files may be damaged or hand-edited. */
+static struct json_object *jarr(struct json_object *o, const char *key)
+{
+    struct json_object *v = jget(o, key);
+    return v && json_object_is_type(v, json_type_array) ? v : NULL;
 }
 
 /* The epoch whose figures the table shows: the picked one, else the last. */
@@ -310,19 +320,32 @@ static void cell_value(const row *rows, int n, const row *r, const spec *s, cons
     else if (!strcmp(id, "best_class_acc")) {
         double b = jnum(ep, "best_class");
         struct json_object *ca = jget(ep, "class_acc");
-        if (!isnan(b) && ca && json_object_is_type(ca, json_type_array) && b >= 0 &&
-            (size_t)b < json_object_array_length(ca))
+        /* Compared as doubles: casting a huge or NaN value is undefined. */
+        if (ca && json_object_is_type(ca, json_type_array) && b >= 0 && b < (double)json_object_array_length(ca))
             cell->num = json_object_get_double(json_object_array_get_idx(ca, (size_t)b));
     } else if (!strcmp(id, "params") || !strcmp(id, "gradients") || !strcmp(id, "conv_layers"))
         cell->num = jnum(model, id);
     else if (!strcmp(id, "epochs_completed"))
         cell->num = jnum(jget(r->result, "summary"), "epochs_completed");
     else if (!strcmp(id, "bandwidth")) {
+        /* The ranks that ran it (the epoch's, the run's, else the gpus
+         * asked for); images are summed over the ranks, so a step takes
+         * batch_size x ranks of them. */
         double comm = timing(r, s, "comm_s"), images = jnum(ep, "images");
-        double reduces = jnum(ep, "allreduces");
+        double ranks = jnum(ep, "ranks");
+        if (isnan(ranks))
+            ranks = jnum(r->result, "ranks");
+        if (isnan(ranks))
+            ranks = option_num(r, "gpus", 1);
+        double reduces = jnum(ep, "allreduces"), batch = jnum(r->config, "batch_size"); /* as run, not nominal */
+        if (isnan(batch))
+            batch = option_num(r, "batch_size", NAN);
         if (isnan(reduces)) /* one all-reduce per step */
-            reduces = ceil(images / option_num(r, "batch_size", NAN));
-        double bw = tb_allreduce_bandwidth((int)option_num(r, "gpus", 1), jnum(model, "params") * 4.0, reduces, comm);
+            reduces = ceil(images / (batch * ranks));
+        /* Ranks outside 1..INT_MAX (damaged files) give n/a, not an undefined cast. */
+        double bw = ranks >= 1 && ranks <= INT_MAX
+                        ? tb_allreduce_bandwidth((int)ranks, jnum(model, "params") * 4.0, reduces, comm)
+                        : NAN;
         cell->num = bw / 1e9;
     } else if (!strcmp(id, "speedup") || !strcmp(id, "weak_speedup") || !strcmp(id, "efficiency")) {
         const row *b = baseline(rows, n, r, s);
@@ -466,6 +489,124 @@ static tb_col_kind option_kind(const char *id)
                                                          : TB_COL_TEXT;
 }
 
+/* Is v among a pivot column's "only" values (all when there are none)? */
+static int pivot_shown(struct json_object *pcol, const char *v)
+{
+    struct json_object *only = jarr(pcol, "only");
+    size_t k = only ? json_object_array_length(only) : 0;
+    if (!k)
+        return 1;
+    for (size_t i = 0; i < k; i++)
+        if (same_value(json_object_get_string(json_object_array_get_idx(only, i)), v))
+            return 1;
+    return 0;
+}
+
+/* Spreads a long table (nkeys row-key columns, then one column per pivot
+ * column id) out wide: one row per distinct row key, and for each value of
+ * the pivot option (in sweep order) the pivot columns shown for it, "{}" in
+ * their headers replaced by the value.  A missing combination is n/a. */
+static int pivot(tb_table *t, const row *rows, int n, int nkeys, const char *pkey, struct json_object *pcols)
+{
+    const char *values[TB_MAX_PIVOT_VALUES];
+    int nvalues = 0, *group = calloc((size_t)n + 1, sizeof *group), ngroups = 0;
+    if (!group)
+        return tb_fail("out of memory");
+    for (int i = 0; i < n; i++) {
+        const char *v = option_value(&rows[i], pkey);
+        int k = 0;
+        while (k < nvalues && !same_value(values[k], v))
+            k++;
+        if (k == nvalues && v && nvalues == TB_MAX_PIVOT_VALUES) {
+            free(group);
+            return tb_fail("%s: the pivot %s has more than %d values", t->source, pkey, TB_MAX_PIVOT_VALUES);
+        }
+        if (k == nvalues && v)
+            values[nvalues++] = v;
+        /* Rows with equal row-key cells (as shown) are one wide row. */
+        group[i] = -1;
+        for (int j = 0; j < i && group[i] < 0; j++) {
+            int same = 1;
+            for (int c = 0; c < nkeys && same; c++) {
+                char a[256], b[256];
+                tb_cell_format(&t->cells[(size_t)i * t->ncols + c], t->kinds[c], 1, a, sizeof a);
+                tb_cell_format(&t->cells[(size_t)j * t->ncols + c], t->kinds[c], 1, b, sizeof b);
+                same = !strcmp(a, b);
+            }
+            if (same)
+                group[i] = group[j];
+        }
+        if (group[i] < 0)
+            group[i] = ngroups++;
+    }
+    int npc = (int)json_object_array_length(pcols), wide = nkeys;
+    for (int v = 0; v < nvalues; v++)
+        for (int k = 0; k < npc; k++)
+            wide += pivot_shown(json_object_array_get_idx(pcols, (size_t)k), values[v]);
+    if (wide > 32) {
+        free(group);
+        return tb_fail("%s: the pivot makes %d columns, more than 32; show fewer pivot columns or values",
+                       t->source, wide);
+    }
+    tb_cell *cells = calloc((size_t)ngroups * wide + 1, sizeof *cells);
+    if (!cells) {
+        free(group);
+        return tb_fail("out of memory for a %d-row table", ngroups);
+    }
+    for (size_t i = 0; i < (size_t)ngroups * wide; i++)
+        cells[i].num = NAN;
+    tb_col_kind kinds[32];
+    char ids[32][32], headers[32][64];
+    int c = nkeys;
+    for (int v = 0; v < nvalues; v++)
+        for (int k = 0; k < npc; k++) {
+            struct json_object *pc = json_object_array_get_idx(pcols, (size_t)k);
+            if (!pivot_shown(pc, values[v]))
+                continue;
+            const char *id = jstr(pc, "id") ?: "", *h = jstr(pc, "header");
+            int src = nkeys;
+            while (src < t->ncols && strcmp(t->ids[src], id))
+                src++;
+            /* The header: {} becomes the value; with no {}, "VALUE Header". */
+            const char *tmpl = h && *h ? h : default_header(id), *brace = strstr(tmpl, "{}");
+            if (brace)
+                snprintf(headers[c], sizeof headers[c], "%.*s%s%s", (int)(brace - tmpl), tmpl, values[v], brace + 2);
+            else
+                snprintf(headers[c], sizeof headers[c], "%s %s", values[v], tmpl);
+            snprintf(ids[c], sizeof ids[c], "%s@%s", id, values[v]);
+            kinds[c] = t->kinds[src];
+            for (int i = 0; i < n; i++)
+                if (same_value(option_value(&rows[i], pkey), values[v])) {
+                    tb_cell *from = &t->cells[(size_t)i * t->ncols + src], *to = &cells[(size_t)group[i] * wide + c];
+                    to->num = from->num;
+                    to->text = from->text; /* moved */
+                    from->text = NULL;
+                }
+            c++;
+        }
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < nkeys; k++) {
+            tb_cell *from = &t->cells[(size_t)i * t->ncols + k], *to = &cells[(size_t)group[i] * wide + k];
+            if (!to->text && isnan(to->num)) {
+                *to = *from;
+                from->text = NULL;
+            }
+        }
+    for (int i = 0; i < n * t->ncols; i++)
+        free(t->cells[i].text);
+    free(t->cells);
+    free(group);
+    t->cells = cells;
+    t->nrows = ngroups;
+    for (int k = nkeys; k < wide; k++) {
+        t->kinds[k] = kinds[k];
+        memcpy(t->ids[k], ids[k], sizeof ids[k]);
+        memcpy(t->headers[k], headers[k], sizeof headers[k]);
+    }
+    t->ncols = wide;
+    return 0;
+}
+
 /* Builds the table from rows and the [table] JSON. */
 static int assemble(tb_table *t, row *rows, int n, struct json_object *tspec, int smoke)
 {
@@ -473,12 +614,13 @@ static int assemble(tb_table *t, row *rows, int n, struct json_object *tspec, in
     if (!cols || !json_object_is_type(cols, json_type_array) || !json_object_array_length(cols))
         return tb_fail("%s: the table has no columns", t->source);
     spec s = {0};
-    s.pick_epoch = (int)jnum(tspec, "epoch");
-    if (s.pick_epoch < 0)
-        s.pick_epoch = 0;
+    /* Range-checked before the cast: a missing (NaN) or huge value would be
+     * undefined behaviour converted to int. */
+    double ep = jnum(tspec, "epoch");
+    s.pick_epoch = ep >= 1 && ep <= INT_MAX ? (int)ep : 0;
     s.time = jstr(tspec, "time") ? jstr(tspec, "time") : "train_s";
     double gpn = jnum(tspec, "gpus_per_node");
-    s.gpus_per_node = isnan(gpn) || gpn < 1 ? 4 : (int)gpn;
+    s.gpus_per_node = gpn >= 1 && gpn <= INT_MAX ? (int)gpn : 4;
     struct json_object *base = jget(tspec, "baseline");
     s.base_key = jstr(base, "key") ? jstr(base, "key") : "gpus";
     s.base_value = jstr(base, "value") ? jstr(base, "value") : "1";
@@ -490,13 +632,33 @@ static int assemble(tb_table *t, row *rows, int n, struct json_object *tspec, in
     int has_status = 0;
     for (int c = 0; c < ncols; c++)
         has_status |= !strcmp(jstr(json_object_array_get_idx(cols, (size_t)c), "id") ?: "", "status");
-    int total = ncols + (incomplete && !has_status);
+    /* A pivot table is first built long: the row-key columns, then each
+     * pivot column id once; pivot() then spreads it out.  Its footnotes
+     * already name configurations that did not complete. */
+    struct json_object *pv = jget(tspec, "pivot"), *pcols = jarr(pv, "columns");
+    const char *pkey = jstr(pv, "key");
+    if (pv && (!pkey || !pcols || !json_object_array_length(pcols)))
+        return tb_fail("%s: the table's pivot needs a key and columns", t->source);
+    const char *extra[32];
+    int nextra = 0;
+    if (pv)
+        for (size_t k = 0; k < json_object_array_length(pcols); k++) {
+            const char *id = jstr(json_object_array_get_idx(pcols, k), "id");
+            if (!id)
+                return tb_fail("%s: a pivot column has no id", t->source);
+            int seen = 0;
+            for (int e = 0; e < nextra; e++)
+                seen |= !strcmp(extra[e], id);
+            if (!seen && nextra < 32)
+                extra[nextra++] = id;
+        }
+    int total = ncols + (pv ? nextra : incomplete && !has_status);
     if (total > 32)
         return tb_fail("%s: more than 32 columns", t->source);
     t->ncols = total;
     for (int c = 0; c < total; c++) {
         struct json_object *col = c < ncols ? json_object_array_get_idx(cols, (size_t)c) : NULL;
-        const char *id = col ? jstr(col, "id") : "status";
+        const char *id = col ? jstr(col, "id") : pv ? extra[c - ncols] : "status";
         const char *header = col ? jstr(col, "header") : NULL;
         if (!id)
             return tb_fail("%s: a table column has no id", t->source);
@@ -544,8 +706,8 @@ static int assemble(tb_table *t, row *rows, int n, struct json_object *tspec, in
             break;
         }
     if (missing_comm)
-        add_note(t, "n/a in compute, communication and bandwidth columns: these times come from the data-parallel "
-                    "engine (multi-GPU over MPI + NCCL), which this version lacks.",
+        add_note(t, "n/a in compute, communication and bandwidth columns: these times come from data-parallel "
+                    "runs (more than one rank); a single-rank run (1 GPU, or smoke scale) has no communication.",
                  NULL, NULL);
     if (smoke) {
         struct json_object *seen = json_object_new_object();
@@ -554,7 +716,7 @@ static int assemble(tb_table *t, row *rows, int n, struct json_object *tspec, in
             size_t k = rows[i].subs ? json_object_array_length(rows[i].subs) : 0;
             for (size_t j = 0; j < k; j++) {
                 const char *sub = json_object_get_string(json_object_array_get_idx(rows[i].subs, j));
-                if (jget(seen, sub))
+                if (!sub || jget(seen, sub)) /* a null entry has no text */
                     continue;
                 json_object_object_add(seen, sub, json_object_new_boolean(1));
                 size_t len = strlen(all);
@@ -576,7 +738,7 @@ static int assemble(tb_table *t, row *rows, int n, struct json_object *tspec, in
     const char *note = jstr(tspec, "note");
     if (note && *note)
         add_note(t, "%s", note, NULL);
-    return 0;
+    return pv ? pivot(t, rows, n, ncols, pkey, pcols) : 0;
 }
 
 static struct json_object *read_if_there(const char *dir, const char *name)
@@ -603,7 +765,7 @@ int tb_table_from_sweep(const char *dir, tb_table *t)
         return tb_fail_prefix("%s is not a sweep directory (no readable plan.json)", dir);
     struct json_object *summary = read_if_there(dir, "summary.json");
     struct json_object *cfgs = jget(plan, "configs");
-    struct json_object *scfgs = jget(summary, "configs");
+    struct json_object *scfgs = jarr(summary, "configs");
     int n = cfgs && json_object_is_type(cfgs, json_type_array) ? (int)json_object_array_length(cfgs) : 0;
     row *rows = calloc((size_t)n + 1, sizeof *rows);
     if (!rows) {
@@ -616,7 +778,7 @@ int tb_table_from_sweep(const char *dir, tb_table *t)
         struct json_object *c = json_object_array_get_idx(cfgs, (size_t)i);
         row *r = &rows[i];
         r->params = jget(c, "params");
-        r->subs = jget(c, "substitutions");
+        r->subs = jarr(c, "substitutions");
         r->id = jstr(c, "id");
         r->label = jstr(c, "label");
         r->planned = planned_options(jget(c, "args"));

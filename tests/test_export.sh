@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # trainbench export against golden files: fixed sweep directories under
-# tests/data/export (the labs' ImageNet table and Lab 2 C6) must export to
-# exactly the committed Markdown and CSV, byte for byte.
+# tests/data/export (the labs' ImageNet table, Lab 2 C6, and HW5 Q2 and Q3
+# as pivot tables) must export to exactly the committed Markdown and CSV,
+# byte for byte.
 set -u
 TB=${TRAINBENCH:?set TRAINBENCH to the trainbench binary}
 DATA=${SOURCE_ROOT:?set SOURCE_ROOT}/tests/data/export
@@ -25,6 +26,47 @@ golden() { # golden EXPECTED-FILE -- export arguments...
 golden expected.md -- imagenet lab2-c6
 golden expected-merged.md -- lab2-c6 lab2-c6
 golden expected.csv -- imagenet --format csv
+
+# Pivot tables in the labs' shape (make_hw5.py built these sweeps from the
+# multi-GPU lab's own numbers): HW5 Q2 and Q3.
+golden expected-hw5-q2.md -- hw5-q2
+golden expected-hw5-q3.md -- hw5-q3
+for line in '| Batch Size per GPU | 1-GPU Time(s) | 2-GPU Speedup | 4-GPU Speedup |' \
+  '| 32 | 15.89 | 0.57 | 0.35 |' '| 128 | 9.94 | 0.99 | 0.86 |' '| 512 | 9.82 | 0.98 | 0.90 |' \
+  '| 1024 | 9.87 | 0.96 | 0.90 |'; do
+  grep -qF -- "$line" expected-hw5-q2.md || bad "expected-hw5-q2.md lacks the lab's row: $line"
+done
+# Q3: the lab's compute and communication times; bandwidth from the
+# 4 x params gradient bytes and ceil(50000 / (batch x ranks)) all-reduces.
+for line in '| 2 | 15.50 | 11.43 | 3.06 | 8.57 | 0.400 |' '| 4 | 15.40 | 23.80 | 1.10 | 8.50 | 0.980 |'; do
+  grep -qF -- "$line" expected-hw5-q3.md || bad "expected-hw5-q3.md lacks: $line"
+done
+# A configuration that did not complete is n/a in its cell, and a footnote.
+cp -r hw5-q2 "$tmp/q2"
+python3 - "$tmp/q2/summary.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["configs"][1].update(status="failed", error="out of memory")
+json.dump(d, open(sys.argv[1], "w"))
+PY
+out=$("$TB" export "$tmp/q2" 2>&1) || bad "export of a partial pivot sweep failed: $out"
+grep -qF '| 32 | 15.89 | n/a | 0.35 |' <<<"$out" && grep -qF 'Configuration 02-batch_size-32-gpus-2 (batch_size=32 gpus=2): failed: out of memory' <<<"$out" ||
+  bad "partial pivot sweep: $out"
+out=$("$TB" export hw5-q3 --format csv) || bad "pivot CSV export failed"
+head -1 <<<"$out" | grep -qF 'Configuration (GPUs),Batch 32 Compute(s),Batch 32 Comm(s),Batch 32 Bandwidth (GB/s),Batch 128' ||
+  bad "pivot CSV header: $out"
+
+# trainbench results --json lists these sweeps for scripts.
+"$TB" results --runs-dir . --json >"$tmp/results.json" || bad "results --json failed"
+python3 - "$tmp/results.json" <<'PY' || bad "results --json content: $(cat "$tmp/results.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["schema"] == "trainbench.results/1", d
+e = {x["path"]: x for x in d["entries"]}
+q2 = e["./hw5-q2"]
+assert q2["kind"] == "sweep" and q2["preset"] == "hw5-q2-speedup" and q2["counts"]["total"] == 12, q2
+assert e["./imagenet"]["scale"] == "full", e
+PY
 
 # The lab's own efficiency column, straight from the Markdown.
 for v in 98.62% 97.61% 94.78% 90.93% 85.05% 76.76% 36:01:26; do

@@ -135,6 +135,22 @@ static void test_errors(void)
     expect_error("both.ini", HEAD "[run]\nnum_workers = 2\n[sweep]\nnum_workers = 0, 4\n" TABLE, "both.ini:6",
                  "also swept");
     expect_error("smokelist.ini", HEAD "[smoke]\nepochs = 1, 2\n" TABLE, "smokelist.ini", "only allowed for a swept");
+    /* Pivot tables: the pivot must be swept, come with pivot_columns, and
+     * name only swept values in brackets. */
+    expect_error("pivotaxis.ini", HEAD "[sweep]\ngpus = 1, 2\n[table]\ncolumns = batch_size\npivot = optimizer\n"
+                 "pivot_columns = train_s\n", "pivotaxis.ini:9: [table] pivot", "not swept");
+    expect_error("pivotkey.ini", HEAD "[table]\ncolumns = gpus\npivot = gpu\n", "pivotkey.ini:7: [table] pivot",
+                 "did you mean");
+    expect_error("pivotcols.ini", HEAD "[sweep]\ngpus = 1, 2\n[table]\ncolumns = batch_size\npivot = gpus\n",
+                 "pivotcols.ini:9: [table] pivot", "no pivot_columns");
+    expect_error("pivotonly.ini", HEAD "[sweep]\ngpus = 1, 2\n[table]\ncolumns = batch_size\npivot = gpus\n"
+                 "pivot_columns = train_s[1 8]\n", "pivotonly.ini:10: [table] pivot_columns", "8 is not one");
+    expect_error("pivotbracket.ini", HEAD "[sweep]\ngpus = 1, 2\n[table]\ncolumns = batch_size\npivot = gpus\n"
+                 "pivot_columns = train_s[1\n", "pivotbracket.ini:10: [table] pivot_columns", "id[VALUE ...]");
+    expect_error("pivotincols.ini", HEAD "[table]\ncolumns = train_s[1]\n", "pivotincols.ini:6: [table] columns",
+                 "only in pivot_columns");
+    expect_error("pivotnopivot.ini", HEAD "[table]\ncolumns = gpus\npivot_columns = train_s\n",
+                 "pivotnopivot.ini:7: [table] pivot_columns", "no pivot");
 }
 
 static void test_expand(void)
@@ -231,6 +247,26 @@ static void test_shipped(void)
         snprintf(path, sizeof path, "%s/presets/%s.ini", root, names[i]);
         int rc = tb_preset_load(path, p);
         CHECK(rc == 0, "%s: %s", names[i], tb_last_error());
+        /* The golden pivot sweeps in tests/data/export carry these presets'
+         * [table]: they must not drift apart. */
+        const char *golden = !strcmp(names[i], "hw5-q2-speedup")         ? "hw5-q2"
+                             : !strcmp(names[i], "hw5-q3-communication") ? "hw5-q3"
+                                                                         : NULL;
+        if (golden && rc == 0) {
+            snprintf(path, sizeof path, "%s/tests/data/export/%s/plan.json", root, golden);
+            struct json_object *plan = json_object_from_file(path), *want = NULL, *have = tb_preset_table_json(p);
+            CHECK(plan && json_object_object_get_ex(plan, "table", &want), "%s: %s", path, json_util_get_last_err());
+            const char *keys[] = {"columns", "pivot", "baseline", "epoch", "time"};
+            for (int k = 0; want && k < 5; k++) {
+                struct json_object *a = NULL, *b = NULL;
+                json_object_object_get_ex(want, keys[k], &a);
+                json_object_object_get_ex(have, keys[k], &b);
+                CHECK(json_object_equal(a, b), "%s: [table] %s differs from %s's; rerun make_hw5.py", names[i],
+                      keys[k], path);
+            }
+            json_object_put(plan);
+            json_object_put(have);
+        }
         for (int smoke = 0; smoke < 2 && rc == 0; smoke++) {
             tb_plan plan;
             int er = tb_plan_expand(p, smoke, &plan);

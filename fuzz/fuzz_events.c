@@ -1,0 +1,36 @@
+/* events.jsonl (engine/rundir.c): tb_events_read, which must skip a final
+ * line without its newline, and tb_json_read_file on the same bytes. */
+#include "fuzz_util.h"
+#include "rundir.h"
+
+#include <json-c/json.h>
+
+/* Reads each event's fields the way the TUI and exports do. */
+static int on_event(struct json_object *ev, void *ctx)
+{
+    int *n = ctx;
+    (*n)++;
+    struct json_object *v;
+    if (json_object_object_get_ex(ev, "event", &v))
+        (void)json_object_get_string(v);
+    if (json_object_object_get_ex(ev, "epoch", &v))
+        (void)json_object_get_int(v);
+    if (json_object_object_get_ex(ev, "loss", &v))
+        (void)json_object_get_double(v);
+    (void)json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN);
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char path[600];
+    fuzz_path(path, sizeof path, "events.jsonl");
+    fuzz_write(path, data, size);
+    int n = 0;
+    int rc = tb_events_read(path, on_event, &n);
+    if (rc >= 0 && rc != n)
+        abort(); /* the count returned is the events delivered */
+    json_object_put(tb_json_read_file(path));
+    unlink(path);
+    return 0;
+}

@@ -1,0 +1,421 @@
+/* The workbench's event loop: keys, launching and cancelling the engine in
+ * its own process group, following the run directory, re-attaching. */
+#include "tui.h"
+
+#include "error.h"
+#include "rundir.h"
+#include "screens.h"
+#include "term.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <curses.h>
+#include <unistd.h>
+
+/* A status-line message; the argument is cut to what the line can show. */
+static void say(tui_app *a, int err, const char *fmt, const char *arg)
+{
+    char cut[400];
+    size_t n = strlen(arg);
+    n = n < sizeof cut - 1 ? n : sizeof cut - 1;
+    memcpy(cut, arg, n);
+    cut[n] = '\0';
+    snprintf(a->msg, sizeof a->msg, fmt, cut);
+    a->msg_err = err;
+}
+
+static int mkdir_p(const char *path)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) && errno != EEXIST)
+                return tb_fail("cannot create %s: %s", tmp, strerror(errno));
+            *p = '/';
+        }
+    if (mkdir(tmp, 0755) && errno != EEXIST)
+        return tb_fail("cannot create %s: %s", tmp, strerror(errno));
+    return 0;
+}
+
+/* `trainbench run PRESET --scale S --sweep-dir DIR --set ...` as a child in
+ * its own session, so the terminal's signals and our exit leave it alone. */
+static int launch(tui_app *a)
+{
+    if (tui_live_running(&a->live))
+        return tb_fail("a sweep is already running; cancel it (c on the Live screen) first");
+    if (!a->base || a->sweep_size < 0)
+        return tb_fail("the parameters are not valid yet");
+    char dir[PATH_MAX];
+    if (mkdir_p(a->runs_dir) || tb_rundir_default_path(a->runs_dir, a->base->name, dir, sizeof dir))
+        return -1;
+    if (mkdir(dir, 0755) && errno != EEXIST)
+        return tb_fail("cannot create %s: %s", dir, strerror(errno));
+    char logpath[PATH_MAX + 16];
+    snprintf(logpath, sizeof logpath, "%s/tui.log", dir);
+    char sets[TUI_MAX_PARAMS][320];
+    int nsets = tui_param_sets(a, sets, TUI_MAX_PARAMS);
+    char *argv[16 + 2 * TUI_MAX_PARAMS];
+    int k = 0;
+    argv[k++] = a->exe;
+    argv[k++] = (char *)"run";
+    argv[k++] = a->presets[a->psel].path;
+    argv[k++] = (char *)"--scale";
+    argv[k++] = (char *)(a->smoke ? "smoke" : "full");
+    argv[k++] = (char *)"--sweep-dir";
+    argv[k++] = dir;
+    for (int i = 0; i < nsets; i++) {
+        argv[k++] = (char *)"--set";
+        argv[k++] = sets[i];
+    }
+    argv[k] = NULL;
+    int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return tb_fail("cannot write %s: %s", logpath, strerror(errno));
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fd);
+        return tb_fail("fork: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        setsid();
+        int in = open("/dev/null", O_RDONLY);
+        if (in >= 0)
+            dup2(in, STDIN_FILENO);
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        execv(a->exe, argv);
+        dprintf(fd, "trainbench tui: cannot run %s: %s\n", a->exe, strerror(errno));
+        _exit(127);
+    }
+    close(fd);
+    tui_live_attach(&a->live, dir, pid, 1);
+    a->screen = SCR_LIVE;
+    say(a, 0, "launched: %s", dir);
+    return 0;
+}
+
+/* Cancel: SIGINT to the sweep's process group stops the training child at
+ * the next batch; the sweep then records it as interrupted. */
+static void cancel(tui_app *a)
+{
+    pid_t pid = a->live.pid;
+    if (!tui_live_running(&a->live) || pid <= 0) {
+        say(a, 1, "%s", "nothing is running");
+        return;
+    }
+    int rc = getpgid(pid) == pid ? kill(-pid, SIGINT) : kill(pid, SIGINT);
+    if (rc)
+        say(a, 1, "cannot stop the run: %s", strerror(errno));
+    else
+        say(a, 0, "%s", "cancelling: the run stops at the next batch");
+}
+
+static void reap(tui_app *a)
+{
+    if (!a->live.ours || a->live.child_done)
+        return;
+    int st;
+    pid_t w = waitpid(a->live.pid, &st, WNOHANG);
+    if (w == a->live.pid) {
+        a->live.child_done = 1;
+        tui_live_poll(&a->live);
+        tui_results_scan(a);
+        tui_presets_scan(a);
+        say(a, 0, "the sweep ended: %s (4: results)", a->live.status);
+    }
+}
+
+static void edit_key(tui_app *a, int k)
+{
+    size_t n = strlen(a->edit);
+    if (k == 27) {
+        a->editing = 0;
+        a->edit_err[0] = '\0';
+        return;
+    }
+    if (k == '\n' || k == '\r' || k == KEY_ENTER) {
+        if (a->edit_err[0])
+            return; /* not accepted: the reason is on screen */
+        tui_param *p = &a->params[a->parsel];
+        snprintf(p->value, sizeof p->value, "%s", a->edit);
+        p->edited = 1;
+        if (p->scale)
+            a->smoke = !strcmp(p->value, "smoke");
+        a->editing = 0;
+        a->sweep_size = tui_param_check(a, -1, NULL, a->edit_err, sizeof a->edit_err);
+        return;
+    }
+    if ((k == KEY_BACKSPACE || k == 127 || k == 8) && n)
+        a->edit[n - 1] = '\0';
+    else if (k >= 32 && k < 127 && n + 1 < sizeof a->edit) {
+        a->edit[n] = (char)k;
+        a->edit[n + 1] = '\0';
+    } else
+        return;
+    int size = tui_param_check(a, a->parsel, a->edit, a->edit_err, sizeof a->edit_err);
+    if (size >= 0)
+        a->sweep_size = size;
+}
+
+static void handle_key(tui_app *a, int k)
+{
+    a->msg[0] = '\0';
+    if (a->confirm_quit) {
+        if (k == 'l' || k == 'L')
+            a->quit = 1;
+        else if (k == 'c' || k == 'C') {
+            cancel(a);
+            a->quit = 1;
+        } else
+            a->confirm_quit = 0;
+        return;
+    }
+    if (a->screen == SCR_PARAMS && a->editing) {
+        edit_key(a, k);
+        return;
+    }
+    if (k == '?' || k == KEY_F(1)) {
+        if (a->screen != SCR_HELP)
+            a->back = a->screen;
+        a->screen = SCR_HELP;
+        return;
+    }
+    if (k == 'q' || k == 3) {
+        if (tui_live_running(&a->live))
+            a->confirm_quit = 1;
+        else
+            a->quit = 1;
+        return;
+    }
+    if (k >= '1' && k <= '4') {
+        a->screen = (tui_screen)(k - '1');
+        if (a->screen == SCR_PARAMS && !a->base && tui_params_load(a))
+            say(a, 1, "%s", tb_last_error());
+        if (a->screen == SCR_RESULTS)
+            tui_results_scan(a);
+        return;
+    }
+    int up = k == KEY_UP || k == 'k', down = k == KEY_DOWN || k == 'j';
+    int enter = k == '\n' || k == '\r' || k == KEY_ENTER;
+    switch (a->screen) {
+    case SCR_HELP:
+        if (k == 27)
+            a->screen = a->back;
+        break;
+    case SCR_PRESETS:
+        if (up && a->psel > 0)
+            a->psel--;
+        if (down && a->psel + 1 < a->npresets)
+            a->psel++;
+        if (enter) {
+            if (a->presets[a->psel].error[0] || tui_params_load(a))
+                say(a, 1, "%s", a->presets[a->psel].error[0] ? a->presets[a->psel].error : tb_last_error());
+            else
+                a->screen = SCR_PARAMS;
+        }
+        break;
+    case SCR_PARAMS:
+        if (up && a->parsel > 0)
+            a->parsel--;
+        if (down && a->parsel + 1 < a->nparams)
+            a->parsel++;
+        if (k == 27)
+            a->screen = SCR_PRESETS;
+        if (enter && a->nparams) {
+            a->editing = 1;
+            snprintf(a->edit, sizeof a->edit, "%s", a->params[a->parsel].value);
+            a->edit_err[0] = '\0';
+        }
+        if (k == 's') {
+            a->smoke = !a->smoke;
+            for (int i = 0; i < a->nparams; i++)
+                if (a->params[i].scale)
+                    snprintf(a->params[i].value, sizeof a->params[i].value, "%s", a->smoke ? "smoke" : "full");
+            a->sweep_size = tui_param_check(a, -1, NULL, a->edit_err, sizeof a->edit_err);
+        }
+        if ((k == 'l' || k == KEY_F(5)) && launch(a))
+            say(a, 1, "%s", tb_last_error());
+        if (k == 'w' && a->base) {
+            char path[PATH_MAX];
+            snprintf(path, sizeof path, "%.3900s/%.60s-edited.ini", a->user_presets_dir, a->base->name);
+            if (mkdir_p(a->user_presets_dir) || tui_preset_save(a, path))
+                say(a, 1, "%s", tb_last_error());
+            else {
+                say(a, 0, "saved %s", path);
+                tui_presets_scan(a);
+            }
+        }
+        break;
+    case SCR_LIVE:
+        if (k == 'c')
+            cancel(a);
+        break;
+    case SCR_RESULTS:
+        if (up && a->rsel > 0)
+            a->rsel--;
+        if (down && a->rsel + 1 < a->nresults)
+            a->rsel++;
+        if (k == 'r')
+            tui_results_scan(a);
+        if (k == 'm')
+            a->mark = a->mark == a->rsel ? -1 : a->rsel;
+        if (enter && a->nresults) {
+            if (tui_results_open(a))
+                say(a, 1, "%s", tb_last_error());
+            else
+                a->screen = SCR_TABLE;
+        }
+        break;
+    case SCR_TABLE:
+        if (up && a->tsel > 0)
+            a->tsel--;
+        if (down && a->tsel + 1 < a->table.nrows)
+            a->tsel++;
+        if (k == 27)
+            a->screen = SCR_RESULTS;
+        if (k == 'e') {
+            char path[PATH_MAX + 300];
+            snprintf(path, sizeof path, "%.1000s/%.255s.md", a->runs_dir, a->results[a->rsel].name);
+            if (tui_results_export(a, path))
+                say(a, 1, "%s", tb_last_error());
+            else {
+                a->screen = SCR_EXPORT;
+                say(a, 0, "exported %s", path);
+            }
+        }
+        break;
+    case SCR_EXPORT:
+        if (up && a->export_scroll > 0)
+            a->export_scroll--;
+        if (down)
+            a->export_scroll++;
+        if (k == 27)
+            a->screen = SCR_TABLE;
+        break;
+    default:
+        break;
+    }
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: trainbench tui [--runs-dir DIR] [--presets-dir DIR]\n\n"
+               "The terminal workbench: pick a preset, edit its parameters, launch it in the background,\n"
+               "watch it live, browse and export results.  --runs-dir: where sweeps go (default runs);\n"
+               "--presets-dir: your own presets, besides the shipped ones (default\n"
+               "~/.config/trainbench/presets).  Press ? inside for the keys.\n");
+}
+
+int tb_cli_tui(int argc, char **argv)
+{
+    const char *runs = getenv("TRAINBENCH_RUNS_DIR"), *user = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--runs-dir") && i + 1 < argc)
+            runs = argv[++i];
+        else if (!strcmp(argv[i], "--presets-dir") && i + 1 < argc)
+            user = argv[++i];
+        else {
+            fprintf(stderr, "trainbench tui: unknown argument '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        fprintf(stderr, "trainbench tui: needs a terminal (stdin and stdout)\n");
+        return 2;
+    }
+    char userdir[PATH_MAX] = "";
+    if (user)
+        snprintf(userdir, sizeof userdir, "%s", user);
+    else if (getenv("HOME"))
+        snprintf(userdir, sizeof userdir, "%.3000s/.config/trainbench/presets", getenv("HOME"));
+    static tui_app app;
+    tui_app *a = &app;
+    if (tui_app_init(a, runs, userdir))
+        return 1;
+    ssize_t len = readlink("/proc/self/exe", a->exe, sizeof a->exe - 1);
+    if (len <= 0) {
+        fprintf(stderr, "trainbench tui: cannot find the trainbench binary (/proc/self/exe)\n");
+        return 1;
+    }
+    a->exe[len] = '\0';
+    tui_results_scan(a);
+    if (tui_presets_scan(a)) {
+        fprintf(stderr, "trainbench tui: %s\n", tb_last_error());
+        return 1;
+    }
+    /* Re-attach to a sweep still running from an earlier session. */
+    pid_t pid = 0;
+    int running = tui_results_find_running(a, &pid);
+    if (running >= 0) {
+        tui_live_attach(&a->live, a->results[running].dir, pid, 0);
+        a->screen = SCR_LIVE;
+        say(a, 0, "re-attached to the running sweep %s", a->results[running].name);
+    }
+    char errlog[PATH_MAX];
+    if (mkdir_p(a->runs_dir))
+        snprintf(errlog, sizeof errlog, "/dev/null");
+    else
+        snprintf(errlog, sizeof errlog, "%.1000s/.trainbench-tui.log", a->runs_dir);
+    if (tui_term_start(errlog, &a->utf8, &a->color)) {
+        fprintf(stderr, "trainbench tui: cannot start the terminal (TERM=%s)\n", getenv("TERM") ?: "");
+        return 1;
+    }
+    atexit(tui_term_stop);
+    tui_buf buf = {0};
+    int cols = 0, rows = 0;
+    while (!a->quit) {
+        if (tui_term_interrupted())
+            handle_key(a, 'q');
+        reap(a);
+        if (a->live.active) {
+            int was = tui_live_running(&a->live);
+            tui_live_poll(&a->live);
+            if (was && !tui_live_running(&a->live)) {
+                tui_results_scan(a);
+                say(a, 0, "the sweep ended: %s (4: results)", a->live.status);
+            }
+        }
+        int c, r;
+        tui_term_size(&c, &r);
+        if (c != cols || r != rows || !buf.c) {
+            tui_buf_free(&buf);
+            if (tui_buf_init(&buf, c, r, a->utf8))
+                break;
+            cols = c;
+            rows = r;
+        }
+        tui_draw(a, &buf);
+        tui_term_blit(&buf);
+        int k = tui_term_key(100);
+        if (k == KEY_RESIZE || k < 0)
+            continue;
+        handle_key(a, k);
+        /* Several keys typed at once are handled before the next frame. */
+        for (int more = tui_term_key(0); more >= 0; more = tui_term_key(0))
+            if (more != KEY_RESIZE)
+                handle_key(a, more);
+    }
+    tui_buf_free(&buf);
+    tui_term_stop();
+    if (tui_live_running(&a->live))
+        printf("trainbench: the sweep keeps running in %s; run trainbench again to follow it\n", a->live.sweep_dir);
+    tui_app_free(a);
+    return 0;
+}

@@ -1,0 +1,150 @@
+/* The workbench's state and everything that reads the engine's files:
+ * presets (through preset.h), sweep directories (plan.json, summary.json,
+ * events.jsonl, followed incrementally) and the runs folder.  No curses
+ * here, so tests drive it directly. */
+#ifndef TUI_MODEL_H
+#define TUI_MODEL_H
+
+#include "cells.h"
+#include "preset.h"
+#include "table.h"
+
+#include <sys/types.h>
+
+typedef enum { SCR_PRESETS, SCR_PARAMS, SCR_LIVE, SCR_RESULTS, SCR_TABLE, SCR_EXPORT, SCR_HELP, SCR_COUNT } tui_screen;
+
+typedef struct {
+    char path[1024];
+    char name[64], title[160], lab[64], question[160];
+    int configs_full, configs_smoke, epochs;
+    double est_full_s, est_smoke_s; /* wall seconds of the last completed sweep; 0 unknown */
+    int user;                       /* from the user's presets folder */
+    char error[256];                /* a preset that does not load says why */
+} tui_preset_item;
+
+enum { TUI_MAX_PARAMS = 32, TUI_MAX_EPOCHS = 512, TUI_MAX_CONFIGS = 64, TUI_LOG_LINES = 40 };
+
+typedef struct {
+    char key[64];
+    int axis;             /* a [sweep] list */
+    int scale;            /* the pseudo-option smoke|full */
+    const tb_option *opt; /* NULL for scale */
+    char value[256];      /* as shown and as applied with tb_preset_set */
+    int edited;
+} tui_param;
+
+typedef struct {
+    double load_s, train_s, epoch_s, train_loss, train_acc, test_acc;
+} tui_epoch;
+
+typedef struct {
+    char id[128], label[256], status[16];
+    double avg_epoch_s, images_per_s;
+} tui_config_row;
+
+typedef struct {
+    int active;          /* following a sweep */
+    char sweep_dir[1024];
+    pid_t pid;           /* the sweep process (group leader) */
+    int ours;            /* started by this workbench (a child to reap) */
+    int child_done;      /* ours and reaped */
+    char status[16];     /* effective status of the sweep */
+    char preset[64], title[160];
+    int total, completed, failed;
+    tui_config_row configs[TUI_MAX_CONFIGS];
+    int nconfigs;
+    int cur;             /* index of the followed configuration, -1 none */
+    char cur_id[128];
+    long ev_offset;      /* bytes of events.jsonl consumed */
+    int epoch, epochs, batch, batches;
+    double ips;          /* images/s from the last progress event */
+    double bps_ema;      /* batches per second, smoothed */
+    double eta_s;        /* smoothed remaining seconds of the epoch */
+    double last_t;       /* time of the last progress event */
+    int last_batch;
+    double loss;
+    double loss_hist[256]; /* running loss of each progress event, for the live curve */
+    int nloss;
+    tui_epoch ep[TUI_MAX_EPOCHS];
+    int nep;
+    char log[TUI_LOG_LINES][160];
+    int nlog;
+} tui_live;
+
+typedef struct {
+    char dir[1024]; /* full path */
+    char name[256]; /* folder name */
+    char preset[64], scale[8], status[16];
+    int total, completed;
+    double wall_s;
+} tui_result_item;
+
+typedef struct {
+    tui_screen screen, back; /* back: where Esc/help returns */
+    char runs_dir[1024], presets_dir[1024], user_presets_dir[1024];
+    char exe[1024];
+    int utf8, color;
+
+    tui_preset_item *presets;
+    int npresets, psel;
+
+    tb_preset *base; /* the chosen preset as loaded */
+    tui_param params[TUI_MAX_PARAMS];
+    int nparams, parsel;
+    int editing;
+    char edit[256];
+    char edit_err[512]; /* why the text being typed is not accepted, "" if it is */
+    int smoke;
+    int sweep_size;     /* configurations with the current values, -1 invalid */
+
+    tui_live live;
+
+    tui_result_item *results;
+    int nresults, rsel, mark; /* mark: a second sweep to compare, -1 none */
+    tb_table table;
+    int have_table, tsel;
+    char *export_text;
+    char export_path[1100];
+    int export_scroll;
+
+    char msg[512]; /* status-line message */
+    int msg_err;
+    int confirm_quit;
+    int quit;
+} tui_app;
+
+int tui_app_init(tui_app *a, const char *runs_dir, const char *user_presets_dir);
+void tui_app_free(tui_app *a);
+
+/* Presets from the shipped folder and the user's, sorted by lab then name. */
+int tui_presets_scan(tui_app *a);
+/* Loads preset psel and builds the parameter list. */
+int tui_params_load(tui_app *a);
+/* Checks `text` as the value of parameter i against everything else
+ * set; returns the sweep size, or -1 with the reason in err. */
+int tui_param_check(const tui_app *a, int i, const char *text, char *err, size_t errsize);
+/* The --set assignments for the edited parameters ("num_workers=4"). */
+int tui_param_sets(const tui_app *a, char sets[][320], int max);
+/* Writes the preset with the edited values as a new INI file. */
+int tui_preset_save(const tui_app *a, const char *path);
+
+/* Starts following a sweep directory (not yet read). */
+void tui_live_attach(tui_live *l, const char *sweep_dir, pid_t pid, int ours);
+/* Reads what is new in the sweep directory.  Returns 1 when something changed. */
+int tui_live_poll(tui_live *l);
+/* Feeds one event (parsed) into the live state; exposed for tests. */
+void tui_live_event(tui_live *l, struct json_object *ev);
+/* 1 while the sweep is still going. */
+int tui_live_running(const tui_live *l);
+
+/* Lists sweep directories under runs_dir, newest first. */
+int tui_results_scan(tui_app *a);
+/* A running sweep under runs_dir whose process is alive: its index in
+ * a->results, or -1. */
+int tui_results_find_running(const tui_app *a, pid_t *pid);
+/* Loads the table of results[rsel] (and of `mark`, side by side). */
+int tui_results_open(tui_app *a);
+/* Renders the loaded table as Markdown and writes it to path. */
+int tui_results_export(tui_app *a, const char *path);
+
+#endif

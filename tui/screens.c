@@ -1,0 +1,398 @@
+/* Frame, presets, parameters, results, table, export and help screens. */
+#include "screens.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void tui_fmt_duration(double s, char *out, size_t size)
+{
+    if (!(s >= 0) || !isfinite(s)) {
+        snprintf(out, size, "--");
+        return;
+    }
+    long t = lround(s);
+    if (t >= 3600)
+        snprintf(out, size, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else
+        snprintf(out, size, "%ld:%02ld", t / 60, t % 60);
+}
+
+int tui_status_attr(const char *s)
+{
+    if (!strcmp(s, "completed"))
+        return TUI_C_OK;
+    if (!strcmp(s, "running") || !strcmp(s, "starting") || !strcmp(s, "pending"))
+        return TUI_C_WARN;
+    if (!strcmp(s, "failed") || !strcmp(s, "refused") || !strcmp(s, "interrupted"))
+        return TUI_C_ERR;
+    return TUI_C_NORMAL;
+}
+
+static const char *const tab_names[] = {"Presets", "Parameters", "Live", "Results"};
+
+static void draw_header(const tui_app *a, tui_buf *b, tui_rect r)
+{
+    tui_fill(b, r, " ", TUI_C_TITLE);
+    int x = r.x + tui_text(b, r.x, r.y, r.w, " trainbench ", TUI_C_TITLE | TUI_A_BOLD);
+    int cur = a->screen == SCR_TABLE || a->screen == SCR_EXPORT ? SCR_RESULTS : (int)a->screen;
+    for (int i = 0; i < 4; i++) {
+        int attr = i == cur ? (TUI_C_TITLE | TUI_A_REVERSE | TUI_A_BOLD) : TUI_C_TITLE;
+        x += tui_textf(b, x, r.y, r.x + r.w - x, attr, " %d %s ", i + 1, tab_names[i]);
+        x++;
+    }
+    if (a->live.active) {
+        char right[160];
+        snprintf(right, sizeof right, "%s %s %d/%d ", a->live.status, a->live.preset, a->live.completed,
+                 a->live.total);
+        int w = tui_strwidth(right);
+        if (x + w < r.x + r.w)
+            tui_text(b, r.x + r.w - w, r.y, w, right, TUI_C_TITLE | TUI_A_BOLD);
+    }
+}
+
+static const char *hints(const tui_app *a)
+{
+    if (a->confirm_quit)
+        return "A run is in progress: l leave it running and quit   c cancel it and quit   Esc stay";
+    switch (a->screen) {
+    case SCR_PRESETS:
+        return "Up/Down choose  Enter parameters  1-4 screens  ? help  q quit";
+    case SCR_PARAMS:
+        return a->editing ? "type the value  Enter accept  Esc discard"
+                          : "Up/Down choose  Enter edit  s scale  l launch  w save preset  Esc presets  ? help";
+    case SCR_LIVE:
+        return "c cancel run (keeps finished epochs)  4 results  1 presets  ? help  q quit";
+    case SCR_RESULTS:
+        return "Up/Down choose  Enter table  m mark to compare  r refresh  ? help  q quit";
+    case SCR_TABLE:
+        return "Up/Down rows  e export Markdown  Esc results  ? help";
+    case SCR_EXPORT:
+        return "Up/Down scroll  Esc back to the table";
+    default:
+        return "Esc back  q quit";
+    }
+}
+
+void tui_draw(const tui_app *a, tui_buf *b)
+{
+    tui_buf_clear(b);
+    tui_layout l = tui_layout_compute(b->w, b->h);
+    if (l.too_small) {
+        char m[128];
+        snprintf(m, sizeof m, "Terminal too small: %dx%d", b->w, b->h);
+        int y = b->h / 2 - 1;
+        tui_text(b, (b->w - tui_strwidth(m)) / 2, y, b->w, m, TUI_C_ERR | TUI_A_BOLD);
+        snprintf(m, sizeof m, "need at least %dx%d (q quits)", TUI_MIN_COLS, TUI_MIN_ROWS);
+        tui_text(b, (b->w - tui_strwidth(m)) / 2, y + 1, b->w, m, TUI_C_DIM);
+        return;
+    }
+    draw_header(a, b, l.header);
+    switch (a->screen) {
+    case SCR_PRESETS:
+        tui_draw_presets(a, b, &l);
+        break;
+    case SCR_PARAMS:
+        tui_draw_params(a, b, &l);
+        break;
+    case SCR_LIVE:
+        tui_draw_live(a, b, &l);
+        break;
+    case SCR_RESULTS:
+        tui_draw_results(a, b, &l);
+        break;
+    case SCR_TABLE:
+        tui_draw_table(a, b, &l);
+        break;
+    case SCR_EXPORT:
+        tui_draw_export(a, b, &l);
+        break;
+    default:
+        tui_draw_help(a, b, &l);
+        break;
+    }
+    tui_fill(b, l.status, " ", TUI_C_STATUS);
+    if (a->msg[0] && !a->confirm_quit)
+        tui_text(b, 1, l.status.y, l.status.w - 2, a->msg, (a->msg_err ? TUI_C_ERR : TUI_C_STATUS) | TUI_A_BOLD);
+    else
+        tui_text(b, 1, l.status.y, l.status.w - 2, hints(a), TUI_C_STATUS | (a->confirm_quit ? TUI_A_BOLD : 0));
+}
+
+/* ---- presets ---- */
+
+void tui_draw_presets(const tui_app *a, tui_buf *b, const tui_layout *l)
+{
+    tui_rect L = l->list, D = l->detail;
+    tui_box(b, L, "Presets", TUI_C_DIM);
+    /* Grouped by lab: a heading line whenever the lab changes. */
+    int lines = L.h - 2, total = 0, sel_line = 0;
+    for (int i = 0; i < a->npresets; i++) {
+        if (!i || strcmp(a->presets[i].lab, a->presets[i - 1].lab))
+            total++;
+        if (i == a->psel)
+            sel_line = total;
+        total++;
+    }
+    int first = sel_line >= lines ? sel_line - lines + 1 : 0, line = 0;
+    for (int i = 0; i < a->npresets; i++) {
+        const tui_preset_item *p = &a->presets[i];
+        if (!i || strcmp(p->lab, a->presets[i - 1].lab)) {
+            if (line >= first && line - first < lines)
+                tui_textf(b, L.x + 2, L.y + 1 + line - first, L.w - 4, TUI_C_ACCENT | TUI_A_BOLD, "%s", p->lab);
+            line++;
+        }
+        if (line >= first && line - first < lines) {
+            int y = L.y + 1 + line - first, attr = i == a->psel ? TUI_A_REVERSE : 0;
+            if (i == a->psel)
+                tui_fill(b, (tui_rect){L.x + 1, y, L.w - 2, 1}, " ", attr);
+            tui_textf(b, L.x + 4, y, L.w - 6, attr | (p->error[0] ? TUI_C_ERR : 0), "%s%s", p->name,
+                      p->user ? " (yours)" : "");
+        }
+        line++;
+    }
+    tui_box(b, D, "Preset", TUI_C_DIM);
+    if (a->psel >= a->npresets) {
+        tui_text(b, D.x + 2, D.y + 2, D.w - 4, "No presets found.", TUI_C_ERR);
+        return;
+    }
+    const tui_preset_item *p = &a->presets[a->psel];
+    int x = D.x + 2, w = D.w - 4, y = D.y + 1;
+    tui_text(b, x, y++, w, p->title[0] ? p->title : p->name, TUI_A_BOLD);
+    y++;
+    if (p->error[0]) {
+        tui_text(b, x, y, w, p->error, TUI_C_ERR);
+        return;
+    }
+    tui_text(b, x, y, 10, "Question", TUI_C_ACCENT);
+    tui_text(b, x + 10, y++, w - 10, p->question, 0);
+    tui_text(b, x, y, 10, "Lab", TUI_C_ACCENT);
+    tui_text(b, x + 10, y++, w - 10, p->lab, 0);
+    tui_text(b, x, y, 10, "File", TUI_C_ACCENT);
+    tui_text(b, x + 10, y++, w - 10, p->path, TUI_C_DIM);
+    y++;
+    char e1[32], e2[32];
+    tui_fmt_duration(p->est_full_s > 0 ? p->est_full_s : NAN, e1, sizeof e1);
+    tui_fmt_duration(p->est_smoke_s > 0 ? p->est_smoke_s : NAN, e2, sizeof e2);
+    tui_text(b, x, y, 10, "Runs", TUI_C_ACCENT);
+    tui_textf(b, x + 10, y++, w - 10, 0, "%d configuration%s, %d epoch%s each (full scale)", p->configs_full,
+              p->configs_full == 1 ? "" : "s", p->epochs, p->epochs == 1 ? "" : "s");
+    tui_textf(b, x + 10, y++, w - 10, 0, "%d configuration%s at smoke scale", p->configs_smoke,
+              p->configs_smoke == 1 ? "" : "s");
+    tui_text(b, x, y, 10, "Estimate", TUI_C_ACCENT);
+    tui_textf(b, x + 10, y++, w - 10, 0, "full %s, smoke %s%s", p->est_full_s > 0 ? e1 : "unknown",
+              p->est_smoke_s > 0 ? e2 : "unknown",
+              p->est_full_s > 0 || p->est_smoke_s > 0 ? " (last completed sweep)" : " (no earlier run)");
+}
+
+/* ---- parameters ---- */
+
+static void allowed(const tui_param *p, char *out, size_t size)
+{
+    if (p->scale) {
+        snprintf(out, size, "smoke | full");
+        return;
+    }
+    const tb_option *o = p->opt;
+    if (!o) {
+        snprintf(out, size, "%s", "");
+        return;
+    }
+    const char *pre = p->axis ? "list of " : "";
+    switch (o->type) {
+    case TB_OPT_CHOICE:
+        snprintf(out, size, "%s%s", pre, o->choices);
+        break;
+    case TB_OPT_INT:
+    case TB_OPT_U64:
+        snprintf(out, size, "%sinteger %g..%g", pre, o->min, o->max);
+        break;
+    case TB_OPT_FLOAT:
+        snprintf(out, size, "%snumber %g..%g", pre, o->min, o->max);
+        break;
+    case TB_OPT_FLAG:
+        snprintf(out, size, "%strue | false", pre);
+        break;
+    default:
+        snprintf(out, size, "%s%s", pre, o->metavar ? o->metavar : "text");
+        break;
+    }
+}
+
+void tui_draw_params(const tui_app *a, tui_buf *b, const tui_layout *l)
+{
+    tui_rect r = l->body;
+    char title[200];
+    snprintf(title, sizeof title, "Parameters: %s", a->base ? a->base->name : "(choose a preset)");
+    tui_box(b, r, title, TUI_C_DIM);
+    if (!a->base)
+        return;
+    int x = r.x + 2, y = r.y + 1, kw = 16, vw = (r.w - 4 - kw) / 2;
+    tui_text(b, x, y, kw, "option", TUI_C_ACCENT | TUI_A_UNDERLINE);
+    tui_text(b, x + kw, y, vw, "value", TUI_C_ACCENT | TUI_A_UNDERLINE);
+    tui_text(b, x + kw + vw + 1, y, r.w - 4 - kw - vw - 1, "allowed", TUI_C_ACCENT | TUI_A_UNDERLINE);
+    y++;
+    for (int i = 0; i < a->nparams && y < r.y + r.h - 5; i++, y++) {
+        const tui_param *p = &a->params[i];
+        int sel = i == a->parsel, attr = sel ? TUI_A_REVERSE : 0;
+        if (sel)
+            tui_fill(b, (tui_rect){r.x + 1, y, r.w - 2, 1}, " ", attr);
+        if (p->axis && (!i || !a->params[i - 1].axis)) {
+            /* the axes are the sweep: a marker in the margin */
+            tui_put(b, r.x + 1, y, "*", TUI_C_ACCENT);
+        }
+        tui_textf(b, x, y, kw - 1, attr | (p->axis ? TUI_C_ACCENT : 0), "%s%s", p->key, p->edited ? " ~" : "");
+        if (sel && a->editing) {
+            int n = tui_text(b, x + kw, y, vw - 1, a->edit, attr | TUI_A_BOLD | (a->edit_err[0] ? TUI_C_ERR : TUI_C_OK));
+            tui_put(b, x + kw + n, y, "_", attr | TUI_A_BOLD);
+        } else
+            tui_text(b, x + kw, y, vw - 1, p->value, attr | (p->edited ? TUI_A_BOLD : 0));
+        char al[256];
+        allowed(p, al, sizeof al);
+        tui_text(b, x + kw + vw + 1, y, r.w - 4 - kw - vw - 1, al, attr | TUI_C_DIM);
+    }
+    int by = r.y + r.h - 4;
+    tui_textf(b, x, by, r.w - 4, TUI_A_BOLD, "Sweep size: %s", a->sweep_size >= 0 ? "" : "invalid");
+    if (a->sweep_size >= 0)
+        tui_textf(b, x + 12, by, r.w - 16, TUI_C_OK | TUI_A_BOLD, "%d configuration%s at %s scale", a->sweep_size,
+                  a->sweep_size == 1 ? "" : "s", a->smoke ? "smoke" : "full");
+    tui_text(b, x, by + 1, r.w - 4, "* sweep axes: a comma list, one configuration per value (product or zip)",
+             TUI_C_DIM);
+    if (a->edit_err[0])
+        tui_text(b, x, by + 2, r.w - 4, a->edit_err, TUI_C_ERR);
+    else if (a->editing)
+        tui_text(b, x, by + 2, r.w - 4, "ok", TUI_C_OK);
+}
+
+/* ---- results, table, export ---- */
+
+void tui_draw_results(const tui_app *a, tui_buf *b, const tui_layout *l)
+{
+    tui_rect r = l->body;
+    tui_box(b, r, "Results (sweeps, newest first)", TUI_C_DIM);
+    if (!a->nresults) {
+        tui_textf(b, r.x + 2, r.y + 2, r.w - 4, TUI_C_DIM, "No sweeps under %s yet.", a->runs_dir);
+        return;
+    }
+    int n = a->nresults, nc = 6;
+    char **cells = calloc((size_t)n * (size_t)nc, sizeof *cells);
+    char *store = calloc((size_t)n * (size_t)nc, 96);
+    if (!cells || !store) {
+        free(cells);
+        free(store);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        const tui_result_item *it = &a->results[i];
+        char *c = store + (size_t)i * nc * 96, wall[32];
+        tui_fmt_duration(it->wall_s, wall, sizeof wall);
+        snprintf(c, 96, "%s", i == a->mark ? "=" : " ");
+        snprintf(c + 96, 96, "%.95s", it->name);
+        snprintf(c + 192, 96, "%s", it->preset);
+        snprintf(c + 288, 96, "%s", it->scale);
+        snprintf(c + 384, 96, "%s %d/%d", it->status, it->completed, it->total);
+        snprintf(c + 480, 96, "%s", wall);
+        for (int k = 0; k < nc; k++)
+            cells[i * nc + k] = c + k * 96;
+    }
+    static const char *const hdr[] = {" ", "sweep", "preset", "scale", "status", "wall"};
+    static const int right[] = {0, 0, 0, 0, 0, 1};
+    tui_table(b, (tui_rect){r.x + 1, r.y + 1, r.w - 2, r.h - 2}, nc, hdr, (const char *const *)cells, n, right,
+              a->rsel);
+    free(cells);
+    free(store);
+}
+
+void tui_draw_table(const tui_app *a, tui_buf *b, const tui_layout *l)
+{
+    tui_rect r = l->body;
+    if (!a->have_table) {
+        tui_box(b, r, "Table", TUI_C_DIM);
+        return;
+    }
+    const tb_table *t = &a->table;
+    tui_box(b, r, t->title, TUI_C_DIM);
+    tui_text(b, r.x + 2, r.y + 1, r.w - 4, t->question, TUI_C_ACCENT);
+    tui_text(b, r.x + 2, r.y + 2, r.w - 4, t->source, TUI_C_DIM);
+    int nc = t->ncols, n = t->nrows;
+    char **cells = calloc((size_t)(n ? n : 1) * (size_t)nc, sizeof *cells);
+    char *store = calloc((size_t)(n ? n : 1) * (size_t)nc, 64);
+    const char **hdr = calloc((size_t)nc, sizeof *hdr);
+    int *right = calloc((size_t)nc, sizeof *right);
+    if (cells && store && hdr && right) {
+        for (int c = 0; c < nc; c++) {
+            hdr[c] = t->headers[c];
+            right[c] = t->kinds[c] != TB_COL_TEXT;
+        }
+        for (int i = 0; i < n; i++)
+            for (int c = 0; c < nc; c++) {
+                char *s = store + ((size_t)i * nc + c) * 64;
+                const tb_cell *cell = &t->cells[i * nc + c];
+                if (cell->text)
+                    snprintf(s, 64, "%s", cell->text);
+                else
+                    tb_cell_format(cell, t->kinds[c], 0, s, 64);
+                cells[i * nc + c] = s;
+            }
+        int nh = r.h - 6;
+        tui_table(b, (tui_rect){r.x + 2, r.y + 4, r.w - 4, nh < 2 ? 2 : nh}, nc, hdr, (const char *const *)cells, n,
+                  right, a->tsel);
+    }
+    free(cells);
+    free(store);
+    free(hdr);
+    free(right);
+    size_t nn = t->notes ? json_object_array_length(t->notes) : 0;
+    if (nn)
+        tui_textf(b, r.x + 2, r.y + r.h - 2, r.w - 4, TUI_C_DIM, "%zu footnote%s (in the export)", nn,
+                  nn == 1 ? "" : "s");
+}
+
+void tui_draw_export(const tui_app *a, tui_buf *b, const tui_layout *l)
+{
+    tui_rect r = l->body;
+    char title[1200];
+    snprintf(title, sizeof title, "Markdown: %s", a->export_path);
+    tui_box(b, r, title, TUI_C_DIM);
+    const char *s = a->export_text ? a->export_text : "";
+    for (int line = 0, y = r.y + 1; *s && y < r.y + r.h - 1; line++) {
+        const char *nl = strchr(s, '\n');
+        size_t len = nl ? (size_t)(nl - s) : strlen(s);
+        if (line >= a->export_scroll) {
+            char buf[1024];
+            snprintf(buf, sizeof buf, "%.*s", (int)(len < sizeof buf - 1 ? len : sizeof buf - 1), s);
+            tui_text(b, r.x + 2, y++, r.w - 4, buf, line == 0 ? TUI_A_BOLD : 0);
+        }
+        s = nl ? nl + 1 : s + len;
+    }
+}
+
+void tui_draw_help(const tui_app *a, tui_buf *b, const tui_layout *l)
+{
+    (void)a;
+    static const char *const lines[] = {
+        "Everywhere",
+        "  1 2 3 4     Presets, Parameters, Live run, Results",
+        "  ? F1        this help (Esc returns)",
+        "  q Ctrl-C    quit (asks whether to leave a running sweep going)",
+        "Presets",
+        "  Up/Down k/j choose        Enter  edit its parameters",
+        "Parameters",
+        "  Up/Down     choose        Enter  edit (checked as you type; Enter accepts, Esc discards)",
+        "  s           smoke/full    l F5   launch in the background",
+        "  w           save as a new preset in your presets folder",
+        "Live run",
+        "  c           cancel: stops at the next batch, finished epochs are kept",
+        "Results",
+        "  Enter       the sweep's table      m  mark a sweep to show side by side",
+        "  e           (in the table) export Markdown to RUNS/<sweep>.md and preview it",
+        "  r           refresh the list",
+        "",
+        "The run continues when you quit and leave it going; start trainbench again to re-attach.",
+    };
+    tui_rect r = l->body;
+    tui_box(b, r, "Help", TUI_C_DIM);
+    for (size_t i = 0; i < sizeof lines / sizeof *lines && (int)i < r.h - 2; i++)
+        tui_text(b, r.x + 2, r.y + 1 + (int)i, r.w - 4, lines[i],
+                 lines[i][0] && lines[i][0] != ' ' ? TUI_C_ACCENT | TUI_A_BOLD : 0);
+}
