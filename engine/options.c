@@ -139,6 +139,20 @@ static int edit_distance(const char *a, const char *b)
     return d[la][lb];
 }
 
+const char *tb_suggest(const char *name, const char *const *candidates, int n)
+{
+    const char *best = NULL;
+    int best_d = 4;
+    for (int i = 0; i < n; i++) {
+        int d = edit_distance(name, candidates[i]);
+        if (d < best_d) {
+            best_d = d;
+            best = candidates[i];
+        }
+    }
+    return best;
+}
+
 const char *tb_option_suggest(const char *name)
 {
     const char *best = NULL;

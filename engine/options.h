@@ -67,6 +67,10 @@ const tb_option *tb_train_options(void);
 /* Finds an option by name or alias; '-' and '_' are interchangeable
  * (presets write num_workers).  NULL when unknown. */
 const tb_option *tb_option_find(const char *name);
+/* Closest of `n` candidates to `name` by edit distance (at most 3), or NULL:
+ * the "did you mean" of every parser (options, presets). */
+const char *tb_suggest(const char *name, const char *const *candidates, int n);
+
 /* The closest known name to a misspelling (edit distance), or NULL. */
 const char *tb_option_suggest(const char *name);
 

@@ -26,41 +26,6 @@ static const char *const time_metrics[] = {"train_s", "epoch_s", "wall_s", "load
 #endif
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
-static int edit_distance(const char *a, const char *b)
-{
-    int la = (int)strlen(a), lb = (int)strlen(b);
-    if (la > 63 || lb > 63)
-        return 99;
-    int d[64][64];
-    for (int i = 0; i <= la; i++)
-        d[i][0] = i;
-    for (int j = 0; j <= lb; j++)
-        d[0][j] = j;
-    for (int i = 1; i <= la; i++)
-        for (int j = 1; j <= lb; j++) {
-            int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-            if (d[i - 1][j] + 1 < best)
-                best = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < best)
-                best = d[i][j - 1] + 1;
-            d[i][j] = best;
-        }
-    return d[la][lb];
-}
-
-const char *tb_suggest(const char *name, const char *const *candidates, int n)
-{
-    const char *best = NULL;
-    int best_d = 4;
-    for (int i = 0; i < n; i++) {
-        int d = edit_distance(name, candidates[i]);
-        if (d < best_d) {
-            best_d = d;
-            best = candidates[i];
-        }
-    }
-    return best;
-}
 
 static void join_list(const char *const *items, int n, char *out, size_t size)
 {

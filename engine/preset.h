@@ -112,7 +112,5 @@ void tb_plan_free(tb_plan *plan);
  * {"key", "columns": [{"id","header","only": ["1", ...]}]}. */
 struct json_object *tb_preset_table_json(const tb_preset *p);
 
-/* Closest of `n` candidates to `name` by edit distance (at most 3), or NULL. */
-const char *tb_suggest(const char *name, const char *const *candidates, int n);
 
 #endif
