@@ -49,6 +49,14 @@ static double jnum(struct json_object *o, const char *k)
                : NAN;
 }
 
+/* An integer field; 0 when missing, not finite or out of int's range (a
+ * corrupt or foreign file must not make the cast undefined). */
+static int jint(struct json_object *o, const char *k)
+{
+    double v = jnum(o, k);
+    return isfinite(v) && v > INT_MIN && v < INT_MAX ? (int)v : 0;
+}
+
 int tui_app_init(tui_app *a, const char *runs_dir, const char *user_presets_dir)
 {
     memset(a, 0, sizeof *a);
@@ -373,16 +381,16 @@ void tui_live_event(tui_live *l, struct json_object *ev)
         return;
     double t = jnum(ev, "time");
     if (!strcmp(type, "epoch_start")) {
-        l->epoch = (int)jnum(ev, "epoch");
-        l->epochs = (int)jnum(ev, "epochs");
-        l->batches = (int)jnum(ev, "batches");
+        l->epoch = jint(ev, "epoch");
+        l->epochs = jint(ev, "epochs");
+        l->batches = jint(ev, "batches");
         l->batch = 0;
         l->last_batch = 0;
         l->last_t = t;
     } else if (!strcmp(type, "progress")) {
-        int batch = (int)jnum(ev, "batch");
-        l->epoch = (int)jnum(ev, "epoch");
-        l->batches = (int)jnum(ev, "batches");
+        int batch = jint(ev, "batch");
+        l->epoch = jint(ev, "epoch");
+        l->batches = jint(ev, "batches");
         l->ips = jnum(ev, "images_per_s");
         l->loss = jnum(ev, "loss");
         if (isfinite(l->loss)) {
@@ -493,7 +501,7 @@ int tui_live_poll(tui_live *l)
     struct json_object *sum = access(path, R_OK) == 0 ? tb_json_read_file(path) : NULL;
     if (sum) {
         const char *st = jstr(sum, "status");
-        int pid = (int)jnum(sum, "pid");
+        int pid = jint(sum, "pid");
         if (l->pid <= 0 && pid > 0)
             l->pid = pid;
         const char *eff = l->ours && !l->child_done ? (st ? st : "running")
@@ -502,9 +510,9 @@ int tui_live_poll(tui_live *l)
         jcopy(l->preset, sizeof l->preset, sum, "preset", "");
         jcopy(l->title, sizeof l->title, sum, "title", "");
         struct json_object *counts = jget(sum, "counts"), *cfgs = jget(sum, "configs");
-        l->total = (int)jnum(counts, "total");
-        l->completed = (int)jnum(counts, "completed");
-        l->failed = (int)jnum(counts, "failed") + (int)jnum(counts, "refused");
+        l->total = jint(counts, "total");
+        l->completed = jint(counts, "completed");
+        l->failed = jint(counts, "failed") + jint(counts, "refused");
         l->nconfigs = 0;
         int running = -1, lastdone = -1;
         for (size_t i = 0; cfgs && i < json_object_array_length(cfgs) && l->nconfigs < TUI_MAX_CONFIGS; i++) {
@@ -597,12 +605,12 @@ int tui_results_scan(tui_app *a)
         snprintf(r->dir, sizeof r->dir, "%.700s/%.255s", a->runs_dir, e->d_name);
         jcopy(r->preset, sizeof r->preset, pj, "preset", "?");
         jcopy(r->scale, sizeof r->scale, pj, "scale", "?");
-        const char *st = sj ? tb_sweep_effective_status(jstr(sj, "status"), (int)jnum(sj, "pid"), jstr(sj, "hostname"))
+        const char *st = sj ? tb_sweep_effective_status(jstr(sj, "status"), jint(sj, "pid"), jstr(sj, "hostname"))
                             : "starting";
         snprintf(r->status, sizeof r->status, "%s", st);
         struct json_object *counts = jget(sj, "counts"), *cfgs = jget(sj, "configs");
-        r->total = (int)jnum(counts, "total");
-        r->completed = (int)jnum(counts, "completed");
+        r->total = jint(counts, "total");
+        r->completed = jint(counts, "completed");
         for (size_t i = 0; cfgs && i < json_object_array_length(cfgs); i++) {
             double w = jnum(json_object_array_get_idx(cfgs, i), "wall_s");
             r->wall_s += isfinite(w) ? w : 0;
