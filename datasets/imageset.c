@@ -357,6 +357,15 @@ int tb_imageset_load_packed(const char *path, tb_split split, int limit, tb_data
         const size_t image = (size_t)h->channels * h->height * h->width;
         out->height = (int)h->height;
         out->width = (int)h->width;
+        /* Every pixel must be in the file: refuse a header that would make us
+         * allocate more than the file could hold. */
+        if (image * (size_t)kept > p->size) {
+            tb_fail("packed file %s: %d raw images of %zu bytes cannot fit in its %zu bytes; the file is corrupt",
+                    path, kept, image, p->size);
+            tb_pack_close(p);
+            tb_dataset_free(out);
+            return -1;
+        }
         out->pixels = tb_malloc(image * (size_t)kept, "dataset pixels");
         for (int i = 0; out->pixels && i < kept; i++) {
             if (idx[i].size != image) {
