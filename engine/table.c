@@ -869,7 +869,6 @@ int tb_table_from_runs(char *const *dirs, int n, tb_table *t)
 int tb_table_merge(const tb_table *tables, int n, tb_table *out)
 {
     memset(out, 0, sizeof *out);
-    out->notes = json_object_new_array();
     const tb_table *a = &tables[0];
     for (int i = 1; i < n; i++)
         if (tables[i].ncols != a->ncols || strcmp(tables[i].preset, a->preset))
@@ -896,6 +895,7 @@ int tb_table_merge(const tb_table *tables, int n, tb_table *out)
     out->cells = calloc((size_t)out->nrows * out->ncols + 1, sizeof *out->cells);
     if (!out->cells)
         return tb_fail("out of memory");
+    out->notes = json_object_new_array(); /* only now: the early failures above own nothing */
     int r = 0;
     for (int i = 0; i < n; i++) {
         const char *base = strrchr(tables[i].source, '/');
