@@ -15,6 +15,10 @@
  * step s uses images (s mod T/N)*N .. +N-1.  A test tool, not installed. */
 #include "backend.h"
 #include "error.h"
+#include "tb_config.h"
+#if TB_HAVE_CUDA
+#include "cuda/cuda_backend.h"
+#endif
 #include "model.h"
 #include "model_io.h"
 #include "optim.h"
@@ -27,7 +31,7 @@
 #include <string.h>
 
 typedef struct {
-    const char *model, *weights, *batch, *out, *optimizer;
+    const char *model, *weights, *batch, *out, *optimizer, *device, *precision;
     int classes, batch_norm, batch_size, steps, threads;
     float lr, momentum, weight_decay;
 } args;
@@ -36,7 +40,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: oracle_driver --model NAME --weights W.safetensors --batch B.safetensors --batch-size N\n"
                "                     --out DIR [--steps K] [--optimizer NAME] [--lr X] [--momentum X]\n"
-               "                     [--weight-decay X] [--classes N] [--no-batch-norm] [--threads N]\n");
+               "                     [--weight-decay X] [--classes N] [--no-batch-norm] [--threads N]\n"
+               "                     [--device cpu|cuda] [--precision fp32|tf32|bf16]\n");
 }
 
 static int parse_args(int argc, char **argv, args *a)
@@ -48,9 +53,10 @@ static int parse_args(int argc, char **argv, args *a)
         {"no-batch-norm", no_argument, 0, 'n'},      {"batch-size", required_argument, 0, 'N'},
         {"steps", required_argument, 0, 'k'},        {"threads", required_argument, 0, 't'},
         {"lr", required_argument, 0, 'l'},           {"momentum", required_argument, 0, 'M'},
-        {"weight-decay", required_argument, 0, 'd'}, {0, 0, 0, 0},
+        {"weight-decay", required_argument, 0, 'd'}, {"device", required_argument, 0, 'D'},
+        {"precision", required_argument, 0, 'P'},    {0, 0, 0, 0},
     };
-    *a = (args){.optimizer = "sgd", .classes = 10, .batch_norm = 1, .steps = 1, .threads = 2,
+    *a = (args){.optimizer = "sgd", .device = "cpu", .precision = "fp32", .classes = 10, .batch_norm = 1, .steps = 1, .threads = 2,
                 .lr = 0.1f, .momentum = 0.9f, .weight_decay = 5e-4f};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -68,11 +74,13 @@ static int parse_args(int argc, char **argv, args *a)
         case 'l': a->lr = strtof(optarg, NULL); break;
         case 'M': a->momentum = strtof(optarg, NULL); break;
         case 'd': a->weight_decay = strtof(optarg, NULL); break;
+        case 'D': a->device = optarg; break;
+        case 'P': a->precision = optarg; break;
         default: return -1;
         }
     }
     if (optind != argc || !a->model || !a->weights || !a->batch || !a->out || a->batch_size < 2 || a->steps < 1 ||
-        a->classes < 1 || a->threads < 0)
+        a->classes < 1 || a->threads < 0 || (strcmp(a->device, "cpu") && strcmp(a->device, "cuda")))
         return -1;
     return 0;
 }
@@ -196,6 +204,19 @@ static int run(const args *a, tb_backend *b, const batches *bt, tb_model *m, int
     return rc ? -1 : 0;
 }
 
+/* --device cuda (bench/pytorch/gpu_compare.py) where the CUDA backend is built. */
+static tb_backend *make_backend(const args *a)
+{
+    if (!strcmp(a->device, "cpu"))
+        return tb_cpu_backend_create(a->threads);
+#if TB_HAVE_CUDA
+    return tb_cuda_backend_create(0, a->precision);
+#else
+    tb_fail("--device cuda: this build has no CUDA backend");
+    return NULL;
+#endif
+}
+
 int main(int argc, char **argv)
 {
     args a;
@@ -212,7 +233,7 @@ int main(int argc, char **argv)
     if (!rc && bt.t % a.batch_size)
         rc = tb_fail("%s holds %d images, not a multiple of the batch size %d", a.batch, bt.t, a.batch_size);
     rc = rc || tb_model_spec_parse(a.model, a.classes, bt.c, a.batch_norm, &spec) ||
-         !(b = tb_cpu_backend_create(a.threads)) ||
+         !(b = make_backend(&a)) ||
          !(m = tb_model_create(b, &spec, a.batch_size, bt.h, bt.w, 1)) ||
          !(labels_dev = b->alloc(b, (size_t)a.batch_size * sizeof *labels_dev, "labels")) ||
          tb_model_load_safetensors(b, m, NULL, a.weights, TB_IO_PARAMS | TB_IO_BUFFERS) || run(&a, b, &bt, m, labels_dev);
