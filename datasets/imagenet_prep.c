@@ -17,6 +17,7 @@
 #include "datatool.h"
 #include "error.h"
 #include "fsutil.h"
+#include "matfile.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -488,16 +489,14 @@ static int cmp_label(const void *a, const void *b)
     return strcmp(((const val_label *)a)->name, ((const val_label *)b)->name);
 }
 
-/* Parses "mv FILE WNID/" lines (valprep.sh); other lines are ignored. */
-static int read_valprep(const char *path, val_label **out, int *n, char **text)
+/* Parses "mv FILE WNID/" lines (valprep.sh) in text, which it changes and
+ * the labels point into; other lines are ignored.  path names it. */
+static int parse_valprep(const char *path, char *text, val_label **out, int *n)
 {
-    size_t size;
-    if (tb_read_file(path, text, &size))
-        return -1;
     int cap = 1024, count = 0;
     val_label *v = malloc(sizeof *v * (size_t)cap);
     int line_no = 0;
-    for (char *line = *text, *next; v && line && *line; line = next) {
+    for (char *line = text, *next; v && line && *line; line = next) {
         next = strchr(line, '\n');
         if (next)
             *next++ = '\0';
@@ -536,6 +535,147 @@ static int read_valprep(const char *path, val_label **out, int *n, char **text)
     return 0;
 }
 
+/* ---- the devkit: ground truth + meta.mat -------------------------------- */
+
+#define DEVKIT_GT "ILSVRC2012_devkit_t12/data/ILSVRC2012_validation_ground_truth.txt"
+#define DEVKIT_META "ILSVRC2012_devkit_t12/data/meta.mat"
+#define LEAF_IDS 1000 /* ILSVRC2012_IDs 1..1000 are the leaf classes */
+
+static int wnid_ok(const char *w)
+{
+    size_t n = strlen(w);
+    if (n == 0 || n > 63 || w[0] == '.' || w[0] == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((w[i] >= 'a' && w[i] <= 'z') || (w[i] >= 'A' && w[i] <= 'Z') || (w[i] >= '0' && w[i] <= '9') ||
+              w[i] == '_' || w[i] == '-'))
+            return 0;
+    return 1;
+}
+
+/* wnid[id] for ILSVRC2012_ID 1..1000, from the synsets struct of meta.mat
+ * (pointers into s). */
+static int leaf_wnids(const char *label, const tb_mat_struct *s, const char *wnid[LEAF_IDS + 1])
+{
+    int fi = tb_mat_field(s, "ILSVRC2012_ID"), fw = tb_mat_field(s, "WNID");
+    if (fi < 0 || fw < 0)
+        return tb_fail("%s: the synsets struct has no %s field", label, fi < 0 ? "ILSVRC2012_ID" : "WNID");
+    for (size_t e = 0; e < s->nelem; e++) {
+        const tb_mat_value *id = &s->values[e * s->nfields + (size_t)fi], *w = &s->values[e * s->nfields + (size_t)fw];
+        if (id->kind != TB_MAT_NUMBER || id->count != 1)
+            return tb_fail("%s: synset %zu has no single numeric ILSVRC2012_ID", label, e + 1);
+        double v = id->num[0];
+        if (!(v >= 1 && v <= LEAF_IDS))
+            continue; /* an inner synset (ID 1001..1860) */
+        int k = (int)v;
+        if (k != v)
+            return tb_fail("%s: synset %zu has ILSVRC2012_ID %g, not a whole number", label, e + 1, v);
+        if (w->kind != TB_MAT_CHAR || !wnid_ok(w->str))
+            return tb_fail("%s: synset %zu (ILSVRC2012_ID %d) has no valid WNID", label, e + 1, k);
+        if (wnid[k])
+            return tb_fail("%s: ILSVRC2012_ID %d is given to two synsets (%s and %s)", label, k, wnid[k], w->str);
+        wnid[k] = w->str;
+    }
+    return 0;
+}
+
+/* Reads the devkit tar.gz as a stream and writes into *text a valprep.sh
+ * equivalent: "mv ILSVRC2012_val_%08d.JPEG WNID/" per ground-truth line. */
+static int read_devkit(const char *path, char **text)
+{
+    *text = NULL;
+    struct archive *a = archive_read_new();
+    if (!a)
+        return tb_fail("libarchive cannot allocate a reader");
+    unsigned char *gt = NULL, *meta = NULL;
+    size_t gt_size = 0, meta_size = 0;
+    int rc = 0;
+    archive_read_support_filter_all(a);
+    archive_read_support_format_tar(a);
+    if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK)
+        rc = tb_fail("cannot open the devkit %s: %s", path, archive_error_string(a));
+    while (!rc && (!gt || !meta)) {
+        struct archive_entry *e;
+        int r = archive_read_next_header(a, &e);
+        if (r == ARCHIVE_EOF)
+            break;
+        if (r < ARCHIVE_WARN) {
+            rc = tb_fail("the devkit %s is truncated or corrupt (%s); download it again", path,
+                         archive_error_string(a));
+            break;
+        }
+        const char *name = archive_entry_pathname(e);
+        if (archive_entry_filetype(e) != AE_IFREG || !name)
+            continue;
+        if (!strncmp(name, "./", 2))
+            name += 2;
+        unsigned char **dst = !strcmp(name, DEVKIT_GT) ? &gt : !strcmp(name, DEVKIT_META) ? &meta : NULL;
+        if (!dst || *dst)
+            continue;
+        la_int64_t size = archive_entry_size(e);
+        if (read_entry(a, path, name, size, dst))
+            rc = -1;
+        else
+            *(dst == &gt ? &gt_size : &meta_size) = (size_t)size;
+    }
+    archive_read_free(a);
+    if (!rc && (!gt || !meta))
+        rc = tb_fail("the devkit %s has no %s; is it ILSVRC2012_devkit_t12.tar.gz?", path, !gt ? DEVKIT_GT : DEVKIT_META);
+    char label[4300];
+    snprintf(label, sizeof label, "%s:%s", path, DEVKIT_META);
+    tb_mat_struct s = {0};
+    const char *wnid[LEAF_IDS + 1] = {0};
+    if (!rc && (tb_mat_read_struct(label, meta, meta_size, "synsets", &s) || leaf_wnids(label, &s, wnid)))
+        rc = -1;
+    /* The ground truth: one ID per line, for ILSVRC2012_val_00000001.JPEG on. */
+    size_t cap = gt_size / 2 * 48 + 64, used = 0;
+    char *out = rc ? NULL : malloc(cap);
+    if (!rc && !out)
+        rc = tb_fail("out of memory reading %s", path);
+    int line_no = 0;
+    for (size_t p = 0; !rc && p < gt_size;) {
+        size_t q = p;
+        while (q < gt_size && gt[q] != '\n')
+            q++;
+        size_t end = q;
+        while (end > p && (gt[end - 1] == '\r' || gt[end - 1] == ' ' || gt[end - 1] == '\t'))
+            end--;
+        line_no++;
+        long id = 0;
+        size_t i = p;
+        for (; i < end && gt[i] >= '0' && gt[i] <= '9' && id <= LEAF_IDS; i++)
+            id = id * 10 + (gt[i] - '0');
+        if (i == p || i != end || id < 1 || id > LEAF_IDS || !wnid[id]) {
+            rc = i == p || i != end
+                     ? tb_fail("%s:%s line %d: expected one ILSVRC2012_ID", path, DEVKIT_GT, line_no)
+                     : tb_fail("%s:%s line %d: ILSVRC2012_ID %.*s names no leaf synset (1..1000) of meta.mat", path,
+                               DEVKIT_GT, line_no, (int)(end - p), (const char *)gt + p);
+            break;
+        }
+        if (cap - used < 128) {
+            char *bigger = realloc(out, cap *= 2);
+            if (!bigger) {
+                rc = tb_fail("out of memory reading %s", path);
+                break;
+            }
+            out = bigger;
+        }
+        used += (size_t)snprintf(out + used, cap - used, "mv ILSVRC2012_val_%08d.JPEG %s/\n", line_no, wnid[id]);
+        p = q + 1;
+    }
+    if (!rc && !used)
+        rc = tb_fail("%s:%s is empty", path, DEVKIT_GT);
+    tb_mat_struct_free(&s);
+    free(gt);
+    free(meta);
+    if (rc) {
+        free(out);
+        return -1;
+    }
+    *text = out;
+    return 0;
+}
+
 static int prep_val(prep *pr)
 {
     const tb_imagenet_prep_options *o = pr->o;
@@ -546,14 +686,17 @@ static int prep_val(prep *pr)
         printf("val: %s is complete from an earlier run; skipped\n", final);
         return 0;
     }
-    if (o->devkit)
-        return tb_fail("--devkit: reading the devkit's meta.mat is not supported yet; pass --valprep valprep.sh "
-                       "(the list from pytorch/examples' imagenet folder)");
     val_label *labels = NULL;
     char *text = NULL;
+    size_t text_size;
     int nlabels = 0, rc = 0;
-    if (read_valprep(o->valprep, &labels, &nlabels, &text))
+    const char *src = o->devkit ? o->devkit : o->valprep;
+    if (o->devkit ? read_devkit(o->devkit, &text) : tb_read_file(o->valprep, &text, &text_size))
         return -1;
+    if (parse_valprep(src, text, &labels, &nlabels)) {
+        free(text);
+        return -1;
+    }
     if (tb_rm_rf(partial) || tb_mkdir_p(partial))
         rc = -1;
     for (int i = 0; !rc && i < nlabels; i++) {
@@ -591,7 +734,7 @@ static int prep_val(prep *pr)
         val_label key = {(char *)name, NULL};
         val_label *l = bsearch(&key, labels, (size_t)nlabels, sizeof *labels, cmp_label);
         if (!l) {
-            rc = tb_fail("validation image %s has no label in %s; is the list for this archive?", name, o->valprep);
+            rc = tb_fail("validation image %s has no label in %s; is the list for this archive?", name, src);
             break;
         }
         unsigned char *data;
@@ -618,7 +761,7 @@ static int prep_val(prep *pr)
     if (!rc && images + pr->corrupt != nlabels)
         rc = tb_fail("the validation tar %s holds %ld images but %s labels %d; the tar is incomplete or the list "
                      "is for another archive",
-                     o->val_tar, images, o->valprep, nlabels);
+                     o->val_tar, images, src, nlabels);
     if (!rc && nlabels == REAL_VAL)
         printf("val: %ld images (the full ILSVRC2012 count)\n", images);
     else if (!rc)

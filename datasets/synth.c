@@ -291,6 +291,154 @@ static int write_train(const char *out, int classes, int per_class, uint64_t see
     return close_tar(a, path, ok);
 }
 
+/* ---- the devkit: a MATLAB v5 meta.mat and the ground truth ------------- */
+
+/* Appends a MAT v5 data element: the small format for 1-4 bytes, else a tag
+ * and the data padded to 8 bytes. */
+static void mat_elem(membuf *m, int *ok, uint32_t type, const void *data, size_t len)
+{
+    static const unsigned char zero[8] = {0};
+    uint32_t tag[2] = {type, (uint32_t)len};
+    if (len > 0 && len <= 4)
+        tag[0] = type | (uint32_t)len << 16;
+    int small = len > 0 && len <= 4;
+    *ok &= membuf_write(NULL, m, tag, small ? 4 : 8) >= 0;
+    if (len)
+        *ok &= membuf_write(NULL, m, data, len) >= 0;
+    size_t pad = small ? 4 - len : (8 - len % 8) % 8;
+    if (pad)
+        *ok &= membuf_write(NULL, m, zero, pad) >= 0;
+}
+
+enum { MI_INT8 = 1, MI_UINT8 = 2, MI_UINT16 = 4, MI_INT32 = 5, MI_UINT32 = 6, MI_DOUBLE = 9, MI_MATRIX = 14,
+       MI_UTF16 = 17 };
+
+/* Appends a miMATRIX of class cls, rows x cols, with the given name and the
+ * already encoded elements that follow the name. */
+static void mat_matrix(membuf *m, int *ok, unsigned cls, int rows, int cols, const char *name, const membuf *body)
+{
+    membuf b = {0};
+    uint32_t flags[2] = {cls, 0};
+    int32_t dims[2] = {rows, cols};
+    mat_elem(&b, ok, MI_UINT32, flags, 8);
+    mat_elem(&b, ok, MI_INT32, dims, 8);
+    mat_elem(&b, ok, MI_INT8, name, strlen(name));
+    if (body->size)
+        *ok &= membuf_write(NULL, &b, body->data, body->size) >= 0;
+    mat_elem(m, ok, MI_MATRIX, b.data, b.size);
+    free(b.data);
+}
+
+/* A double matrix 1 x n stored as `type` (what MATLAB does for whole numbers). */
+static void mat_numbers(membuf *m, int *ok, const double *v, int n, uint32_t type)
+{
+    unsigned char raw[8 * 64];
+    size_t sz = type == MI_UINT8 ? 1 : type == MI_UINT16 ? 2 : 8;
+    for (int i = 0; i < n && i < 64; i++) {
+        uint64_t u = type == MI_UINT8 ? (uint8_t)v[i] : type == MI_UINT16 ? (uint16_t)v[i] : 0;
+        if (sz == 8)
+            memcpy(&u, &v[i], 8);
+        for (size_t k = 0; k < sz; k++)
+            raw[(size_t)i * sz + k] = (unsigned char)(u >> (8 * k));
+    }
+    membuf body = {0};
+    mat_elem(&body, ok, type, raw, sz * (size_t)(n < 64 ? n : 64));
+    mat_matrix(m, ok, 6 /* mxDOUBLE */, 1, n < 64 ? n : 64, "", &body);
+    free(body.data);
+}
+
+/* A 1 x n char array, as UTF-16 or as bytes. */
+static void mat_chars(membuf *m, int *ok, const char *s, int utf16)
+{
+    size_t n = strlen(s);
+    unsigned char raw[2 * 128];
+    if (n > 128)
+        n = 128;
+    for (size_t i = 0; i < n; i++) {
+        if (utf16) {
+            raw[2 * i] = (unsigned char)s[i];
+            raw[2 * i + 1] = 0;
+        } else {
+            raw[i] = (unsigned char)s[i];
+        }
+    }
+    membuf body = {0};
+    mat_elem(&body, ok, utf16 ? MI_UTF16 : MI_UINT8, raw, utf16 ? 2 * n : n);
+    mat_matrix(m, ok, 4 /* mxCHAR */, 1, (int)n, "", &body);
+    free(body.data);
+}
+
+/* meta.mat: synsets, a (classes+1) x 1 struct array like the devkit's: the
+ * leaf classes with ILSVRC2012_ID 1..classes, then one inner synset (ID
+ * 1001) whose children are all of them. */
+static int write_meta_mat(membuf *m, int classes)
+{
+    static const char *fields[] = {"ILSVRC2012_ID", "WNID", "words", "num_children", "children"};
+    enum { NF = 5, FL = 32 };
+    int ok = 1;
+    char head[128];
+    memset(head, ' ', 116);
+    memcpy(head, "MATLAB 5.0 MAT-file, Platform: trainbench synth", 47);
+    memset(head + 116, 0, 8);
+    head[124] = 0x00;
+    head[125] = 0x01;
+    head[126] = 'I';
+    head[127] = 'M';
+    ok &= membuf_write(NULL, m, head, 128) >= 0;
+    membuf body = {0};
+    int32_t fl = FL;
+    char names[NF * FL] = {0};
+    for (int f = 0; f < NF; f++)
+        memcpy(names + f * FL, fields[f], strlen(fields[f]));
+    mat_elem(&body, &ok, MI_INT32, &fl, 4);
+    mat_elem(&body, &ok, MI_INT8, names, sizeof names);
+    for (int k = 0; k <= classes; k++) {
+        char wnid[16], words[48];
+        int inner = k == classes;
+        double id = inner ? 1001 : k + 1, nchild = inner ? classes : 0, children[64];
+        if (inner)
+            snprintf(wnid, sizeof wnid, "n00001740");
+        else
+            wnid_of(k, wnid);
+        snprintf(words, sizeof words, inner ? "entity" : "synthetic class %d", k);
+        for (int c = 0; c < classes && c < 64; c++)
+            children[c] = c + 1;
+        mat_numbers(&body, &ok, &id, 1, MI_UINT16);
+        mat_chars(&body, &ok, wnid, 1);
+        mat_chars(&body, &ok, words, 0);
+        mat_numbers(&body, &ok, &nchild, 1, MI_UINT8);
+        mat_numbers(&body, &ok, children, inner ? classes : 0, MI_DOUBLE);
+    }
+    mat_matrix(m, &ok, 2 /* mxSTRUCT */, classes + 1, 1, "synsets", &body);
+    free(body.data);
+    return ok ? 0 : tb_fail("out of memory writing meta.mat");
+}
+
+/* ILSVRC2012_devkit_t12.tar.gz with data/meta.mat and the ground truth for
+ * the validation labels label[0..n). */
+static int write_devkit(const char *out, int classes, const int32_t *label, int n)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/ILSVRC2012_devkit_t12.tar.gz", out);
+    membuf meta = {0}, gt = {0};
+    int ok = write_meta_mat(&meta, classes) == 0;
+    for (int i = 0; ok && i < n; i++) {
+        char line[16];
+        int len = snprintf(line, sizeof line, "%d\n", label[i] + 1);
+        ok = membuf_write(NULL, &gt, line, (size_t)len) >= 0 || !tb_fail("out of memory");
+    }
+    struct archive *a = ok ? open_tar(path, 1) : NULL;
+    if (a) {
+        ok = add_file(a, path, "ILSVRC2012_devkit_t12/COPYING", "synthetic\n", 10) == 0 &&
+             add_file(a, path, "ILSVRC2012_devkit_t12/data/meta.mat", meta.data, meta.size) == 0 &&
+             add_file(a, path, "ILSVRC2012_devkit_t12/data/ILSVRC2012_validation_ground_truth.txt", gt.data,
+                      gt.size) == 0;
+    }
+    free(meta.data);
+    free(gt.data);
+    return a ? close_tar(a, path, ok) : -1;
+}
+
 static int write_val(const char *out, int classes, int per_class, uint64_t seed)
 {
     const int n = classes * per_class;
@@ -340,6 +488,8 @@ static int write_val(const char *out, int classes, int per_class, uint64_t seed)
     int rc = a ? close_tar(a, path, ok) : -1;
     if (!rc)
         rc = tb_write_file(list, sh, used, 1);
+    if (!rc && classes <= 1000) /* the devkit's IDs 1..1000 name the leaf classes */
+        rc = write_devkit(out, classes, label, n);
     free(sh);
     free(label);
     return rc;
@@ -352,8 +502,8 @@ int tb_synth_imagenet(const char *out, int classes, int per_class, int val_per_c
     if (write_train(out, classes, per_class, seed, quiet) || write_val(out, classes, val_per_class, seed))
         return -1;
     if (!quiet)
-        printf("wrote %s/ILSVRC2012_img_train.tar (%d classes x %d images), ILSVRC2012_img_val.tar (%d images) "
-               "and valprep.sh\n",
+        printf("wrote %s/ILSVRC2012_img_train.tar (%d classes x %d images), ILSVRC2012_img_val.tar (%d images)"
+               ", valprep.sh and ILSVRC2012_devkit_t12.tar.gz\n",
                out, classes, per_class, classes * val_per_class);
     return 0;
 }

@@ -52,6 +52,55 @@ while read -r _ file dir; do
 done < <(grep '^mv ' "$S/valprep.sh")
 check '[ -z "$(ls -A "$O" | grep partial)" ] && [ -z "$(ls -A "$O/train" | grep partial)" ]' "partial folders left"
 
+# --devkit: the labels from the devkit's ground truth + meta.mat (MAT v5)
+# sort the images exactly as valprep.sh does; also with meta.mat's struct
+# zlib-compressed (miCOMPRESSED, what MATLAB writes by default).
+DK="$S/ILSVRC2012_devkit_t12.tar.gz"
+GT=ILSVRC2012_devkit_t12/data/ILSVRC2012_validation_ground_truth.txt
+MM=ILSVRC2012_devkit_t12/data/meta.mat
+expect 0 "val: 12 images" -- "$TB" data imagenet --val-tar "$VAL" --devkit "$DK" --out "$tmp/dk1"
+check 'diff -r "$O/val" "$tmp/dk1/val" >/dev/null' "--devkit and --valprep sort the validation images differently"
+# devkit.py DEST MODE: rewrites the synthetic devkit with meta.mat changed.
+cat >"$tmp/devkit.py" <<'PY'
+import io, struct, sys, tarfile, zlib
+src, dest, mode = sys.argv[1:4]
+with tarfile.open(src) as t:
+    files = [(m.name, t.extractfile(m).read()) for m in t.getmembers() if m.isfile()]
+def change(name, data):
+    if not name.endswith("meta.mat"):
+        return data
+    if mode == "compressed":  # the 128-byte header, then one miCOMPRESSED element
+        z = zlib.compress(data[128:])
+        return data[:128] + struct.pack("<II", 15, len(z)) + z
+    if mode == "truncated":
+        return data[:len(data) // 2]
+    if mode == "badzlib":
+        z = bytearray(zlib.compress(data[128:])); z[len(z) // 2] ^= 0xff
+        return data[:128] + struct.pack("<II", 15, len(z)) + bytes(z)
+    if mode == "version":
+        return data[:124] + b"\x00\x02IM" + data[128:]
+    if mode == "hugedims":  # the struct claims 2^30 elements
+        i = data.index(b"synsets") - 16
+        return data[:i] + struct.pack("<i", 1 << 30) + data[i + 4:]
+    raise SystemExit("mode?")
+with tarfile.open(dest, "w:gz") as t:
+    for name, data in files:
+        data = change(name, data)
+        i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))
+PY
+python3 "$tmp/devkit.py" "$DK" "$tmp/dk-z.tar.gz" compressed
+expect 0 "val: 12 images" -- "$TB" data imagenet --val-tar "$VAL" --devkit "$tmp/dk-z.tar.gz" --out "$tmp/dk2"
+check 'diff -r "$O/val" "$tmp/dk2/val" >/dev/null' "--devkit with a compressed meta.mat sorts differently"
+for m in truncated badzlib version hugedims; do
+  python3 "$tmp/devkit.py" "$DK" "$tmp/dk-$m.tar.gz" $m
+done
+expect 1 "meta.mat: malformed MAT file: .*offset [0-9]+" -- "$TB" data imagenet --val-tar "$VAL" --devkit "$tmp/dk-truncated.tar.gz" --out "$tmp/dk3"
+check '[ ! -e "$tmp/dk3/val" ]' "a refused devkit left val/"
+expect 1 "meta.mat: malformed MAT file: a compressed element is not valid zlib data" -- "$TB" data imagenet --val-tar "$VAL" --devkit "$tmp/dk-badzlib.tar.gz" --out "$tmp/dk4"
+expect 1 "MAT file version 0x0200 at offset 124" -- "$TB" data imagenet --val-tar "$VAL" --devkit "$tmp/dk-version.tar.gz" --out "$tmp/dk5"
+expect 1 "more elements than its data can hold" -- "$TB" data imagenet --val-tar "$VAL" --devkit "$tmp/dk-hugedims.tar.gz" --out "$tmp/dk6"
+expect 1 "has no ILSVRC2012_devkit_t12/data/.*is it ILSVRC2012_devkit_t12.tar.gz" -- "$TB" data imagenet --val-tar "$VAL" --devkit "$TRAIN" --out "$tmp/dk7"
+
 # Resuming: finished classes are skipped; a class cut off halfway is redone.
 expect 0 "0 done now, 4 kept.*24 images" -- "$TB" data imagenet --train-tar "$TRAIN" --out "$O"
 w1=$(echo $wnids | cut -d' ' -f2)
