@@ -9,6 +9,7 @@
 
 #include "error.h"
 #include "rng.h"
+#include "shape_check.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -112,13 +113,6 @@ static int add_buffer(tb_model *m, const char *name, size_t count)
     return m->nbuffers++;
 }
 
-static tb_shape conv_out_shape(tb_shape in, const tb_conv_desc *d)
-{
-    tb_shape s = {1, d->out_c, (in.h + 2 * d->pad - d->kernel) / d->stride + 1,
-                  (in.w + 2 * d->pad - d->kernel) / d->stride + 1};
-    return s;
-}
-
 /* Lays out one unit reading `in`; names are state_dict prefixes. */
 static int layout_unit(tb_model *m, unit *u, tb_shape in, int out_c, int kernel, int stride, int relu,
                        const char *conv_name, const char *bn_name)
@@ -130,7 +124,8 @@ static int layout_unit(tb_model *m, unit *u, tb_shape in, int out_c, int kernel,
     u->d = (tb_conv_desc){in.c, out_c, kernel, stride, kernel / 2};
     u->relu = relu;
     u->has_bn = m->spec.batch_norm;
-    u->out = conv_out_shape(in, &u->d);
+    u->out = tb_conv_out_shape(&u->d, in);
+    u->out.n = 1;
     if (u->out.h < 1 || u->out.w < 1)
         return tb_fail("model %s: input %dx%d is too small (layer %s would have no output); use a larger input",
                        m->spec.name, m->height, m->width, conv_name);

@@ -60,18 +60,6 @@ static int cpu_synchronize(tb_backend *b)
     return tb_cpu_check(dnnl_stream_wait(tb_cpu_of(b)->stream), "dnnl_stream_wait");
 }
 
-int tb_cpu_same_shape(tb_shape a, tb_shape b)
-{
-    return a.n == b.n && a.c == b.c && a.h == b.h && a.w == b.w;
-}
-
-int tb_cpu_shape_mismatch(const char *op, const char *name, tb_shape got, tb_shape want)
-{
-    return tb_fail("%s: %s is " TB_SHAPE_FMT " but must be " TB_SHAPE_FMT " (NCHW) for these inputs; "
-                   "this is a bug in the model code calling the backend",
-                   op, name, TB_SHAPE_ARG(got), TB_SHAPE_ARG(want));
-}
-
 static void cpu_destroy(tb_backend *b)
 {
     if (!b)

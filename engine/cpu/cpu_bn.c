@@ -95,8 +95,8 @@ static int bn_validate(const char *op, const tb_tensor *x, const tb_tensor *othe
 {
     if (x->shape.n < 1 || x->shape.c < 1 || x->shape.h < 1 || x->shape.w < 1)
         return tb_fail("%s: x is " TB_SHAPE_FMT "; every dimension must be positive", op, TB_SHAPE_ARG(x->shape));
-    if (!tb_cpu_same_shape(x->shape, other->shape))
-        return tb_cpu_shape_mismatch(op, other_name, other->shape, x->shape);
+    if (!tb_same_shape(x->shape, other->shape))
+        return tb_shape_mismatch(op, other_name, other->shape, x->shape);
     return 0;
 }
 

@@ -55,35 +55,6 @@ static const struct {
                                  {DNNL_ARG_DIFF_WEIGHTS, ROLE_W, 1}}},
 };
 
-static tb_shape conv_out_shape(const tb_conv_desc *d, tb_shape x)
-{
-    tb_shape y = {x.n, d->out_c, 0, 0};
-    if (d->stride > 0) {
-        y.h = (x.h + 2 * d->pad - d->kernel) / d->stride + 1;
-        y.w = (x.w + 2 * d->pad - d->kernel) / d->stride + 1;
-    }
-    return y;
-}
-
-static int conv_validate(const char *op, const tb_conv_desc *d, tb_shape x, tb_shape y)
-{
-    if (d->kernel < 1 || d->stride < 1 || d->pad < 0 || d->in_c < 1 || d->out_c < 1)
-        return tb_fail("%s: invalid convolution %d->%d channels, kernel %d, stride %d, pad %d; "
-                       "kernel, stride and channels must be positive and pad not negative",
-                       op, d->in_c, d->out_c, d->kernel, d->stride, d->pad);
-    tb_shape want_x = {x.n, d->in_c, x.h, x.w};
-    if (!tb_cpu_same_shape(x, want_x) || x.n < 1)
-        return tb_cpu_shape_mismatch(op, "x", x, want_x);
-    tb_shape want_y = conv_out_shape(d, x);
-    if (want_y.h < 1 || want_y.w < 1)
-        return tb_fail("%s: input " TB_SHAPE_FMT " is smaller than the %dx%d kernel with pad %d; "
-                       "use larger images or fewer downsampling stages",
-                       op, TB_SHAPE_ARG(x), d->kernel, d->kernel, d->pad);
-    if (!tb_cpu_same_shape(y, want_y))
-        return tb_cpu_shape_mismatch(op, "y", y, want_y);
-    return 0;
-}
-
 static int conv_desc_init(dnnl_convolution_desc_t *cd, int op, const tb_conv_desc *d,
                           const dnnl_memory_desc_t md[ROLE_COUNT])
 {
@@ -130,7 +101,7 @@ static int conv_run(tb_backend *b, int op, const tb_conv_desc *d, tb_shape xs, t
                     const float *w, const float *y)
 {
     const char *name = conv_ops[op].name;
-    if (conv_validate(name, d, xs, ys))
+    if (tb_conv_validate(name, d, xs, ys))
         return -1;
     tb_cpu *c = tb_cpu_of(b);
     tb_cpu_key key = {op, {xs.n, xs.c, xs.h, xs.w, d->out_c, d->kernel, d->stride, d->pad}};

@@ -80,10 +80,10 @@ static tb_cpu_prim *flat_build(tb_cpu *c, const tb_cpu_key *key, int op, size_t 
 static int flat_run(tb_backend *b, int op, int relu, const tb_tensor *a, const tb_tensor *bt, const tb_tensor *out)
 {
     const char *name = flat_ops[op].name;
-    if (!tb_cpu_same_shape(a->shape, out->shape))
-        return tb_cpu_shape_mismatch(name, "the output", out->shape, a->shape);
-    if (bt && !tb_cpu_same_shape(a->shape, bt->shape))
-        return tb_cpu_shape_mismatch(name, "the second input", bt->shape, a->shape);
+    if (!tb_same_shape(a->shape, out->shape))
+        return tb_shape_mismatch(name, "the output", out->shape, a->shape);
+    if (bt && !tb_same_shape(a->shape, bt->shape))
+        return tb_shape_mismatch(name, "the second input", bt->shape, a->shape);
     size_t count = tb_shape_count(a->shape);
     if (count == 0)
         return 0;

@@ -88,8 +88,8 @@ static int fc_validate(const char *op, tb_shape x, tb_shape y)
     if (x.n < 1 || x.c < 1 || x.h < 1 || x.w < 1 || y.c < 1)
         return tb_fail("%s: x is " TB_SHAPE_FMT " with %d outputs; every dimension must be positive", op,
                        TB_SHAPE_ARG(x), y.c);
-    if (!tb_cpu_same_shape(y, want))
-        return tb_cpu_shape_mismatch(op, "the output", y, want);
+    if (!tb_same_shape(y, want))
+        return tb_shape_mismatch(op, "the output", y, want);
     return 0;
 }
 
@@ -105,8 +105,8 @@ int tb_cpu_fc_bwd(tb_backend *b, const tb_tensor *x, const tb_tensor *dy, const 
 {
     if (fc_validate("fc_bwd", x->shape, dy->shape))
         return -1;
-    if (dx && !tb_cpu_same_shape(dx->shape, x->shape))
-        return tb_cpu_shape_mismatch("fc_bwd", "dx", dx->shape, x->shape);
+    if (dx && !tb_same_shape(dx->shape, x->shape))
+        return tb_shape_mismatch("fc_bwd", "dx", dx->shape, x->shape);
     int out = dy->shape.c;
     if (dx && fc_run(b, TB_OP_FC_BWD_DATA, x->shape, out, dx->data, w, NULL, dy->data))
         return -1;

@@ -14,6 +14,7 @@
 #define TB_CPU_INTERNAL_H
 
 #include "backend.h"
+#include "shape_check.h"
 
 #include <oneapi/dnnl/dnnl.h>
 
@@ -133,12 +134,8 @@ size_t tb_cpu_prim_arg_bytes(const tb_cpu_prim *p, int arg);
 void tb_cpu_cache_free(tb_cpu *c);
 
 /* printf helpers for shapes in messages. */
-#define TB_SHAPE_FMT "%dx%dx%dx%d"
-#define TB_SHAPE_ARG(s) (s).n, (s).c, (s).h, (s).w
 
 /* "what must be" vs "what is" shape mismatch; returns -1. */
-int tb_cpu_shape_mismatch(const char *op, const char *name, tb_shape got, tb_shape want);
-int tb_cpu_same_shape(tb_shape a, tb_shape b);
 
 /* The operations, one family a file. */
 int tb_cpu_conv_fwd(tb_backend *b, const tb_conv_desc *d, const tb_tensor *x, const float *w, tb_tensor *y);

@@ -14,8 +14,8 @@ int tb_cpu_softmax_xent(tb_backend *b, const tb_tensor *logits, const int32_t *l
     if (n < 1 || k < 1)
         return tb_fail("softmax_xent: logits are " TB_SHAPE_FMT "; need at least one sample and one class",
                        TB_SHAPE_ARG(s));
-    if (dlogits && !tb_cpu_same_shape(dlogits->shape, s))
-        return tb_cpu_shape_mismatch("softmax_xent", "dlogits", dlogits->shape, s);
+    if (dlogits && !tb_same_shape(dlogits->shape, s))
+        return tb_shape_mismatch("softmax_xent", "dlogits", dlogits->shape, s);
     for (int i = 0; i < n; i++)
         if (labels[i] < 0 || labels[i] >= k)
             return tb_fail("softmax_xent: label %d of sample %d is outside the %d classes [0, %d); check that "

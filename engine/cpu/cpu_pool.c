@@ -20,24 +20,6 @@ static const struct {
                          {DNNL_ARG_WORKSPACE, ROLE_WS, 0}}},
 };
 
-static int pool_validate(const char *op, const tb_pool_desc *d, tb_shape x, tb_shape y)
-{
-    if (d->kernel < 1 || d->stride < 1 || d->pad < 0 || d->pad >= d->kernel ||
-        (d->kind != TB_POOL_MAX && d->kind != TB_POOL_AVG))
-        return tb_fail("%s: invalid pooling (kind %d, kernel %d, stride %d, pad %d); kernel and stride must be "
-                       "positive and pad between 0 and kernel - 1",
-                       op, (int)d->kind, d->kernel, d->stride, d->pad);
-    tb_shape want = {x.n, x.c, (x.h + 2 * d->pad - d->kernel) / d->stride + 1,
-                     (x.w + 2 * d->pad - d->kernel) / d->stride + 1};
-    if (x.n < 1 || x.c < 1 || x.h + 2 * d->pad < d->kernel || x.w + 2 * d->pad < d->kernel)
-        return tb_fail("%s: input " TB_SHAPE_FMT " is smaller than the %dx%d window with pad %d; "
-                       "use larger images or fewer downsampling stages",
-                       op, TB_SHAPE_ARG(x), d->kernel, d->kernel, d->pad);
-    if (!tb_cpu_same_shape(y, want))
-        return tb_cpu_shape_mismatch(op, "y", y, want);
-    return 0;
-}
-
 static int pool_desc_init(dnnl_pooling_desc_t *pd, int op, int training, const tb_pool_desc *d,
                           const dnnl_memory_desc_t *x, const dnnl_memory_desc_t *y)
 {
@@ -76,7 +58,7 @@ static int pool_run(tb_backend *b, int op, int training, const tb_pool_desc *d, 
                     const float *x, const float *y, tb_workspace *ws)
 {
     const char *name = pool_ops[op].name;
-    if (pool_validate(name, d, xs, ys))
+    if (tb_pool_validate(name, d, xs, ys))
         return -1;
     tb_cpu *c = tb_cpu_of(b);
     tb_cpu_key key = {op, {xs.n, xs.c, xs.h, xs.w, (int)d->kind, d->kernel, d->stride, d->pad, training}};
@@ -105,7 +87,7 @@ int tb_cpu_pool_fwd(tb_backend *b, const tb_pool_desc *d, const tb_tensor *x, tb
 int tb_cpu_pool_bwd(tb_backend *b, const tb_pool_desc *d, const tb_tensor *x, const tb_tensor *dy,
                     tb_workspace *ws, tb_tensor *dx)
 {
-    if (!tb_cpu_same_shape(x->shape, dx->shape))
-        return tb_cpu_shape_mismatch("pool_bwd", "dx", dx->shape, x->shape);
+    if (!tb_same_shape(x->shape, dx->shape))
+        return tb_shape_mismatch("pool_bwd", "dx", dx->shape, x->shape);
     return pool_run(b, TB_OP_POOL_BWD, 1, d, x->shape, dy->shape, dx->data, dy->data, ws);
 }

@@ -68,15 +68,6 @@ int tb_cublas_check(cublasStatus_t s, const char *what)
                    s == CUBLAS_STATUS_ALLOC_FAILED ? "; the GPU is out of memory: lower --batch-size" : "");
 }
 
-int tb_cuda_same_shape(tb_shape a, tb_shape b) { return a.n == b.n && a.c == b.c && a.h == b.h && a.w == b.w; }
-
-int tb_cuda_shape_mismatch(const char *op, const char *name, tb_shape got, tb_shape want)
-{
-    return tb_fail("%s: %s is " TB_SHAPE_FMT " but must be " TB_SHAPE_FMT " (NCHW) for these inputs; "
-                   "this is a bug in the model code calling the backend",
-                   op, name, TB_SHAPE_ARG(got), TB_SHAPE_ARG(want));
-}
-
 int tb_cuda_set_nchw(cudnnTensorDescriptor_t d, tb_shape s, const char *op)
 {
     if (tb_cudnn_check(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, s.n, s.c, s.h, s.w),
@@ -213,10 +204,10 @@ static int cuda_synchronize(tb_backend *b)
 
 static int flat_check(const char *op, const tb_tensor *a, const tb_tensor *bt, const tb_tensor *out)
 {
-    if (!tb_cuda_same_shape(a->shape, out->shape))
-        return tb_cuda_shape_mismatch(op, "the output", out->shape, a->shape);
-    if (bt && !tb_cuda_same_shape(a->shape, bt->shape))
-        return tb_cuda_shape_mismatch(op, "the second input", bt->shape, a->shape);
+    if (!tb_same_shape(a->shape, out->shape))
+        return tb_shape_mismatch(op, "the output", out->shape, a->shape);
+    if (bt && !tb_same_shape(a->shape, bt->shape))
+        return tb_shape_mismatch(op, "the second input", bt->shape, a->shape);
     return 0;
 }
 
@@ -255,8 +246,8 @@ static int fc_validate(const char *op, tb_shape x, tb_shape y)
     if (x.n < 1 || x.c < 1 || x.h < 1 || x.w < 1 || y.c < 1)
         return tb_fail("%s: x is " TB_SHAPE_FMT " with %d outputs; every dimension must be positive", op,
                        TB_SHAPE_ARG(x), y.c);
-    if (!tb_cuda_same_shape(y, want))
-        return tb_cuda_shape_mismatch(op, "the output", y, want);
+    if (!tb_same_shape(y, want))
+        return tb_shape_mismatch(op, "the output", y, want);
     return 0;
 }
 
@@ -280,8 +271,8 @@ static int cuda_fc_bwd(tb_backend *b, const tb_tensor *x, const tb_tensor *dy, c
 {
     if (fc_validate("fc_bwd", x->shape, dy->shape))
         return -1;
-    if (dx && !tb_cuda_same_shape(dx->shape, x->shape))
-        return tb_cuda_shape_mismatch("fc_bwd", "dx", dx->shape, x->shape);
+    if (dx && !tb_same_shape(dx->shape, x->shape))
+        return tb_shape_mismatch("fc_bwd", "dx", dx->shape, x->shape);
     tb_cuda *c = tb_cuda_of(b);
     const int n = x->shape.n, in = x->shape.c * x->shape.h * x->shape.w, out = dy->shape.c;
     const float one = 1.0f, zero = 0.0f;
@@ -320,8 +311,8 @@ static int cuda_softmax_xent(tb_backend *b, const tb_tensor *logits, const int32
     if (n < 1 || k < 1)
         return tb_fail("softmax_xent: logits are " TB_SHAPE_FMT "; need at least one sample and one class",
                        TB_SHAPE_ARG(s));
-    if (dlogits && !tb_cuda_same_shape(dlogits->shape, s))
-        return tb_cuda_shape_mismatch("softmax_xent", "dlogits", dlogits->shape, s);
+    if (dlogits && !tb_same_shape(dlogits->shape, s))
+        return tb_shape_mismatch("softmax_xent", "dlogits", dlogits->shape, s);
     if ((size_t)n > c->row_loss_n) {
         size_t have = c->row_loss_n * sizeof(double);
         void *p = c->row_loss;

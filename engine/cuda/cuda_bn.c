@@ -23,8 +23,8 @@ static int bn_validate(const char *op, const tb_tensor *x, const tb_tensor *othe
 {
     if (x->shape.n < 1 || x->shape.c < 1 || x->shape.h < 1 || x->shape.w < 1)
         return tb_fail("%s: x is " TB_SHAPE_FMT "; every dimension must be positive", op, TB_SHAPE_ARG(x->shape));
-    if (other && !tb_cuda_same_shape(other->shape, x->shape))
-        return tb_cuda_shape_mismatch(op, name, other->shape, x->shape);
+    if (other && !tb_same_shape(other->shape, x->shape))
+        return tb_shape_mismatch(op, name, other->shape, x->shape);
     return 0;
 }
 
@@ -123,24 +123,6 @@ int tb_cuda_bn_bwd(tb_backend *b, const tb_bn_desc *d, const tb_tensor *x, const
 
 /* ---- pooling --------------------------------------------------------------- */
 
-static int pool_validate(const char *op, const tb_pool_desc *d, tb_shape x, tb_shape y)
-{
-    if (d->kernel < 1 || d->stride < 1 || d->pad < 0 || d->pad >= d->kernel ||
-        (d->kind != TB_POOL_MAX && d->kind != TB_POOL_AVG))
-        return tb_fail("%s: invalid pooling (kind %d, kernel %d, stride %d, pad %d); kernel and stride must be "
-                       "positive and pad between 0 and kernel - 1",
-                       op, (int)d->kind, d->kernel, d->stride, d->pad);
-    tb_shape want = {x.n, x.c, (x.h + 2 * d->pad - d->kernel) / d->stride + 1,
-                     (x.w + 2 * d->pad - d->kernel) / d->stride + 1};
-    if (x.n < 1 || x.c < 1 || x.h + 2 * d->pad < d->kernel || x.w + 2 * d->pad < d->kernel)
-        return tb_fail("%s: input " TB_SHAPE_FMT " is smaller than the %dx%d window with pad %d; "
-                       "use larger images or fewer downsampling stages",
-                       op, TB_SHAPE_ARG(x), d->kernel, d->kernel, d->pad);
-    if (!tb_cuda_same_shape(y, want))
-        return tb_cuda_shape_mismatch(op, "y", y, want);
-    return 0;
-}
-
 static int pool_describe(tb_cuda *c, const tb_pool_desc *d, tb_shape xs, tb_shape ys, const char *op)
 {
     cudnnPoolingMode_t mode =
@@ -163,7 +145,7 @@ static int pool_fail(const char *op, const tb_pool_desc *d, tb_shape xs)
 int tb_cuda_pool_fwd(tb_backend *b, const tb_pool_desc *d, const tb_tensor *x, tb_tensor *y, tb_workspace *ws)
 {
     tb_cuda *c = tb_cuda_of(b);
-    if (pool_validate("pool_fwd", d, x->shape, y->shape))
+    if (tb_pool_validate("pool_fwd", d, x->shape, y->shape))
         return -1;
     const float one = 1.0f, zero = 0.0f;
     const size_t ybytes = tb_shape_count(y->shape) * sizeof(float);
@@ -182,9 +164,9 @@ int tb_cuda_pool_bwd(tb_backend *b, const tb_pool_desc *d, const tb_tensor *x, c
                      tb_workspace *ws, tb_tensor *dx)
 {
     tb_cuda *c = tb_cuda_of(b);
-    if (!tb_cuda_same_shape(x->shape, dx->shape))
-        return tb_cuda_shape_mismatch("pool_bwd", "dx", dx->shape, x->shape);
-    if (pool_validate("pool_bwd", d, x->shape, dy->shape))
+    if (!tb_same_shape(x->shape, dx->shape))
+        return tb_shape_mismatch("pool_bwd", "dx", dx->shape, x->shape);
+    if (tb_pool_validate("pool_bwd", d, x->shape, dy->shape))
         return -1;
     const float one = 1.0f, zero = 0.0f;
     if (tb_cuda_workspace_prepare(b, ws, tb_shape_count(dy->shape) * sizeof(float), 0,

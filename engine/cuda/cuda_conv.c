@@ -31,35 +31,6 @@ enum { DIR_FWD, DIR_BWD_DATA, DIR_BWD_WEIGHTS };
 
 static const char *const dir_names[] = {"conv_fwd", "conv_bwd_data", "conv_bwd_weights"};
 
-static tb_shape conv_out_shape(const tb_conv_desc *d, tb_shape x)
-{
-    tb_shape y = {x.n, d->out_c, 0, 0};
-    if (d->stride > 0) {
-        y.h = (x.h + 2 * d->pad - d->kernel) / d->stride + 1;
-        y.w = (x.w + 2 * d->pad - d->kernel) / d->stride + 1;
-    }
-    return y;
-}
-
-static int conv_validate(const char *op, const tb_conv_desc *d, tb_shape x, tb_shape y)
-{
-    if (d->kernel < 1 || d->stride < 1 || d->pad < 0 || d->in_c < 1 || d->out_c < 1)
-        return tb_fail("%s: invalid convolution %d->%d channels, kernel %d, stride %d, pad %d; "
-                       "kernel, stride and channels must be positive and pad not negative",
-                       op, d->in_c, d->out_c, d->kernel, d->stride, d->pad);
-    tb_shape want_x = {x.n, d->in_c, x.h, x.w};
-    if (!tb_cuda_same_shape(x, want_x) || x.n < 1)
-        return tb_cuda_shape_mismatch(op, "x", x, want_x);
-    tb_shape want_y = conv_out_shape(d, x);
-    if (want_y.h < 1 || want_y.w < 1)
-        return tb_fail("%s: input " TB_SHAPE_FMT " is smaller than the %dx%d kernel with pad %d; "
-                       "use larger images or fewer downsampling stages",
-                       op, TB_SHAPE_ARG(x), d->kernel, d->kernel, d->pad);
-    if (!tb_cuda_same_shape(y, want_y))
-        return tb_cuda_shape_mismatch(op, "y", y, want_y);
-    return 0;
-}
-
 static int low_precision(const tb_cuda *c) { return c->prec == TB_PREC_BF16 || c->prec == TB_PREC_FP16; }
 
 static void entry_free(tb_cuda_conv *e)
@@ -209,7 +180,7 @@ static tb_cuda_conv *lookup(tb_cuda *c, int dir, const tb_conv_desc *d, tb_shape
         return NULL;
     memcpy(e->key, key, sizeof key);
     e->algo = -1;
-    if (describe(c, e, d, xs, conv_out_shape(d, xs))) {
+    if (describe(c, e, d, xs, tb_conv_out_shape(d, xs))) {
         entry_free(e);
         return NULL;
     }
@@ -247,7 +218,7 @@ static int conv_run(tb_backend *b, int dir, const tb_conv_desc *d, tb_shape xs, 
 {
     tb_cuda *c = tb_cuda_of(b);
     const char *op = dir_names[dir];
-    if (conv_validate(op, d, xs, ys))
+    if (tb_conv_validate(op, d, xs, ys))
         return -1;
     tb_cuda_conv *e = lookup(c, dir, d, xs);
     if (!e)

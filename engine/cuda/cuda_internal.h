@@ -9,6 +9,7 @@
 #define TB_CUDA_INTERNAL_H
 
 #include "backend.h"
+#include "shape_check.h"
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
@@ -98,13 +99,9 @@ int tb_cuda_grow(tb_cuda *c, void **buf, size_t *have, size_t bytes, const char 
  * a backward call (grow = 0) checks that it is. */
 int tb_cuda_workspace_prepare(tb_backend *b, tb_workspace *ws, size_t bytes, int grow, const char *what);
 
-int tb_cuda_same_shape(tb_shape a, tb_shape b);
-int tb_cuda_shape_mismatch(const char *op, const char *name, tb_shape got, tb_shape want);
 /* Describes an fp32 NCHW tensor. */
 int tb_cuda_set_nchw(cudnnTensorDescriptor_t d, tb_shape s, const char *op);
 
-#define TB_SHAPE_FMT "%dx%dx%dx%d"
-#define TB_SHAPE_ARG(s) (s).n, (s).c, (s).h, (s).w
 
 /* Operations, one family a file. */
 int tb_cuda_conv_fwd(tb_backend *b, const tb_conv_desc *d, const tb_tensor *x, const float *w, tb_tensor *y);

@@ -1,0 +1,59 @@
+#include "shape_check.h"
+
+#include "error.h"
+
+int tb_same_shape(tb_shape a, tb_shape b) { return a.n == b.n && a.c == b.c && a.h == b.h && a.w == b.w; }
+
+int tb_shape_mismatch(const char *op, const char *name, tb_shape got, tb_shape want)
+{
+    return tb_fail("%s: %s is " TB_SHAPE_FMT " but must be " TB_SHAPE_FMT " (NCHW) for these inputs; "
+                   "this is a bug in the model code calling the backend",
+                   op, name, TB_SHAPE_ARG(got), TB_SHAPE_ARG(want));
+}
+
+tb_shape tb_conv_out_shape(const tb_conv_desc *d, tb_shape x)
+{
+    tb_shape y = {x.n, d->out_c, 0, 0};
+    if (d->stride > 0) {
+        y.h = (x.h + 2 * d->pad - d->kernel) / d->stride + 1;
+        y.w = (x.w + 2 * d->pad - d->kernel) / d->stride + 1;
+    }
+    return y;
+}
+
+int tb_conv_validate(const char *op, const tb_conv_desc *d, tb_shape x, tb_shape y)
+{
+    if (d->kernel < 1 || d->stride < 1 || d->pad < 0 || d->in_c < 1 || d->out_c < 1)
+        return tb_fail("%s: invalid convolution %d->%d channels, kernel %d, stride %d, pad %d; "
+                       "kernel, stride and channels must be positive and pad not negative",
+                       op, d->in_c, d->out_c, d->kernel, d->stride, d->pad);
+    tb_shape want_x = {x.n, d->in_c, x.h, x.w};
+    if (!tb_same_shape(x, want_x) || x.n < 1)
+        return tb_shape_mismatch(op, "x", x, want_x);
+    tb_shape want_y = tb_conv_out_shape(d, x);
+    if (want_y.h < 1 || want_y.w < 1)
+        return tb_fail("%s: input " TB_SHAPE_FMT " is smaller than the %dx%d kernel with pad %d; "
+                       "use larger images or fewer downsampling stages",
+                       op, TB_SHAPE_ARG(x), d->kernel, d->kernel, d->pad);
+    if (!tb_same_shape(y, want_y))
+        return tb_shape_mismatch(op, "y", y, want_y);
+    return 0;
+}
+
+int tb_pool_validate(const char *op, const tb_pool_desc *d, tb_shape x, tb_shape y)
+{
+    if (d->kernel < 1 || d->stride < 1 || d->pad < 0 || d->pad >= d->kernel ||
+        (d->kind != TB_POOL_MAX && d->kind != TB_POOL_AVG))
+        return tb_fail("%s: invalid pooling (kind %d, kernel %d, stride %d, pad %d); kernel and stride must be "
+                       "positive and pad between 0 and kernel - 1",
+                       op, (int)d->kind, d->kernel, d->stride, d->pad);
+    tb_shape want = {x.n, x.c, (x.h + 2 * d->pad - d->kernel) / d->stride + 1,
+                     (x.w + 2 * d->pad - d->kernel) / d->stride + 1};
+    if (x.n < 1 || x.c < 1 || x.h + 2 * d->pad < d->kernel || x.w + 2 * d->pad < d->kernel)
+        return tb_fail("%s: input " TB_SHAPE_FMT " is smaller than the %dx%d window with pad %d; "
+                       "use larger images or fewer downsampling stages",
+                       op, TB_SHAPE_ARG(x), d->kernel, d->kernel, d->pad);
+    if (!tb_same_shape(y, want))
+        return tb_shape_mismatch(op, "y", y, want);
+    return 0;
+}

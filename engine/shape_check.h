@@ -1,0 +1,22 @@
+/* Shape checks every backend makes before it runs an operation, so a shape
+ * mistake in the model code gets the same message on the CPU and the GPU. */
+#ifndef TB_SHAPE_CHECK_H
+#define TB_SHAPE_CHECK_H
+
+#include "backend.h"
+
+#define TB_SHAPE_FMT "%dx%dx%dx%d"
+#define TB_SHAPE_ARG(s) (s).n, (s).c, (s).h, (s).w
+
+int tb_same_shape(tb_shape a, tb_shape b);
+/* tb_fail: `name` of `op` is `got` but must be `want`; returns -1. */
+int tb_shape_mismatch(const char *op, const char *name, tb_shape got, tb_shape want);
+
+/* The output shape of a convolution over x (h = w = 0 for a bad stride). */
+tb_shape tb_conv_out_shape(const tb_conv_desc *d, tb_shape x);
+/* Checks the descriptor, x's channels and y's shape. */
+int tb_conv_validate(const char *op, const tb_conv_desc *d, tb_shape x, tb_shape y);
+/* Checks the descriptor, that the window fits x, and y's shape. */
+int tb_pool_validate(const char *op, const tb_pool_desc *d, tb_shape x, tb_shape y);
+
+#endif
