@@ -1,5 +1,6 @@
-/* Shape checks every backend makes before it runs an operation, so a shape
- * mistake in the model code gets the same message on the CPU and the GPU. */
+/* Checks every backend makes before it runs an operation (shapes,
+ * workspaces), so a mistake in the model code gets the same message on the
+ * CPU and the GPU. */
 #ifndef TB_SHAPE_CHECK_H
 #define TB_SHAPE_CHECK_H
 
@@ -18,5 +19,10 @@ tb_shape tb_conv_out_shape(const tb_conv_desc *d, tb_shape x);
 int tb_conv_validate(const char *op, const tb_conv_desc *d, tb_shape x, tb_shape y);
 /* Checks the descriptor, that the window fits x, and y's shape. */
 int tb_pool_validate(const char *op, const tb_pool_desc *d, tb_shape x, tb_shape y);
+
+/* Makes ws hold at least `bytes` of the backend's memory: grows it when
+ * `grow` (a forward call), else fails (a backward call must find what its
+ * forward call left). */
+int tb_workspace_prepare(tb_backend *b, tb_workspace *ws, size_t bytes, int grow, const char *what);
 
 #endif

@@ -30,24 +30,6 @@ void tb_cpu_release(tb_backend *b, void *ptr)
     free(ptr);
 }
 
-int tb_cpu_workspace_prepare(tb_backend *b, tb_workspace *ws, size_t bytes, int grow, const char *what)
-{
-    if (!ws)
-        return tb_fail("no workspace was passed for %s; the layer must own a tb_workspace", what);
-    if (ws->ptr && ws->bytes >= bytes)
-        return 0;
-    if (!grow)
-        return tb_fail("the workspace holds %zu bytes but %s needs %zu; the forward call must fill it on the "
-                       "same batch before the backward call",
-                       ws->bytes, what, bytes);
-    tb_workspace_free(b, ws);
-    ws->ptr = b->alloc(b, bytes, what);
-    if (!ws->ptr)
-        return -1;
-    ws->bytes = bytes;
-    return 0;
-}
-
 static int cpu_memcpy(tb_backend *b, void *dst, const void *src, size_t bytes)
 {
     (void)b;

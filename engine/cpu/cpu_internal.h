@@ -104,9 +104,6 @@ int tb_cpu_check(dnnl_status_t st, const char *call);
 /* Host memory: 64-byte aligned and zeroed. */
 void *tb_cpu_alloc(tb_backend *b, size_t bytes, const char *what);
 void tb_cpu_release(tb_backend *b, void *ptr);
-/* A forward call (grow = 1) makes the caller's workspace at least `bytes`
- * (contents not kept); a backward call (grow = 0) checks that it is. */
-int tb_cpu_workspace_prepare(tb_backend *b, tb_workspace *ws, size_t bytes, int grow, const char *what);
 
 /* fp32 memory descriptors; tag is a plain layout or dnnl_format_tag_any. */
 int tb_cpu_md(dnnl_memory_desc_t *md, int ndims, const dnnl_dim_t *dims, dnnl_format_tag_t tag);

@@ -67,7 +67,7 @@ static int pool_run(tb_backend *b, int op, int training, const tb_pool_desc *d, 
         p = pool_build(c, &key, op, training, d, xs, ys);
     int rc = p ? 0 : -1;
     if (!rc && d->kind == TB_POOL_MAX && training)
-        rc = tb_cpu_workspace_prepare(b, ws, tb_cpu_prim_arg_bytes(p, DNNL_ARG_WORKSPACE), op == TB_OP_POOL_FWD,
+        rc = tb_workspace_prepare(b, ws, tb_cpu_prim_arg_bytes(p, DNNL_ARG_WORKSPACE), op == TB_OP_POOL_FWD,
                                       "the max pooling argmax");
     void *const by_role[ROLE_COUNT] = {(void *)x, (void *)y, ws ? ws->ptr : NULL};
     if (rc || tb_cpu_prim_run(c, p, by_role))

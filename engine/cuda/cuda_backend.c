@@ -154,24 +154,6 @@ static void *cuda_alloc(tb_backend *b, size_t bytes, const char *what)
 
 static void cuda_release(tb_backend *b, void *ptr) { tb_cuda_raw_free(tb_cuda_of(b), ptr); }
 
-int tb_cuda_workspace_prepare(tb_backend *b, tb_workspace *ws, size_t bytes, int grow, const char *what)
-{
-    if (!ws)
-        return tb_fail("no workspace was passed for %s; the layer must own a tb_workspace", what);
-    if (ws->ptr && ws->bytes >= bytes)
-        return 0;
-    if (!grow)
-        return tb_fail("the workspace holds %zu bytes but %s needs %zu; the forward call must fill it on the "
-                       "same batch before the backward call",
-                       ws->bytes, what, bytes);
-    tb_workspace_free(b, ws);
-    ws->ptr = b->alloc(b, bytes, what);
-    if (!ws->ptr)
-        return -1;
-    ws->bytes = bytes;
-    return 0;
-}
-
 /* Host memory the trainer passes is pageable: cudaMemcpyAsync stages it
  * before returning, so the caller may reuse its buffer at once.  Pinned
  * batches with copies on their own stream come with the GPU-side loader. */

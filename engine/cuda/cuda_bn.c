@@ -153,7 +153,7 @@ int tb_cuda_pool_fwd(tb_backend *b, const tb_pool_desc *d, const tb_tensor *x, t
         tb_cudnn_check(cudnnPoolingForward(c->cudnn, c->pool, &one, c->td_x, x->data, &zero, c->td_y, y->data),
                        "cudnnPoolingForward") ||
         /* Without a workspace no backward follows (inference). */
-        (ws && (tb_cuda_workspace_prepare(b, ws, ybytes, 1, "the pooling output kept for backward") ||
+        (ws && (tb_workspace_prepare(b, ws, ybytes, 1, "the pooling output kept for backward") ||
                 tb_cuda_check(cudaMemcpyAsync(ws->ptr, y->data, ybytes, cudaMemcpyDeviceToDevice, c->stream),
                               "cudaMemcpyAsync (keeping the pooling output)"))))
         return pool_fail("pool_fwd", d, x->shape);
@@ -169,7 +169,7 @@ int tb_cuda_pool_bwd(tb_backend *b, const tb_pool_desc *d, const tb_tensor *x, c
     if (tb_pool_validate("pool_bwd", d, x->shape, dy->shape))
         return -1;
     const float one = 1.0f, zero = 0.0f;
-    if (tb_cuda_workspace_prepare(b, ws, tb_shape_count(dy->shape) * sizeof(float), 0,
+    if (tb_workspace_prepare(b, ws, tb_shape_count(dy->shape) * sizeof(float), 0,
                                   "the pooling output kept for backward") ||
         pool_describe(c, d, x->shape, dy->shape, "pool_bwd") ||
         tb_cudnn_check(cudnnPoolingBackward(c->cudnn, c->pool, &one, c->td_y, ws->ptr, c->td_y, dy->data, c->td_x,

@@ -95,10 +95,6 @@ void tb_cuda_raw_free(tb_cuda *c, void *ptr);
 /* Makes *buf at least `bytes` (contents not kept); -1 after tb_fail. */
 int tb_cuda_grow(tb_cuda *c, void **buf, size_t *have, size_t bytes, const char *what);
 
-/* A forward call (grow = 1) makes the layer's workspace at least `bytes`;
- * a backward call (grow = 0) checks that it is. */
-int tb_cuda_workspace_prepare(tb_backend *b, tb_workspace *ws, size_t bytes, int grow, const char *what);
-
 /* Describes an fp32 NCHW tensor. */
 int tb_cuda_set_nchw(cudnnTensorDescriptor_t d, tb_shape s, const char *op);
 
