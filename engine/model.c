@@ -9,7 +9,7 @@
 
 #include "error.h"
 #include "rng.h"
-#include "shape_check.h"
+#include "backend_check.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
 #include <string.h>
 
 /* torch.optim's names for the state buffers each rule keeps (optim.c's
- * state_buffers() says how many are in use). */
+ * tb_opt_state_buffers() says how many are in use). */
 static const char *state_name(tb_opt_kind k, int s)
 {
     switch (k) {

@@ -1,5 +1,6 @@
 #include "optim.h"
 
+#include "backend_check.h"
 #include "error.h"
 
 #include <math.h>
@@ -96,20 +97,6 @@ void tb_optimizer_init(tb_optimizer *o, const tb_optim_config *cfg)
     o->step = 0;
 }
 
-/* State buffers each update rule keeps per parameter (see backend.h). */
-static int state_buffers(const tb_optim_config *c)
-{
-    switch (c->kind) {
-    case TB_OPT_SGD:
-    case TB_OPT_SGD_NESTEROV:
-    case TB_OPT_LARS: return c->momentum != 0.0f; /* PyTorch keeps no buffer without momentum */
-    case TB_OPT_ADAGRAD: return 1;
-    case TB_OPT_ADADELTA:
-    case TB_OPT_ADAM: return 2;
-    default: return -1;
-    }
-}
-
 /* Batch-norm parameters and biases are left out of LARS's scaling and weight
  * decay, as in the large-batch ResNet recipes (Goyal et al., You et al.). */
 static int lars_skips(tb_param_role role)
@@ -132,7 +119,7 @@ static int lars_trust_ratio(tb_backend *b, const tb_param *p, float eta, float w
 int tb_optimizer_step(tb_optimizer *o, tb_backend *b, tb_param *params, int count, float lr)
 {
     const tb_optim_config *c = &o->cfg;
-    const int nstate = state_buffers(c);
+    const int nstate = tb_opt_state_buffers(c->kind, c->momentum);
     if (nstate < 0)
         return tb_fail("optimizer: unknown optimizer kind %d", (int)c->kind);
 

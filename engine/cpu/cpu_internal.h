@@ -14,7 +14,7 @@
 #define TB_CPU_INTERNAL_H
 
 #include "backend.h"
-#include "shape_check.h"
+#include "backend_check.h"
 
 #include <oneapi/dnnl/dnnl.h>
 

@@ -11,6 +11,7 @@
  * Python (1 - beta, bias corrections, Adagrad's clr) are computed in double
  * and rounded to float once, as PyTorch does when it passes them to a kernel. */
 #include "cpu_optim.h"
+#include "backend_check.h"
 
 #include "error.h"
 
@@ -152,24 +153,9 @@ int tb_cpu_opt_step(tb_backend *b, const tb_opt_hyper *h, float *param, const fl
                     float *state1, size_t count)
 {
     (void)b;
-    if (!h || !param || !grad)
-        return tb_fail("optimizer step: missing hyper-parameters, parameter or gradient");
-    if (h->step < 1)
-        return tb_fail("optimizer step: step %ld, but steps count from 1", h->step);
-    /* Each rule's state: how many buffers it needs (SGD's only with momentum). */
-    int need;
-    switch (h->kind) {
-    case TB_OPT_SGD:
-    case TB_OPT_SGD_NESTEROV:
-    case TB_OPT_LARS: need = h->momentum != 0.0f; break;
-    case TB_OPT_ADAGRAD: need = 1; break;
-    case TB_OPT_ADADELTA:
-    case TB_OPT_ADAM: need = 2; break;
-    default: return tb_fail("optimizer step: unknown optimizer kind %d", (int)h->kind);
-    }
-    if ((need >= 1 && !state0) || (need >= 2 && !state1))
-        return tb_fail("optimizer step: kind %d needs %d state buffer%s, got NULL", (int)h->kind, need,
-                       need > 1 ? "s" : "");
+    int need = tb_opt_check_step(h, param, grad, state0, state1);
+    if (need < 0)
+        return -1;
 
     switch (h->kind) {
     case TB_OPT_SGD: sgd(h, h->lr, 0, param, grad, need ? state0 : NULL, count); break;

@@ -9,7 +9,7 @@
 #define TB_CUDA_INTERNAL_H
 
 #include "backend.h"
-#include "shape_check.h"
+#include "backend_check.h"
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>

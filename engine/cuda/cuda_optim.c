@@ -33,23 +33,9 @@ int tb_cuda_opt_step(tb_backend *b, const tb_opt_hyper *h, float *param, const f
                      float *state1, size_t count)
 {
     tb_cuda *c = tb_cuda_of(b);
-    if (!h || !param || !grad)
-        return tb_fail("optimizer step: missing hyper-parameters, parameter or gradient");
-    if (h->step < 1)
-        return tb_fail("optimizer step: step %ld, but steps count from 1", h->step);
-    int need;
-    switch (h->kind) {
-    case TB_OPT_SGD:
-    case TB_OPT_SGD_NESTEROV:
-    case TB_OPT_LARS: need = h->momentum != 0.0f; break;
-    case TB_OPT_ADAGRAD: need = 1; break;
-    case TB_OPT_ADADELTA:
-    case TB_OPT_ADAM: need = 2; break;
-    default: return tb_fail("optimizer step: unknown optimizer kind %d", (int)h->kind);
-    }
-    if ((need >= 1 && !state0) || (need >= 2 && !state1))
-        return tb_fail("optimizer step: kind %d needs %d state buffer%s, got NULL", (int)h->kind, need,
-                       need > 1 ? "s" : "");
+    int need = tb_opt_check_step(h, param, grad, state0, state1);
+    if (need < 0)
+        return -1;
 
     const float wd = h->weight_decay;
     cudaError_t e;

@@ -25,4 +25,13 @@ int tb_pool_validate(const char *op, const tb_pool_desc *d, tb_shape x, tb_shape
  * forward call left). */
 int tb_workspace_prepare(tb_backend *b, tb_workspace *ws, size_t bytes, int grow, const char *what);
 
+/* State buffers an update rule keeps per parameter (backend.h's opt_step):
+ * SGD, Nesterov and LARS one with momentum (PyTorch keeps none without),
+ * Adagrad one, Adadelta and Adam two; -1 for an unknown kind. */
+int tb_opt_state_buffers(tb_opt_kind kind, float momentum);
+/* Checks an opt_step call's arguments; returns the number of state buffers
+ * in use, or -1 after tb_fail. */
+int tb_opt_check_step(const tb_opt_hyper *h, const float *param, const float *grad, const float *state0,
+                      const float *state1);
+
 #endif

@@ -1,4 +1,4 @@
-#include "shape_check.h"
+#include "backend_check.h"
 
 #include "error.h"
 
@@ -74,4 +74,33 @@ int tb_workspace_prepare(tb_backend *b, tb_workspace *ws, size_t bytes, int grow
         return -1;
     ws->bytes = bytes;
     return 0;
+}
+
+int tb_opt_state_buffers(tb_opt_kind kind, float momentum)
+{
+    switch (kind) {
+    case TB_OPT_SGD:
+    case TB_OPT_SGD_NESTEROV:
+    case TB_OPT_LARS: return momentum != 0.0f;
+    case TB_OPT_ADAGRAD: return 1;
+    case TB_OPT_ADADELTA:
+    case TB_OPT_ADAM: return 2;
+    default: return -1;
+    }
+}
+
+int tb_opt_check_step(const tb_opt_hyper *h, const float *param, const float *grad, const float *state0,
+                      const float *state1)
+{
+    if (!h || !param || !grad)
+        return tb_fail("optimizer step: missing hyper-parameters, parameter or gradient");
+    if (h->step < 1)
+        return tb_fail("optimizer step: step %ld, but steps count from 1", h->step);
+    int need = tb_opt_state_buffers(h->kind, h->momentum);
+    if (need < 0)
+        return tb_fail("optimizer step: unknown optimizer kind %d", (int)h->kind);
+    if ((need >= 1 && !state0) || (need >= 2 && !state1))
+        return tb_fail("optimizer step: kind %d needs %d state buffer%s, got NULL", (int)h->kind, need,
+                       need > 1 ? "s" : "");
+    return need;
 }
