@@ -3,30 +3,12 @@
 # its run directory, and what bad input gets (message, exit status, no run
 # directory or a failed result.json).
 set -u
+. "$(dirname "$0")/lib.sh"
 TB=${TRAINBENCH:?set TRAINBENCH to the trainbench binary}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fails=0
-checks=0
 
-ok() { checks=$((checks + 1)); }
-bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL: $*" >&2; }
 
-# expect STATUS PATTERN -- command...: exit status and a stderr/stdout pattern
-expect() {
-  local want=$1 pattern=$2
-  shift 3
-  local out status
-  out=$("$@" 2>&1)
-  status=$?
-  if [ "$status" -ne "$want" ]; then
-    bad "$* -> exit $status, want $want; output: $out"
-  elif ! grep -qE -- "$pattern" <<<"$out"; then
-    bad "$* -> output lacks /$pattern/: $out"
-  else
-    ok
-  fi
-}
 
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 

@@ -4,6 +4,7 @@
 # interrupted and resumed one, a server ignoring ranges, a redirect, a stall,
 # a wrong checksum, a truncated archive and path-traversal archives.
 set -u
+. "$(dirname "$0")/lib.sh"
 TB=${TRAINBENCH:?set TRAINBENCH to the trainbench binary}
 SRC=${SOURCE_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 tmp=$(mktemp -d)
@@ -13,28 +14,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-fails=0
-checks=0
-ok() { checks=$((checks + 1)); }
-bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL: $*" >&2; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
 
-# expect STATUS PATTERN -- command...
-expect() {
-  local want=$1 pattern=$2
-  shift 3
-  local out status
-  out=$("$@" 2>&1)
-  status=$?
-  last_out=$out
-  if [ "$status" -ne "$want" ]; then
-    bad "$* -> exit $status, want $want; output: $out"
-  elif ! grep -qE -- "$pattern" <<<"$out"; then
-    bad "$* -> output lacks /$pattern/: $out"
-  else
-    ok
-  fi
-}
 
 # --- the archive and the server ---------------------------------------------
 mkdir -p "$tmp/srv"

@@ -5,20 +5,17 @@
 # with a message naming it; a generated Slurm script runs on a real
 # single-node Slurm (when slurmctld/slurmd are installed and we are root).
 set -u
+. "$(dirname "$0")/lib.sh"
 TB=${TRAINBENCH:?set TRAINBENCH to the trainbench binary}
 SRC=${SOURCE_ROOT:-$(dirname "$0")/..}
 command -v mpirun >/dev/null || { echo "skipped: mpirun not installed (openmpi-bin)"; exit 77; }
 "$TB" train --help | grep -q -- "--gpus" || { echo "skipped: no --gpus"; exit 77; }
 tmp=$(mktemp -d)
-fails=0
-checks=0
 cleanup() {
   [ -n "${SLURM_DIR:-}" ] && slurm_stop
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-ok() { checks=$((checks + 1)); }
-bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL: $*" >&2; }
 root_flag=""
 [ "$(id -u)" -eq 0 ] && root_flag="--allow-run-as-root"
 

@@ -3,28 +3,10 @@
 # counts, folder names, validation labels, resuming, bad archives; then
 # `data pack` and a short training run on the folders and on the pack.
 set -u
+. "$(dirname "$0")/lib.sh"
 TB=${TRAINBENCH:?set TRAINBENCH to the trainbench binary}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fails=0
-checks=0
-ok() { checks=$((checks + 1)); }
-bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL: $*" >&2; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
-expect() {
-  local want=$1 pattern=$2
-  shift 3
-  local out status
-  out=$("$@" 2>&1)
-  status=$?
-  if [ "$status" -ne "$want" ]; then
-    bad "$* -> exit $status, want $want; output: $out"
-  elif ! grep -qE -- "$pattern" <<<"$out"; then
-    bad "$* -> output lacks /$pattern/: $out"
-  else
-    ok
-  fi
-}
 
 S="$tmp/syn"
 expect 0 "4 classes x 6 images.*12 images" -- "$TB" data synth imagenet --out "$S" --classes 4 --per-class 6 --val-per-class 3
