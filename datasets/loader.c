@@ -11,6 +11,7 @@
 #include "loader.h"
 #include "augment.h"
 #include "error.h"
+#include "profile.h"
 #include "imageset.h"
 #include "jpeg.h"
 #include "rng.h"
@@ -179,6 +180,9 @@ static void *worker_main(void *arg)
 {
     worker *w = arg;
     tb_loader *l = w->l;
+    char name[32];
+    snprintf(name, sizeof name, "loader %d", w->id);
+    tb_prof_thread_name(name);
     pthread_mutex_lock(&l->mu);
     for (;;) {
         slot *s = NULL;
@@ -192,7 +196,11 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&l->mu);
         /* tb_loader_start_epoch waits for busy == 0 before it changes the
          * order, so the order is stable while we read it here. */
+        char label[32];
+        snprintf(label, sizeof label, "batch %d", index + 1);
+        double t0 = tb_prof_begin(label);
         int failed = tb_loader_make_batch(l, epoch, index, &s->batch) != 0;
+        tb_prof_end(label, "loader", t0);
         if (failed)
             snprintf(s->error, sizeof s->error, "%s", tb_last_error());
         pthread_mutex_lock(&l->mu);
@@ -338,10 +346,16 @@ void tb_loader_destroy(tb_loader *l)
     free(l);
 }
 
-int tb_loader_start_epoch(tb_loader *l, int epoch)
+int tb_loader_start_epoch(tb_loader *l, int epoch) { return tb_loader_start_epoch_at(l, epoch, 0); }
+
+int tb_loader_start_epoch_at(tb_loader *l, int epoch, int first_batch)
 {
     if (epoch < 0)
         return tb_fail("loader: epoch %d is negative", epoch);
+    if (first_batch < 0 || first_batch > l->batches)
+        return tb_fail("loader: epoch %d has %d batches; cannot start at batch %d (a checkpoint of another dataset "
+                       "size or batch size?)",
+                       epoch + 1, l->batches, first_batch);
     pthread_mutex_lock(&l->mu);
     for (int i = 0; i < l->nslots; i++)
         if (l->slots[i].state == SLOT_HELD) {
@@ -365,9 +379,10 @@ int tb_loader_start_epoch(tb_loader *l, int epoch)
     l->order_epoch = epoch;
     for (int i = 0; i < l->nslots; i++)
         l->slots[i].state = SLOT_FREE;
+    /* Worker w makes the batches congruent to w modulo the worker count. */
     for (int i = 0; i < l->nworkers; i++)
-        l->workers[i].next = l->workers[i].id;
-    l->next_out = 0;
+        l->workers[i].next = first_batch + ((l->workers[i].id - first_batch) % l->nworkers + l->nworkers) % l->nworkers;
+    l->next_out = first_batch;
     l->active = 1;
     wake_workers(l);
     pthread_mutex_unlock(&l->mu);

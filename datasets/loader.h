@@ -68,6 +68,10 @@ int tb_loader_images_per_epoch(const tb_loader *l);
  * The previous epoch may be left unfinished (its remaining batches are
  * dropped), but every batch must have been released. */
 int tb_loader_start_epoch(tb_loader *l, int epoch);
+/* The same from batch `first_batch` on (resuming a checkpoint taken
+ * mid-epoch): the batches handed out are exactly those an uninterrupted
+ * epoch would have handed out from there. */
+int tb_loader_start_epoch_at(tb_loader *l, int epoch, int first_batch);
 /* Blocks until the next batch in order is ready.  Returns 1 with *out set,
  * 0 at the end of the epoch, -1 on error.  The batch stays valid until
  * tb_loader_release(). */

@@ -1,7 +1,9 @@
 #include "cli.h"
 
+#include "dist.h"
 #include "error.h"
 #include "options.h"
+#include "rundir.h"
 #include "tb_config.h"
 #include "trainer.h"
 
@@ -12,11 +14,61 @@
 #include <stdio.h>
 #include <string.h>
 
+/* --resume DIR: the run's own options from DIR/config.json; the command
+ * line then applies on top (the trainer refuses changes that would make it
+ * another experiment). */
+static int load_run_config(const char *dir, tb_train_config *c)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    struct json_object *o = tb_json_read_file(path);
+    if (!o)
+        return tb_fail_prefix("--resume %s: not a run directory", dir);
+    tb_train_config_defaults(c);
+    int rc = 0;
+    json_object_object_foreach(o, key, val)
+    {
+        if (rc || !strcmp(key, "run_dir") || !strcmp(key, "resume") || !strcmp(key, "quiet"))
+            continue;
+        const tb_option *opt = tb_option_find(key);
+        const char *value = json_object_get_string(val);
+        if (!opt && json_object_is_type(val, json_type_boolean)) {
+            /* flags stored positively: "batch_norm": false is --no-batch-norm */
+            char neg[80];
+            snprintf(neg, sizeof neg, "no-%s", key);
+            opt = tb_option_find(neg);
+            value = json_object_get_boolean(val) ? "false" : "true";
+        }
+        if (opt && opt->type == TB_OPT_STRING && !value[0])
+            continue; /* unset: the default applies */
+        if (!opt)
+            rc = tb_fail("%s: unknown option \"%s\" (written by another trainbench version?)", path, key);
+        else if (tb_option_set(c, opt, value))
+            rc = tb_fail_prefix("%s", path);
+    }
+    json_object_put(o);
+    return rc;
+}
+
 int tb_cli_train(int argc, char **argv)
 {
     tb_train_config c;
     tb_train_config_defaults(&c);
     int rc = tb_train_parse_args(argc, argv, &c);
+    /* Ranks started by --gpus carry every option already; only the command
+     * the user typed reads the run's config.json. */
+    if (rc == 0 && c.resume[0] && !tb_dist_launched()) {
+        char dir[sizeof c.resume];
+        snprintf(dir, sizeof dir, "%s", c.resume);
+        rc = load_run_config(dir, &c);
+        if (rc == 0)
+            rc = tb_train_parse_args(argc, argv, &c);
+        if (!rc && c.run_dir[0] && strcmp(c.run_dir, dir) != 0)
+            rc = tb_fail("--resume continues the run in %s itself; drop --run-dir", dir);
+        snprintf(c.run_dir, sizeof c.run_dir, "%s", dir);
+    }
+    if (rc == 0 && c.resume[0] && !tb_dist_launched() && tb_train_resume_check(&c))
+        rc = -1;
     if (rc == 1)
         return 0;
     if (rc) {

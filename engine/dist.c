@@ -289,3 +289,88 @@ void tb_dist_abort(tb_dist *d, const char *message)
 #endif
     exit(1);
 }
+
+int tb_dist_broadcast_bytes(tb_dist *d, void *buf, size_t bytes, int root, const char *what)
+{
+#if TB_HAVE_MPI
+    if (!d->mpi || d->size == 1)
+        return 0;
+    for (size_t off = 0; off < bytes; off += (size_t)1 << 30) {
+        int n = (int)(bytes - off < ((size_t)1 << 30) ? bytes - off : ((size_t)1 << 30));
+        double t0 = watch_begin(what);
+        int rc = MPI_Bcast((char *)buf + off, n, MPI_BYTE, root, MPI_COMM_WORLD);
+        watch_end(d, t0);
+        if (mpi_check(d, rc, "MPI_Bcast", what))
+            return -1;
+    }
+#else
+    (void)d, (void)buf, (void)bytes, (void)root, (void)what;
+#endif
+    return 0;
+}
+
+int tb_dist_broadcast_text(tb_dist *d, char **text, int root, const char *what)
+{
+    if (d->size == 1)
+        return 0;
+    uint64_t len = d->rank == root && *text ? strlen(*text) : 0;
+    if (tb_dist_broadcast_bytes(d, &len, sizeof len, root, what))
+        return -1;
+    if (d->rank != root) {
+        free(*text);
+        *text = malloc((size_t)len + 1);
+        if (!*text)
+            return tb_fail("rank %d: out of memory for %s (%llu bytes)", d->rank, what, (unsigned long long)len);
+        (*text)[len] = '\0';
+    }
+    return tb_dist_broadcast_bytes(d, *text, (size_t)len, root, what);
+}
+
+int tb_dist_gather_text(tb_dist *d, const char *mine, char ***all)
+{
+    *all = calloc((size_t)d->size, sizeof **all);
+    if (!*all)
+        return tb_fail("out of memory gathering from %d ranks", d->size);
+    if (d->size == 1) {
+        (*all)[0] = strdup(mine);
+        return (*all)[0] ? 0 : tb_fail("out of memory");
+    }
+#if TB_HAVE_MPI
+    /* Lengths first, then each rank's text in turn (point to point, so no
+     * int overflow of a gathered displacement). */
+    long long len = (long long)strlen(mine);
+    long long *lens = d->rank == 0 ? calloc((size_t)d->size, sizeof *lens) : NULL;
+    double t0 = watch_begin("profile sizes");
+    int rc = MPI_Gather(&len, 1, MPI_LONG_LONG, lens, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
+    watch_end(d, t0);
+    if (mpi_check(d, rc, "MPI_Gather", "profile sizes")) {
+        free(lens);
+        return -1;
+    }
+    if (d->rank != 0) {
+        t0 = watch_begin("profile events");
+        rc = MPI_Send(mine, (int)(len < INT32_MAX ? len : INT32_MAX), MPI_CHAR, 0, 77, MPI_COMM_WORLD);
+        watch_end(d, t0);
+        return mpi_check(d, rc, "MPI_Send", "profile events");
+    }
+    (*all)[0] = strdup(mine);
+    for (int r = 1; r < d->size && !rc; r++) {
+        long long n = lens[r] < INT32_MAX ? lens[r] : INT32_MAX;
+        (*all)[r] = malloc((size_t)n + 1);
+        if (!(*all)[r]) {
+            rc = tb_fail("out of memory for rank %d's profile", r);
+            break;
+        }
+        t0 = watch_begin("profile events");
+        rc = MPI_Recv((*all)[r], (int)n, MPI_CHAR, r, 77, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        watch_end(d, t0);
+        if (mpi_check(d, rc, "MPI_Recv", "profile events"))
+            rc = -1;
+        (*all)[r][n] = '\0';
+    }
+    free(lens);
+    return rc ? -1 : 0;
+#else
+    return tb_fail("a data-parallel run needs MPI");
+#endif
+}

@@ -37,6 +37,12 @@ int tb_dist_allreduce_sum_f64(tb_dist *d, double *buf, size_t count, const char 
 int tb_dist_allreduce_max_f64(tb_dist *d, double *buf, size_t count, const char *what);
 int tb_dist_broadcast_f32(tb_dist *d, float *buf, size_t count, int root, const char *what);
 int tb_dist_barrier(tb_dist *d, const char *what);
+int tb_dist_broadcast_bytes(tb_dist *d, void *buf, size_t bytes, int root, const char *what);
+/* Root's malloc'd string to every rank (*text replaced on the others). */
+int tb_dist_broadcast_text(tb_dist *d, char **text, int root, const char *what);
+/* Every rank's string to rank 0: (*all)[r], malloc'd, on rank 0 (the
+ * others get an array of NULLs).  Free each and the array. */
+int tb_dist_gather_text(tb_dist *d, const char *mine, char ***all);
 
 /* Fails on every rank whose `text` (a configuration, a build id) differs from
  * rank 0's, naming the rank and host. */

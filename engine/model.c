@@ -8,6 +8,7 @@
 #include "model.h"
 
 #include "error.h"
+#include "profile.h"
 #include "rng.h"
 #include "backend_check.h"
 
@@ -538,7 +539,36 @@ static float *P(tb_model *m, int i) { return m->params[i].data; }
 static float *G(tb_model *m, int i) { return m->params[i].grad; }
 static float *B(tb_model *m, int i) { return m->buffers[i].data; }
 
+/* --profile-layers: a span per unit, the device synchronised so the span is
+ * the unit's own time.  Off: one branch. */
+static double layer_begin(const char *dir, const char *name, char *label, size_t size)
+{
+    if (!tb_prof_layers)
+        return 0;
+    snprintf(label, size, "%s %s", dir, name);
+    return tb_prof_begin(label);
+}
+
+static int layer_end(tb_backend *b, const char *label, double t0, int rc)
+{
+    if (!tb_prof_layers)
+        return rc;
+    if (!rc && b->synchronize(b))
+        rc = -1;
+    tb_prof_end(label, "layer", t0);
+    return rc;
+}
+
+static int unit_forward_body(tb_model *m, unit *u, const tb_tensor *x, int n, int training);
+
 static int unit_forward(tb_model *m, unit *u, const tb_tensor *x, int n, int training)
+{
+    char label[80];
+    double t0 = layer_begin("fwd", u->name, label, sizeof label);
+    return layer_end(m->b, label, t0, unit_forward_body(m, u, x, n, training));
+}
+
+static int unit_forward_body(tb_model *m, unit *u, const tb_tensor *x, int n, int training)
 {
     tb_backend *b = m->b;
     tb_tensor X = first_n(x, n), C = first_n(&u->c, n), A = first_n(&u->a, n);
@@ -591,7 +621,9 @@ int tb_model_forward(tb_model *m, int n, int training)
     tb_tensor L = first_n(&m->logits, n);
     if (b->pool_fwd(b, &m->avgpool, &X, &F, &m->avgpool_ws))
         return tb_fail_prefix("average pool forward");
-    if (b->fc_fwd(b, &F, P(m, m->fc_w), P(m, m->fc_b), &L))
+    char label[80];
+    double t0 = layer_begin("fwd", "fc", label, sizeof label);
+    if (layer_end(b, label, t0, b->fc_fwd(b, &F, P(m, m->fc_w), P(m, m->fc_b), &L)))
         return tb_fail_prefix("fc forward");
     return 0;
 }
@@ -622,7 +654,16 @@ static tb_tensor grad_tensor(const tb_model *m, int g, tb_shape per_image, int n
 
 /* Backward through one unit: g_in holds the gradient of the unit output and
  * is released; with need_dx, *g_out receives the gradient of the input x. */
+static int unit_backward_body(tb_model *m, unit *u, const tb_tensor *x, int n, int g_in, int need_dx, int *g_out);
+
 static int unit_backward(tb_model *m, unit *u, const tb_tensor *x, int n, int g_in, int need_dx, int *g_out)
+{
+    char label[80];
+    double t0 = layer_begin("bwd", u->name, label, sizeof label);
+    return layer_end(m->b, label, t0, unit_backward_body(m, u, x, n, g_in, need_dx, g_out));
+}
+
+static int unit_backward_body(tb_model *m, unit *u, const tb_tensor *x, int n, int g_in, int need_dx, int *g_out)
 {
     tb_backend *b = m->b;
     tb_bn_desc bn = {0.1f, 1e-5f};
@@ -691,7 +732,9 @@ int tb_model_backward(tb_model *m, int n)
         return tb_fail("backward of %d images on a model built for batches of at most %d", n, m->max_batch);
     memset(m->grad_refs, 0, sizeof m->grad_refs);
     tb_tensor F = first_n(&m->features, n), dF = first_n(&m->dfeatures, n), dL = first_n(&m->dlogits, n);
-    if (b->fc_bwd(b, &F, &dL, P(m, m->fc_w), &dF, G(m, m->fc_w), G(m, m->fc_b)))
+    char label[80];
+    double t0 = layer_begin("bwd", "fc", label, sizeof label);
+    if (layer_end(b, label, t0, b->fc_bwd(b, &F, &dL, P(m, m->fc_w), &dF, G(m, m->fc_w), G(m, m->fc_b))))
         return tb_fail_prefix("fc backward");
     block *last = &m->blocks[m->nblocks - 1];
     int g = grad_acquire(m);

@@ -68,6 +68,19 @@ static const tb_option options[] = {
      "where default run directories go (default runs)"},
     {"save-weights", NULL, TB_OPT_FLAG, F(save_weights), 0, 0, 0, NULL, 0, NULL,
      "write the final weights and running statistics to RUN_DIR/weights.safetensors (PyTorch names)"},
+    {"resume", NULL, TB_OPT_STRING, F(resume), S(resume), 0, 0, NULL, 0, "RUN_DIR",
+     "continue the stopped run in RUN_DIR from its last checkpoint (its options apply; --epochs, --num-workers, "
+     "--threads, --lr and the output options may be changed)"},
+    {"no-checkpoint", NULL, TB_OPT_FLAG, F(checkpoint), 0, 0, 0, NULL, 1, NULL,
+     "write no RUN_DIR/checkpoint.safetensors (default: at every epoch end and on interrupt)"},
+    {"checkpoint-every", NULL, TB_OPT_FLOAT, F(checkpoint_every), 0, 0, 1e6, NULL, 0, "MIN",
+     "also checkpoint mid-epoch every MIN minutes (default 0: epoch ends only)"},
+    {"profile", NULL, TB_OPT_STRING, F(profile), S(profile), 0, 0, NULL, 0, "FILE",
+     "write a Chrome trace-event profile (Perfetto, chrome://tracing) and per-phase times per epoch"},
+    {"profile-layers", NULL, TB_OPT_FLAG, F(profile_layers), 0, 0, 0, NULL, 0, NULL,
+     "with --profile: forward and backward spans per layer"},
+    {"repeat", NULL, TB_OPT_INT, F(repeat), 0, 1, 1000, NULL, 0, "K",
+     "train K times from the same start; timings become min/median/max over the repeats (default 1)"},
     {"quiet", NULL, TB_OPT_FLAG, F(quiet), 0, 0, 0, NULL, 0, NULL, "print only the final summary"},
     {NULL, NULL, 0, 0, 0, 0, 0, NULL, 0, NULL, NULL},
 };
@@ -97,6 +110,17 @@ void tb_train_config_defaults(tb_train_config *c)
     c->seed = 1;
     snprintf(c->precision, sizeof c->precision, "fp32");
     snprintf(c->runs_dir, sizeof c->runs_dir, "runs");
+    c->checkpoint = 1;
+    c->repeat = 1;
+}
+
+int tb_option_per_invocation(const tb_option *o)
+{
+    static const char *const names[] = {"run-dir", "runs-dir", "quiet", "resume"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (!strcmp(o->name, names[i]))
+            return 1;
+    return 0;
 }
 
 const tb_option *tb_train_options(void) { return options; }
@@ -327,6 +351,10 @@ int tb_train_config_validate(const tb_train_config *c)
     if (strcmp(c->device, "cpu") == 0 && strcmp(c->precision, "fp32") != 0)
         return tb_fail("--precision %s: the CPU backend computes in fp32; use --precision fp32 or --device cuda",
                        c->precision);
+    if (c->profile_layers && !c->profile[0])
+        return tb_fail("--profile-layers needs --profile FILE (the trace the layer spans go to)");
+    if (c->checkpoint_every > 0 && !c->checkpoint)
+        return tb_fail("--checkpoint-every %g with --no-checkpoint: drop one of them", c->checkpoint_every);
     if (c->warmup_epochs >= c->epochs && c->warmup_epochs > 0)
         return tb_fail("--warmup-epochs %d: must be fewer than --epochs %d", c->warmup_epochs, c->epochs);
     return 0;

@@ -42,6 +42,12 @@ typedef struct {
     char runs_dir[1024];
     int quiet;
     int save_weights; /* weights.safetensors in the run directory at the end */
+    char resume[1024];        /* a stopped run's directory to continue from its checkpoint */
+    int checkpoint;           /* checkpoint.safetensors at every epoch end (and on interrupt) */
+    double checkpoint_every;  /* minutes between mid-epoch checkpoints; 0: epoch ends only */
+    char profile[1024];       /* Chrome trace-event file to write */
+    int profile_layers;       /* per-layer forward/backward spans in the trace */
+    int repeat;               /* run the whole training K times; timings as min/median/max */
 } tb_train_config;
 
 void tb_train_config_defaults(tb_train_config *c);
@@ -70,6 +76,10 @@ const tb_option *tb_option_find(const char *name);
 /* Closest of `n` candidates to `name` by edit distance (at most 3), or NULL:
  * the "did you mean" of every parser (options, presets). */
 const char *tb_suggest(const char *name, const char *const *candidates, int n);
+
+/* Options that belong to one invocation, not to an experiment: presets and
+ * sweeps refuse them (run-dir, runs-dir, quiet, resume). */
+int tb_option_per_invocation(const tb_option *o);
 
 /* The closest known name to a misspelling (edit distance), or NULL. */
 const char *tb_option_suggest(const char *name);

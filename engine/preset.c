@@ -57,6 +57,7 @@ static char *trim(char *s)
  * because the sweep sets them itself. */
 static int find_option(const char *key, const tb_option **out)
 {
+    *out = NULL;
     const tb_option *o = tb_option_find(key);
     if (!o) {
         char dashed[64];
@@ -73,9 +74,9 @@ static int find_option(const char *key, const tb_option **out)
         return tb_fail("unknown option%s%s%s (accepted: any `trainbench train` option; see trainbench train --help)",
                        s ? "; did you mean '" : "", us, s ? "'?" : "");
     }
-    if (!strcmp(o->name, "run-dir") || !strcmp(o->name, "runs-dir") || !strcmp(o->name, "quiet"))
-        return tb_fail("not allowed in a preset: trainbench run sets it for every configuration (use "
-                       "trainbench run --runs-dir)");
+    if (tb_option_per_invocation(o))
+        return tb_fail("not allowed in a preset: it belongs to one invocation (trainbench run sets the run "
+                       "directories; use trainbench run --runs-dir or --resume)");
     *out = o;
     return 0;
 }

@@ -98,7 +98,7 @@ static int check_usable(const char *path)
     return 0;
 }
 
-tb_rundir *tb_rundir_create(const char *path)
+static tb_rundir *open_rundir(const char *path, int reopen)
 {
     if (!path || !*path) {
         tb_fail("empty run directory path; pass --run-dir DIR");
@@ -119,7 +119,19 @@ tb_rundir *tb_rundir_create(const char *path)
     r->events_fd = -1;
 
     char events[PATH_MAX];
-    if (mkdir_parents(r->path) || check_usable(r->path) || join_path(events, sizeof events, r->path, "events.jsonl"))
+    struct stat st;
+    errno = 0;
+    if (reopen && (stat(r->path, &st) != 0 || !S_ISDIR(st.st_mode))) {
+        tb_fail("cannot resume %s: %s; pass the directory of a stopped run", r->path,
+                errno ? strerror(errno) : "not a directory");
+        goto fail;
+    }
+    if (reopen && access(r->path, W_OK | X_OK) != 0) {
+        tb_fail("run directory %s is not writable: %s; fix its permissions", r->path, strerror(errno));
+        goto fail;
+    }
+    if ((!reopen && (mkdir_parents(r->path) || check_usable(r->path))) ||
+        join_path(events, sizeof events, r->path, "events.jsonl"))
         goto fail;
     r->events_fd = open(events, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (r->events_fd < 0) {
@@ -135,6 +147,10 @@ fail:
     free(r);
     return NULL;
 }
+
+tb_rundir *tb_rundir_create(const char *path) { return open_rundir(path, 0); }
+
+tb_rundir *tb_rundir_reopen(const char *path) { return open_rundir(path, 1); }
 
 void tb_rundir_close(tb_rundir *r)
 {

@@ -18,6 +18,9 @@ typedef struct tb_rundir tb_rundir;
 /* Creates the directory (and parents).  A directory that already holds a
  * result.json is refused, so a run never overwrites another's results. */
 tb_rundir *tb_rundir_create(const char *path);
+/* Opens an existing run directory to continue it (--resume): events are
+ * appended, result.json is rewritten as the run goes on. */
+tb_rundir *tb_rundir_reopen(const char *path);
 void tb_rundir_close(tb_rundir *r);
 const char *tb_rundir_path(const tb_rundir *r);
 

@@ -78,7 +78,7 @@ struct json_object *tb_plan_entry_args(const tb_plan_entry *e)
 {
     struct json_object *a = json_object_new_array();
     for (const tb_option *o = tb_train_options(); o->name; o++) {
-        if (!strcmp(o->name, "run-dir") || !strcmp(o->name, "runs-dir") || !strcmp(o->name, "quiet"))
+        if (tb_option_per_invocation(o))
             continue;
         char value[1100], arg[1200];
         tb_option_format(&e->cfg, o, value, sizeof value);

@@ -1,6 +1,14 @@
 #include "train_report.h"
 
+#include "error.h"
+
+#include <stdlib.h>
 #include <string.h>
+
+static const char *const phase_names[TB_PHASE_COUNT] = {"data", "h2d", "forward", "backward", "allreduce",
+                                                         "optimizer"};
+
+const char *tb_phase_name(tb_phase p) { return p >= 0 && p < TB_PHASE_COUNT ? phase_names[p] : "?"; }
 
 struct json_object *tb_epoch_report_json(const tb_epoch_report *r)
 {
@@ -29,7 +37,76 @@ struct json_object *tb_epoch_report_json(const tb_epoch_report *r)
         json_object_array_add(ca, json_object_new_double(r->class_acc[k]));
     json_object_object_add(o, "class_acc", ca);
     json_object_object_add(o, "best_class", json_object_new_int(r->best_class));
+    if (r->has_phases) {
+        struct json_object *ph = json_object_new_object();
+        for (int p = 0; p < TB_PHASE_COUNT; p++) {
+            char key[32];
+            snprintf(key, sizeof key, "%s_s", phase_names[p]);
+            json_object_object_add(ph, key, json_object_new_double(r->phase_s[p]));
+        }
+        json_object_object_add(o, "phases", ph);
+    }
     return o;
+}
+
+static double get_num(struct json_object *o, const char *key, int *missing)
+{
+    struct json_object *v;
+    if (!json_object_object_get_ex(o, key, &v) ||
+        !(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int))) {
+        *missing = 1;
+        return 0;
+    }
+    return json_object_get_double(v);
+}
+
+int tb_epoch_report_from_json(struct json_object *o, tb_epoch_report *r)
+{
+    memset(r, 0, sizeof *r);
+    int missing = 0;
+    r->epoch = (int)get_num(o, "epoch", &missing);
+    r->lr = get_num(o, "lr", &missing);
+    r->load_s = get_num(o, "load_s", &missing);
+    r->train_s = get_num(o, "train_s", &missing);
+    r->epoch_s = get_num(o, "epoch_s", &missing);
+    r->eval_s = get_num(o, "eval_s", &missing);
+    r->train_loss = get_num(o, "train_loss", &missing);
+    r->train_acc = get_num(o, "train_acc", &missing);
+    r->test_loss = get_num(o, "test_loss", &missing);
+    r->test_acc = get_num(o, "test_acc", &missing);
+    r->test_acc5 = get_num(o, "test_acc5", &missing);
+    r->images_per_s = get_num(o, "images_per_s", &missing);
+    r->images = (int)get_num(o, "images", &missing);
+    r->best_class = (int)get_num(o, "best_class", &missing);
+    struct json_object *v, *ca;
+    r->warmup = json_object_object_get_ex(o, "warmup", &v) && json_object_get_boolean(v);
+    int ranks_missing = 0;
+    r->ranks = (int)get_num(o, "ranks", &ranks_missing);
+    if (ranks_missing)
+        r->ranks = 1;
+    else
+        r->comm_s = get_num(o, "comm_s", &missing);
+    if (missing || !json_object_object_get_ex(o, "class_acc", &ca) || !json_object_is_type(ca, json_type_array))
+        return tb_fail("an epoch report lacks a field");
+    size_t n = json_object_array_length(ca);
+    if (n > TB_MAX_REPORT_CLASSES || r->best_class < 0 || (size_t)r->best_class >= (n ? n : 1))
+        return tb_fail("an epoch report has %zu classes and best class %d", n, r->best_class);
+    r->classes = (int)n;
+    r->class_acc = calloc(n + 1, sizeof *r->class_acc);
+    if (!r->class_acc)
+        return tb_fail("out of memory");
+    for (size_t k = 0; k < n; k++)
+        r->class_acc[k] = json_object_get_double(json_object_array_get_idx(ca, k));
+    struct json_object *ph;
+    if (json_object_object_get_ex(o, "phases", &ph)) {
+        r->has_phases = 1;
+        for (int p = 0; p < TB_PHASE_COUNT; p++) {
+            char key[32];
+            snprintf(key, sizeof key, "%s_s", phase_names[p]);
+            r->phase_s[p] = get_num(ph, key, &missing);
+        }
+    }
+    return 0;
 }
 
 void tb_run_averages_compute(const tb_epoch_report *r, int n, tb_run_averages *out)

@@ -8,6 +8,21 @@
 
 enum { TB_MAX_REPORT_CLASSES = 1000 };
 
+/* Phases of a training step, timed with the device synchronised when
+ * --profile is on (the "phases" object of an epoch report). */
+typedef enum {
+    TB_PHASE_DATA,      /* waiting for the loader */
+    TB_PHASE_H2D,       /* batch to the device */
+    TB_PHASE_FORWARD,   /* forward pass and loss */
+    TB_PHASE_BACKWARD,  /* backward pass */
+    TB_PHASE_ALLREDUCE, /* gradient all-reduce (data-parallel) */
+    TB_PHASE_OPTIMIZER, /* optimizer step */
+    TB_PHASE_COUNT
+} tb_phase;
+
+/* "data", "h2d", "forward", ... */
+const char *tb_phase_name(tb_phase p);
+
 typedef struct {
     int epoch;         /* from 1, as printed */
     int warmup;        /* the first epoch: reported, excluded from averages */
@@ -28,9 +43,14 @@ typedef struct {
     int classes;
     double *class_acc; /* training accuracy per class, percent (classes entries) */
     int best_class;    /* class with the highest training accuracy */
+    int has_phases;    /* phase_s measured (--profile) */
+    double phase_s[TB_PHASE_COUNT];
 } tb_epoch_report;
 
 struct json_object *tb_epoch_report_json(const tb_epoch_report *r);
+/* The reverse, for checkpoints; class_acc malloc'd.  Fails on a malformed
+ * report (tb_fail). */
+int tb_epoch_report_from_json(struct json_object *o, tb_epoch_report *r);
 
 /* Averages over the non-warm-up epochs (all epochs when there is only one). */
 typedef struct {

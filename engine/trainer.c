@@ -7,6 +7,8 @@
 #include "trainer.h"
 
 #include "backend.h"
+#include "backend_check.h"
+#include "checkpoint.h"
 #include "dataset.h"
 #include "dist.h"
 #include "error.h"
@@ -15,7 +17,9 @@
 #include "model.h"
 #include "model_io.h"
 #include "optim.h"
+#include "profile.h"
 #include "rundir.h"
+#include "safetensors.h"
 #include "sysinfo.h"
 #include "train_report.h"
 #include "tb_config.h"
@@ -23,6 +27,7 @@
 #include "cuda/cuda_backend.h"
 #endif
 
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -102,10 +107,31 @@ typedef struct {
     tb_dist dist;
     int stop; /* all ranks agreed to stop at a batch boundary */
     tb_train_config local_cfg; /* cfg as this rank uses it (ranks > 0 print nothing) */
+    /* The epoch in progress, as a checkpoint needs it. */
+    int cur_epoch, next_batch;
+    double loss_sum, elapsed_before, epoch_t0;
+    int ckpt_due;                 /* all ranks agreed a timed checkpoint is due */
+    int correct, images;
+    int *class_hits, *class_seen;
+    tb_epoch_report cur; /* times so far */
+    /* Checkpoints and resume. */
+    tb_checkpoint_state resume;   /* what --resume loaded (epoch, batch, sums) */
+    int resuming;                 /* the first epoch run continues resume */
+    double last_checkpoint;       /* now_s() of the last checkpoint */
+    int ckpt_epoch, ckpt_batch;   /* where the last good checkpoint is; ckpt_epoch -1: none */
+    char identity[8192];          /* the options as JSON, stored in checkpoints */
+    /* --repeat */
+    int repeat;
+    struct json_object *repeats;  /* finished repeats' summaries */
 } run;
 
 static void run_free(run *r)
 {
+    free(r->class_hits);
+    free(r->class_seen);
+    tb_checkpoint_state_free(&r->resume);
+    if (r->repeats)
+        json_object_put(r->repeats);
     tb_loader_destroy(r->train_loader);
     tb_loader_destroy(r->test_loader);
     if (r->model) {
@@ -126,6 +152,48 @@ static void run_free(run *r)
     if (r->result)
         json_object_put(r->result);
     tb_rundir_close(r->dir);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* --repeat: min/median/max of each figure over the finished repeats; once
+ * all are done the summary's figures are the medians. */
+static void add_repeat_stats(run *r, struct json_object *summary)
+{
+    static const char *const keys[] = {"avg_load_s", "avg_train_s", "avg_epoch_s", "images_per_s", "final_test_acc"};
+    int n = (int)json_object_array_length(r->repeats);
+    double *v = n ? malloc((size_t)n * sizeof *v) : NULL;
+    if (!v)
+        return;
+    struct json_object *stats = json_object_new_object();
+    json_object_object_add(stats, "count", json_object_new_int(n));
+    json_object_object_add(stats, "of", json_object_new_int(r->cfg->repeat));
+    for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+        int m = 0;
+        for (int i = 0; i < n; i++) {
+            struct json_object *x;
+            if (json_object_object_get_ex(json_object_array_get_idx(r->repeats, (size_t)i), keys[k], &x))
+                v[m++] = json_object_get_double(x);
+        }
+        if (!m)
+            continue;
+        qsort(v, (size_t)m, sizeof *v, cmp_double);
+        double median = m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
+        struct json_object *f = json_object_new_object();
+        json_object_object_add(f, "min", json_object_new_double(v[0]));
+        json_object_object_add(f, "median", json_object_new_double(median));
+        json_object_object_add(f, "max", json_object_new_double(v[m - 1]));
+        json_object_object_add(stats, keys[k], f);
+        if (n == r->cfg->repeat)
+            json_object_object_add(summary, keys[k], json_object_new_double(median));
+    }
+    free(v);
+    json_object_object_add(summary, "repeats", stats);
+    json_object_object_add(r->result, "repeats", json_object_get(r->repeats));
 }
 
 static int write_result(run *r, const char *status)
@@ -150,6 +218,9 @@ static int write_result(run *r, const char *status)
         json_object_object_add(s, "final_test_acc5", json_object_new_double(last->test_acc5));
         json_object_object_add(s, "final_train_loss", json_object_new_double(last->train_loss));
     }
+    json_object_object_add(s, "warmup_epochs_excluded", json_object_new_int(r->epochs_done - a.epochs_averaged));
+    if (r->repeats)
+        add_repeat_stats(r, s);
     json_object_object_add(s, "wall_s", json_object_new_double(now_s() - r->started));
 #if TB_HAVE_CUDA
     if (r->b && r->b->kind == TB_DEVICE_CUDA) /* the backend's own allocations at most (no context, no handles) */
@@ -280,7 +351,9 @@ static int build_model(run *r)
         return -1;
     r->labels_dev = r->b->alloc(r->b, (size_t)c->batch_size * sizeof(int32_t), "labels");
     r->logits_host = tb_malloc((size_t)c->batch_size * spec.classes * sizeof(float), "logits");
-    if (!r->labels_dev || !r->logits_host)
+    r->class_hits = tb_calloc((size_t)spec.classes, sizeof *r->class_hits, "per-class counts");
+    r->class_seen = tb_calloc((size_t)spec.classes, sizeof *r->class_seen, "per-class counts");
+    if (!r->labels_dev || !r->logits_host || !r->class_hits || !r->class_seen)
         return -1;
 
     tb_model_info info;
@@ -380,15 +453,21 @@ static void progress(run *r, int epoch, int index, int batches, int images, doub
  * signal may reach the ranks a batch apart). */
 static int step_agreement(run *r, double *batch_loss)
 {
+    /* Rank 0's clock decides when a timed checkpoint is due. */
+    const tb_train_config *c = r->cfg;
+    int due = r->dist.rank == 0 && c->checkpoint && c->checkpoint_every > 0 &&
+              now_s() - r->last_checkpoint >= c->checkpoint_every * 60;
     if (r->dist.size == 1) {
         r->stop = stop_requested;
+        r->ckpt_due = due;
         return 0;
     }
-    double v[2] = {*batch_loss, stop_requested ? 1 : 0};
-    if (tb_dist_allreduce_sum_f64(&r->dist, v, 2, "loss and stop flag"))
+    double v[3] = {*batch_loss, stop_requested ? 1 : 0, due};
+    if (tb_dist_allreduce_sum_f64(&r->dist, v, 3, "loss and stop flag"))
         return -1;
     *batch_loss = v[0];
     r->stop = v[1] > 0;
+    r->ckpt_due = v[2] > 0;
     return 0;
 }
 
@@ -419,92 +498,265 @@ static int reduce_epoch(run *r, tb_epoch_report *rep, double *loss_sum, int *cor
     return rc ? -1 : 0;
 }
 
-static int train_epoch(run *r, int epoch, tb_epoch_report *rep)
+/* The state a checkpoint holds, at the current loop position.  In a
+ * data-parallel run the partial epoch's counts are summed over the ranks
+ * here (every rank calls this at the same step); on resume rank 0 takes the
+ * sums and the others start their counts from zero, so the epoch's reduced
+ * totals come out the same. */
+static int checkpoint_state(run *r, tb_checkpoint_state *st, int classes)
+{
+    memset(st, 0, sizeof *st);
+    st->epoch = r->cur_epoch;
+    st->batch = r->next_batch;
+    st->optimizer_step = r->opt.step;
+    st->seed = r->cfg->seed;
+    st->epochs = r->epochs;
+    st->epochs_done = r->epochs_done;
+    st->repeat = r->repeat;
+    snprintf(st->config, sizeof st->config, "%s", r->identity);
+    if (r->next_batch == 0)
+        return 0;
+    st->classes = classes;
+    size_t n = 3 + 2 * (size_t)classes;
+    double *v = tb_malloc(n * sizeof *v, "checkpoint sums");
+    st->class_hits = tb_malloc((size_t)classes * sizeof(int) + 1, "checkpoint counts");
+    st->class_seen = tb_malloc((size_t)classes * sizeof(int) + 1, "checkpoint counts");
+    if (!v || !st->class_hits || !st->class_seen) {
+        free(v);
+        return -1;
+    }
+    v[0] = r->loss_sum, v[1] = r->correct, v[2] = r->images;
+    for (int k = 0; k < classes; k++)
+        v[3 + k] = r->class_hits[k], v[3 + classes + k] = r->class_seen[k];
+    double t[4] = {r->cur.load_s, r->cur.train_s, r->cur.comm_s, now_s() - r->epoch_t0};
+    int rc = tb_dist_allreduce_sum_f64(&r->dist, v, n, "checkpoint sums") ||
+             tb_dist_allreduce_max_f64(&r->dist, t, 4, "checkpoint times");
+    if (!rc) {
+        st->loss_sum = v[0], st->correct = (int)v[1], st->images = (int)v[2];
+        for (int k = 0; k < classes; k++)
+            st->class_hits[k] = (int)v[3 + k], st->class_seen[k] = (int)v[3 + classes + k];
+        st->load_s = t[0], st->train_s = t[1], st->comm_s = t[2], st->elapsed_s = t[3];
+    }
+    free(v);
+    return rc ? -1 : 0;
+}
+
+/* Writes the checkpoint (rank 0; the others only join the sums). */
+static int save_checkpoint(run *r, const char *why)
+{
+    if (!r->cfg->checkpoint)
+        return 0;
+    int classes = tb_model_get_spec(r->model)->classes;
+    tb_checkpoint_state st;
+    double t0 = tb_prof_begin("checkpoint");
+    int rc = checkpoint_state(r, &st, classes);
+    if (!rc && r->repeats)
+        st.repeats = strdup(json_object_to_json_string_ext(r->repeats, JSON_C_TO_STRING_PLAIN));
+    if (!rc && r->dir)
+        rc = tb_checkpoint_save(tb_rundir_path(r->dir), r->b, r->model, &r->opt, &st);
+    free(st.class_hits);
+    free(st.class_seen);
+    free(st.repeats);
+    tb_prof_end("checkpoint", "phase", t0);
+    if (rc)
+        return -1;
+    r->last_checkpoint = now_s();
+    r->ckpt_epoch = r->cur_epoch;
+    r->ckpt_batch = r->next_batch;
+    struct json_object *ev = json_object_new_object();
+    json_object_object_add(ev, "epoch", json_object_new_int(r->cur_epoch + 1));
+    json_object_object_add(ev, "batch", json_object_new_int(r->next_batch));
+    json_object_object_add(ev, "reason", json_object_new_string(why));
+    json_object_object_add(ev, "file", json_object_new_string("checkpoint.safetensors"));
+    tb_rundir_event(r->dir, "checkpoint", ev);
+    return 0;
+}
+
+/* "; the last good checkpoint is ..." for failure messages. */
+static void last_checkpoint_hint(const run *r, char *out, size_t size)
+{
+    if (!r->dir || !r->cfg->checkpoint)
+        snprintf(out, size, "; no checkpoint was kept (--no-checkpoint)");
+    else if (r->ckpt_epoch < 0)
+        snprintf(out, size, "; no checkpoint yet (the first is written when epoch 1 ends)");
+    else
+        snprintf(out, size,
+                 "; the last good checkpoint is %s/checkpoint.safetensors (epoch %d, batch %d): continue with "
+                 "trainbench train --resume %s --lr SMALLER",
+                 tb_rundir_path(r->dir), r->ckpt_epoch + 1, r->ckpt_batch, tb_rundir_path(r->dir));
+}
+
+/* Sets up the sums of epoch `epoch`: fresh, or the checkpoint's when the
+ * run resumes inside this epoch.  Returns the first batch to run. */
+static int begin_epoch_sums(run *r, int epoch, int classes)
+{
+    r->cur_epoch = epoch;
+    r->loss_sum = 0;
+    r->correct = r->images = 0;
+    r->elapsed_before = 0;
+    memset(r->class_hits, 0, (size_t)classes * sizeof *r->class_hits);
+    memset(r->class_seen, 0, (size_t)classes * sizeof *r->class_seen);
+    int first = 0;
+    if (r->resuming && r->resume.epoch == epoch && r->resume.batch > 0) {
+        first = r->resume.batch;
+        r->cur.load_s = r->resume.load_s;
+        r->cur.train_s = r->resume.train_s;
+        r->cur.comm_s = r->resume.comm_s;
+        r->elapsed_before = r->resume.elapsed_s;
+        if (r->dist.rank == 0) { /* the checkpoint's counts are every rank's sums */
+            r->loss_sum = r->resume.loss_sum;
+            r->correct = r->resume.correct;
+            r->images = r->resume.images;
+            for (int k = 0; k < classes && k < r->resume.classes; k++)
+                r->class_hits[k] = r->resume.class_hits[k], r->class_seen[k] = r->resume.class_seen[k];
+        }
+    }
+    r->resuming = 0;
+    r->next_batch = first;
+    return first;
+}
+
+/* Times the phases of a step: a span in the trace (and an NVTX range), and
+ * the phase's share of the epoch.  Under --profile the device is
+ * synchronised at each phase end so the times are the device's. */
+typedef struct {
+    tb_backend *b;
+    tb_epoch_report *rep;
+    double t0;
+    tb_phase phase;
+} phase_clock;
+
+static void phase_begin(phase_clock *pc, tb_phase p)
+{
+    pc->phase = p;
+    pc->t0 = tb_prof_begin(tb_phase_name(p));
+}
+
+static int phase_end(phase_clock *pc)
+{
+    if (!tb_prof_on) {
+        tb_prof_end(tb_phase_name(pc->phase), "phase", pc->t0);
+        return 0;
+    }
+    int rc = pc->b->synchronize(pc->b);
+    pc->rep->phase_s[pc->phase] += (tb_prof_now() - pc->t0) * 1e-6;
+    tb_prof_end(tb_phase_name(pc->phase), "phase", pc->t0);
+    return rc;
+}
+
+/* One training step on `batch`: forward, loss, backward, all-reduce,
+ * optimizer, each a phase. */
+static int train_step(run *r, const tb_batch *batch, float lr, double *batch_loss, tb_epoch_report *rep)
 {
     tb_backend *b = r->b;
-    const tb_train_config *c = r->cfg;
+    phase_clock pc = {b, rep, 0, TB_PHASE_H2D};
+    /* Every rank holds the same number of images per batch (the loader pads
+     * shards), so 1 / global batch makes the summed gradients the gradient
+     * of the global mean loss. */
+    int global_n = batch->n * r->dist.size;
+    size_t ngrads;
+    float *grads = tb_model_grads(r->model, &ngrads);
+    phase_begin(&pc, TB_PHASE_H2D);
+    if (upload_batch(r, batch) || phase_end(&pc))
+        return -1;
+    phase_begin(&pc, TB_PHASE_FORWARD);
+    if (tb_model_forward(r->model, batch->n, 1) ||
+        b->softmax_xent(b, tb_model_logits(r->model), r->labels_dev, 1.0f / global_n, tb_model_dlogits(r->model),
+                        batch_loss) ||
+        phase_end(&pc))
+        return -1;
+    phase_begin(&pc, TB_PHASE_BACKWARD);
+    if (tb_model_backward(r->model, batch->n) || ((r->dist.size > 1 || tb_prof_on) && b->synchronize(b)) ||
+        phase_end(&pc))
+        return -1;
+    phase_begin(&pc, TB_PHASE_ALLREDUCE);
+    if (through_host(r, grads, ngrads, 0, "gradients") || step_agreement(r, batch_loss) || phase_end(&pc))
+        return -1;
+    phase_begin(&pc, TB_PHASE_OPTIMIZER);
+    if (tb_optimizer_step(&r->opt, b, tb_model_params(r->model), tb_model_param_count(r->model), lr) ||
+        b->synchronize(b) || phase_end(&pc))
+        return -1;
+    return 0;
+}
+
+static int train_epoch(run *r, int epoch, tb_epoch_report *rep)
+{
     int classes = tb_model_get_spec(r->model)->classes;
     int batches = tb_loader_batches_per_epoch(r->train_loader);
-    int *class_hits = calloc((size_t)classes, sizeof *class_hits);
-    int *class_seen = calloc((size_t)classes, sizeof *class_seen);
     rep->class_acc = calloc((size_t)classes, sizeof *rep->class_acc);
-    if (!class_hits || !class_seen || !rep->class_acc) {
-        free(class_hits);
-        free(class_seen);
+    if (!rep->class_acc)
         return tb_fail("out of memory for per-class counts");
-    }
     rep->classes = classes;
-    double loss_sum = 0, t_epoch = now_s(), last_progress = 0;
-    int correct = 0, images = 0, rc = 0;
-    if (tb_loader_start_epoch(r->train_loader, epoch))
-        rc = -1;
-    for (int i = 0; !rc && !r->stop; i++) {
+    memset(&r->cur, 0, sizeof r->cur);
+    int first = begin_epoch_sums(r, epoch, classes);
+    rep->load_s = r->cur.load_s, rep->train_s = r->cur.train_s, rep->comm_s = r->cur.comm_s;
+    double t_epoch = now_s() - r->elapsed_before, last_progress = 0;
+    r->epoch_t0 = t_epoch;
+    int rc = tb_loader_start_epoch_at(r->train_loader, epoch, first);
+    for (int i = first; !rc && !r->stop; i++) {
         tb_batch *batch = NULL;
-        double t0 = now_s();
+        double t0 = now_s(), tp = tb_prof_begin("data");
         int got = tb_loader_next(r->train_loader, &batch);
         double t1 = now_s();
+        tb_prof_end("data", "phase", tp);
         rep->load_s += t1 - t0;
+        rep->phase_s[TB_PHASE_DATA] += t1 - t0;
         if (got <= 0) {
             rc = got;
             break;
         }
         float lr = tb_lr_at(&r->opt.cfg, epoch, i, batches);
-        double batch_loss = 0;
-        tb_param *params = tb_model_params(r->model);
-        /* Every rank holds the same number of images per batch (the loader
-         * pads shards), so 1 / global batch makes the summed gradients the
-         * gradient of the global mean loss. */
-        int global_n = batch->n * r->dist.size;
-        double comm0 = r->dist.comm_s;
-        size_t ngrads;
-        float *grads = tb_model_grads(r->model, &ngrads);
-        if (upload_batch(r, batch) || tb_model_forward(r->model, batch->n, 1) ||
-            b->softmax_xent(b, tb_model_logits(r->model), r->labels_dev, 1.0f / global_n, tb_model_dlogits(r->model),
-                            &batch_loss) ||
-            tb_model_backward(r->model, batch->n) || (r->dist.size > 1 && b->synchronize(b)) ||
-            through_host(r, grads, ngrads, 0, "gradients") || step_agreement(r, &batch_loss) ||
-            tb_optimizer_step(&r->opt, b, params, tb_model_param_count(r->model), lr) || b->synchronize(b)) {
+        double batch_loss = 0, comm0 = r->dist.comm_s, ts = tb_prof_begin("step");
+        if (train_step(r, batch, lr, &batch_loss, rep)) {
             tb_loader_release(r->train_loader, batch);
             rc = tb_fail_prefix("epoch %d step %d", epoch + 1, i + 1);
             break;
         }
+        tb_prof_end("step", "step", ts);
         rep->train_s += now_s() - t1;
         rep->comm_s += r->dist.comm_s - comm0;
         rep->lr = lr;
         if (!isfinite(batch_loss)) {
             tb_loader_release(r->train_loader, batch);
-            rc = tb_fail("loss became %g at epoch %d step %d; lower --lr (now %g) or check the data", batch_loss,
-                         epoch + 1, i + 1, c->lr);
+            char hint[2300];
+            last_checkpoint_hint(r, hint, sizeof hint);
+            rc = tb_fail("loss became %g at epoch %d step %d (lr %g); lower --lr or check the data%s", batch_loss,
+                         epoch + 1, i + 1, lr, hint);
             break;
         }
-        loss_sum += batch_loss / r->dist.size; /* the global sum over ranks, shared out */
+        r->loss_sum += batch_loss / r->dist.size; /* the global sum over ranks, shared out */
         for (int k = 0; k < batch->n; k++)
-            class_seen[batch->y[k]]++;
-        rc = score_batch(r, batch, &correct, NULL, class_hits);
-        images += batch->n;
+            r->class_seen[batch->y[k]]++;
+        rc = score_batch(r, batch, &r->correct, NULL, r->class_hits);
+        r->images += batch->n;
         tb_loader_release(r->train_loader, batch);
+        r->next_batch = i + 1;
+        r->cur.load_s = rep->load_s, r->cur.train_s = rep->train_s, r->cur.comm_s = rep->comm_s;
         double t = now_s();
+        if (!rc && (r->stop || (r->ckpt_due && i + 1 < batches)))
+            rc = save_checkpoint(r, r->stop ? "interrupted" : "timer");
         if (t - last_progress > 0.5 || i + 1 == batches) {
-            progress(r, epoch, i, batches, images, t_epoch, loss_sum);
+            progress(r, epoch, i, batches, r->images, t_epoch, r->loss_sum);
             last_progress = t;
         }
     }
     if (r->show_progress)
         fprintf(stderr, "\r%*s\r", 100, "");
     rep->epoch_s = now_s() - t_epoch;
-    if (!rc && reduce_epoch(r, rep, &loss_sum, &correct, &images, class_hits, class_seen, classes))
+    rep->has_phases = tb_prof_on;
+    double loss_sum = r->loss_sum;
+    int correct = r->correct, images = r->images;
+    if (!rc && reduce_epoch(r, rep, &loss_sum, &correct, &images, r->class_hits, r->class_seen, classes))
         rc = -1;
     rep->images = images;
     rep->train_loss = images ? loss_sum / images : 0;
     rep->train_acc = images ? 100.0 * correct / images : 0;
     rep->images_per_s = rep->epoch_s > 0 ? images / rep->epoch_s : 0;
     for (int k = 0; k < classes; k++) {
-        rep->class_acc[k] = class_seen[k] ? 100.0 * class_hits[k] / class_seen[k] : 0;
+        rep->class_acc[k] = r->class_seen[k] ? 100.0 * r->class_hits[k] / r->class_seen[k] : 0;
         if (rep->class_acc[k] > rep->class_acc[rep->best_class])
             rep->best_class = k;
     }
-    free(class_hits);
-    free(class_seen);
     return rc;
 }
 
@@ -536,25 +788,179 @@ static int evaluate(run *r, tb_epoch_report *rep)
     return 0;
 }
 
+/* Options a resumed run may change: they do not alter the trajectory of the
+ * weights (or, for lr and epochs, the user asks for the change on purpose). */
+static int changeable_on_resume(const char *key)
+{
+    static const char *const keys[] = {"epochs", "num_workers", "threads", "lr", "quiet", "run_dir", "runs_dir",
+                                       "resume", "no_checkpoint", "checkpoint", "checkpoint_every", "profile",
+                                       "profile_layers", "rank_timeout", "data_dir", "save_weights", "repeat"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        if (!strcmp(key, keys[i]))
+            return 1;
+    return 0;
+}
+
+/* The checkpoint's options against this run's: any other difference would
+ * make the continuation a different experiment. */
+static int check_resume_config(const char *saved, const char *now)
+{
+    struct json_object *a = json_tokener_parse(saved), *b = json_tokener_parse(now);
+    int rc = 0;
+    if (!a || !b)
+        rc = tb_fail("the checkpoint's options are not readable JSON");
+    json_object_object_foreach(a, key, va)
+    {
+        struct json_object *vb;
+        if (rc || changeable_on_resume(key))
+            continue;
+        const char *sa = json_object_get_string(va);
+        const char *sb = json_object_object_get_ex(b, key, &vb) ? json_object_get_string(vb) : "(unset)";
+        /* Numbers compare as numbers: the text depends on the printing precision. */
+        int same = json_object_is_type(va, json_type_double) && vb && json_object_is_type(vb, json_type_double)
+                       ? fabs(json_object_get_double(va) - json_object_get_double(vb)) <=
+                             1e-9 * fabs(json_object_get_double(va))
+                       : strcmp(sa, sb) == 0;
+        if (!same)
+            rc = tb_fail("the checkpoint was taken with %s = %s, this run has %s; only --epochs, --num-workers, "
+                         "--threads, --lr and output options may change on resume: start a new run instead",
+                         key, sa, sb);
+    }
+    json_object_put(a);
+    json_object_put(b);
+    return rc;
+}
+
+int tb_train_resume_check(const tb_train_config *c)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", c->resume);
+    if (access(path, R_OK) != 0)
+        return tb_fail("%s has no checkpoint (%s: %s); it stopped before its first epoch ended, or ran with "
+                       "--no-checkpoint: start it again",
+                       c->resume, path, strerror(errno));
+    tb_st_file f;
+    if (tb_st_open(path, &f))
+        return -1;
+    const char *text = tb_st_meta(&f, "trainbench.checkpoint");
+    tb_checkpoint_state st;
+    int rc = text ? tb_checkpoint_state_parse(text, path, &st) : tb_fail("%s is not a trainbench checkpoint", path);
+    tb_st_close(&f);
+    if (rc)
+        return -1;
+    struct json_object *cfg = tb_train_config_json(c);
+    rc = check_resume_config(st.config, json_object_to_json_string_ext(cfg, JSON_C_TO_STRING_PLAIN));
+    json_object_put(cfg);
+    if (!rc && (st.epoch > c->epochs || (st.epoch == c->epochs && st.repeat + 1 >= c->repeat)))
+        rc = tb_fail("%s already finished %d epoch%s; pass --epochs N with N above %d to train further", c->resume,
+                     st.epoch, st.epoch == 1 ? "" : "s", st.epoch);
+    tb_checkpoint_state_free(&st);
+    return rc;
+}
+
+/* --resume: rank 0 reads the checkpoint, every rank gets the state, the
+ * weights, the running statistics and the optimizer state. */
+static int load_checkpoint(run *r)
+{
+    char *text = NULL;
+    int rc = 0;
+    if (r->dist.rank == 0) {
+        rc = tb_checkpoint_load(r->cfg->resume, r->b, r->model, &r->opt, &r->resume) ||
+             check_resume_config(r->resume.config, r->identity);
+        if (!rc && !(text = tb_checkpoint_state_text(&r->resume)))
+            rc = -1;
+    }
+    if (r->dist.size > 1) {
+        /* A failure on rank 0 reaches the others as an empty state. */
+        if (rc) {
+            free(text);
+            text = strdup("");
+        }
+        if (tb_dist_broadcast_text(&r->dist, &text, 0, "checkpoint state"))
+            rc = -1;
+        else if (!text || !text[0])
+            rc = rc ? rc : tb_fail("rank 0 could not read the checkpoint");
+        else if (r->dist.rank != 0 && tb_checkpoint_state_parse(text, "checkpoint from rank 0", &r->resume))
+            rc = -1;
+        if (!rc) {
+            tb_param *p = tb_model_params(r->model);
+            int ns = r->resume.optimizer_step > 0 ? tb_opt_state_buffers(r->opt.cfg.kind, r->opt.cfg.momentum) : 0;
+            for (int i = 0; !rc && i < tb_model_param_count(r->model); i++)
+                for (int k = 0; !rc && k < ns; k++) {
+                    if (!p[i].state[k] && !(p[i].state[k] = r->b->alloc(r->b, p[i].count * sizeof(float),
+                                                                         "optimizer state")))
+                        rc = -1;
+                    else
+                        rc = through_host(r, p[i].state[k], p[i].count, 1, "optimizer state");
+                }
+            r->opt.step = r->resume.optimizer_step;
+            rc = rc || broadcast_model(r);
+        }
+    }
+    free(text);
+    if (rc)
+        return -1;
+    const tb_checkpoint_state *st = &r->resume;
+    if (st->epoch > r->cfg->epochs || (st->epoch == r->cfg->epochs && st->repeat + 1 >= r->cfg->repeat))
+        return tb_fail("%s already finished %d epoch%s; pass --epochs N with N above %d to train further",
+                       r->cfg->resume, st->epoch, st->epoch == 1 ? "" : "s", st->epoch);
+    for (int i = 0; i < st->epochs_done; i++) {
+        r->epochs[i] = st->epochs[i];
+        st->epochs[i].class_acc = NULL; /* moved */
+    }
+    r->epochs_done = st->epochs_done;
+    r->repeat = st->repeat;
+    if (st->repeats)
+        r->repeats = json_tokener_parse(st->repeats);
+    r->resuming = 1;
+    r->ckpt_epoch = st->epoch;
+    r->ckpt_batch = st->batch;
+    struct json_object *ev = json_object_new_object();
+    json_object_object_add(ev, "epoch", json_object_new_int(st->epoch + 1));
+    json_object_object_add(ev, "batch", json_object_new_int(st->batch));
+    json_object_object_add(ev, "optimizer_step", json_object_new_int64(st->optimizer_step));
+    tb_rundir_event(r->dir, "resume", ev);
+    struct json_object *resumed;
+    if (!json_object_object_get_ex(r->result, "resumed", &resumed)) {
+        resumed = json_object_new_array();
+        json_object_object_add(r->result, "resumed", resumed);
+    }
+    struct json_object *entry = json_object_new_object();
+    json_object_object_add(entry, "at", json_object_new_int64((int64_t)time(NULL)));
+    json_object_object_add(entry, "epoch", json_object_new_int(st->epoch + 1));
+    json_object_object_add(entry, "batch", json_object_new_int(st->batch));
+    json_object_array_add(resumed, entry);
+    if (!r->cfg->quiet)
+        printf("Resuming %s at epoch %d, batch %d (optimizer step %ld)\n", r->cfg->resume, st->epoch + 1, st->batch,
+               st->optimizer_step);
+    return 0;
+}
+
 static int start_run(run *r)
 {
     const tb_train_config *c = r->cfg;
     char path[1024];
+    /* The options as JSON without the per-invocation ones: the experiment's
+     * identity, checked across ranks and against a checkpoint. */
     struct json_object *cfg_json = tb_train_config_json(c);
-    char identity[8192];
-    snprintf(identity, sizeof identity, "trainbench %s built %s %s: %s", TB_VERSION, __DATE__, __TIME__,
-             json_object_to_json_string_ext(cfg_json, JSON_C_TO_STRING_PLAIN));
+    snprintf(r->identity, sizeof r->identity, "%s", json_object_to_json_string_ext(cfg_json, JSON_C_TO_STRING_PLAIN));
     json_object_put(cfg_json);
+    char identity[8400];
+    snprintf(identity, sizeof identity, "trainbench %s built %s %s: %s", TB_VERSION, __DATE__, __TIME__, r->identity);
     if (tb_dist_check_same(&r->dist, "configuration or trainbench build", identity))
         return -1;
     r->result = json_object_new_object(); /* ranks > 0 fill it but never write it */
+    r->ckpt_epoch = -1;
+    r->last_checkpoint = now_s();
     if (r->dist.rank != 0)
         return 0;
-    if (c->run_dir[0])
+    if (c->resume[0])
+        snprintf(path, sizeof path, "%s", c->resume);
+    else if (c->run_dir[0])
         snprintf(path, sizeof path, "%s", c->run_dir);
     else if (tb_rundir_default_path(c->runs_dir, "train", path, sizeof path))
         return -1;
-    r->dir = tb_rundir_create(path);
+    r->dir = c->resume[0] ? tb_rundir_reopen(path) : tb_rundir_create(path);
     if (!r->dir)
         return -1;
     struct json_object *config = tb_train_config_json(c);
@@ -563,14 +969,29 @@ static int start_run(run *r)
         json_object_put(config);
         return -1;
     }
+    /* A resumed run keeps its start time and earlier resumptions. */
+    struct json_object *old = NULL, *v;
+    if (c->resume[0]) {
+        char rpath[1100];
+        snprintf(rpath, sizeof rpath, "%s/result.json", path);
+        if (access(rpath, R_OK) == 0)
+            old = tb_json_read_file(rpath);
+    }
     json_object_object_add(r->result, "schema", json_object_new_string("trainbench.result/1"));
     json_object_object_add(r->result, "config", config);
     json_object_object_add(r->result, "system", tb_sysinfo_json());
-    json_object_object_add(r->result, "started_at", json_object_new_int64((int64_t)time(NULL)));
+    json_object_object_add(r->result, "started_at", old && json_object_object_get_ex(old, "started_at", &v)
+                                                        ? json_object_get(v)
+                                                        : json_object_new_int64((int64_t)time(NULL)));
+    if (old && json_object_object_get_ex(old, "resumed", &v) && json_object_is_type(v, json_type_array))
+        json_object_object_add(r->result, "resumed", json_object_get(v));
+    json_object_put(old);
     json_object_object_add(r->result, "ranks", json_object_new_int(r->dist.size));
     struct json_object *ev = json_object_new_object();
     json_object_object_add(ev, "run_dir", json_object_new_string(path));
     json_object_object_add(ev, "pid", json_object_new_int((int)getpid()));
+    if (c->resume[0])
+        json_object_object_add(ev, "resumed", json_object_new_boolean(1));
     tb_rundir_event(r->dir, "run_start", ev);
     if (!c->quiet)
         printf("Run directory %s\n", path);
@@ -584,34 +1005,48 @@ static int save_weights(run *r)
     return tb_model_save_safetensors(r->b, r->model, NULL, path, TB_IO_PARAMS | TB_IO_BUFFERS);
 }
 
-static int epoch_loop(run *r)
+static int epoch_loop(run *r, int first_epoch)
 {
     const tb_train_config *c = r->cfg;
     if (!c->quiet)
         tb_report_print_header(stdout);
-    for (int e = 0; e < c->epochs && !r->stop; e++) {
+    for (int e = first_epoch; e < c->epochs && !r->stop; e++) {
         struct json_object *ev = json_object_new_object();
         json_object_object_add(ev, "epoch", json_object_new_int(e + 1));
         json_object_object_add(ev, "epochs", json_object_new_int(c->epochs));
         json_object_object_add(ev, "batches", json_object_new_int(tb_loader_batches_per_epoch(r->train_loader)));
+        if (c->repeat > 1)
+            json_object_object_add(ev, "repeat", json_object_new_int(r->repeat + 1));
         tb_rundir_event(r->dir, "epoch_start", ev);
 
         tb_epoch_report *rep = &r->epochs[e];
         memset(rep, 0, sizeof *rep);
         rep->epoch = e + 1;
         rep->warmup = e == 0;
+        char label[32];
+        snprintf(label, sizeof label, "epoch %d", e + 1);
+        double t0 = tb_prof_begin(label);
         int rc = train_epoch(r, e, rep);
         if (rc || r->stop) {
+            tb_prof_end(label, "epoch", t0);
             free(rep->class_acc);
             rep->class_acc = NULL;
             return rc;
         }
-        if (evaluate(r, rep)) {
+        tb_prof_end(label, "epoch", t0);
+        t0 = tb_prof_begin("evaluate");
+        rc = evaluate(r, rep);
+        tb_prof_end("evaluate", "phase", t0);
+        if (rc) {
             free(rep->class_acc);
             rep->class_acc = NULL;
             return -1;
         }
         r->epochs_done++;
+        r->cur_epoch = e + 1;
+        r->next_batch = 0;
+        if (save_checkpoint(r, "epoch end"))
+            return -1;
         tb_rundir_event(r->dir, "epoch_end", tb_epoch_report_json(rep));
         if (write_result(r, "running"))
             return -1;
@@ -619,6 +1054,93 @@ static int epoch_loop(run *r)
             tb_report_print_epoch(stdout, rep);
     }
     return 0;
+}
+
+/* --repeat: the next repeat starts from the same initial weights. */
+static int reset_for_repeat(run *r)
+{
+    tb_optimizer_free_state(r->b, tb_model_params(r->model), tb_model_param_count(r->model));
+    tb_model_spec spec = *tb_model_get_spec(r->model);
+    tb_model_destroy(r->model);
+    r->model = tb_model_create(r->b, &spec, r->cfg->batch_size, tb_loader_height(r->train_loader),
+                               tb_loader_width(r->train_loader), r->cfg->seed);
+    if (!r->model || broadcast_model(r))
+        return -1;
+    tb_optimizer_init(&r->opt, &r->opt.cfg);
+    for (int i = 0; i < r->epochs_done; i++) {
+        free(r->epochs[i].class_acc);
+        r->epochs[i].class_acc = NULL;
+    }
+    r->epochs_done = 0;
+    struct json_object *ev = json_object_new_object();
+    json_object_object_add(ev, "repeat", json_object_new_int(r->repeat + 1));
+    json_object_object_add(ev, "repeats", json_object_new_int(r->cfg->repeat));
+    tb_rundir_event(r->dir, "repeat_start", ev);
+    return 0;
+}
+
+/* The finished repeat's figures, for min/median/max in result.json. */
+static void record_repeat(run *r)
+{
+    tb_run_averages a;
+    tb_run_averages_compute(r->epochs, r->epochs_done, &a);
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "repeat", json_object_new_int(r->repeat + 1));
+    json_object_object_add(o, "avg_load_s", json_object_new_double(a.load_s));
+    json_object_object_add(o, "avg_train_s", json_object_new_double(a.train_s));
+    json_object_object_add(o, "avg_epoch_s", json_object_new_double(a.epoch_s));
+    json_object_object_add(o, "images_per_s", json_object_new_double(a.images_per_s));
+    if (r->epochs_done)
+        json_object_object_add(o, "final_test_acc",
+                               json_object_new_double(r->epochs[r->epochs_done - 1].test_acc));
+    if (!r->repeats)
+        r->repeats = json_object_new_array();
+    json_object_array_add(r->repeats, o);
+}
+
+/* --profile: every rank's spans into one trace, written by rank 0. */
+static int finish_profile(run *r)
+{
+    size_t len;
+    char *mine = tb_prof_take_events(&len);
+    if (!mine)
+        return -1;
+    char **all = NULL;
+    int rc = tb_dist_gather_text(&r->dist, mine, &all);
+    free(mine);
+    if (!rc && r->dist.rank == 0) {
+        char meta[2048];
+        snprintf(meta, sizeof meta,
+                 "{\"trainbench\":\"%s\",\"ranks\":%d,\"model\":\"%s\",\"batch_size\":%d,\"dropped_spans\":%ld}",
+                 TB_VERSION, r->dist.size, r->cfg->model, r->cfg->batch_size, tb_prof_dropped());
+        rc = tb_prof_write_trace(r->cfg->profile, all, r->dist.size, meta);
+        if (!rc && !r->cfg->quiet)
+            printf("Profile written to %s (open it in https://ui.perfetto.dev or chrome://tracing)\n",
+                   r->cfg->profile);
+    }
+    for (int i = 0; all && i < r->dist.size; i++)
+        free(all[i]);
+    free(all);
+    return rc;
+}
+
+/* Training, once or --repeat times. */
+static int train_all(run *r)
+{
+    int first_epoch = r->resuming ? r->resume.epoch : 0;
+    for (;;) {
+        if (epoch_loop(r, first_epoch))
+            return -1;
+        if (r->stop)
+            return 0;
+        record_repeat(r);
+        if (r->repeat + 1 >= r->cfg->repeat)
+            return 0;
+        r->repeat++;
+        if (reset_for_repeat(r))
+            return -1;
+        first_epoch = 0;
+    }
 }
 
 int tb_train_run(const tb_train_config *c)
@@ -642,6 +1164,13 @@ int tb_train_run(const tb_train_config *c)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    if (c->profile[0]) {
+        char label[128];
+        snprintf(label, sizeof label, "rank %d (%s)", r.dist.rank, r.dist.host);
+        tb_prof_start(r.dist.rank, label);
+        tb_prof_layers = c->profile_layers;
+        tb_prof_thread_name("trainer");
+    }
 
     if (start_run(&r)) {
         fprintf(stderr, "trainbench: %s\n", tb_last_error());
@@ -656,7 +1185,9 @@ int tb_train_run(const tb_train_config *c)
         status = fail_run(&r, "loading data");
     else if (make_loaders(&r) || build_model(&r))
         status = fail_run(&r, "setup");
-    else if (epoch_loop(&r))
+    else if (c->resume[0] && load_checkpoint(&r))
+        status = fail_run(&r, "resuming");
+    else if (train_all(&r))
         status = fail_run(&r, "training");
     if (!status && c->save_weights && r.dir && save_weights(&r))
         status = fail_run(&r, "saving weights");
@@ -674,15 +1205,22 @@ int tb_train_run(const tb_train_config *c)
         if (!c->quiet || (r.stop && r.dist.rank == 0))
             tb_report_print_summary(stdout, r.epochs, r.epochs_done, c->num_workers);
         if (r.stop && r.dist.rank == 0)
-            fprintf(stderr, "trainbench: interrupted; %d finished epochs kept in %s\n", r.epochs_done,
-                    tb_rundir_path(r.dir));
+            fprintf(stderr, "trainbench: interrupted; %d finished epochs kept in %s%s%s\n", r.epochs_done,
+                    tb_rundir_path(r.dir), c->checkpoint ? "; continue with trainbench train --resume " : "",
+                    c->checkpoint ? tb_rundir_path(r.dir) : "");
     } else {
         struct json_object *ev = json_object_new_object();
         json_object_object_add(ev, "status", json_object_new_string("failed"));
         tb_rundir_event(r.dir, "run_end", ev);
     }
+    if (c->profile[0] && status != 1 && finish_profile(&r)) {
+        fprintf(stderr, "trainbench: profile: %s\n", tb_last_error());
+        status = 1;
+    }
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    if (status == 1 && r.dist.size > 1) /* the others may wait in a collective for this rank */
+        tb_dist_abort(&r.dist, "stopping every rank after the failure above");
     run_free(&r);
     tb_dist_finalize(&r.dist);
     return status;

@@ -1,5 +1,5 @@
 # Shared helpers of the shell tests (sourced): a check counter and the
-# assertions every script uses.  Scripts end with `finish`.
+# assertions every script uses.
 fails=0
 checks=0
 ok() { checks=$((checks + 1)); }

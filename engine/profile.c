@@ -1,0 +1,279 @@
+#include "profile.h"
+
+#include "error.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#if TB_HAVE_CUDA
+#include <nvtx3/nvToolsExt.h>
+#endif
+
+int tb_prof_on;
+int tb_prof_layers;
+
+/* Enough for hours of per-step spans, or a few epochs of per-layer ones. */
+#define MAX_EVENTS_PER_THREAD (4L << 20)
+
+typedef struct {
+    char name[48];
+    char cat[12];
+    double ts, dur; /* microseconds */
+    char *args;     /* JSON object text or NULL */
+} event;
+
+typedef struct thread_buf {
+    pthread_mutex_t mu;
+    int tid;
+    char name[32];
+    event *ev;
+    long count, cap, dropped;
+    struct thread_buf *next;
+} thread_buf;
+
+static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static thread_buf *threads;
+static int next_tid = 1;
+static int prof_rank;
+static char prof_label[96];
+static double wall_base_us, mono_base_us;
+static _Thread_local thread_buf *self;
+
+static double mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + ts.tv_nsec * 1e-3;
+}
+
+/* Wall-clock microseconds that never jump: the wall time at start plus the
+ * monotonic time since, so ranks on synchronised hosts line up. */
+static double now_us(void)
+{
+    return wall_base_us + (mono_us() - mono_base_us);
+}
+
+double tb_prof_now(void) { return now_us(); }
+
+int tb_prof_start(int rank, const char *rank_label)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    mono_base_us = mono_us();
+    wall_base_us = (double)ts.tv_sec * 1e6 + ts.tv_nsec * 1e-3;
+    prof_rank = rank;
+    snprintf(prof_label, sizeof prof_label, "%s", rank_label ? rank_label : "trainbench");
+    tb_prof_on = 1;
+    return 0;
+}
+
+static thread_buf *this_thread(void)
+{
+    if (self)
+        return self;
+    thread_buf *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_mutex_lock(&registry_mu);
+    t->tid = next_tid++;
+    snprintf(t->name, sizeof t->name, "thread %d", t->tid);
+    t->next = threads;
+    threads = t;
+    pthread_mutex_unlock(&registry_mu);
+    return self = t;
+}
+
+void tb_prof_thread_name(const char *name)
+{
+    if (!tb_prof_on)
+        return;
+    thread_buf *t = this_thread();
+    if (!t)
+        return;
+    pthread_mutex_lock(&t->mu);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    pthread_mutex_unlock(&t->mu);
+}
+
+double tb_prof_begin_slow(const char *name)
+{
+#if TB_HAVE_CUDA
+    nvtxRangePushA(name);
+#else
+    (void)name;
+#endif
+    return tb_prof_on ? now_us() : 0;
+}
+
+void tb_prof_end_slow(const char *name, const char *cat, double t0, const char *args_json)
+{
+#if TB_HAVE_CUDA
+    nvtxRangePop();
+#endif
+    if (!tb_prof_on)
+        return;
+    double t1 = now_us();
+    thread_buf *t = this_thread();
+    if (!t)
+        return;
+    pthread_mutex_lock(&t->mu);
+    if (t->count == t->cap) {
+        long cap = t->cap ? t->cap * 2 : 4096;
+        event *ev = cap <= MAX_EVENTS_PER_THREAD ? realloc(t->ev, (size_t)cap * sizeof *ev) : NULL;
+        if (!ev) {
+            t->dropped++;
+            pthread_mutex_unlock(&t->mu);
+            return;
+        }
+        t->ev = ev;
+        t->cap = cap;
+    }
+    event *e = &t->ev[t->count++];
+    snprintf(e->name, sizeof e->name, "%s", name);
+    snprintf(e->cat, sizeof e->cat, "%s", cat);
+    e->ts = t0;
+    e->dur = t1 - t0;
+    e->args = args_json ? strdup(args_json) : NULL;
+    pthread_mutex_unlock(&t->mu);
+}
+
+long tb_prof_dropped(void)
+{
+    long n = 0;
+    pthread_mutex_lock(&registry_mu);
+    for (thread_buf *t = threads; t; t = t->next)
+        n += t->dropped;
+    pthread_mutex_unlock(&registry_mu);
+    return n;
+}
+
+/* A growing string. */
+typedef struct {
+    char *s;
+    size_t len, cap;
+    int failed;
+} text;
+
+static void add(text *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add(text *x, const char *fmt, ...)
+{
+    if (x->failed)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(x->s ? x->s + x->len : NULL, x->s ? x->cap - x->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            x->failed = 1;
+            return;
+        }
+        if (x->s && x->len + (size_t)n < x->cap) {
+            x->len += (size_t)n;
+            return;
+        }
+        size_t cap = (x->cap ? x->cap * 2 : 1 << 16) + (size_t)n;
+        char *s = realloc(x->s, cap);
+        if (!s) {
+            x->failed = 1;
+            return;
+        }
+        x->s = s;
+        x->cap = cap;
+    }
+}
+
+/* Names are ours (layer and phase names), but escape anyway. */
+static void add_string(text *x, const char *s)
+{
+    add(x, "\"");
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            add(x, "\\%c", c);
+        else if (c < 0x20)
+            add(x, "\\u%04x", c);
+        else
+            add(x, "%c", c);
+    }
+    add(x, "\"");
+}
+
+char *tb_prof_take_events(size_t *len)
+{
+    tb_prof_on = 0;
+    text x = {0};
+    add(&x, "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":0,\"args\":{\"name\":", prof_rank);
+    add_string(&x, prof_label);
+    add(&x, "}},{\"name\":\"process_sort_index\",\"ph\":\"M\",\"pid\":%d,\"tid\":0,\"args\":{\"sort_index\":%d}}",
+        prof_rank, prof_rank);
+    pthread_mutex_lock(&registry_mu);
+    for (thread_buf *t = threads; t; t = t->next) {
+        pthread_mutex_lock(&t->mu);
+        add(&x, ",{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":%d,\"args\":{\"name\":", prof_rank, t->tid);
+        add_string(&x, t->name);
+        add(&x, "}}");
+        for (long i = 0; i < t->count; i++) {
+            const event *e = &t->ev[i];
+            add(&x, ",{\"name\":");
+            add_string(&x, e->name);
+            add(&x, ",\"cat\":");
+            add_string(&x, e->cat);
+            add(&x, ",\"ph\":\"X\",\"pid\":%d,\"tid\":%d,\"ts\":%.3f,\"dur\":%.3f", prof_rank, t->tid, e->ts,
+                e->dur);
+            if (e->args)
+                add(&x, ",\"args\":%s", e->args);
+            add(&x, "}");
+            free(e->args);
+        }
+        t->count = 0;
+        pthread_mutex_unlock(&t->mu);
+    }
+    pthread_mutex_unlock(&registry_mu);
+    if (x.failed) {
+        free(x.s);
+        tb_fail("out of memory writing the profile trace");
+        return NULL;
+    }
+    *len = x.len;
+    return x.s;
+}
+
+int tb_prof_write_trace(const char *path, char *const *rank_events, int ranks, const char *metadata_json)
+{
+    char tmp[4200];
+    int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof tmp)
+        return tb_fail("profile path too long: %s", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return tb_fail("cannot create the profile %s: %s; choose another --profile path", tmp, strerror(errno));
+    fprintf(f, "{\"displayTimeUnit\":\"ms\",\"otherData\":%s,\n\"traceEvents\":[\n",
+            metadata_json ? metadata_json : "{}");
+    int first = 1;
+    for (int r = 0; r < ranks; r++) {
+        if (!rank_events[r] || !rank_events[r][0])
+            continue;
+        fprintf(f, "%s%s\n", first ? "" : ",", rank_events[r]);
+        first = 0;
+    }
+    fprintf(f, "]}\n");
+    int ok = !ferror(f) && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    int err = errno;
+    ok = fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        if (ok)
+            err = errno;
+        unlink(tmp);
+        return tb_fail("cannot write the profile %s: %s; free space or choose another --profile path", path,
+                       strerror(err));
+    }
+    return 0;
+}

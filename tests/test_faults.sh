@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Crash safety and measurement validity (issue 9) on real training runs:
+#  - checkpoint + resume: a run interrupted (SIGINT) or killed (kill -9 at
+#    random moments, repeatedly) and resumed ends with exactly the weights of
+#    an uninterrupted run, and result.json / the checkpoint are never corrupt;
+#  - a second SIGINT stops at once;
+#  - a NaN loss names the epoch, the step and the last good checkpoint;
+#  - a full disk (a small tmpfs) or an unwritable run folder gives a clear
+#    error and leaves the earlier results and checkpoint intact;
+#  - --profile writes a well-formed trace whose spans nest and add up;
+#  - --repeat reports min/median/max.
+set -u
+. "$(dirname "$0")/lib.sh"
+TB=${TRAINBENCH:?set TRAINBENCH to the trainbench binary}
+SRC=${SOURCE_ROOT:-$(dirname "$0")/..}
+tmp=$(mktemp -d)
+mnt=
+cleanup() {
+  [ -n "$mnt" ] && umount "$mnt" 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
+# Every JSON file of a run directory parses and the checkpoint is whole.
+intact() {
+  local d=$1 f
+  for f in "$d"/result.json "$d"/checkpoint.json; do
+    [ -e "$f" ] || continue
+    python3 -c "import json,sys; json.load(open(sys.argv[1]))" "$f" 2>/dev/null || return 1
+  done
+  [ -e "$d/checkpoint.safetensors" ] || return 0
+  python3 - "$d/checkpoint.safetensors" <<'PY'
+import json, os, struct, sys
+p = sys.argv[1]
+with open(p, "rb") as f:
+    n = struct.unpack("<Q", f.read(8))[0]
+    h = json.loads(f.read(n))
+end = max(v["data_offsets"][1] for k, v in h.items() if k != "__metadata__")
+sys.exit(0 if os.path.getsize(p) == 8 + n + end and "trainbench.checkpoint" in h["__metadata__"] else 1)
+PY
+}
+
+# Small enough for CI, long enough (about 40 steps per epoch) to be hit mid-epoch.
+common=(--model resnet18-cifar:w4 --limit-train 2000 --limit-test 300 --batch-size 50 --epochs 3
+        --threads 1 --quiet --save-weights)
+
+"$TB" train "${common[@]}" --run-dir "$tmp/full" >"$tmp/full.log" 2>&1 || bad "reference run failed: $(cat "$tmp/full.log")"
+check "[ -s '$tmp/full/checkpoint.safetensors' ] && [ -s '$tmp/full/checkpoint.json' ]" "no checkpoint after a run"
+check "[ \"\$(json '$tmp/full/checkpoint.json' \"(d['epoch'], d['batch'], d['optimizer_step'])\")\" = '(3, 0, 120)' ]" \
+  "checkpoint.json position: $(json "$tmp/full/checkpoint.json" "(d['epoch'], d['batch'], d['optimizer_step'])")"
+
+# --- SIGINT mid-epoch: checkpoint, status interrupted, exit 130; resume = same weights
+"$TB" train "${common[@]}" --run-dir "$tmp/int" >"$tmp/int.log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do grep -q '"epoch":2,"batch"' "$tmp/int/events.jsonl" 2>/dev/null && break; sleep 0.1; done
+kill -INT $pid
+wait $pid
+rc=$?
+check "[ $rc -eq 130 ]" "SIGINT: exit $rc, want 130"
+check "[ \"\$(json '$tmp/int/result.json' \"d['status']\")\" = interrupted ]" "SIGINT: result.json not interrupted"
+check "grep -q '\"reason\":\"interrupted\"' '$tmp/int/events.jsonl'" "SIGINT: no checkpoint event"
+check "grep -q 'trainbench train --resume' '$tmp/int.log'" "SIGINT: message lacks the resume command: $(cat "$tmp/int.log")"
+pos=$(json "$tmp/int/checkpoint.json" "(d['epoch'], d['batch'])")
+check "[ \"${pos%%,*}\" = '(1' ] && [ \"${pos#*, }\" != '0)' ]" "SIGINT checkpoint not mid-epoch 2: $pos"
+"$TB" train --resume "$tmp/int" --num-workers 0 >"$tmp/int-resume.log" 2>&1 || bad "resume failed: $(cat "$tmp/int-resume.log")"
+check "cmp -s '$tmp/full/weights.safetensors' '$tmp/int/weights.safetensors'" \
+  "resumed after SIGINT at $pos: weights differ from the uninterrupted run"
+check "[ \"\$(json '$tmp/full/result.json' \"[e['train_loss'] for e in d['epochs']]\")\" = \"\$(json '$tmp/int/result.json' \"[e['train_loss'] for e in d['epochs']]\")\" ]" \
+  "resumed run reports other losses than the uninterrupted one"
+check "[ \"\$(json '$tmp/int/result.json' \"(d['status'], len(d['resumed']))\")\" = \"('completed', 1)\" ]" \
+  "resumed result.json: $(json "$tmp/int/result.json" "(d['status'], d.get('resumed'))")"
+expect 2 "already finished 3 epochs; pass --epochs" -- "$TB" train --resume "$tmp/int"
+expect 2 "checkpoint was taken with batch_size = 50" -- "$TB" train --resume "$tmp/int" --epochs 4 --batch-size 64
+expect 2 "not a run directory" -- "$TB" train --resume "$tmp/nowhere"
+
+# --- kill -9 at random moments, resumed until done: never corrupt, same weights
+mkdir -p "$tmp/k9"
+attempts=0 kills=0
+RANDOM=9
+while [ $attempts -lt 12 ]; do
+  attempts=$((attempts + 1))
+  if [ -e "$tmp/k9/run/checkpoint.safetensors" ]; then
+    args=(train --resume "$tmp/k9/run" --checkpoint-every 0.004)
+  else
+    rm -rf "$tmp/k9/run"
+    args=(train "${common[@]}" --checkpoint-every 0.004 --run-dir "$tmp/k9/run")
+  fi
+  "$TB" "${args[@]}" >>"$tmp/k9.log" 2>&1 &
+  pid=$!
+  delay=$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 0.3 + r % 250 / 100 }')
+  sleep "$delay"
+  if kill -0 $pid 2>/dev/null; then
+    kill -9 $pid
+    kills=$((kills + 1))
+  fi
+  wait $pid 2>/dev/null
+  rc=$?
+  intact "$tmp/k9/run" || bad "kill -9 after ${delay}s left a corrupt file in $(ls "$tmp/k9/run")"
+  [ $rc -eq 0 ] && break
+done
+check "[ $kills -ge 2 ]" "kill -9 loop: only $kills kills in $attempts attempts"
+check "[ \"\$(json '$tmp/k9/run/result.json' \"d['status']\")\" = completed ]" "kill -9 loop never completed ($attempts attempts)"
+check "cmp -s '$tmp/full/weights.safetensors' '$tmp/k9/run/weights.safetensors'" \
+  "after $kills kills and resumes: weights differ from the uninterrupted run"
+check "grep -q '\"reason\":\"timer\"' '$tmp/k9/run/events.jsonl'" "--checkpoint-every wrote no timed checkpoint"
+
+# --- a second SIGINT stops at once (a wide model: one step takes long) -------
+"$TB" train --model resnet18-cifar:w32 --batch-size 256 --limit-train 4096 --limit-test 64 --epochs 1 \
+  --threads 1 --quiet --run-dir "$tmp/twice" >"$tmp/twice.log" 2>&1 &
+pid=$!
+for _ in $(seq 200); do grep -q '"event":"epoch_start"' "$tmp/twice/events.jsonl" 2>/dev/null && break; sleep 0.1; done
+sleep 0.5
+t0=$(date +%s.%N)
+kill -INT $pid; sleep 0.1; kill -INT $pid
+wait $pid
+rc=$?
+t1=$(date +%s.%N)
+check "awk -v a=$t0 -v b=$t1 'BEGIN { exit !(b - a < 3) }'" "second SIGINT: took $(awk -v a=$t0 -v b=$t1 'BEGIN { print b - a }') s to stop"
+check "[ $rc -eq 130 ]" "second SIGINT: exit $rc"
+check "intact '$tmp/twice'" "second SIGINT left a corrupt file"
+
+# --- NaN loss: names the epoch, the step and the last good checkpoint --------
+expect 1 "loss became (nan|inf|-nan).* at epoch 1 step [0-9]+.*no checkpoint yet" -- \
+  "$TB" train "${common[@]}" --lr 1e6 --no-batch-norm --run-dir "$tmp/nan1"
+check "[ \"\$(json '$tmp/nan1/result.json' \"d['status']\")\" = failed ]" "NaN: result.json not failed"
+cp -r "$tmp/full" "$tmp/nan2"
+expect 1 "loss became .* at epoch 4 step [0-9]+.*last good checkpoint is $tmp/nan2/checkpoint.safetensors \(epoch 4, batch 0\)" -- \
+  "$TB" train --resume "$tmp/nan2" --epochs 5 --lr 1e6
+check "cmp -s '$tmp/full/checkpoint.safetensors' '$tmp/nan2/checkpoint.safetensors'" "NaN run overwrote the good checkpoint"
+
+# --- unwritable run folder and full disk ------------------------------------
+: >"$tmp/afile"
+expect 1 "cannot create run directory $tmp/afile/run: Not a directory" -- "$TB" train "${common[@]}" --run-dir "$tmp/afile/run"
+if [ "$(id -u)" -eq 0 ] && mnt=$tmp/small && mkdir -p "$mnt" && mount -t tmpfs -o size=1200k tmpfs "$mnt" 2>/dev/null; then
+  cp -r "$tmp/full" "$mnt/run"
+  cp "$mnt/run/checkpoint.safetensors" "$tmp/ckpt.before"
+  cp "$mnt/run/result.json" "$tmp/result.before"
+  # Fill the disk but for a few kilobytes: events still fit, a checkpoint not.
+  dd if=/dev/zero of="$mnt/fill" bs=1k count=2000 2>/dev/null
+  rm -f "$mnt/fill"
+  avail=$(df -k --output=avail "$mnt" | tail -1)
+  dd if=/dev/zero of="$mnt/fill" bs=1k count=$((avail - 24)) 2>/dev/null
+  expect 1 "No space left on device" -- "$TB" train --resume "$mnt/run" --epochs 4
+  check "cmp -s '$tmp/ckpt.before' '$mnt/run/checkpoint.safetensors'" "disk full: the previous checkpoint changed"
+  check "intact '$mnt/run'" "disk full: a corrupt file in the run folder"
+  check "! ls '$mnt/run' | grep -q '\\.tmp\\.'" "disk full: temporary files left: $(ls "$mnt/run")"
+  rm -f "$mnt/fill"
+  "$TB" train --resume "$mnt/run" --epochs 4 >"$tmp/after-full.log" 2>&1 || bad "resume after freeing space failed: $(cat "$tmp/after-full.log")"
+  check "[ \"\$(json '$mnt/run/result.json' \"(d['status'], len(d['epochs']))\")\" = \"('completed', 4)\" ]" "resume after a full disk"
+  umount "$mnt" && mnt=
+else
+  echo "note: not root or no tmpfs mount here: the full-disk case is skipped"
+fi
+
+# --- --profile: trace structure and timing consistency -----------------------
+"$TB" train "${common[@]}" --epochs 2 --limit-train 600 --run-dir "$tmp/prof" --profile "$tmp/prof/trace.json" \
+  --profile-layers >"$tmp/prof.log" 2>&1 || bad "--profile run failed: $(cat "$tmp/prof.log")"
+out=$(python3 "$SRC/tests/check_trace.py" "$tmp/prof/trace.json" "$tmp/prof/result.json" --layers 2>&1) && ok ||
+  bad "trace: $out"
+expect 2 "profile-layers.*needs --profile|--profile-layers needs --profile" -- "$TB" train "${common[@]}" --profile-layers
+
+# --- --repeat: min/median/max ---------------------------------------------
+"$TB" train "${common[@]}" --epochs 2 --limit-train 400 --repeat 3 --run-dir "$tmp/rep" >"$tmp/rep.log" 2>&1 ||
+  bad "--repeat run failed: $(cat "$tmp/rep.log")"
+/usr/bin/python3 - "$tmp/rep/result.json" <<'PY' && ok || bad "--repeat figures"
+import json, statistics, sys
+d = json.load(open(sys.argv[1]))
+s, reps = d["summary"], d["repeats"]
+assert len(reps) == 3 and s["repeats"]["count"] == 3, (len(reps), s.get("repeats"))
+for key in ("avg_epoch_s", "images_per_s", "avg_train_s"):
+    v = [r[key] for r in reps]
+    st = s["repeats"][key]
+    assert st["min"] == min(v) and st["max"] == max(v), (key, st, v)
+    assert abs(st["median"] - statistics.median(v)) < 1e-9 * max(v), (key, st, v)
+    assert abs(s[key] - st["median"]) < 1e-9 * max(v), (key, s[key], st)
+# Same start, same data: every repeat reaches the same accuracy.
+acc = {r["final_test_acc"] for r in reps}
+assert len(acc) == 1, acc
+assert s["warmup_epochs_excluded"] == 1
+PY
+
+echo "$((checks - fails)) of $checks checks passed"
+[ $fails -eq 0 ]
