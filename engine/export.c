@@ -138,6 +138,13 @@ static struct json_object *table_json(const tb_table *t)
                 json_object_array_add(row, json_object_new_string(cell->text));
             else if (cell->num != cell->num) /* NaN: n/a */
                 json_object_array_add(row, NULL);
+            else if (cell->has_range) { /* --repeat */
+                struct json_object *v = json_object_new_object();
+                json_object_object_add(v, "median", json_object_new_double(cell->num));
+                json_object_object_add(v, "min", json_object_new_double(cell->lo));
+                json_object_object_add(v, "max", json_object_new_double(cell->hi));
+                json_object_array_add(row, v);
+            }
             else
                 json_object_array_add(row, json_object_new_double(cell->num));
         }

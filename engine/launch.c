@@ -99,6 +99,14 @@ static int push_train_args(arg_list *a, const tb_train_config *c)
     return 0;
 }
 
+static volatile sig_atomic_t launcher_signalled;
+
+static void note_signal(int sig)
+{
+    (void)sig;
+    launcher_signalled = 1;
+}
+
 int tb_launch_ranks(const tb_train_config *c)
 {
     arg_list a = {{NULL}, 0};
@@ -121,12 +129,14 @@ int tb_launch_ranks(const tb_train_config *c)
                 a.argv[0], c->gpus, strerror(errno));
         _exit(127);
     }
-    /* Ctrl-C reaches the launcher through the terminal's process group; the
-     * parent only waits for it. */
-    struct sigaction ignore = {0}, old_int, old_term;
-    ignore.sa_handler = SIG_IGN;
-    sigaction(SIGINT, &ignore, &old_int);
-    sigaction(SIGTERM, &ignore, &old_term);
+    /* Ctrl-C reaches the launcher and the ranks through the terminal's
+     * process group; the parent only waits, and notes it: the ranks stop at a
+     * batch boundary (exit 130), but mpirun reports its own status 1. */
+    struct sigaction note = {0}, old_int, old_term;
+    note.sa_handler = note_signal;
+    launcher_signalled = 0;
+    sigaction(SIGINT, &note, &old_int);
+    sigaction(SIGTERM, &note, &old_term);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
@@ -135,5 +145,7 @@ int tb_launch_ranks(const tb_train_config *c)
     free_args(&a);
     if (WIFSIGNALED(status))
         return 128 + WTERMSIG(status);
+    if (launcher_signalled && WEXITSTATUS(status) != 0)
+        return 130;
     return WEXITSTATUS(status);
 }

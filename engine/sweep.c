@@ -8,6 +8,8 @@
  * kill -9 it still says which configurations finished and which are missing. */
 #include "sweep.h"
 
+#include "checkpoint.h"
+
 #include "error.h"
 #include "export.h"
 #include "rundir.h"
@@ -266,9 +268,19 @@ static int run_one(sweep *s, struct json_object *plan_cfg, int i, int total, con
     }
     snprintf(tag, sizeof tag, "[%d/%d]", i + 1, total);
 
-    /* A run directory left by an interrupted attempt is kept aside, not reused. */
+    /* A run directory left by an interrupted or killed attempt continues
+     * from its checkpoint; one that failed, or has none, is kept aside. */
     struct stat st;
-    if (lstat(rundir, &st) == 0) {
+    int resume = 0;
+    if (lstat(rundir, &st) == 0 && tb_checkpoint_exists(rundir)) {
+        char rpath[PATH_MAX];
+        struct json_object *old =
+            !FMT(rpath, "%s/result.json", rundir) && access(rpath, R_OK) == 0 ? tb_json_read_file(rpath) : NULL;
+        const char *was = jstr(old, "status");
+        resume = was && (!strcmp(was, "interrupted") || !strcmp(was, "running"));
+        json_object_put(old);
+    }
+    if (!resume && lstat(rundir, &st) == 0) {
         char aside[PATH_MAX + 32];
         for (int k = 1; k < 1000; k++) {
             if (FMT(aside, "%s.attempt-%d", rundir, k))
@@ -284,7 +296,7 @@ static int run_one(sweep *s, struct json_object *plan_cfg, int i, int total, con
     json_object_object_add(cs, "started_at", json_object_new_int64((int64_t)time(NULL)));
     if (write_summary(s, "running"))
         fprintf(stderr, "trainbench run: %s\n", tb_last_error());
-    printf("%s %s: running (%s)\n", tag, id, label);
+    printf("%s %s: %s (%s)\n", tag, id, resume ? "resuming from its checkpoint" : "running", label);
     fflush(stdout);
 
     struct json_object *args = jget(plan_cfg, "args");
@@ -295,10 +307,15 @@ static int run_one(sweep *s, struct json_object *plan_cfg, int i, int total, con
     int k = 0;
     argv[k++] = (char *)"trainbench";
     argv[k++] = (char *)"train";
-    for (size_t a = 0; a < nargs; a++)
-        argv[k++] = (char *)json_object_get_string(json_object_array_get_idx(args, a));
-    argv[k++] = (char *)"--run-dir";
-    argv[k++] = rundir;
+    if (resume) { /* the run's own config.json holds the plan's options */
+        argv[k++] = (char *)"--resume";
+        argv[k++] = rundir;
+    } else {
+        for (size_t a = 0; a < nargs; a++)
+            argv[k++] = (char *)json_object_get_string(json_object_array_get_idx(args, a));
+        argv[k++] = (char *)"--run-dir";
+        argv[k++] = rundir;
+    }
     argv[k++] = (char *)"--quiet";
     argv[k] = NULL;
 

@@ -155,10 +155,38 @@ static double epoch_mean(const row *r, const char *key)
     return count ? sum / count : NAN;
 }
 
+/* --repeat: {min, median, max} of a summary figure once every repeat is
+ * done, else NULL.  `key` is the summary's name (avg_epoch_s, ...). */
+static struct json_object *repeat_stat(const row *r, const char *key)
+{
+    struct json_object *reps = jget(jget(r->result, "summary"), "repeats");
+    struct json_object *st = jget(reps, key);
+    if (!st || jnum(reps, "count") != jnum(reps, "of") || isnan(jnum(st, "median")) || isnan(jnum(st, "min")) ||
+        isnan(jnum(st, "max")))
+        return NULL;
+    return st;
+}
+
+/* The summary name of a column that --repeat reports over repeats. */
+static const char *repeat_key(const char *id)
+{
+    static const char *const map[][2] = {{"load_s", "avg_load_s"},        {"train_s", "avg_train_s"},
+                                         {"epoch_s", "avg_epoch_s"},      {"images_per_s", "images_per_s"},
+                                         {"test_acc", "final_test_acc"}};
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
+        if (!strcmp(id, map[i][0]))
+            return map[i][1];
+    return NULL;
+}
+
 static double timing(const row *r, const spec *s, const char *key)
 {
     if (!r->result)
         return NAN;
+    const char *rk = s->pick_epoch > 0 ? NULL : repeat_key(key);
+    struct json_object *st = rk ? repeat_stat(r, rk) : NULL;
+    if (st) /* medians, so derived figures (speedup) use them too */
+        return jnum(st, "median");
     if (!strcmp(key, "wall_s"))
         return jnum(jget(r->result, "summary"), "wall_s");
     if (s->pick_epoch > 0)
@@ -256,10 +284,26 @@ static double scaling_n(const row *r, const spec *s)
 static char *dupstr(const char *s) { return s ? strdup(s) : NULL; }
 
 /* Fills one cell. */
+static void cell_value_of(const row *rows, int n, const row *r, const spec *s, const char *id, tb_cell *cell);
+
 static void cell_value(const row *rows, int n, const row *r, const spec *s, const char *id, tb_cell *cell)
+{
+    cell_value_of(rows, n, r, s, id, cell);
+    const char *rk = s->pick_epoch > 0 || cell->text || isnan(cell->num) ? NULL : repeat_key(id);
+    struct json_object *st = rk && r->status && !strcmp(r->status, "completed") ? repeat_stat(r, rk) : NULL;
+    if (st) {
+        cell->num = jnum(st, "median");
+        cell->lo = jnum(st, "min");
+        cell->hi = jnum(st, "max");
+        cell->has_range = 1;
+    }
+}
+
+static void cell_value_of(const row *rows, int n, const row *r, const spec *s, const char *id, tb_cell *cell)
 {
     cell->num = NAN;
     cell->text = NULL;
+    cell->has_range = 0;
     struct json_object *ep = shown_epoch(r, s);
     struct json_object *model = jget(r->result, "model");
     const char *ok = r->status && !strcmp(r->status, "completed") ? r->status : NULL;
@@ -379,7 +423,24 @@ static void with_commas(long long v, char *out, size_t size)
     out[o] = '\0';
 }
 
+static void format_number(const tb_cell *c, tb_col_kind kind, int plain, char *out, size_t size);
+
+/* A --repeat range follows the median in tables for people: "12.3 [11.9, 12.8]". */
 void tb_cell_format(const tb_cell *c, tb_col_kind kind, int plain, char *out, size_t size)
+{
+    format_number(c, kind, plain, out, size);
+    if (c->text || !c->has_range || plain || isnan(c->num))
+        return;
+    tb_cell lo = {.num = c->lo}, hi = {.num = c->hi};
+    char a[64], b[64];
+    format_number(&lo, kind, plain, a, sizeof a);
+    format_number(&hi, kind, plain, b, sizeof b);
+    size_t len = strlen(out);
+    if (len < size)
+        snprintf(out + len, size - len, " [%s, %s]", a, b);
+}
+
+static void format_number(const tb_cell *c, tb_col_kind kind, int plain, char *out, size_t size)
 {
     if (c->text) {
         snprintf(out, size, "%s", c->text);
@@ -579,6 +640,7 @@ static int pivot(tb_table *t, const row *rows, int n, int nkeys, const char *pke
                 if (same_value(option_value(&rows[i], pkey), values[v])) {
                     tb_cell *from = &t->cells[(size_t)i * t->ncols + src], *to = &cells[(size_t)group[i] * wide + c];
                     to->num = from->num;
+                    to->has_range = from->has_range, to->lo = from->lo, to->hi = from->hi;
                     to->text = from->text; /* moved */
                     from->text = NULL;
                 }
@@ -690,6 +752,11 @@ static int assemble(tb_table *t, row *rows, int n, struct json_object *tspec, in
         add_note(t, "Times are means over the epochs after the first (warm-up) one; losses and accuracies are the "
                     "last epoch's.",
                  NULL, NULL);
+    int ranged = 0;
+    for (int i = 0; i < n * total && !ranged; i++)
+        ranged = t->cells[i].has_range;
+    if (ranged)
+        add_note(t, "Rows run with --repeat show the median over the repeats, then [min, max].", NULL, NULL);
     for (int c = 0; c < total; c++) {
         if (!strcmp(t->ids[c], "speedup") || !strcmp(t->ids[c], "weak_speedup") || !strcmp(t->ids[c], "efficiency")) {
             char what[200];
@@ -906,7 +973,7 @@ int tb_table_merge(const tb_table *tables, int n, tb_table *out)
             row[0].text = strdup(base);
             for (int c = 0; c < a->ncols; c++) {
                 const tb_cell *src = &tables[i].cells[(size_t)k * a->ncols + c];
-                row[c + 1].num = src->num;
+                row[c + 1] = *src;
                 row[c + 1].text = src->text ? strdup(src->text) : NULL;
             }
         }

@@ -37,6 +37,9 @@ const tb_column_def *tb_table_column_find(const char *id);
 typedef struct {
     double num; /* NAN: n/a */
     char *text; /* text cells (owned); NULL for numbers */
+    /* --repeat: num is the median over the repeats, lo/hi the min/max */
+    int has_range;
+    double lo, hi;
 } tb_cell;
 
 typedef struct {

@@ -943,6 +943,7 @@ static int start_run(run *r)
     /* The options as JSON without the per-invocation ones: the experiment's
      * identity, checked across ranks and against a checkpoint. */
     struct json_object *cfg_json = tb_train_config_json(c);
+    json_object_object_del(cfg_json, "quiet"); /* ranks > 0 are always quiet */
     snprintf(r->identity, sizeof r->identity, "%s", json_object_to_json_string_ext(cfg_json, JSON_C_TO_STRING_PLAIN));
     json_object_put(cfg_json);
     char identity[8400];

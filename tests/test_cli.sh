@@ -50,10 +50,11 @@ run="$tmp/run1"
 expect 0 "Number of trainable parameters" -- "$TB" train --dataset synthetic --model resnet18-cifar:w4 \
   --limit-train 96 --limit-test 40 --batch-size 32 --epochs 2 --num-of-workers=1 --no-batch-norm=true \
   --dataset-path=/unused --run-dir "$run" --threads 2
-for f in config.json events.jsonl result.json; do
+for f in config.json events.jsonl result.json checkpoint.safetensors checkpoint.json; do
   [ -s "$run/$f" ] && ok || bad "run directory lacks $f"
 done
-[ -z "$(ls "$run" | grep -v -E '^(config.json|events.jsonl|result.json)$')" ] && ok || bad "stray files: $(ls "$run")"
+[ -z "$(ls "$run" | grep -v -E '^(config.json|events.jsonl|result.json|checkpoint.safetensors|checkpoint.json)$')" ] &&
+  ok || bad "stray files: $(ls "$run")"
 python3 - "$run" <<'PY' && ok || bad "run directory content"
 import json, sys
 d = sys.argv[1]

@@ -54,12 +54,33 @@ for e1, e2 in zip(r1["epochs"], r2["epochs"]):
     assert e1["images"] == e2["images"] == 192 and e1["class_acc"] == e2["class_acc"]
     assert e2["comm_s"] > 0 and 0 < e2["compute_s"] < e2["train_s"]
 PY
-[ "$(ls "$tmp/two" | sort | tr '\n' ' ')" = "config.json events.jsonl result.json weights.safetensors " ] \
+[ "$(ls "$tmp/two" | sort | tr '\n' ' ')" = "checkpoint.json checkpoint.safetensors config.json events.jsonl result.json weights.safetensors " ] \
   && ok || bad "only rank 0 writes the run directory: $(ls "$tmp/two")"
 
 # --- with batch norm: runs, and every rank ends with rank 0's weights ---------
 "$TB" train --dataset synthetic --model resnet18-cifar:w4 --limit-train 128 --limit-test 32 --epochs 1 \
   --batch-size 16 --gpus 2 --threads 1 --quiet --run-dir "$tmp/bn" && ok || bad "2-rank BN run failed"
+
+# --- Ctrl-C of a 2-rank job mid-epoch, then --resume: the same weights ---------
+# Both ranks stop at the same step (they agree on it), the checkpoint holds
+# the partial epoch's sums over both ranks, and the resumed ranks receive the
+# weights and optimizer state from rank 0.
+dp=(--dataset synthetic --model resnet18-cifar:w4 --limit-train 1536 --limit-test 64 --epochs 2 --batch-size 16
+    --seed 5 --lr 0.05 --save-weights --threads 1 --gpus 2)
+"$TB" train "${dp[@]}" --quiet --run-dir "$tmp/dpfull" >"$tmp/dpfull.log" 2>&1 || bad "2-rank reference: $(cat "$tmp/dpfull.log")"
+setsid "$TB" train "${dp[@]}" --run-dir "$tmp/dpint" >"$tmp/dpint.log" 2>&1 &
+dppid=$!
+for _ in $(seq 300); do grep -q '"epoch":2,"batch"' "$tmp/dpint/events.jsonl" 2>/dev/null && break; sleep 0.1; done
+kill -INT -- "-$dppid" # the whole process group, as Ctrl-C does
+wait $dppid
+rc=$?
+check "[ $rc -eq 130 ] && grep -q '\"reason\":\"interrupted\"' '$tmp/dpint/events.jsonl'" \
+  "2-rank Ctrl-C: exit $rc, no interrupt checkpoint: $(tail -3 "$tmp/dpint.log")"
+# Without --quiet: rank 0 prints, the others are quiet, and they still agree.
+"$TB" train --resume "$tmp/dpint" >"$tmp/dpres.log" 2>&1 || bad "2-rank resume: $(tail -5 "$tmp/dpres.log")"
+check "grep -q 'Resuming .* at epoch 2, batch [1-9]' '$tmp/dpres.log'" "2-rank resume not mid-epoch: $(head -5 "$tmp/dpres.log")"
+check "cmp -s '$tmp/dpfull/weights.safetensors' '$tmp/dpint/weights.safetensors'" \
+  "2 ranks interrupted and resumed: weights differ from the uninterrupted 2-rank run"
 
 # --- ranks with different options refuse to start ----------------------------
 out=$(mpirun -np 1 $root_flag --oversubscribe "$TB" train "${common[@]}" --batch-size 16 --run-dir "$tmp/d" : \

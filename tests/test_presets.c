@@ -94,19 +94,25 @@ static void test_derived(void)
 
     /* Cell formatting: counts with separators, efficiency with %, n/a. */
     char out[64];
-    tb_cell c = {11173962, NULL};
+    tb_cell c = {.num = 11173962};
     tb_cell_format(&c, TB_COL_COUNT, 0, out, sizeof out);
     CHECK(!strcmp(out, "11,173,962"), "count: %s", out);
     tb_cell_format(&c, TB_COL_COUNT, 1, out, sizeof out);
     CHECK(!strcmp(out, "11173962"), "plain count: %s", out);
-    tb_cell e = {98.6175, NULL};
+    tb_cell e = {.num = 98.6175};
     tb_cell_format(&e, TB_COL_EFFIC, 0, out, sizeof out);
     CHECK(!strcmp(out, "98.62%"), "efficiency: %s", out);
-    tb_cell s1 = {0.4731, NULL}, s2 = {17.934, NULL}, na = {NAN, NULL};
+    tb_cell s1 = {.num = 0.4731}, s2 = {.num = 17.934}, na = {.num = NAN};
     tb_cell_format(&s1, TB_COL_SECONDS, 0, out, sizeof out);
     CHECK(!strcmp(out, "0.473"), "seconds under 1: %s", out);
     tb_cell_format(&s2, TB_COL_SECONDS, 0, out, sizeof out);
     CHECK(!strcmp(out, "17.93"), "seconds: %s", out);
+    /* --repeat: the median, then [min, max] for people; the median alone in CSV. */
+    tb_cell rep = {.num = 12.5, .has_range = 1, .lo = 0.75, .hi = 13.126};
+    tb_cell_format(&rep, TB_COL_SECONDS, 0, out, sizeof out);
+    CHECK(!strcmp(out, "12.50 [0.750, 13.13]"), "repeat range: %s", out);
+    tb_cell_format(&rep, TB_COL_SECONDS, 1, out, sizeof out);
+    CHECK(!strcmp(out, "12.50"), "plain repeat: %s", out);
     tb_cell_format(&na, TB_COL_SECONDS, 0, out, sizeof out);
     CHECK(!strcmp(out, "n/a"), "missing: %s", out);
 }
