@@ -179,5 +179,37 @@ assert len(acc) == 1, acc
 assert s["warmup_epochs_excluded"] == 1
 PY
 
+# --- --repeat in a preset: the exported table shows median [min, max] ---------
+cat >"$tmp/rep.ini" <<'INI'
+[preset]
+title = repeat test
+lab = test
+question = do tables show the spread over repeats?
+[run]
+dataset = synthetic
+model = resnet18-cifar:w4
+limit_train = 256
+limit_test = 64
+epochs = 2
+batch_size = 64
+threads = 1
+repeat = 3
+[sweep]
+num_workers = 0, 1
+[table]
+columns = num_workers, epoch_s, images_per_s, test_acc
+INI
+"$TB" run "$tmp/rep.ini" --runs-dir "$tmp/repruns" >"$tmp/repsweep.log" 2>&1 || bad "--repeat sweep: $(cat "$tmp/repsweep.log")"
+md=$("$TB" export "$(ls -d "$tmp/repruns/"*-rep)" 2>&1)
+check "grep -qE '^\| 0 \| [0-9.]+ \[[0-9.]+, [0-9.]+\] \| [0-9]+ \[[0-9]+, [0-9]+\] \|' <<<\"\$md\"" "--repeat table: $md"
+check "grep -q 'median over the repeats' <<<\"\$md\"" "--repeat table lacks its footnote: $md"
+json_out=$("$TB" export "$(ls -d "$tmp/repruns/"*-rep)" --format json 2>&1)
+/usr/bin/python3 -c '
+import json, sys
+t = json.loads(sys.argv[1])["tables"][0]
+cell = t["rows"][0][1]
+assert set(cell) == {"median", "min", "max"} and cell["min"] <= cell["median"] <= cell["max"], cell
+' "$json_out" && ok || bad "--repeat JSON export: $json_out"
+
 echo "$((checks - fails)) of $checks checks passed"
 [ $fails -eq 0 ]
