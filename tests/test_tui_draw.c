@@ -9,6 +9,7 @@
 #include "model.h"
 #include "screens.h"
 
+#include <locale.h>
 #include <math.h>
 #include <string.h>
 
@@ -29,8 +30,69 @@ static int overlap(tui_rect a, tui_rect b)
     return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
 }
 
+/* Double-width and multi-byte text: measured by display width, clipped
+ * without ever leaving half a character, the same in both locales. */
+static void wide_text(void)
+{
+    const char *cjk = "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e"; /* 日本語: three wide characters */
+    CHECK(tui_strwidth(cjk) == 6, "width of 3 CJK characters: %d", tui_strwidth(cjk));
+    CHECK(tui_strwidth("caf\xc3\xa9") == 4, "%s", "é is one cell");
+    CHECK(tui_strwidth("e\xcc\x81") == 1, "%s", "a combining accent takes no cell");
+    CHECK(tui_str_clip(cjk, 5) == 6, "clip to 5 cells keeps 2 characters (6 bytes): %zu", tui_str_clip(cjk, 5));
+    CHECK(tui_str_clip(cjk, 1) == 0, "%s", "a wide character does not fit in 1 cell");
+    CHECK(tui_str_clip("ab\xe6\x97\xa5", 3) == 2, "%s", "clip stops before a wide character");
+    tui_buf b;
+    char row[256];
+    CHECK(tui_buf_init(&b, 12, 2, 1) == 0, "%s", "buffer");
+    /* 5 cells: "ab" + one CJK (2 cells) = 4; the next CJK would need 6. */
+    char s[64];
+    snprintf(s, sizeof s, "ab%s", cjk);
+    int used = tui_text(&b, 0, 0, 5, s, 0);
+    CHECK(used == 4, "cells used %d", used);
+    CHECK(b.c[2].g[0] && !b.c[3].g[0] && !strcmp(b.c[4].g, " "), "%s", "lead, continuation, untouched");
+    tui_buf_row(&b, 0, row, sizeof row);
+    CHECK(!strncmp(row, "ab\xe6\x97\xa5 ", 6), "row: %s", row);
+    CHECK(tui_strwidth(row) == 12, "the row is still 12 cells wide: %d", tui_strwidth(row));
+    /* Overwriting either half of a wide character blanks the other half. */
+    tui_put(&b, 3, 0, "x", 0);
+    CHECK(!strcmp(b.c[2].g, " ") && !strcmp(b.c[3].g, "x"), "%s", "right half overwritten");
+    tui_text(&b, 0, 1, 12, cjk, 0);
+    tui_put(&b, 0, 1, "y", 0);
+    CHECK(!strcmp(b.c[12].g, "y") && !strcmp(b.c[13].g, " "), "%s", "left half overwritten");
+    /* A wide character at the last column does not fit: a blank. */
+    tui_put(&b, 11, 0, "\xe6\x97\xa5", 0);
+    CHECK(!strcmp(b.c[11].g, " "), "%s", "no half glyph at the edge");
+    /* The combining accent joins its base character. */
+    tui_buf_clear(&b);
+    tui_text(&b, 0, 0, 12, "e\xcc\x81z", 0);
+    CHECK(!strcmp(b.c[0].g, "e\xcc\x81") && !strcmp(b.c[1].g, "z"), "%s", "combining mark in the base cell");
+    tui_buf_free(&b);
+    /* ASCII terminal: one '?' per cell, widths unchanged. */
+    CHECK(tui_buf_init(&b, 12, 1, 0) == 0, "%s", "buffer");
+    used = tui_text(&b, 0, 0, 12, s, 0);
+    tui_buf_row(&b, 0, row, sizeof row);
+    CHECK(used == 8 && !strncmp(row, "ab??????    ", 12), "ascii row: %s", row);
+    tui_buf_free(&b);
+    /* A table column holding CJK is as wide as its display width. */
+    CHECK(tui_buf_init(&b, 30, 3, 1) == 0, "%s", "buffer");
+    const char *hdr[] = {"name", "n"};
+    const char *cells[] = {cjk, "1", "ab", "22"};
+    int right[] = {0, 1};
+    tui_table(&b, (tui_rect){0, 0, 30, 3}, 2, hdr, cells, 2, right, -1);
+    tui_buf_row(&b, 2, row, sizeof row);
+    CHECK(!strncmp(row, "ab     22", 9), "table row: %s", row);
+    tui_buf_row(&b, 1, row, sizeof row);
+    CHECK(strstr(row, "\xe8\xaa\x9e  1") != NULL, "table row: %s", row);
+    tui_buf_free(&b);
+}
+
 int main(void)
 {
+    /* The built-in table first (the C locale's wcwidth knows no CJK), then
+     * the C library's under a UTF-8 locale. */
+    wide_text();
+    if (setlocale(LC_CTYPE, "C.UTF-8"))
+        wide_text();
     /* Axis: nice steps around the data, flat series widened, NaN skipped. */
     double v1[] = {0.3, 0.9, NAN, 0.5};
     double lo, hi;
