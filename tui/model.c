@@ -3,9 +3,11 @@
 
 #include "error.h"
 #include "export.h"
+#include "jfield.h"
 #include "results.h"
 #include "rundir.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
@@ -17,45 +19,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static struct json_object *jget(struct json_object *o, const char *k)
-{
-    struct json_object *v = NULL;
-    return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
-}
-static const char *jstr(struct json_object *o, const char *k)
-{
-    struct json_object *v = jget(o, k);
-    return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-/* A string field or a default, copied with truncation (names never need
- * more than the destination holds). */
-static void jcopy(char *dst, size_t size, struct json_object *o, const char *k, const char *def)
-{
-    const char *v = jstr(o, k);
-    if (!v)
-        v = def;
-    size_t n = strlen(v);
-    if (n >= size)
-        n = size - 1;
-    memcpy(dst, v, n);
-    dst[n] = '\0';
-}
-static double jnum(struct json_object *o, const char *k)
-{
-    struct json_object *v = jget(o, k);
-    return v && (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int))
-               ? json_object_get_double(v)
-               : NAN;
-}
-
-/* An integer field; 0 when missing, not finite or out of int's range (a
- * corrupt or foreign file must not make the cast undefined). */
-static int jint(struct json_object *o, const char *k)
-{
-    double v = jnum(o, k);
-    return isfinite(v) && v > INT_MIN && v < INT_MAX ? (int)v : 0;
-}
 
 int tui_app_init(tui_app *a, const char *runs_dir, const char *user_presets_dir)
 {
@@ -80,8 +43,8 @@ void tui_app_free(tui_app *a)
     free(a->presets);
     free(a->base);
     free(a->results);
-    if (a->have_table)
-        tb_table_free(&a->table);
+    for (int i = 0; i < a->ntables; i++)
+        tb_table_free(&a->tables[i]);
     free(a->export_text);
     memset(a, 0, sizeof *a);
 }
@@ -293,8 +256,10 @@ int tui_preset_save(const tui_app *a, const char *path)
     FILE *f = open_memstream(&buf, &len);
     if (!f)
         return tb_fail("out of memory");
-    fprintf(f, "; Saved from the trainbench workbench, based on %s.\n[preset]\ntitle = %s (edited)\nlab = %s\nquestion = %s\n",
-            p->name, p->title, p->lab, p->question);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    fprintf(f, "; Saved from the trainbench workbench, based on %s.\n[preset]\ntitle = %s (%.*s)\nlab = %s\nquestion = %s\n",
+            p->name, p->title, (int)(strlen(base) > 4 ? strlen(base) - 4 : strlen(base)), base, p->lab, p->question);
     if (p->description[0])
         fprintf(f, "description = %s\n", p->description);
     fprintf(f, "\n[run]\n");
@@ -351,6 +316,16 @@ int tui_preset_save(const tui_app *a, const char *path)
     return rc;
 }
 
+int tui_preset_name_check(const char *name)
+{
+    if (!*name || name[0] == '.' || strlen(name) > 60)
+        return tb_fail("a preset name: 1 to 60 letters, digits, '.', '_' or '-', not starting with '.'");
+    for (const char *c = name; *c; c++)
+        if (!(isalnum((unsigned char)*c) || *c == '.' || *c == '_' || *c == '-'))
+            return tb_fail("'%c' cannot be in a preset name (letters, digits, '.', '_', '-')", *c);
+    return 0;
+}
+
 /* ---- following a sweep ---- */
 
 void tui_live_attach(tui_live *l, const char *sweep_dir, pid_t pid, int ours)
@@ -376,23 +351,23 @@ static void live_reset_run(tui_live *l)
 
 void tui_live_event(tui_live *l, struct json_object *ev)
 {
-    const char *type = jstr(ev, "event");
+    const char *type = tui_jstr(ev, "event");
     if (!type)
         return;
-    double t = jnum(ev, "time");
+    double t = tui_jnum(ev, "time");
     if (!strcmp(type, "epoch_start")) {
-        l->epoch = jint(ev, "epoch");
-        l->epochs = jint(ev, "epochs");
-        l->batches = jint(ev, "batches");
+        l->epoch = tui_jint(ev, "epoch");
+        l->epochs = tui_jint(ev, "epochs");
+        l->batches = tui_jint(ev, "batches");
         l->batch = 0;
         l->last_batch = 0;
         l->last_t = t;
     } else if (!strcmp(type, "progress")) {
-        int batch = jint(ev, "batch");
-        l->epoch = jint(ev, "epoch");
-        l->batches = jint(ev, "batches");
-        l->ips = jnum(ev, "images_per_s");
-        l->loss = jnum(ev, "loss");
+        int batch = tui_jint(ev, "batch");
+        l->epoch = tui_jint(ev, "epoch");
+        l->batches = tui_jint(ev, "batches");
+        l->ips = tui_jnum(ev, "images_per_s");
+        l->loss = tui_jnum(ev, "loss");
         if (isfinite(l->loss)) {
             if (l->nloss == 256) {
                 memmove(l->loss_hist, l->loss_hist + 1, sizeof l->loss_hist[0] * 255);
@@ -415,12 +390,12 @@ void tui_live_event(tui_live *l, struct json_object *ev)
         l->last_t = t;
     } else if (!strcmp(type, "epoch_end") && l->nep < TUI_MAX_EPOCHS) {
         tui_epoch *e = &l->ep[l->nep++];
-        e->load_s = jnum(ev, "load_s");
-        e->train_s = jnum(ev, "train_s");
-        e->epoch_s = jnum(ev, "epoch_s");
-        e->train_loss = jnum(ev, "train_loss");
-        e->train_acc = jnum(ev, "train_acc");
-        e->test_acc = jnum(ev, "test_acc");
+        e->load_s = tui_jnum(ev, "load_s");
+        e->train_s = tui_jnum(ev, "train_s");
+        e->epoch_s = tui_jnum(ev, "epoch_s");
+        e->train_loss = tui_jnum(ev, "train_loss");
+        e->train_acc = tui_jnum(ev, "train_acc");
+        e->test_acc = tui_jnum(ev, "test_acc");
         l->batch = l->batches;
         l->eta_s = 0;
     }
@@ -463,7 +438,7 @@ static void read_log_tail(tui_live *l)
     l->nlog = 0;
     if (!f)
         return;
-    char buf[8192];
+    static char buf[65536]; /* the UI is single-threaded */
     long start = 0;
     if (fseek(f, 0, SEEK_END) == 0) {
         long size = ftell(f);
@@ -500,30 +475,30 @@ int tui_live_poll(tui_live *l)
     int changed = 0;
     struct json_object *sum = access(path, R_OK) == 0 ? tb_json_read_file(path) : NULL;
     if (sum) {
-        const char *st = jstr(sum, "status");
-        int pid = jint(sum, "pid");
+        const char *st = tui_jstr(sum, "status");
+        int pid = tui_jint(sum, "pid");
         if (l->pid <= 0 && pid > 0)
             l->pid = pid;
         const char *eff = l->ours && !l->child_done ? (st ? st : "running")
-                                                    : tb_sweep_effective_status(st, pid, jstr(sum, "hostname"));
+                                                    : tb_sweep_effective_status(st, pid, tui_jstr(sum, "hostname"));
         snprintf(l->status, sizeof l->status, "%s", eff);
-        jcopy(l->preset, sizeof l->preset, sum, "preset", "");
-        jcopy(l->title, sizeof l->title, sum, "title", "");
-        struct json_object *counts = jget(sum, "counts"), *cfgs = jget(sum, "configs");
-        l->total = jint(counts, "total");
-        l->completed = jint(counts, "completed");
-        l->failed = jint(counts, "failed") + jint(counts, "refused");
+        tui_jcopy(l->preset, sizeof l->preset, sum, "preset", "");
+        tui_jcopy(l->title, sizeof l->title, sum, "title", "");
+        struct json_object *counts = tui_jget(sum, "counts"), *cfgs = tui_jget(sum, "configs");
+        l->total = tui_jint(counts, "total");
+        l->completed = tui_jint(counts, "completed");
+        l->failed = tui_jint(counts, "failed") + tui_jint(counts, "refused");
         l->nconfigs = 0;
         int running = -1, lastdone = -1;
         for (size_t i = 0; cfgs && i < json_object_array_length(cfgs) && l->nconfigs < TUI_MAX_CONFIGS; i++) {
             struct json_object *c = json_object_array_get_idx(cfgs, i);
             tui_config_row *r = &l->configs[l->nconfigs];
-            jcopy(r->id, sizeof r->id, c, "id", "?");
-            jcopy(r->label, sizeof r->label, c, "label", "");
-            jcopy(r->status, sizeof r->status, c, "status", "?");
-            struct json_object *fig = jget(c, "figures");
-            r->avg_epoch_s = jnum(fig, "avg_epoch_s");
-            r->images_per_s = jnum(fig, "images_per_s");
+            tui_jcopy(r->id, sizeof r->id, c, "id", "?");
+            tui_jcopy(r->label, sizeof r->label, c, "label", "");
+            tui_jcopy(r->status, sizeof r->status, c, "status", "?");
+            struct json_object *fig = tui_jget(c, "figures");
+            r->avg_epoch_s = tui_jnum(fig, "avg_epoch_s");
+            r->images_per_s = tui_jnum(fig, "images_per_s");
             if (!strcmp(r->status, "running") && running < 0)
                 running = l->nconfigs;
             if (strcmp(r->status, "pending"))
@@ -561,138 +536,3 @@ int tui_live_running(const tui_live *l)
     return !strcmp(l->status, "running") || !strcmp(l->status, "starting");
 }
 
-/* ---- results ---- */
-
-static int result_cmp(const void *x, const void *y)
-{
-    return strcmp(((const tui_result_item *)y)->name, ((const tui_result_item *)x)->name);
-}
-
-int tui_results_scan(tui_app *a)
-{
-    free(a->results);
-    a->results = NULL;
-    a->nresults = 0;
-    DIR *d = opendir(a->runs_dir);
-    if (!d)
-        return 0;
-    int cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char plan[1400], sum[1400];
-        snprintf(plan, sizeof plan, "%s/%s/plan.json", a->runs_dir, e->d_name);
-        snprintf(sum, sizeof sum, "%s/%s/summary.json", a->runs_dir, e->d_name);
-        if (access(plan, R_OK) != 0)
-            continue;
-        struct json_object *pj = tb_json_read_file(plan);
-        struct json_object *sj = access(sum, R_OK) == 0 ? tb_json_read_file(sum) : NULL;
-        if (a->nresults == cap) {
-            int nc = cap ? cap * 2 : 16;
-            tui_result_item *nr = realloc(a->results, (size_t)nc * sizeof *nr);
-            if (!nr) {
-                json_object_put(pj);
-                json_object_put(sj);
-                break;
-            }
-            a->results = nr;
-            cap = nc;
-        }
-        tui_result_item *r = &a->results[a->nresults++];
-        memset(r, 0, sizeof *r);
-        snprintf(r->name, sizeof r->name, "%.255s", e->d_name);
-        snprintf(r->dir, sizeof r->dir, "%.700s/%.255s", a->runs_dir, e->d_name);
-        jcopy(r->preset, sizeof r->preset, pj, "preset", "?");
-        jcopy(r->scale, sizeof r->scale, pj, "scale", "?");
-        const char *st = sj ? tb_sweep_effective_status(jstr(sj, "status"), jint(sj, "pid"), jstr(sj, "hostname"))
-                            : "starting";
-        snprintf(r->status, sizeof r->status, "%s", st);
-        struct json_object *counts = jget(sj, "counts"), *cfgs = jget(sj, "configs");
-        r->total = jint(counts, "total");
-        r->completed = jint(counts, "completed");
-        for (size_t i = 0; cfgs && i < json_object_array_length(cfgs); i++) {
-            double w = jnum(json_object_array_get_idx(cfgs, i), "wall_s");
-            r->wall_s += isfinite(w) ? w : 0;
-        }
-        json_object_put(pj);
-        json_object_put(sj);
-    }
-    closedir(d);
-    if (a->nresults)
-        qsort(a->results, (size_t)a->nresults, sizeof *a->results, result_cmp);
-    if (a->rsel >= a->nresults)
-        a->rsel = a->nresults ? a->nresults - 1 : 0;
-    if (a->mark >= a->nresults)
-        a->mark = -1;
-    return 0;
-}
-
-int tui_results_find_running(const tui_app *a, pid_t *pid)
-{
-    for (int i = 0; i < a->nresults; i++) {
-        if (strcmp(a->results[i].status, "running"))
-            continue;
-        char sum[1100];
-        snprintf(sum, sizeof sum, "%s/summary.json", a->results[i].dir);
-        struct json_object *sj = tb_json_read_file(sum);
-        if (!sj)
-            continue;
-        *pid = (pid_t)jnum(sj, "pid");
-        json_object_put(sj);
-        return i;
-    }
-    return -1;
-}
-
-int tui_results_open(tui_app *a)
-{
-    if (a->rsel < 0 || a->rsel >= a->nresults)
-        return tb_fail("no sweep selected");
-    if (a->have_table)
-        tb_table_free(&a->table);
-    a->have_table = 0;
-    tb_table t[2];
-    if (tb_table_from_sweep(a->results[a->rsel].dir, &t[0]))
-        return -1;
-    if (a->mark >= 0 && a->mark != a->rsel) {
-        if (tb_table_from_sweep(a->results[a->mark].dir, &t[1])) {
-            tb_table_free(&t[0]);
-            return -1;
-        }
-        if (strcmp(t[0].preset, t[1].preset) || t[0].ncols != t[1].ncols) {
-            tb_table_free(&t[0]);
-            tb_table_free(&t[1]);
-            return tb_fail("side by side needs two sweeps of the same preset");
-        }
-        /* The older sweep first, as `trainbench export OLD NEW` would. */
-        tb_table ordered[2] = {t[a->mark > a->rsel ? 1 : 0], t[a->mark > a->rsel ? 0 : 1]};
-        int rc = tb_table_merge(ordered, 2, &a->table);
-        tb_table_free(&t[0]);
-        tb_table_free(&t[1]);
-        if (rc)
-            return -1;
-    } else
-        a->table = t[0];
-    a->have_table = 1;
-    a->tsel = 0;
-    return 0;
-}
-
-int tui_results_export(tui_app *a, const char *path)
-{
-    if (!a->have_table)
-        return tb_fail("open a sweep's table first");
-    char *text = tb_export_string(&a->table, 1, TB_EXPORT_MD);
-    if (!text)
-        return -1;
-    if (tb_text_write_atomic(path, text)) {
-        free(text);
-        return -1;
-    }
-    free(a->export_text);
-    a->export_text = text;
-    snprintf(a->export_path, sizeof a->export_path, "%s", path);
-    a->export_scroll = 0;
-    return 0;
-}

@@ -22,7 +22,7 @@ typedef struct {
     char error[256];                /* a preset that does not load says why */
 } tui_preset_item;
 
-enum { TUI_MAX_PARAMS = 32, TUI_MAX_EPOCHS = 512, TUI_MAX_CONFIGS = 64, TUI_LOG_LINES = 40 };
+enum { TUI_MAX_PARAMS = 32, TUI_MAX_EPOCHS = 512, TUI_MAX_CONFIGS = 64, TUI_LOG_LINES = 400 };
 
 typedef struct {
     char key[64];
@@ -69,18 +69,27 @@ typedef struct {
     int nep;
     char log[TUI_LOG_LINES][160];
     int nlog;
+    int log_scroll; /* lines scrolled back from the end; 0 follows the log */
 } tui_live;
 
 typedef struct {
     char dir[1024]; /* full path */
     char name[256]; /* folder name */
-    char preset[64], scale[8], status[16];
-    int total, completed;
+    int run;        /* a loose `trainbench train` run (result.json), not a sweep */
+    char preset[64], scale[8], status[16]; /* preset: the model for a run */
+    int total, completed;                  /* configurations; epochs for a run */
     double wall_s;
+    double final_acc; /* runs: final test accuracy %, NAN unknown */
 } tui_result_item;
+
+/* A line of text typed in the status line. */
+typedef enum { TUI_PROMPT_NONE, TUI_PROMPT_SAVE, TUI_PROMPT_PRESETS_DIR, TUI_PROMPT_EXPORT } tui_prompt;
 
 typedef struct {
     tui_screen screen, back; /* back: where Esc/help returns */
+    tui_prompt prompt;
+    char prompt_text[1024];
+    char config_path[1024]; /* where the presets folder is remembered; "" nowhere */
     char runs_dir[1024], presets_dir[1024], user_presets_dir[1024];
     char exe[1024];
     int utf8, color;
@@ -100,9 +109,11 @@ typedef struct {
     tui_live live;
 
     tui_result_item *results;
-    int nresults, rsel, mark; /* mark: a second sweep to compare, -1 none */
-    tb_table table;
-    int have_table, tsel;
+    int nresults, rsel, mark; /* mark: a second sweep or run to compare, -1 none */
+    /* What `trainbench export` makes of the chosen entries: sweeps of one
+     * preset merged, other sweeps apart, loose runs in one table. */
+    tb_table tables[3];
+    int ntables, tsel;
     char *export_text;
     char export_path[1100];
     int export_scroll;
@@ -125,8 +136,12 @@ int tui_params_load(tui_app *a);
 int tui_param_check(const tui_app *a, int i, const char *text, char *err, size_t errsize);
 /* The --set assignments for the edited parameters ("num_workers=4"). */
 int tui_param_sets(const tui_app *a, char sets[][320], int max);
-/* Writes the preset with the edited values as a new INI file. */
+/* Writes the preset with the edited values as a new INI file (the name is
+ * the file's base name) and checks that the engine's parser loads it. */
 int tui_preset_save(const tui_app *a, const char *path);
+/* A preset name usable as a file name: letters, digits, '.', '_', '-',
+ * not starting with '.'; 0 ok, -1 after tb_fail. */
+int tui_preset_name_check(const char *name);
 
 /* Starts following a sweep directory (not yet read). */
 void tui_live_attach(tui_live *l, const char *sweep_dir, pid_t pid, int ours);
@@ -137,14 +152,21 @@ void tui_live_event(tui_live *l, struct json_object *ev);
 /* 1 while the sweep is still going. */
 int tui_live_running(const tui_live *l);
 
-/* Lists sweep directories under runs_dir, newest first. */
+/* Lists sweep directories and loose run directories under runs_dir,
+ * newest first. */
 int tui_results_scan(tui_app *a);
 /* A running sweep under runs_dir whose process is alive: its index in
  * a->results, or -1. */
 int tui_results_find_running(const tui_app *a, pid_t *pid);
-/* Loads the table of results[rsel] (and of `mark`, side by side). */
+/* Loads the tables of results[rsel] (and of `mark`, side by side), as
+ * `trainbench export OLDER NEWER` would build them. */
 int tui_results_open(tui_app *a);
-/* Renders the loaded table as Markdown and writes it to path. */
+/* The directories tui_results_open reads, older first (the export command
+ * line that gives the same tables); returns how many (1 or 2). */
+int tui_results_chosen(const tui_app *a, const char *dirs[2]);
+/* The rows of every loaded table together (for moving the selection). */
+int tui_results_rows(const tui_app *a);
+/* Renders the loaded tables as Markdown and writes them to path. */
 int tui_results_export(tui_app *a, const char *path);
 
 #endif
