@@ -488,17 +488,27 @@ int tui_live_poll(tui_live *l)
         l->total = tui_jint(counts, "total");
         l->completed = tui_jint(counts, "completed");
         l->failed = tui_jint(counts, "failed") + tui_jint(counts, "refused");
+        if (!l->plan_read)
+            tui_live_read_plan(l);
         l->nconfigs = 0;
         int running = -1, lastdone = -1;
-        for (size_t i = 0; cfgs && i < json_object_array_length(cfgs) && l->nconfigs < TUI_MAX_CONFIGS; i++) {
+        size_t ncfg = cfgs && json_object_is_type(cfgs, json_type_array) ? json_object_array_length(cfgs) : 0;
+        for (size_t i = 0; i < ncfg && l->nconfigs < TUI_MAX_CONFIGS; i++) {
             struct json_object *c = json_object_array_get_idx(cfgs, i);
             tui_config_row *r = &l->configs[l->nconfigs];
-            tui_jcopy(r->id, sizeof r->id, c, "id", "?");
+            char id[sizeof r->id];
+            tui_jcopy(id, sizeof id, c, "id", "?");
+            if (strcmp(id, r->id)) { /* a new row: what was read for the old one goes */
+                memset(r, 0, sizeof *r);
+                snprintf(r->id, sizeof r->id, "%s", id);
+            }
             tui_jcopy(r->label, sizeof r->label, c, "label", "");
             tui_jcopy(r->status, sizeof r->status, c, "status", "?");
             struct json_object *fig = tui_jget(c, "figures");
             r->avg_epoch_s = tui_jnum(fig, "avg_epoch_s");
             r->images_per_s = tui_jnum(fig, "images_per_s");
+            if (!r->have_result && !strcmp(r->status, "completed"))
+                tui_live_read_result(l, l->nconfigs);
             if (!strcmp(r->status, "running") && running < 0)
                 running = l->nconfigs;
             if (strcmp(r->status, "pending"))

@@ -40,7 +40,19 @@ typedef struct {
 typedef struct {
     char id[128], label[256], status[16];
     double avg_epoch_s, images_per_s;
+    /* From the configuration's result.json once it completed (NAN before):
+     * what the sweep's chart and the predictions need. */
+    int have_result;
+    double load_s, train_s, test_acc; /* per-epoch averages; final accuracy */
+    int batch, images;                /* per-GPU batch, training images per epoch */
+    double grad_bytes;                /* all-reduced bytes per step */
 } tui_config_row;
+
+/* A configuration's swept values, from plan.json. */
+typedef struct {
+    char value[96];  /* of the chart's axis */
+    char others[192]; /* the other axes, "key=value ..." (matches baselines) */
+} tui_plan_point;
 
 typedef struct {
     int active;          /* following a sweep */
@@ -53,6 +65,10 @@ typedef struct {
     int total, completed, failed;
     tui_config_row configs[TUI_MAX_CONFIGS];
     int nconfigs;
+    int plan_read;        /* plan.json read (it is written once, first) */
+    char chart_axis[64];  /* the swept option the sweep's chart is drawn over */
+    tui_plan_point points[TUI_MAX_CONFIGS];
+    int npoints;
     int cur;             /* index of the followed configuration, -1 none */
     char cur_id[128];
     long ev_offset;      /* bytes of events.jsonl consumed */
@@ -149,6 +165,11 @@ void tui_live_attach(tui_live *l, const char *sweep_dir, pid_t pid, int ours);
 int tui_live_poll(tui_live *l);
 /* Feeds one event (parsed) into the live state; exposed for tests. */
 void tui_live_event(tui_live *l, struct json_object *ev);
+/* Reads plan.json: the chart's axis and each configuration's swept values
+ * (sweep_chart.c). */
+void tui_live_read_plan(tui_live *l);
+/* Reads configuration i's result.json into its row (sweep_chart.c). */
+void tui_live_read_result(tui_live *l, int i);
 /* 1 while the sweep is still going. */
 int tui_live_running(const tui_live *l);
 

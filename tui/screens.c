@@ -55,17 +55,17 @@ static void draw_header(const tui_app *a, tui_buf *b, tui_rect r)
 static const char *hints(const tui_app *a)
 {
     if (a->confirm_quit)
-        return "A run is in progress: l leave it running and quit   c cancel it and quit   Esc stay";
+        return "A run is in progress: l leave it running, quit  c cancel it, quit  Esc stay";
     switch (a->screen) {
     case SCR_PRESETS:
-        return "Up/Down choose  Enter parameters  f your presets folder  r rescan  ? help  q quit";
+        return "Up/Down choose  Enter parameters  f presets folder  r rescan  ? help  q quit";
     case SCR_PARAMS:
         return a->editing ? "type the value  Enter accept  Esc discard"
-                          : "Up/Down choose  Enter edit  s scale  l launch  w save as preset  Esc presets  ? help";
+                          : "Up/Down choose  Enter edit  s scale  l launch  w save as  Esc presets  ? help";
     case SCR_LIVE:
         return "c cancel run  PgUp/PgDn log  Home/End  4 results  1 presets  ? help  q quit";
     case SCR_RESULTS:
-        return "Up/Down choose  Enter table  m mark, then Enter on another: side by side  r refresh  ? help";
+        return "Up/Down choose  Enter table  m mark, Enter another: both  r refresh  ? help";
     case SCR_TABLE:
         return "Up/Down rows  e export Markdown  Esc results  ? help  q quit";
     case SCR_EXPORT:

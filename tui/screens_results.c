@@ -30,21 +30,23 @@ void tui_draw_results(const tui_app *a, tui_buf *b, const tui_layout *l)
         char *c = store + (size_t)i * RCOLS * RCELL, wall[32];
         tui_fmt_duration(it->wall_s, wall, sizeof wall);
         snprintf(c, RCELL, "%s", i == a->mark ? "=" : " ");
-        snprintf(c + RCELL, RCELL, "%s", it->run ? "run" : "sweep");
+        if (it->run)
+            snprintf(c + RCELL, RCELL, "run");
+        else
+            snprintf(c + RCELL, RCELL, "sweep/%.8s", it->scale);
         snprintf(c + 2 * RCELL, RCELL, "%.95s", it->name);
         snprintf(c + 3 * RCELL, RCELL, "%s", it->preset);
-        snprintf(c + 4 * RCELL, RCELL, "%s", it->scale);
+        snprintf(c + 4 * RCELL, RCELL, "%s %d/%d", it->status, it->completed, it->total);
         if (it->run && isfinite(it->final_acc))
-            snprintf(c + 5 * RCELL, RCELL, "%s %d/%d ep, %.2f%%", it->status, it->completed, it->total,
-                     it->final_acc);
+            snprintf(c + 5 * RCELL, RCELL, "%.2f%%", it->final_acc);
         else
-            snprintf(c + 5 * RCELL, RCELL, "%s %d/%d%s", it->status, it->completed, it->total, it->run ? " ep" : "");
+            c[5 * RCELL] = '\0';
         snprintf(c + 6 * RCELL, RCELL, "%s", wall);
         for (int k = 0; k < RCOLS; k++)
             cells[i * RCOLS + k] = c + k * RCELL;
     }
-    static const char *const hdr[RCOLS] = {" ", "kind", "folder", "preset/model", "scale", "status", "wall"};
-    static const int right[RCOLS] = {0, 0, 0, 0, 0, 0, 1};
+    static const char *const hdr[RCOLS] = {" ", "kind", "folder", "preset/model", "status", "acc", "wall"};
+    static const int right[RCOLS] = {0, 0, 0, 0, 0, 1, 1};
     tui_table(b, (tui_rect){r.x + 1, r.y + 1, r.w - 2, r.h - 3}, RCOLS, hdr, (const char *const *)cells, n, right,
               a->rsel);
     if (a->mark >= 0)
