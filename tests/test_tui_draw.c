@@ -90,6 +90,17 @@ static void wide_text(void)
     tui_buf_row(&b, 1, row, sizeof row);
     CHECK(strstr(row, "\xe8\xaa\x9e  1") != NULL, "table row: %s", row);
     tui_buf_free(&b);
+    /* Wrapping at blanks by display width, the last line clipped. */
+    CHECK(tui_buf_init(&b, 10, 4, 1) == 0, "%s", "buffer");
+    snprintf(s, sizeof s, "ab %s cd ef gh ij", cjk);
+    int lines = tui_text_wrap(&b, 0, 0, 8, 3, s, 0);
+    tui_buf_row(&b, 0, row, sizeof row);
+    CHECK(lines == 3 && !strncmp(row, "ab ", 3) && tui_strwidth(row) == 10, "wrap line 0: %s", row);
+    tui_buf_row(&b, 1, row, sizeof row);
+    CHECK(!strncmp(row, cjk, strlen(cjk)), "wrap line 1: %s", row);
+    tui_buf_row(&b, 2, row, sizeof row);
+    CHECK(!strncmp(row, "cd ef gh  ", 10), "wrap line 2 (clipped): %s", row);
+    tui_buf_free(&b);
 }
 
 static int screen_has(const tui_buf *b, const char *text)

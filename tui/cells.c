@@ -467,3 +467,30 @@ int tui_table(tui_buf *b, tui_rect r, int ncols, const char *const *headers, con
     free(w);
     return first;
 }
+
+int tui_text_wrap(tui_buf *b, int x, int y, int w, int maxlines, const char *s, int attr)
+{
+    int lines = 0;
+    while (*s && lines < maxlines && w > 0) {
+        size_t n = tui_str_clip(s, w);
+        if (s[n] && lines + 1 < maxlines) {
+            /* Break at the last blank that fits, else mid-word. */
+            size_t br = n;
+            while (br > 0 && s[br] != ' ')
+                br--;
+            if (br > 0)
+                n = br;
+        }
+        if (!n)
+            n = 1; /* a character wider than the line: skip it, do not loop */
+        char line[1024];
+        size_t m = n < sizeof line - 1 ? n : sizeof line - 1;
+        memcpy(line, s, m);
+        line[m] = '\0';
+        tui_text(b, x, y + lines++, w, line, attr);
+        s += n;
+        while (*s == ' ')
+            s++;
+    }
+    return lines;
+}

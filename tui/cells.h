@@ -54,6 +54,9 @@ void tui_put(tui_buf *b, int x, int y, const char *glyph, int attr);
  * whole is left out); returns the cells used.  Non-ASCII characters become
  * one '?' per cell on an ASCII terminal, so widths do not change. */
 int tui_text(tui_buf *b, int x, int y, int maxw, const char *s, int attr);
+/* Text wrapped at blanks into lines of w cells, at most maxlines (the last
+ * one clipped); returns the lines used. */
+int tui_text_wrap(tui_buf *b, int x, int y, int w, int maxlines, const char *s, int attr);
 /* printf-style tui_text. */
 int tui_textf(tui_buf *b, int x, int y, int maxw, int attr, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));

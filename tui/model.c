@@ -124,18 +124,22 @@ int tui_presets_scan(tui_app *a)
         return -1;
     if (a->npresets)
         qsort(a->presets, (size_t)a->npresets, sizeof *a->presets, preset_cmp);
-    /* Estimates: the newest completed sweep of the preset at each scale. */
+    /* Estimates from the newest sweep of the preset at each scale with
+     * finished configurations: their mean wall time x the configurations
+     * the preset has now (a stopped sweep still gives one). */
     for (int i = 0; i < a->nresults; i++) {
         const tui_result_item *r = &a->results[i];
-        if (strcmp(r->status, "completed"))
+        if (r->run || r->completed < 1 || !(r->done_wall_s > 0))
             continue;
         for (int k = 0; k < a->npresets; k++) {
             tui_preset_item *it = &a->presets[k];
             if (strcmp(it->name, r->preset))
                 continue;
-            double *est = !strcmp(r->scale, "smoke") ? &it->est_smoke_s : &it->est_full_s;
-            if (*est == 0) /* results are newest first */
-                *est = r->wall_s;
+            int smoke = !strcmp(r->scale, "smoke");
+            double *est = smoke ? &it->est_smoke_s : &it->est_full_s;
+            int n = smoke ? it->configs_smoke : it->configs_full;
+            if (*est == 0 && n > 0) /* results are newest first */
+                *est = r->done_wall_s / r->completed * n;
         }
     }
     if (a->psel >= a->npresets)

@@ -17,7 +17,7 @@ typedef struct {
     char path[1024];
     char name[64], title[160], lab[64], question[160];
     int configs_full, configs_smoke, epochs;
-    double est_full_s, est_smoke_s; /* wall seconds of the last completed sweep; 0 unknown */
+    double est_full_s, est_smoke_s; /* estimated wall seconds from earlier sweeps; 0 unknown */
     int user;                       /* from the user's presets folder */
     char error[256];                /* a preset that does not load says why */
 } tui_preset_item;
@@ -95,6 +95,7 @@ typedef struct {
     char preset[64], scale[8], status[16]; /* preset: the model for a run */
     int total, completed;                  /* configurations; epochs for a run */
     double wall_s;
+    double done_wall_s; /* sweeps: wall seconds of the completed configurations */
     double final_acc; /* runs: final test accuracy %, NAN unknown */
 } tui_result_item;
 

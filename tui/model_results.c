@@ -34,8 +34,12 @@ static void fill_sweep(tui_result_item *r, struct json_object *pj, struct json_o
     r->completed = tui_jint(counts, "completed");
     r->final_acc = NAN;
     for (size_t i = 0; cfgs && json_object_is_type(cfgs, json_type_array) && i < json_object_array_length(cfgs); i++) {
-        double w = tui_jnum(json_object_array_get_idx(cfgs, i), "wall_s");
+        struct json_object *c = json_object_array_get_idx(cfgs, i);
+        double w = tui_jnum(c, "wall_s");
         r->wall_s += isfinite(w) ? w : 0;
+        const char *st = tui_jstr(c, "status");
+        if (st && !strcmp(st, "completed") && isfinite(w))
+            r->done_wall_s += w;
     }
 }
 

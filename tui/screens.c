@@ -183,31 +183,33 @@ void tui_draw_presets(const tui_app *a, tui_buf *b, const tui_layout *l)
     }
     const tui_preset_item *p = &a->presets[a->psel];
     int x = D.x + 2, w = D.w - 4, y = D.y + 1;
-    tui_text(b, x, y++, w, p->title[0] ? p->title : p->name, TUI_A_BOLD);
+    y += tui_text_wrap(b, x, y, w, 2, p->title[0] ? p->title : p->name, TUI_A_BOLD);
     y++;
     if (p->error[0]) {
-        tui_text(b, x, y, w, p->error, TUI_C_ERR);
+        tui_text_wrap(b, x, y, w, D.h - 4, p->error, TUI_C_ERR);
         return;
     }
     tui_text(b, x, y, 10, "Question", TUI_C_ACCENT);
-    tui_text(b, x + 10, y++, w - 10, p->question, 0);
+    y += tui_text_wrap(b, x + 10, y, w - 10, 3, p->question, 0);
     tui_text(b, x, y, 10, "Lab", TUI_C_ACCENT);
     tui_text(b, x + 10, y++, w - 10, p->lab, 0);
     tui_text(b, x, y, 10, "File", TUI_C_ACCENT);
     tui_text(b, x + 10, y++, w - 10, p->path, TUI_C_DIM);
     y++;
-    char e1[32], e2[32];
+    char e1[32], e2[32], txt[160];
     tui_fmt_duration(p->est_full_s > 0 ? p->est_full_s : NAN, e1, sizeof e1);
     tui_fmt_duration(p->est_smoke_s > 0 ? p->est_smoke_s : NAN, e2, sizeof e2);
     tui_text(b, x, y, 10, "Runs", TUI_C_ACCENT);
-    tui_textf(b, x + 10, y++, w - 10, 0, "%d configuration%s, %d epoch%s each (full scale)", p->configs_full,
-              p->configs_full == 1 ? "" : "s", p->epochs, p->epochs == 1 ? "" : "s");
-    tui_textf(b, x + 10, y++, w - 10, 0, "%d configuration%s at smoke scale", p->configs_smoke,
-              p->configs_smoke == 1 ? "" : "s");
+    snprintf(txt, sizeof txt, "%d configuration%s of %d epoch%s (full scale); %d at smoke scale",
+             p->configs_full, p->configs_full == 1 ? "" : "s", p->epochs, p->epochs == 1 ? "" : "s",
+             p->configs_smoke);
+    y += tui_text_wrap(b, x + 10, y, w - 10, 2, txt, 0);
     tui_text(b, x, y, 10, "Estimate", TUI_C_ACCENT);
-    tui_textf(b, x + 10, y++, w - 10, 0, "full %s, smoke %s%s", p->est_full_s > 0 ? e1 : "unknown",
-              p->est_smoke_s > 0 ? e2 : "unknown",
-              p->est_full_s > 0 || p->est_smoke_s > 0 ? " (last completed sweep)" : " (no earlier run)");
+    snprintf(txt, sizeof txt, "full %s, smoke %s%s", p->est_full_s > 0 ? e1 : "unknown",
+             p->est_smoke_s > 0 ? e2 : "unknown",
+             p->est_full_s > 0 || p->est_smoke_s > 0 ? " (from earlier sweeps in the runs folder)"
+                                                     : " (no earlier sweep in the runs folder)");
+    tui_text_wrap(b, x + 10, y, w - 10, 2, txt, 0);
 }
 
 /* ---- parameters ---- */
