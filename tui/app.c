@@ -140,7 +140,7 @@ static void edit_key(tui_app *a, int k)
         if (p->scale)
             a->smoke = !strcmp(p->value, "smoke");
         a->editing = 0;
-        a->sweep_size = tui_param_check(a, -1, NULL, a->edit_err, sizeof a->edit_err);
+        tui_params_refresh(a);
         return;
     }
     if ((k == KEY_BACKSPACE || k == 127 || k == 8) && n)
@@ -333,7 +333,7 @@ static void handle_key(tui_app *a, int k)
             for (int i = 0; i < a->nparams; i++)
                 if (a->params[i].scale)
                     snprintf(a->params[i].value, sizeof a->params[i].value, "%s", a->smoke ? "smoke" : "full");
-            a->sweep_size = tui_param_check(a, -1, NULL, a->edit_err, sizeof a->edit_err);
+            tui_params_refresh(a);
         }
         if ((k == 'l' || k == KEY_F(5)) && launch(a))
             say(a, 1, "%s", tb_last_error());

@@ -198,11 +198,13 @@ int tui_params_load(tui_app *a)
     }
     a->parsel = 0;
     a->editing = 0;
-    a->sweep_size = tui_param_check(a, -1, NULL, a->edit_err, sizeof a->edit_err);
+    tui_params_refresh(a);
     return 0;
 }
 
-int tui_param_check(const tui_app *a, int i, const char *text, char *err, size_t errsize)
+/* The plan with parameter i set to text (NULL: as edited); its size, or -1
+ * with the reason in err.  keep (may be NULL) receives the plan. */
+static int check_plan(const tui_app *a, int i, const char *text, char *err, size_t errsize, tb_plan *keep)
 {
     if (err && errsize)
         err[0] = '\0';
@@ -233,12 +235,60 @@ int tui_param_check(const tui_app *a, int i, const char *text, char *err, size_t
             goto out;
         }
     }
-    rc = count_configs(p, smoke, NULL);
-    if (rc < 0)
+    tb_plan plan;
+    if (tb_plan_expand(p, smoke, &plan)) {
         snprintf(err, errsize, "%s", tb_last_error());
+        goto out;
+    }
+    rc = plan.count;
+    if (keep)
+        *keep = plan;
+    else
+        tb_plan_free(&plan);
 out:
     free(p);
     return rc;
+}
+
+int tui_param_check(const tui_app *a, int i, const char *text, char *err, size_t errsize)
+{
+    return check_plan(a, i, text, err, errsize, NULL);
+}
+
+void tui_params_refresh(tui_app *a)
+{
+    tb_plan plan;
+    a->sweep_size = check_plan(a, -1, NULL, a->edit_err, sizeof a->edit_err, &plan);
+    for (int k = 0; k < a->nparams; k++)
+        a->params[k].runs_as[0] = '\0';
+    if (a->sweep_size < 0)
+        return;
+    /* What the configurations really get (smoke scale shrinks them): the
+     * distinct values over the plan, shown where they differ. */
+    for (int k = 0; k < a->nparams; k++) {
+        tui_param *pr = &a->params[k];
+        if (!pr->opt)
+            continue;
+        char all[256] = "";
+        size_t n = 0;
+        for (int e = 0; e < plan.count; e++) {
+            char v[128];
+            tb_option_format(&plan.entries[e].cfg, pr->opt, v, sizeof v);
+            char probe[140];
+            snprintf(probe, sizeof probe, ", %s,", v);
+            char hay[260];
+            snprintf(hay, sizeof hay, ", %s,", all);
+            if (strstr(hay, probe))
+                continue; /* shown already */
+            int w = snprintf(all + n, sizeof all - n, "%s%s", n ? ", " : "", v);
+            if (w < 0 || (size_t)w >= sizeof all - n)
+                break;
+            n += (size_t)w;
+        }
+        if (strcmp(all, pr->value))
+            snprintf(pr->runs_as, sizeof pr->runs_as, "%s", all);
+    }
+    tb_plan_free(&plan);
 }
 
 int tui_param_sets(const tui_app *a, char sets[][320], int max)

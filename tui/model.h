@@ -31,6 +31,7 @@ typedef struct {
     const tb_option *opt; /* NULL for scale */
     char value[256];      /* as shown and as applied with tb_preset_set */
     int edited;
+    char runs_as[256];    /* what the configurations get when it differs (smoke), "" same */
 } tui_param;
 
 typedef struct {
@@ -151,6 +152,9 @@ int tui_params_load(tui_app *a);
 /* Checks `text` as the value of parameter i against everything else
  * set; returns the sweep size, or -1 with the reason in err. */
 int tui_param_check(const tui_app *a, int i, const char *text, char *err, size_t errsize);
+/* Sweep size, the reason when invalid, and each parameter's runs_as for
+ * the values as edited. */
+void tui_params_refresh(tui_app *a);
 /* The --set assignments for the edited parameters ("num_workers=4"). */
 int tui_param_sets(const tui_app *a, char sets[][320], int max);
 /* Writes the preset with the edited values as a new INI file (the name is

@@ -272,8 +272,11 @@ void tui_draw_params(const tui_app *a, tui_buf *b, const tui_layout *l)
         if (sel && a->editing) {
             int n = tui_text(b, x + kw, y, vw - 1, a->edit, attr | TUI_A_BOLD | (a->edit_err[0] ? TUI_C_ERR : TUI_C_OK));
             tui_put(b, x + kw + n, y, "_", attr | TUI_A_BOLD);
-        } else
-            tui_text(b, x + kw, y, vw - 1, p->value, attr | (p->edited ? TUI_A_BOLD : 0));
+        } else {
+            int n = tui_text(b, x + kw, y, vw - 1, p->value, attr | (p->edited ? TUI_A_BOLD : 0));
+            if (p->runs_as[0] && n + 4 < vw - 1) /* what smoke scale makes of it */
+                tui_textf(b, x + kw + n + 1, y, vw - 2 - n, attr | TUI_C_WARN, "(runs: %s)", p->runs_as);
+        }
         char al[256];
         allowed(p, al, sizeof al);
         tui_text(b, x + kw + vw + 1, y, r.w - 4 - kw - vw - 1, al, attr | TUI_C_DIM);
