@@ -53,7 +53,7 @@ static int launch(tui_app *a)
     int k = 0;
     argv[k++] = a->exe;
     argv[k++] = (char *)"run";
-    argv[k++] = a->presets[a->psel].path;
+    argv[k++] = a->base->path; /* the preset the parameters were loaded from */
     argv[k++] = (char *)"--scale";
     argv[k++] = (char *)(a->smoke ? "smoke" : "full");
     argv[k++] = (char *)"--sweep-dir";
