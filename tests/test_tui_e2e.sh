@@ -160,6 +160,9 @@ wait_for "Epoch" 10
 wait_for "the sweep ended: completed" 120
 keys 1
 wait_for "Your presets: $tmp/mine"
+down_to "(my-quick)"
+wait_for "(from earlier sweeps"
+shot estimate
 keys q
 i=0
 until [ "$(T display -p -t tb '#{pane_current_command}')" = sh ]; do

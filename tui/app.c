@@ -494,6 +494,7 @@ int tb_cli_tui(int argc, char **argv)
             tui_live_poll(&a->live);
             if (was && !tui_live_running(&a->live)) {
                 tui_results_scan(a);
+                tui_presets_scan(a); /* the estimates */
                 say(a, 0, "the sweep ended: %s (4: results)", a->live.status);
             }
         }

@@ -95,6 +95,27 @@ static void draw_one(const tb_table *t, tui_buf *b, tui_rect r, int sel)
     free(right);
 }
 
+/* The width a table needs to show every cell whole. */
+static int natural_width(const tb_table *t)
+{
+    int total = t->ncols > 0 ? t->ncols - 1 : 0;
+    for (int c = 0; c < t->ncols; c++) {
+        int w = tui_strwidth(t->headers[c]);
+        for (int i = 0; i < t->nrows; i++) {
+            char s[64];
+            const tb_cell *cell = &t->cells[i * t->ncols + c];
+            if (cell->text)
+                snprintf(s, sizeof s, "%s", cell->text);
+            else
+                tb_cell_format(cell, t->kinds[c], 0, s, sizeof s);
+            int l = tui_strwidth(s);
+            w = l > w ? l : w;
+        }
+        total += w;
+    }
+    return total;
+}
+
 void tui_draw_table(const tui_app *a, tui_buf *b, const tui_layout *l)
 {
     tui_rect r = l->body;
@@ -102,14 +123,28 @@ void tui_draw_table(const tui_app *a, tui_buf *b, const tui_layout *l)
         tui_box(b, r, "Table", TUI_C_DIM);
         return;
     }
-    /* Two tables (sweeps of different presets, or a sweep and a run) share
-     * the width, each in its own frame. */
+    /* Two tables (sweeps of different presets, or a sweep and runs): side
+     * by side when both fit whole in half the width, else one above the
+     * other at full width when the height allows. */
+    int n = a->ntables, stacked = 0;
+    if (n > 1) {
+        int fits = 1, need_h = 0;
+        for (int i = 0; i < n; i++) {
+            fits &= natural_width(&a->tables[i]) + 4 <= r.w / n;
+            need_h += a->tables[i].nrows + 7;
+        }
+        stacked = !fits && need_h <= r.h;
+    }
     int first = 0;
-    for (int i = 0; i < a->ntables; i++) {
-        int w = r.w / a->ntables, x = r.x + i * w;
-        if (i == a->ntables - 1)
-            w = r.w - (x - r.x);
-        tui_rect f = {x, r.y, w, r.h};
+    for (int i = 0; i < n; i++) {
+        tui_rect f;
+        if (stacked) {
+            int h = r.h / n, y = r.y + i * h;
+            f = (tui_rect){r.x, y, r.w, i == n - 1 ? r.h - (y - r.y) : h};
+        } else {
+            int w = r.w / n, x = r.x + i * w;
+            f = (tui_rect){x, r.y, i == n - 1 ? r.w - (x - r.x) : w, r.h};
+        }
         tui_box(b, f, a->tables[i].title, TUI_C_DIM);
         int sel = a->tsel - first;
         draw_one(&a->tables[i], b, (tui_rect){f.x + 2, f.y + 1, f.w - 4, f.h - 2},
