@@ -183,6 +183,21 @@ static void sweep_chart(void)
     CHECK(strstr(row, "~") && strstr(row, "running"), "not measured yet: %s", row);
     tui_buf_free(&b);
 
+    /* In the whole Live frame at both sizes. */
+    static tui_app app;
+    CHECK(tui_app_init(&app, "/nonexistent-runs", NULL) == 0, "%s", "init");
+    app.live = l;
+    app.screen = SCR_LIVE;
+    const int sizes[2][2] = {{80, 24}, {200, 60}};
+    for (int k = 0; k < 2; k++) {
+        CHECK(tui_buf_init(&b, sizes[k][0], sizes[k][1], 1) == 0, "%s", "buffer");
+        tui_draw(&app, &b);
+        CHECK(screen_has(&b, "Sweep: GPUs vs speedup") && screen_has(&b, "\xe2\x97\x86"), "chart at %dx%d",
+              sizes[k][0], sizes[k][1]);
+        tui_buf_free(&b);
+    }
+    tui_app_free(&app);
+
     /* No one-GPU result yet: no predictions, no measured speedups. */
     l.configs[0].have_result = 0;
     tui_sweep_chart_build(&l, &c);
@@ -370,6 +385,47 @@ static void help_and_log(void)
     tui_app_free(&app);
 }
 
+/* Two tables on the table screen: side by side when both fit in half the
+ * width, else stacked at full width. */
+static void fake_table(tb_table *t, const char *title, int ncols, int nrows)
+{
+    memset(t, 0, sizeof *t);
+    snprintf(t->title, sizeof t->title, "%s", title);
+    t->ncols = ncols;
+    t->nrows = nrows;
+    t->cells = calloc((size_t)ncols * nrows, sizeof *t->cells);
+    for (int c = 0; c < ncols; c++) {
+        t->kinds[c] = TB_COL_SECONDS;
+        snprintf(t->headers[c], sizeof t->headers[c], "Column %d (s)", c);
+    }
+    for (int i = 0; t->cells && i < ncols * nrows; i++)
+        t->cells[i].num = 1.5 + i;
+}
+
+static void two_tables(void)
+{
+    static tui_app app;
+    CHECK(tui_app_init(&app, "/nonexistent-runs", NULL) == 0, "%s", "init");
+    app.screen = SCR_TABLE;
+    tui_buf b;
+    CHECK(tui_buf_init(&b, 80, 24, 1) == 0, "%s", "buffer");
+    fake_table(&app.tables[0], "Left", 2, 2);
+    fake_table(&app.tables[1], "Right", 2, 2);
+    app.ntables = 2;
+    tui_draw(&app, &b);
+    char row[1024];
+    tui_buf_row(&b, 1, row, sizeof row);
+    CHECK(strstr(row, "Left") && strstr(row, "Right"), "side by side: %s", row);
+    tb_table_free(&app.tables[1]);
+    fake_table(&app.tables[1], "Wide", 6, 2);
+    tui_draw(&app, &b);
+    tui_buf_row(&b, 1, row, sizeof row);
+    CHECK(strstr(row, "Left") && !strstr(row, "Wide"), "stacked: %s", row);
+    CHECK(screen_has(&b, "Wide") && screen_has(&b, "Column 5 (s)"), "%s", "the wide table whole below");
+    tui_buf_free(&b);
+    tui_app_free(&app);
+}
+
 int main(void)
 {
     /* The built-in table first (the C locale's wcwidth knows no CJK), then
@@ -380,6 +436,7 @@ int main(void)
     sweep_chart();
     files();
     help_and_log();
+    two_tables();
     /* Axis: nice steps around the data, flat series widened, NaN skipped. */
     double v1[] = {0.3, 0.9, NAN, 0.5};
     double lo, hi;
