@@ -293,6 +293,31 @@ static void files(void)
     for (int r = 0; r < p.nrun; r++)
         epochs2 |= !strcmp(p.run[r].key, "epochs") && !strcmp(p.run[r].value, "2");
     CHECK(epochs2, "%s", "the edited epochs are in [run]");
+    /* batch_size becomes a second axis (its own table column), gets a list,
+     * and is saved; a list cannot become a plain option again. */
+    int bs = -1;
+    for (int i = 0; i < app.nparams; i++)
+        bs = !strcmp(app.params[i].key, "batch_size") ? i : bs;
+    CHECK(bs >= 0 && tui_param_toggle_axis(&app, bs) == 0, "toggle: %s", tb_last_error());
+    bs = app.parsel;
+    CHECK(app.params[bs].axis && !strcmp(app.params[bs].key, "batch_size") && app.reshaped, "%s",
+          "batch_size is an axis, selected");
+    CHECK(app.sweep_size == 5, "the other edits stay: %d configurations", app.sweep_size);
+    CHECK(tui_param_check(&app, bs, "32, 64", err, sizeof err) == 10, "5 x 2: %s", err);
+    snprintf(app.params[bs].value, sizeof app.params[bs].value, "32, 64");
+    app.params[bs].edited = 1;
+    tui_params_refresh(&app);
+    CHECK(app.sweep_size == 10, "sweep size %d", app.sweep_size);
+    CHECK(tui_param_toggle_axis(&app, bs) < 0 && strstr(tb_last_error(), "several values"), "%s",
+          "a list stays an axis");
+    snprintf(path, sizeof path, "%s/two-axes.ini", user);
+    CHECK(tui_preset_save(&app, path) == 0 && tb_preset_load(path, &p) == 0, "two axes saved: %s", tb_last_error());
+    CHECK(p.naxes == 2 && p.axes[1].count == 2 && !strcmp(p.columns[0].id, "batch_size"), "axes %d, column %s",
+          p.naxes, p.columns[0].id);
+    int scale = -1;
+    for (int i = 0; i < app.nparams; i++)
+        scale = app.params[i].scale ? i : scale;
+    CHECK(tui_param_toggle_axis(&app, scale) < 0, "%s", "the scale cannot be swept");
     CHECK(tui_presets_scan(&app) == 0, "%s", "rescan");
     int mine = 0;
     for (int i = 0; i < app.npresets; i++)
@@ -357,7 +382,8 @@ static void help_and_log(void)
     app.screen = SCR_HELP;
     tui_draw(&app, &b);
     const char *keys[] = {"F1", "Ctrl-U", "f your presets folder", "w save as a new preset", "PgUp/PgDn scroll the log",
-                          "m mark one", "e (table) export", "start trainbench again to re-attach."};
+                          "m mark one", "e (table) export", "a sweep this option",
+                          "start trainbench again to re-attach."};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         CHECK(screen_has(&b, keys[i]), "help shows '%s' at 80x24", keys[i]);
     /* The key hints fit the status line at 80 columns on every screen. */

@@ -49,11 +49,22 @@ static int launch(tui_app *a)
     snprintf(logpath, sizeof logpath, "%s/tui.log", dir);
     char sets[TUI_MAX_PARAMS][320];
     int nsets = tui_param_sets(a, sets, TUI_MAX_PARAMS);
+    /* Axes added or removed cannot be said with --set: the sweep runs a
+     * copy of the preset as it now is, kept in its folder. */
+    char copy[PATH_MAX + 80];
+    const char *preset = a->base->path; /* the preset the parameters were loaded from */
+    if (a->reshaped) {
+        snprintf(copy, sizeof copy, "%s/%.64s.ini", dir, a->base->name);
+        if (tui_preset_save(a, copy))
+            return -1;
+        preset = copy;
+        nsets = 0; /* the edits are in the copy */
+    }
     char *argv[16 + 2 * TUI_MAX_PARAMS];
     int k = 0;
     argv[k++] = a->exe;
     argv[k++] = (char *)"run";
-    argv[k++] = a->base->path; /* the preset the parameters were loaded from */
+    argv[k++] = (char *)preset;
     argv[k++] = (char *)"--scale";
     argv[k++] = (char *)(a->smoke ? "smoke" : "full");
     argv[k++] = (char *)"--sweep-dir";
@@ -337,6 +348,14 @@ static void handle_key(tui_app *a, int k)
         }
         if ((k == 'l' || k == KEY_F(5)) && launch(a))
             say(a, 1, "%s", tb_last_error());
+        if (k == 'a' && a->nparams) {
+            if (tui_param_toggle_axis(a, a->parsel))
+                say(a, 1, "%s", tb_last_error());
+            else
+                say(a, 0, a->params[a->parsel].axis ? "%s is now swept: Enter to give it a list of values"
+                                                    : "%s is a plain option again",
+                    a->params[a->parsel].key);
+        }
         if (k == 'w' && a->base) {
             char name[128];
             snprintf(name, sizeof name, "%.60s-edited", a->base->name);

@@ -115,7 +115,8 @@ typedef struct {
     tui_preset_item *presets;
     int npresets, psel;
 
-    tb_preset *base; /* the chosen preset as loaded */
+    tb_preset *base; /* the chosen preset as loaded (and reshaped) */
+    int reshaped;    /* axes added or removed: launched from a saved copy */
     tui_param params[TUI_MAX_PARAMS];
     int nparams, parsel;
     int editing;
@@ -152,6 +153,10 @@ int tui_params_load(tui_app *a);
 /* Checks `text` as the value of parameter i against everything else
  * set; returns the sweep size, or -1 with the reason in err. */
 int tui_param_check(const tui_app *a, int i, const char *text, char *err, size_t errsize);
+/* Parameter i becomes a sweep axis (its value the one value, its own
+ * table column), or a one-value axis a plain option again; the other edits
+ * stay.  0, or -1 after tb_fail (nothing changed). */
+int tui_param_toggle_axis(tui_app *a, int i);
 /* Sweep size, the reason when invalid, and each parameter's runs_as for
  * the values as edited. */
 void tui_params_refresh(tui_app *a);

@@ -61,7 +61,7 @@ static const char *hints(const tui_app *a)
         return "Up/Down choose  Enter parameters  f presets folder  r rescan  ? help  q quit";
     case SCR_PARAMS:
         return a->editing ? "type the value  Enter accept  Esc discard"
-                          : "Up/Down choose  Enter edit  s scale  l launch  w save as  Esc presets  ? help";
+                          : "Up/Down choose  Enter edit  a sweep it  s scale  l launch  w save as  ? help";
     case SCR_LIVE:
         return "c cancel run  PgUp/PgDn log  Home/End  4 results  1 presets  ? help  q quit";
     case SCR_RESULTS:
@@ -286,7 +286,7 @@ void tui_draw_params(const tui_app *a, tui_buf *b, const tui_layout *l)
     if (a->sweep_size >= 0)
         tui_textf(b, x + 12, by, r.w - 16, TUI_C_OK | TUI_A_BOLD, "%d configuration%s at %s scale", a->sweep_size,
                   a->sweep_size == 1 ? "" : "s", a->smoke ? "smoke" : "full");
-    tui_text(b, x, by + 1, r.w - 4, "* sweep axes: a comma list, one configuration per value (product or zip)",
+    tui_text(b, x, by + 1, r.w - 4, "* sweep axes: a comma list, one configuration per value (product or zip); a: sweep an option",
              TUI_C_DIM);
     if (a->edit_err[0])
         tui_text(b, x, by + 2, r.w - 4, a->edit_err, TUI_C_ERR);
@@ -307,7 +307,7 @@ void tui_draw_help(const tui_app *a, tui_buf *b, const tui_layout *l)
         "  Up/Down k/j choose   Enter parameters   f your presets folder   r rescan",
         "Parameters",
         "  Up/Down choose   Enter edit (checked as typed: Enter accepts, Esc drops)",
-        "  s smoke/full   l F5 launch in the background   Esc presets",
+        "  a sweep this option / plain again   s smoke/full   l F5 launch   Esc presets",
         "  w save as a new preset in your presets folder (asks for the name)",
         "Live run",
         "  c cancel: stops at the next batch, finished epochs are kept",
