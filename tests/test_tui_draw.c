@@ -382,7 +382,7 @@ static void help_and_log(void)
     app.screen = SCR_HELP;
     tui_draw(&app, &b);
     const char *keys[] = {"F1", "Ctrl-U", "f your presets folder", "w save as a new preset", "PgUp/PgDn scroll the log",
-                          "m mark one", "e (table) export", "a sweep this option",
+                          "m mark one", "e (table) export", "a sweep this option (again: plain)",
                           "start trainbench again to re-attach."};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         CHECK(screen_has(&b, keys[i]), "help shows '%s' at 80x24", keys[i]);

@@ -90,10 +90,15 @@ keys Escape
 wait_for "my-quick (yours)"
 keys 2
 wait_for "Parameters: quickstart"
+# Sweep it: a makes it an axis, then a list of two values.
+keys a
+wait_for "num_workers is now swept"
+keys Enter BSpace "1, 2" Enter
+wait_for "2 configurations at smoke scale"
 keys l
 wait_for "Epoch" 20
 wait_for "Engine log"
-wait_for "[1/1]" 30
+wait_for "[1/2]" 30
 # The log scrolls back and follows again.
 keys PPage
 wait_for "End follows" 5
@@ -104,7 +109,8 @@ wait_for "Terminal too small" 5
 T resize-window -t tb -x 140 -y 45
 wait_for "Epoch time: load vs compute" 5
 wait_for "the sweep ended: completed" 120
-wait_for "Sweep: epoch time"
+wait_for "Sweep: workers vs data-load time"
+wait_for "quickstart 2/2"
 sweep=$(ls -d "$runs"/*-quickstart | head -1)
 grep -Eq '"num_workers": ?1,' "$sweep"/01*/config.json || fail "the run did not get num_workers=1"
 shot live

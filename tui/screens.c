@@ -307,7 +307,7 @@ void tui_draw_help(const tui_app *a, tui_buf *b, const tui_layout *l)
         "  Up/Down k/j choose   Enter parameters   f your presets folder   r rescan",
         "Parameters",
         "  Up/Down choose   Enter edit (checked as typed: Enter accepts, Esc drops)",
-        "  a sweep this option / plain again   s smoke/full   l F5 launch   Esc presets",
+        "  a sweep this option (again: plain)  s smoke/full  l F5 launch  Esc presets",
         "  w save as a new preset in your presets folder (asks for the name)",
         "Live run",
         "  c cancel: stops at the next batch, finished epochs are kept",

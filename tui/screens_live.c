@@ -44,6 +44,8 @@ static void fmt_value(double v, const char *unit, char *out, size_t size)
 {
     if (!strcmp(unit, "%"))
         snprintf(out, size, "%.1f%%", v);
+    else if (!strcmp(unit, "s") && v < 0.001)
+        snprintf(out, size, "%.0fus", v * 1e6); /* load times with workers: microseconds */
     else if (!strcmp(unit, "s") && v < 1)
         snprintf(out, size, "%.3fs", v);
     else
