@@ -236,9 +236,12 @@ static void prompt_key(tui_app *a, int k)
             export_to(a, a->prompt_text);
         return;
     }
-    if ((k == KEY_BACKSPACE || k == 127 || k == 8) && n)
+    if ((k == KEY_BACKSPACE || k == 127 || k == 8) && n) {
+        /* A whole UTF-8 character: its continuation bytes, then the lead. */
+        while (n > 1 && ((unsigned char)a->prompt_text[n - 1] & 0xC0) == 0x80)
+            n--;
         a->prompt_text[n - 1] = '\0';
-    else if (k == 21) /* Ctrl-U: clear the line */
+    } else if (k == 21) /* Ctrl-U: clear the line */
         a->prompt_text[0] = '\0';
     else if (k >= 32 && k < 256 && k != 127 && n + 1 < sizeof a->prompt_text) {
         a->prompt_text[n] = (char)k; /* bytes of UTF-8 arrive one by one */
@@ -415,8 +418,13 @@ static void handle_key(tui_app *a, int k)
     case SCR_EXPORT:
         if ((up || pgup) && a->export_scroll > 0)
             a->export_scroll = a->export_scroll > (pgup ? 10 : 1) ? a->export_scroll - (pgup ? 10 : 1) : 0;
-        if (down || pgdn)
+        if (down || pgdn) {
+            int lines = 0; /* never past the last line */
+            for (const char *c = a->export_text ? a->export_text : ""; *c; c++)
+                lines += *c == '\n';
             a->export_scroll += pgdn ? 10 : 1;
+            a->export_scroll = a->export_scroll > lines - 1 ? (lines > 0 ? lines - 1 : 0) : a->export_scroll;
+        }
         if (k == 27)
             a->screen = SCR_TABLE;
         break;
