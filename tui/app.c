@@ -480,7 +480,8 @@ int tb_cli_tui(int argc, char **argv)
     tui_app *a = &app;
     if (tui_app_init(a, runs, userdir))
         return 1;
-    snprintf(a->config_path, sizeof a->config_path, "%s", confpath);
+    if (strlen(confpath) < sizeof a->config_path) /* else not remembered: never a cut path */
+        memcpy(a->config_path, confpath, strlen(confpath) + 1);
     ssize_t len = readlink("/proc/self/exe", a->exe, sizeof a->exe - 1);
     if (len <= 0) {
         fprintf(stderr, "trainbench tui: cannot find the trainbench binary (/proc/self/exe)\n");

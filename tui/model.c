@@ -282,7 +282,7 @@ static void read_log_tail(tui_live *l)
         }
         /* A progress line rewritten with \r shows its last state. */
         char *cr = strrchr(s, '\r');
-        snprintf(l->log[l->nlog++], sizeof l->log[0], "%s", cr && cr[1] ? cr + 1 : s);
+        snprintf(l->log[l->nlog++], sizeof l->log[0], "%.159s", cr && cr[1] ? cr + 1 : s);
         s = nl ? nl + 1 : NULL;
     }
 }

@@ -175,7 +175,7 @@ void tui_sweep_chart_build(const tui_live *l, tui_sweep_chart *c)
             break;
         p++;
     }
-    snprintf(c->legend, sizeof c->legend, "%s%s", l->chart_axis[0] ? l->chart_axis : "configuration",
+    snprintf(c->legend, sizeof c->legend, "%.40s%.50s", l->chart_axis[0] ? l->chart_axis : "configuration",
              n < sizeof keys ? keys : "");
     for (int i = 0; i < l->nconfigs && i < TUI_MAX_CONFIGS; i++) {
         const tui_config_row *r = &l->configs[i];
