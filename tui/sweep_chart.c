@@ -186,7 +186,7 @@ void tui_sweep_chart_build(const tui_live *l, tui_sweep_chart *c)
         if (pt && pt->value[0]) {
             char vals[96];
             values_of(pt->others, vals, sizeof vals);
-            snprintf(row->label, sizeof row->label, "%s%s%.80s", pt->value, vals[0] ? " " : "", vals);
+            snprintf(row->label, sizeof row->label, "%.40s%s%.50s", pt->value, vals[0] ? " " : "", vals);
         } else
             snprintf(row->label, sizeof row->label, "%.95s", r->label[0] ? r->label : r->id);
         int done = !strcmp(r->status, "completed");
