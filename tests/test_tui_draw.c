@@ -183,6 +183,14 @@ static void sweep_chart(void)
     CHECK(strstr(row, "~") && strstr(row, "running"), "not measured yet: %s", row);
     tui_buf_free(&b);
 
+    /* A tall pane: the speedup plot (ideal dotted, measured dots,
+     * predicted diamonds) above the bars. */
+    CHECK(tui_buf_init(&b, 44, 30, 1) == 0, "%s", "buffer");
+    tui_draw_sweep_chart(&b, (tui_rect){0, 0, 44, 30}, &c);
+    CHECK(count(&b, "\xc2\xb7") > 10 && count(&b, "\xe2\x97\x8f") == 3 && count(&b, "\xe2\x97\x86") == 7,
+          "plot: %d ideal dots, %d measured (2 + legend), %d predicted (3 + 3 bars + legend)", count(&b, "\xc2\xb7"),
+          count(&b, "\xe2\x97\x8f"), count(&b, "\xe2\x97\x86"));
+    tui_buf_free(&b);
     /* In the whole Live frame at both sizes. */
     static tui_app app;
     CHECK(tui_app_init(&app, "/nonexistent-runs", NULL) == 0, "%s", "init");

@@ -52,6 +52,51 @@ static void fmt_value(double v, const char *unit, char *out, size_t size)
         snprintf(out, size, "%.2f%s", v, unit);
 }
 
+/* Speedup against GPU count in r: the ideal line (speedup = GPUs) dotted,
+ * measured speedups as dots, predictions as diamonds; y labels on the left,
+ * the GPU counts below. */
+static void draw_speedup_xy(tui_buf *b, tui_rect r, const tui_sweep_chart *c, double ymax)
+{
+    const int lw = 5;
+    int pw = r.w - lw, ph = r.h - 1;
+    double xmax = 0;
+    for (int i = 0; i < c->n; i++)
+        xmax = isfinite(c->rows[i].ideal) && c->rows[i].ideal > xmax ? c->rows[i].ideal : xmax;
+    if (pw < 8 || ph < 3 || !(xmax > 0) || !(ymax > 0))
+        return;
+    tui_textf(b, r.x, r.y, lw - 1, TUI_C_DIM, "%4.1f", ymax);
+    tui_text(b, r.x, r.y + ph - 1, lw - 1, "   0", TUI_C_DIM);
+    for (int yy = 0; yy < ph; yy++)
+        tui_put(b, r.x + lw - 1, r.y + yy, b->utf8 ? "\u2502" : "|", TUI_C_DIM);
+    /* Column and row of (gpus, speedup), the origin at the bottom left. */
+#define XCOL(g) (r.x + lw + (int)lround((g) / xmax * (pw - 1)))
+#define YROW(v) (r.y + ph - 1 - (int)lround((v) / ymax * (ph - 1)))
+    for (int col = 0; col < pw; col++) {
+        double g = (double)col / (pw - 1) * xmax;
+        if (g <= ymax)
+            tui_put(b, r.x + lw + col, YROW(g), b->utf8 ? "\u00b7" : ".", TUI_C_OK);
+    }
+    for (int i = 0; i < c->n; i++) {
+        const tui_chart_row *row = &c->rows[i];
+        if (!isfinite(row->ideal))
+            continue;
+        char lab[16];
+        snprintf(lab, sizeof lab, "%d", (int)row->ideal);
+        tui_text(b, XCOL(row->ideal) - (int)strlen(lab) + 1, r.y + ph, (int)strlen(lab), lab, TUI_C_DIM);
+        int measured = isfinite(row->value) && row->value <= ymax;
+        if (measured)
+            tui_put(b, XCOL(row->ideal), YROW(row->value), b->utf8 ? "\u25cf" : "*", TUI_C_COMPUTE | TUI_A_BOLD);
+        if (isfinite(row->predicted) && row->predicted <= ymax) {
+            /* In the measured point's cell it goes beside it, both seen. */
+            int same = measured && YROW(row->value) == YROW(row->predicted);
+            tui_put(b, XCOL(row->ideal) + same, YROW(row->predicted), b->utf8 ? "\u25c6" : "o",
+                    TUI_C_WARN | TUI_A_BOLD);
+        }
+    }
+#undef XCOL
+#undef YROW
+}
+
 /* The sweep's own chart: a bar per configuration of what its axis is
  * about, filling in as configurations finish; for GPU counts the ideal
  * speedup as a tick and the model's prediction as a marker. */
@@ -64,16 +109,22 @@ void tui_draw_sweep_chart(tui_buf *b, tui_rect r, const tui_sweep_chart *c)
     const char *bar = b->utf8 ? "\u2588" : "#", *tick = b->utf8 ? "\u2502" : "|", *dia = b->utf8 ? "\u25c6" : "o";
     if (w < 12 || rows < 1)
         return;
+    int xy = c->kind == TUI_CHART_SPEEDUP && rows >= 14; /* room for a plot above the bars */
     if (c->kind == TUI_CHART_SPEEDUP) {
+        /* The plot's glyph, then the bars' glyph, for each series. */
+        const char *g[3][2] = {{xy ? (b->utf8 ? "\u25cf" : "*") : "", bar}, {c->npredicted ? dia : NULL, ""},
+                               {xy ? (b->utf8 ? "\u00b7" : ".") : "", tick}};
+        const char *name[3] = {" measured  ", " predicted  ", " ideal"};
+        const int attr[3] = {TUI_C_COMPUTE, TUI_C_WARN | TUI_A_BOLD, TUI_C_OK};
         int lx = x;
-        tui_put(b, lx, y, bar, TUI_C_COMPUTE);
-        lx += 1 + tui_text(b, lx + 1, y, w - (lx - x), " measured ", TUI_C_DIM);
-        if (c->npredicted) {
-            tui_put(b, lx, y, dia, TUI_C_WARN | TUI_A_BOLD);
-            lx += 1 + tui_text(b, lx + 1, y, x + w - lx - 1, " predicted ", TUI_C_DIM);
+        for (int k = 0; k < 3; k++) {
+            if (!g[k][0])
+                continue; /* no predictions */
+            for (int m = 0; m < 2; m++)
+                if (g[k][m][0])
+                    tui_put(b, lx++, y, g[k][m], attr[k]);
+            lx += tui_text(b, lx, y, x + w - lx, name[k], TUI_C_DIM);
         }
-        tui_put(b, lx, y, tick, TUI_C_OK);
-        tui_text(b, lx + 1, y, x + w - lx - 1, " ideal", TUI_C_DIM);
     } else
         tui_textf(b, x, y, w, TUI_C_DIM, "rows: %s", c->legend);
     y++;
@@ -88,6 +139,12 @@ void tui_draw_sweep_chart(tui_buf *b, tui_rect r, const tui_sweep_chart *c)
         lw = lwi > lw ? lwi : lw;
     }
     lw = lw > w / 3 ? w / 3 : lw;
+    if (xy) {
+        int h = rows / 2;
+        draw_speedup_xy(b, (tui_rect){x, y, w, h}, c, max);
+        y += h + 1;
+        rows -= h + 1;
+    }
     int vw = 8, bw = w - lw - vw - 2;
     int first = c->cur >= rows ? c->cur - rows + 1 : 0;
     for (int i = first; i < c->n && i - first < rows; i++, y++) {
