@@ -366,6 +366,8 @@ static void files(void)
     app.screen = SCR_PRESETS;
     tui_draw(&app, &b);
     CHECK(screen_has(&b, "Your presets: ") && screen_has(&b, "(yours)"), "%s", "user presets shown");
+    CHECK(screen_has(&b, "Question") && screen_has(&b, "full scale: ") && screen_has(&b, "Estimate"), "%s",
+          "the detail: question, what it runs, the estimate");
     /* A prompt is typed in the status line. */
     app.prompt = TUI_PROMPT_SAVE;
     snprintf(app.prompt_text, sizeof app.prompt_text, "my-name");

@@ -32,6 +32,14 @@ static void say(tui_app *a, int err, const char *fmt, const char *arg)
     a->msg_err = err;
 }
 
+/* Reads the runs folder and/or the presets again; a failure (out of
+ * memory) is said on the status line, the old lists stay usable. */
+static void rescan(tui_app *a, int results, int presets)
+{
+    if ((results && tui_results_scan(a)) || (presets && tui_presets_scan(a)))
+        say(a, 1, "cannot read the folders: %s", tb_last_error());
+}
+
 /* `trainbench run PRESET --scale S --sweep-dir DIR --set ...` as a child in
  * its own session, so the terminal's signals and our exit leave it alone. */
 static int launch(tui_app *a)
@@ -128,8 +136,7 @@ static void reap(tui_app *a)
     if (w == a->live.pid) {
         a->live.child_done = 1;
         tui_live_poll(&a->live);
-        tui_results_scan(a);
-        tui_presets_scan(a);
+        rescan(a, 1, 1);
         say(a, 0, "the sweep ended: %s (4: results)", a->live.status);
     }
 }
@@ -185,7 +192,7 @@ static void save_preset(tui_app *a, const char *name)
         say(a, 1, "%s", tb_last_error());
         return;
     }
-    tui_presets_scan(a);
+    rescan(a, 0, 1);
     for (int i = 0; i < a->npresets; i++)
         if (!strcmp(a->presets[i].path, path))
             a->psel = i;
@@ -200,7 +207,7 @@ static void set_presets_dir(tui_app *a, const char *dir)
     }
     snprintf(a->user_presets_dir, sizeof a->user_presets_dir, "%s", dir);
     a->psel = 0;
-    tui_presets_scan(a);
+    rescan(a, 0, 1);
     if (a->config_path[0] && tui_config_save(a->config_path, dir))
         say(a, 1, "%s", tb_last_error());
     else
@@ -301,7 +308,7 @@ static void handle_key(tui_app *a, int k)
         if (a->screen == SCR_PARAMS && !a->base && tui_params_load(a))
             say(a, 1, "%s", tb_last_error());
         if (a->screen == SCR_RESULTS)
-            tui_results_scan(a);
+            rescan(a, 1, 0);
         return;
     }
     int up = k == KEY_UP || k == 'k', down = k == KEY_DOWN || k == 'j';
@@ -320,8 +327,7 @@ static void handle_key(tui_app *a, int k)
         if (k == 'f')
             open_prompt(a, TUI_PROMPT_PRESETS_DIR, a->user_presets_dir);
         if (k == 'r') {
-            tui_results_scan(a);
-            tui_presets_scan(a);
+            rescan(a, 1, 1);
         }
         if (enter && a->npresets) {
             if (a->presets[a->psel].error[0] || tui_params_load(a))
@@ -392,7 +398,7 @@ static void handle_key(tui_app *a, int k)
         if (pgdn && a->nresults)
             a->rsel = a->rsel + 10 < a->nresults ? a->rsel + 10 : a->nresults - 1;
         if (k == 'r')
-            tui_results_scan(a);
+            rescan(a, 1, 0);
         if (k == 'm' && a->nresults)
             a->mark = a->mark == a->rsel ? -1 : a->rsel;
         if (enter && a->nresults) {
@@ -488,7 +494,7 @@ int tb_cli_tui(int argc, char **argv)
         return 1;
     }
     a->exe[len] = '\0';
-    tui_results_scan(a);
+    rescan(a, 1, 0);
     if (tui_presets_scan(a)) {
         fprintf(stderr, "trainbench tui: %s\n", tb_last_error());
         return 1;
@@ -521,8 +527,7 @@ int tb_cli_tui(int argc, char **argv)
             int was = tui_live_running(&a->live);
             tui_live_poll(&a->live);
             if (was && !tui_live_running(&a->live)) {
-                tui_results_scan(a);
-                tui_presets_scan(a); /* the estimates */
+                rescan(a, 1, 1); /* the list and the estimates */
                 say(a, 0, "the sweep ended: %s (4: results)", a->live.status);
             }
         }

@@ -105,7 +105,7 @@ static int scan_dir(tui_app *a, const char *dir, int user, int *cap)
         snprintf(it->lab, sizeof it->lab, "%s", p->lab);
         snprintf(it->question, sizeof it->question, "%s", p->question);
         it->configs_full = count_configs(p, 0, &it->epochs);
-        it->configs_smoke = count_configs(p, 1, NULL);
+        it->configs_smoke = count_configs(p, 1, &it->epochs_smoke);
     }
     free(p);
     closedir(d);

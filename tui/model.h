@@ -16,7 +16,7 @@ typedef enum { SCR_PRESETS, SCR_PARAMS, SCR_LIVE, SCR_RESULTS, SCR_TABLE, SCR_EX
 typedef struct {
     char path[1024];
     char name[64], title[160], lab[64], question[160];
-    int configs_full, configs_smoke, epochs;
+    int configs_full, configs_smoke, epochs, epochs_smoke; /* epochs of the first configuration */
     double est_full_s, est_smoke_s; /* estimated wall seconds from earlier sweeps; 0 unknown */
     int user;                       /* from the user's presets folder */
     char error[256];                /* a preset that does not load says why */

@@ -200,9 +200,9 @@ void tui_draw_presets(const tui_app *a, tui_buf *b, const tui_layout *l)
     tui_fmt_duration(p->est_full_s > 0 ? p->est_full_s : NAN, e1, sizeof e1);
     tui_fmt_duration(p->est_smoke_s > 0 ? p->est_smoke_s : NAN, e2, sizeof e2);
     tui_text(b, x, y, 10, "Runs", TUI_C_ACCENT);
-    snprintf(txt, sizeof txt, "%d configuration%s of %d epoch%s (full scale); %d at smoke scale",
+    snprintf(txt, sizeof txt, "full scale: %d configuration%s of %d epoch%s; smoke: %d of %d epoch%s",
              p->configs_full, p->configs_full == 1 ? "" : "s", p->epochs, p->epochs == 1 ? "" : "s",
-             p->configs_smoke);
+             p->configs_smoke, p->epochs_smoke, p->epochs_smoke == 1 ? "" : "s");
     y += tui_text_wrap(b, x + 10, y, w - 10, 2, txt, 0);
     tui_text(b, x, y, 10, "Estimate", TUI_C_ACCENT);
     snprintf(txt, sizeof txt, "full %s, smoke %s%s", p->est_full_s > 0 ? e1 : "unknown",
