@@ -1,4 +1,5 @@
-/* Workbench state: presets, parameters, following a sweep, results. */
+/* Workbench state: the presets list and following a running sweep
+ * (parameters: model_params.c; results: model_results.c). */
 #include "model.h"
 
 #include "error.h"
@@ -7,7 +8,6 @@
 #include "results.h"
 #include "rundir.h"
 
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <libgen.h>

@@ -56,7 +56,7 @@ void tui_draw_results(const tui_app *a, tui_buf *b, const tui_layout *l)
     free(store);
 }
 
-/* One table in r, rows from `first_row` of the combined selection. */
+/* One table in r: its question and folder, then the rows, sel reversed. */
 static void draw_one(const tb_table *t, tui_buf *b, tui_rect r, int sel)
 {
     int nc = t->ncols, n = t->nrows;
