@@ -225,6 +225,16 @@ static void export_to(tui_app *a, const char *path)
     }
 }
 
+/* "~/x" as the shell would read it; anything else unchanged. */
+static void expand_home(const char *in, char *out, size_t size)
+{
+    const char *home = getenv("HOME");
+    if (in[0] == '~' && (in[1] == '/' || !in[1]) && home && *home)
+        snprintf(out, size, "%.2000s%.2000s", home, in + 1);
+    else
+        snprintf(out, size, "%.4000s", in);
+}
+
 static void prompt_key(tui_app *a, int k)
 {
     size_t n = strlen(a->prompt_text);
@@ -235,12 +245,14 @@ static void prompt_key(tui_app *a, int k)
     if (k == '\n' || k == '\r' || k == KEY_ENTER) {
         tui_prompt kind = a->prompt;
         a->prompt = TUI_PROMPT_NONE;
+        char path[PATH_MAX];
+        expand_home(a->prompt_text, path, sizeof path);
         if (kind == TUI_PROMPT_SAVE)
             save_preset(a, a->prompt_text);
         else if (kind == TUI_PROMPT_PRESETS_DIR)
-            set_presets_dir(a, a->prompt_text);
+            set_presets_dir(a, path);
         else if (kind == TUI_PROMPT_EXPORT)
-            export_to(a, a->prompt_text);
+            export_to(a, path);
         return;
     }
     if ((k == KEY_BACKSPACE || k == 127 || k == 8) && n) {
