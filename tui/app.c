@@ -201,11 +201,11 @@ static void save_preset(tui_app *a, const char *name)
 
 static void set_presets_dir(tui_app *a, const char *dir)
 {
-    if (!*dir) {
-        say(a, 1, "%s", "no folder given");
+    if (!*dir || strlen(dir) >= sizeof a->user_presets_dir) {
+        say(a, 1, "%s", *dir ? "that folder name is too long" : "no folder given");
         return;
     }
-    snprintf(a->user_presets_dir, sizeof a->user_presets_dir, "%s", dir);
+    memcpy(a->user_presets_dir, dir, strlen(dir) + 1);
     a->psel = 0;
     rescan(a, 0, 1);
     if (a->config_path[0] && tui_config_save(a->config_path, dir))
