@@ -28,11 +28,15 @@ wait_for() {
 }
 keys() { T send-keys -t tb "$@"; }
 shot() { [ -z "${TUI_SCREENS:-}" ] || T capture-pane -p -t tb > "$TUI_SCREENS/$1.txt"; }
-# Down until the screen shows $1 (at most 40 times).
+# Down until the screen shows $1 (at most 40 times), each Down only once
+# the previous one has changed the screen, so none overshoots.
 down_to() {
     n=0
     until T capture-pane -p -t tb | grep -qF -- "$1"; do
-        keys Down; n=$((n + 1)); [ "$n" -lt 40 ] || fail "'$1' not found in the list"; sleep 0.1
+        before=$(T capture-pane -p -t tb)
+        keys Down; n=$((n + 1)); [ "$n" -lt 40 ] || fail "'$1' not found in the list"
+        i=0
+        while [ "$(T capture-pane -p -t tb)" = "$before" ] && [ "$i" -lt 50 ]; do sleep 0.05; i=$((i + 1)); done
     done
 }
 
@@ -152,6 +156,7 @@ diff -u "$tmp/cli2.md" "$md2" || fail "the side-by-side export differs from trai
 # Launch the saved preset, quit leaving it running, reopen without
 # --presets (the remembered folder): re-attached.
 keys Escape Escape 1
+wait_for "Your presets: $tmp/mine"
 down_to "(my-quick)"
 keys Enter
 wait_for "Parameters: my-quick"
