@@ -8,7 +8,14 @@
 #include "layout.h"
 #include "model.h"
 #include "screens.h"
+#include "config.h"
+#include "error.h"
+#include "predict.h"
+#include "sweep_chart.h"
 
+#include <locale.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <string.h>
 
@@ -29,8 +36,443 @@ static int overlap(tui_rect a, tui_rect b)
     return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
 }
 
+/* Double-width and multi-byte text: measured by display width, clipped
+ * without ever leaving half a character, the same in both locales. */
+static void wide_text(void)
+{
+    const char *cjk = "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e"; /* 日本語: three wide characters */
+    CHECK(tui_strwidth(cjk) == 6, "width of 3 CJK characters: %d", tui_strwidth(cjk));
+    CHECK(tui_strwidth("caf\xc3\xa9") == 4, "%s", "é is one cell");
+    CHECK(tui_strwidth("e\xcc\x81") == 1, "%s", "a combining accent takes no cell");
+    CHECK(tui_str_clip(cjk, 5) == 6, "clip to 5 cells keeps 2 characters (6 bytes): %zu", tui_str_clip(cjk, 5));
+    CHECK(tui_str_clip(cjk, 1) == 0, "%s", "a wide character does not fit in 1 cell");
+    CHECK(tui_str_clip("ab\xe6\x97\xa5", 3) == 2, "%s", "clip stops before a wide character");
+    tui_buf b;
+    char row[256];
+    CHECK(tui_buf_init(&b, 12, 2, 1) == 0, "%s", "buffer");
+    /* 5 cells: "ab" + one CJK (2 cells) = 4; the next CJK would need 6. */
+    char s[64];
+    snprintf(s, sizeof s, "ab%s", cjk);
+    int used = tui_text(&b, 0, 0, 5, s, 0);
+    CHECK(used == 4, "cells used %d", used);
+    CHECK(b.c[2].g[0] && !b.c[3].g[0] && !strcmp(b.c[4].g, " "), "%s", "lead, continuation, untouched");
+    tui_buf_row(&b, 0, row, sizeof row);
+    CHECK(!strncmp(row, "ab\xe6\x97\xa5 ", 6), "row: %s", row);
+    CHECK(tui_strwidth(row) == 12, "the row is still 12 cells wide: %d", tui_strwidth(row));
+    /* Overwriting either half of a wide character blanks the other half. */
+    tui_put(&b, 3, 0, "x", 0);
+    CHECK(!strcmp(b.c[2].g, " ") && !strcmp(b.c[3].g, "x"), "%s", "right half overwritten");
+    tui_text(&b, 0, 1, 12, cjk, 0);
+    tui_put(&b, 0, 1, "y", 0);
+    CHECK(!strcmp(b.c[12].g, "y") && !strcmp(b.c[13].g, " "), "%s", "left half overwritten");
+    /* A wide character at the last column does not fit: a blank. */
+    tui_put(&b, 11, 0, "\xe6\x97\xa5", 0);
+    CHECK(!strcmp(b.c[11].g, " "), "%s", "no half glyph at the edge");
+    /* The combining accent joins its base character. */
+    tui_buf_clear(&b);
+    tui_text(&b, 0, 0, 12, "e\xcc\x81z", 0);
+    CHECK(!strcmp(b.c[0].g, "e\xcc\x81") && !strcmp(b.c[1].g, "z"), "%s", "combining mark in the base cell");
+    tui_buf_free(&b);
+    /* ASCII terminal: one '?' per cell, widths unchanged. */
+    CHECK(tui_buf_init(&b, 12, 1, 0) == 0, "%s", "buffer");
+    used = tui_text(&b, 0, 0, 12, s, 0);
+    tui_buf_row(&b, 0, row, sizeof row);
+    CHECK(used == 8 && !strncmp(row, "ab??????    ", 12), "ascii row: %s", row);
+    tui_buf_free(&b);
+    /* A table column holding CJK is as wide as its display width. */
+    CHECK(tui_buf_init(&b, 30, 3, 1) == 0, "%s", "buffer");
+    const char *hdr[] = {"name", "n"};
+    const char *cells[] = {cjk, "1", "ab", "22"};
+    int right[] = {0, 1};
+    tui_table(&b, (tui_rect){0, 0, 30, 3}, 2, hdr, cells, 2, right, -1);
+    tui_buf_row(&b, 2, row, sizeof row);
+    CHECK(!strncmp(row, "ab     22", 9), "table row: %s", row);
+    tui_buf_row(&b, 1, row, sizeof row);
+    CHECK(strstr(row, "\xe8\xaa\x9e  1") != NULL, "table row: %s", row);
+    tui_buf_free(&b);
+    /* Wrapping at blanks by display width, the last line clipped. */
+    CHECK(tui_buf_init(&b, 10, 4, 1) == 0, "%s", "buffer");
+    snprintf(s, sizeof s, "ab %s cd ef gh ij", cjk);
+    int lines = tui_text_wrap(&b, 0, 0, 8, 3, s, 0);
+    tui_buf_row(&b, 0, row, sizeof row);
+    CHECK(lines == 3 && !strncmp(row, "ab ", 3) && tui_strwidth(row) == 10, "wrap line 0: %s", row);
+    tui_buf_row(&b, 1, row, sizeof row);
+    CHECK(!strncmp(row, cjk, strlen(cjk)), "wrap line 1: %s", row);
+    tui_buf_row(&b, 2, row, sizeof row);
+    CHECK(!strncmp(row, "cd ef gh  ", 10), "wrap line 2 (clipped): %s", row);
+    tui_buf_free(&b);
+}
+
+static int screen_has(const tui_buf *b, const char *text)
+{
+    char row[2048];
+    for (int y = 0; y < b->h; y++) {
+        tui_buf_row(b, y, row, sizeof row);
+        if (strstr(row, text))
+            return 1;
+    }
+    return 0;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL, "cannot write %s", path);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* The sweep's chart: GPUs vs speedup with the ideal tick and predictions
+ * from the ring all-reduce model; workers vs load time. */
+static void sweep_chart(void)
+{
+    static tui_live l;
+    memset(&l, 0, sizeof l);
+    l.active = 1;
+    l.cur = 2;
+    snprintf(l.chart_axis, sizeof l.chart_axis, "gpus");
+    const char *vals[] = {"1", "2", "4"}, *st[] = {"completed", "completed", "running"};
+    double train[] = {10.0, 6.0, NAN};
+    for (int i = 0; i < 3; i++) {
+        snprintf(l.points[i].value, sizeof l.points[i].value, "%s", vals[i]);
+        snprintf(l.points[i].others, sizeof l.points[i].others, "batch_size=128");
+        tui_config_row *r = &l.configs[i];
+        snprintf(r->id, sizeof r->id, "0%d", i + 1);
+        snprintf(r->status, sizeof r->status, "%s", st[i]);
+        r->have_result = i < 2;
+        r->train_s = train[i];
+        r->batch = 128;
+        r->images = 50000;
+        r->grad_bytes = 4.0 * 11173962;
+        r->avg_epoch_s = train[i];
+    }
+    l.npoints = l.nconfigs = 3;
+    static tui_sweep_chart c;
+    tui_sweep_chart_build(&l, &c);
+    CHECK(c.kind == TUI_CHART_SPEEDUP && c.n == 3 && c.npredicted == 3, "kind %d n %d predicted %d", c.kind, c.n,
+          c.npredicted);
+    CHECK(fabs(c.rows[0].value - 1.0) < 1e-9 && fabs(c.rows[1].value - 10.0 / 6.0) < 1e-9 && isnan(c.rows[2].value),
+          "measured speedups %g %g %g", c.rows[0].value, c.rows[1].value, c.rows[2].value);
+    CHECK(c.rows[2].ideal == 4 && c.rows[1].ideal == 2, "%s", "ideal = GPUs");
+    /* The same numbers as trainbench predict with its defaults. */
+    tb_predict_input in;
+    tb_predict_defaults(&in);
+    in.step_s = 10.0 / ((50000 + 127) / 128);
+    in.batch_per_gpu = 128;
+    in.grad_bytes = 4.0 * 11173962;
+    in.images = 50000;
+    tb_predict_point pt;
+    CHECK(tb_predict(&in, 4, &pt) == 0 && fabs(c.rows[2].predicted - pt.speedup) < 1e-9, "predicted %g vs %g",
+          c.rows[2].predicted, pt.speedup);
+    CHECK(!strncmp(c.rows[1].label, "2 128", 5), "label %s", c.rows[1].label);
+    tui_buf b;
+    char row[512];
+    CHECK(tui_buf_init(&b, 44, 6, 0) == 0, "%s", "buffer");
+    tui_draw_sweep_chart(&b, (tui_rect){0, 0, 44, 6}, &c);
+    CHECK(screen_has(&b, "Sweep: GPUs vs speedup") && screen_has(&b, "o predicted") && screen_has(&b, "| ideal"),
+          "%s", "title and legend");
+    for (int y = 2; y < 5; y++) {
+        tui_buf_row(&b, y, row, sizeof row);
+        CHECK(strchr(row + 1, 'o') != NULL, "row %d has a predicted marker: %s", y, row);
+    }
+    tui_buf_row(&b, 3, row, sizeof row);
+    CHECK(strstr(row, "1.67x") && strstr(row, "#"), "measured bar and value: %s", row);
+    tui_buf_row(&b, 4, row, sizeof row);
+    CHECK(strstr(row, "~") && strstr(row, "running"), "not measured yet: %s", row);
+    tui_buf_free(&b);
+
+    /* A tall pane: the speedup plot (ideal dotted, measured dots,
+     * predicted diamonds) above the bars. */
+    CHECK(tui_buf_init(&b, 44, 30, 1) == 0, "%s", "buffer");
+    tui_draw_sweep_chart(&b, (tui_rect){0, 0, 44, 30}, &c);
+    CHECK(count(&b, "\xc2\xb7") > 10 && count(&b, "\xe2\x97\x8f") == 3 && count(&b, "\xe2\x97\x86") == 7,
+          "plot: %d ideal dots, %d measured (2 + legend), %d predicted (3 + 3 bars + legend)", count(&b, "\xc2\xb7"),
+          count(&b, "\xe2\x97\x8f"), count(&b, "\xe2\x97\x86"));
+    tui_buf_free(&b);
+    /* In the whole Live frame at both sizes. */
+    static tui_app app;
+    CHECK(tui_app_init(&app, "/nonexistent-runs", NULL) == 0, "%s", "init");
+    app.live = l;
+    app.screen = SCR_LIVE;
+    const int sizes[2][2] = {{80, 24}, {200, 60}};
+    for (int k = 0; k < 2; k++) {
+        CHECK(tui_buf_init(&b, sizes[k][0], sizes[k][1], 1) == 0, "%s", "buffer");
+        tui_draw(&app, &b);
+        CHECK(screen_has(&b, "Sweep: GPUs vs speedup") && screen_has(&b, "\xe2\x97\x86"), "chart at %dx%d",
+              sizes[k][0], sizes[k][1]);
+        tui_buf_free(&b);
+    }
+    tui_app_free(&app);
+
+    /* No one-GPU result yet: no predictions, no measured speedups. */
+    l.configs[0].have_result = 0;
+    tui_sweep_chart_build(&l, &c);
+    CHECK(c.npredicted == 0 && isnan(c.rows[1].value), "%s", "nothing without a baseline");
+
+    /* Workers: the data-load time of each finished configuration. */
+    snprintf(l.chart_axis, sizeof l.chart_axis, "num_workers");
+    for (int i = 0; i < 3; i++) {
+        l.points[i].others[0] = '\0';
+        l.configs[i].have_result = 1;
+        l.configs[i].load_s = 0.5 / (i + 1);
+    }
+    tui_sweep_chart_build(&l, &c);
+    CHECK(c.kind == TUI_CHART_BARS && !strcmp(c.unit, "s") && fabs(c.rows[1].value - 0.25) < 1e-9 &&
+              isnan(c.rows[2].value),
+          "workers chart %d %s %g", c.kind, c.unit, c.rows[1].value);
+    CHECK(tui_buf_init(&b, 40, 6, 1) == 0, "%s", "buffer");
+    tui_draw_sweep_chart(&b, (tui_rect){0, 0, 40, 6}, &c);
+    CHECK(screen_has(&b, "workers vs data-load time") && screen_has(&b, "0.250s"), "%s", "workers chart drawn");
+    tui_buf_free(&b);
+}
+
+/* The settings file, the preset saved as a new file the engine's parser
+ * loads, and loose runs next to sweeps in the results list. */
+static void files(void)
+{
+    char tmp[] = "/tmp/tui-test-XXXXXX";
+    CHECK(mkdtemp(tmp) != NULL, "%s", "mkdtemp");
+    char path[1024], dir[256], got[512] = "";
+    snprintf(path, sizeof path, "%s/conf/trainbench/tui.conf", tmp);
+    CHECK(tui_config_load(path, got, sizeof got) == 0, "%s", "no file: nothing remembered");
+    CHECK(tui_config_save(path, "/data/my presets") == 0, "save: %s", tb_last_error());
+    CHECK(tui_config_load(path, got, sizeof got) == 1 && !strcmp(got, "/data/my presets"), "loaded '%s'", got);
+    write_file(path, "# x\nother = 1\npresets_dir =   /p  \n");
+    CHECK(tui_config_load(path, got, sizeof got) == 1 && !strcmp(got, "/p"), "trimmed '%s'", got);
+    CHECK(tui_config_save(path, "a\nb") < 0, "%s", "a line break is refused");
+
+    static tui_app app;
+    snprintf(dir, sizeof dir, "%s/runs", tmp);
+    char user[256];
+    snprintf(user, sizeof user, "%s/mine", tmp);
+    CHECK(tui_app_init(&app, dir, user) == 0, "%s", "init");
+    const char *src = getenv("SOURCE_ROOT");
+    snprintf(app.presets_dir, sizeof app.presets_dir, "%s/presets", src ? src : ".");
+    CHECK(tui_presets_scan(&app) == 0 && app.npresets > 5, "shipped presets: %d", app.npresets);
+    int q = -1;
+    for (int i = 0; i < app.npresets; i++)
+        if (!strcmp(app.presets[i].name, "lab2-c3-workers"))
+            q = i;
+    CHECK(q >= 0, "%s", "lab2-c3-workers is shipped");
+    if (q < 0)
+        return;
+    app.psel = q;
+    CHECK(tui_params_load(&app) == 0, "params: %s", tb_last_error());
+    /* Every option the issue lists is on the Parameters screen. */
+    const char *want[] = {"model", "dataset", "data_dir", "device", "num_workers", "batch_size", "optimizer", "lr",
+                          "lr_schedule", "epochs", "precision", "gpus", "scale"};
+    for (size_t k = 0; k < sizeof want / sizeof *want; k++) {
+        int found = 0;
+        for (int i = 0; i < app.nparams; i++)
+            found |= !strcmp(app.params[i].key, want[k]);
+        CHECK(found, "parameter %s is editable", want[k]);
+    }
+    /* Edit the swept worker list and the epochs, check, save, reload. */
+    int ax = -1, ep = -1;
+    for (int i = 0; i < app.nparams; i++) {
+        if (app.params[i].axis && !strcmp(app.params[i].key, "num_workers"))
+            ax = i;
+        if (!strcmp(app.params[i].key, "epochs"))
+            ep = i;
+    }
+    CHECK(ax >= 0 && ep >= 0, "%s", "num_workers is an axis, epochs a parameter");
+    if (ax < 0 || ep < 0)
+        return;
+    char err[512];
+    CHECK(tui_param_check(&app, ax, "0, 1, 2, 3, 4", err, sizeof err) == 5, "5 configurations: %s", err);
+    CHECK(tui_param_check(&app, ax, "0, x", err, sizeof err) < 0 && err[0], "%s", "a bad list is refused");
+    snprintf(app.params[ax].value, sizeof app.params[ax].value, "0, 1, 2, 3, 4");
+    app.params[ax].edited = 1;
+    snprintf(app.params[ep].value, sizeof app.params[ep].value, "2");
+    app.params[ep].edited = 1;
+    CHECK(tui_preset_name_check("my-workers_2") == 0 && tui_preset_name_check("../x") < 0 &&
+              tui_preset_name_check(".hidden") < 0 && tui_preset_name_check("") < 0,
+          "%s", "preset names");
+    CHECK(mkdir(user, 0755) == 0, "%s", "mkdir");
+    snprintf(path, sizeof path, "%s/my-workers.ini", user);
+    CHECK(tui_preset_save(&app, path) == 0, "save: %s", tb_last_error());
+    static tb_preset p;
+    CHECK(tb_preset_load(path, &p) == 0, "the engine parses the saved preset: %s", tb_last_error());
+    CHECK(p.naxes == 1 && p.axes[0].count == 5 && !strcmp(p.lab, "lab2"), "axes %d count %d lab %s", p.naxes,
+          p.axes[0].count, p.lab);
+    int epochs2 = 0;
+    for (int r = 0; r < p.nrun; r++)
+        epochs2 |= !strcmp(p.run[r].key, "epochs") && !strcmp(p.run[r].value, "2");
+    CHECK(epochs2, "%s", "the edited epochs are in [run]");
+    /* batch_size becomes a second axis (its own table column), gets a list,
+     * and is saved; a list cannot become a plain option again. */
+    int bs = -1;
+    for (int i = 0; i < app.nparams; i++)
+        bs = !strcmp(app.params[i].key, "batch_size") ? i : bs;
+    CHECK(bs >= 0 && tui_param_toggle_axis(&app, bs) == 0, "toggle: %s", tb_last_error());
+    bs = app.parsel;
+    CHECK(app.params[bs].axis && !strcmp(app.params[bs].key, "batch_size") && app.reshaped, "%s",
+          "batch_size is an axis, selected");
+    CHECK(app.sweep_size == 5, "the other edits stay: %d configurations", app.sweep_size);
+    CHECK(tui_param_check(&app, bs, "32, 64", err, sizeof err) == 10, "5 x 2: %s", err);
+    snprintf(app.params[bs].value, sizeof app.params[bs].value, "32, 64");
+    app.params[bs].edited = 1;
+    tui_params_refresh(&app);
+    CHECK(app.sweep_size == 10, "sweep size %d", app.sweep_size);
+    CHECK(tui_param_toggle_axis(&app, bs) < 0 && strstr(tb_last_error(), "several values"), "%s",
+          "a list stays an axis");
+    snprintf(path, sizeof path, "%s/two-axes.ini", user);
+    CHECK(tui_preset_save(&app, path) == 0 && tb_preset_load(path, &p) == 0, "two axes saved: %s", tb_last_error());
+    CHECK(p.naxes == 2 && p.axes[1].count == 2 && !strcmp(p.columns[0].id, "batch_size"), "axes %d, column %s",
+          p.naxes, p.columns[0].id);
+    int scale = -1;
+    for (int i = 0; i < app.nparams; i++)
+        scale = app.params[i].scale ? i : scale;
+    CHECK(tui_param_toggle_axis(&app, scale) < 0, "%s", "the scale cannot be swept");
+    CHECK(tui_presets_scan(&app) == 0, "%s", "rescan");
+    int mine = 0;
+    for (int i = 0; i < app.npresets; i++)
+        mine |= app.presets[i].user && !strcmp(app.presets[i].name, "my-workers") &&
+                app.presets[i].configs_full == 5 && !strcmp(app.presets[i].lab, "lab2");
+    CHECK(mine, "%s", "the saved preset is listed with the shipped lab2 ones, 5 configurations");
+
+    /* A loose run and a sweep under the runs folder. */
+    CHECK(mkdir(dir, 0755) == 0, "%s", "mkdir runs");
+    snprintf(path, sizeof path, "%s/20260101-000000-resnet18", dir);
+    CHECK(mkdir(path, 0755) == 0, "%s", "mkdir run");
+    snprintf(path, sizeof path, "%s/20260101-000000-resnet18/result.json", dir);
+    write_file(path, "{\"status\":\"completed\",\"config\":{\"model\":\"resnet18-cifar\",\"epochs\":2},"
+                     "\"summary\":{\"epochs_completed\":2,\"final_test_acc\":50.5,\"wall_s\":3}}");
+    snprintf(path, sizeof path, "%s/20260102-000000-quickstart", dir);
+    CHECK(mkdir(path, 0755) == 0, "%s", "mkdir sweep");
+    snprintf(path, sizeof path, "%s/20260102-000000-quickstart/plan.json", dir);
+    write_file(path, "{\"preset\":\"quickstart\",\"scale\":\"smoke\"}");
+    snprintf(path, sizeof path, "%s/20260103-000000-junk", dir);
+    CHECK(mkdir(path, 0755) == 0, "%s", "mkdir junk");
+    snprintf(path, sizeof path, "%s/20260103-000000-junk/result.json", dir);
+    write_file(path, "[1, 2"); /* corrupt: skipped, not a crash */
+    CHECK(tui_results_scan(&app) == 0 && app.nresults == 2, "results: %d", app.nresults);
+    CHECK(!app.results[0].run && app.results[1].run && !strcmp(app.results[1].preset, "resnet18-cifar") &&
+              app.results[1].final_acc == 50.5,
+          "%s", "the sweep (newer) first, then the loose run");
+    app.screen = SCR_RESULTS;
+    app.mark = 1;
+    tui_buf b;
+    CHECK(tui_buf_init(&b, 80, 24, 1) == 0, "%s", "buffer");
+    tui_draw(&app, &b);
+    CHECK(screen_has(&b, "run ") && screen_has(&b, "50.50%") && screen_has(&b, "= marked: 20260101-000000-resnet18"),
+          "%s", "results list with the run");
+    const char *dirs[2];
+    CHECK(tui_results_chosen(&app, dirs) == 2 && strstr(dirs[0], "resnet18") && strstr(dirs[1], "quickstart"),
+          "%s", "the older entry first, as on the export command line");
+    /* The Presets screen names the user's folder. */
+    app.screen = SCR_PRESETS;
+    tui_draw(&app, &b);
+    CHECK(screen_has(&b, "Your presets: ") && screen_has(&b, "(yours)"), "%s", "user presets shown");
+    CHECK(screen_has(&b, "Question") && screen_has(&b, "full scale: ") && screen_has(&b, "Estimate"), "%s",
+          "the detail: question, what it runs, the estimate");
+    /* A prompt is typed in the status line. */
+    app.prompt = TUI_PROMPT_SAVE;
+    snprintf(app.prompt_text, sizeof app.prompt_text, "my-name");
+    tui_draw(&app, &b);
+    tui_buf_row(&b, 23, path, sizeof path);
+    CHECK(strstr(path, "Save as preset (name): my-name_"), "status line: %s", path);
+    app.prompt = TUI_PROMPT_NONE;
+    tui_buf_free(&b);
+    tui_app_free(&app);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    CHECK(system(cmd) == 0, "%s", "cleanup");
+}
+
+/* Help: every line visible at 80x24; the log pane scrolls. */
+static void help_and_log(void)
+{
+    static tui_app app;
+    CHECK(tui_app_init(&app, "/nonexistent-runs", NULL) == 0, "%s", "init");
+    tui_buf b;
+    CHECK(tui_buf_init(&b, 80, 24, 1) == 0, "%s", "buffer");
+    app.screen = SCR_HELP;
+    tui_draw(&app, &b);
+    const char *keys[] = {"F1", "Ctrl-U", "f your presets folder", "w save as a new preset", "PgUp/PgDn scroll the log",
+                          "m mark one", "e (table) export", "a sweep this option (again: plain)",
+                          "start trainbench again to re-attach."};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        CHECK(screen_has(&b, keys[i]), "help shows '%s' at 80x24", keys[i]);
+    /* The key hints fit the status line at 80 columns on every screen. */
+    for (int scr = SCR_PRESETS; scr < SCR_COUNT; scr++) {
+        app.screen = (tui_screen)scr;
+        for (int q = 0; q < 2; q++) {
+            app.confirm_quit = q;
+            tui_draw(&app, &b);
+            CHECK(!strcmp(b.c[23 * 80 + 78].g, " "), "screen %d (confirm %d): the hints fit in 78 cells", scr, q);
+        }
+    }
+    app.confirm_quit = 0;
+    tui_live_attach(&app.live, "/nonexistent", 0, 0);
+    for (int i = 0; i < 30; i++)
+        snprintf(app.live.log[app.live.nlog++], sizeof app.live.log[0], "log line %02d", i);
+    app.screen = SCR_LIVE;
+    tui_draw(&app, &b);
+    CHECK(screen_has(&b, "log line 29") && !screen_has(&b, "log line 10"), "%s", "the log follows its end");
+    CHECK(screen_has(&b, "PgUp/PgDn log"), "%s", "the live hints name the log keys");
+    app.live.log_scroll = 15;
+    tui_draw(&app, &b);
+    CHECK(!screen_has(&b, "log line 29") && screen_has(&b, "log line 14") && screen_has(&b, "End follows"), "%s",
+          "scrolled back 15 lines");
+    tui_buf_free(&b);
+    tui_app_free(&app);
+}
+
+/* Two tables on the table screen: side by side when both fit in half the
+ * width, else stacked at full width. */
+static void fake_table(tb_table *t, const char *title, int ncols, int nrows)
+{
+    memset(t, 0, sizeof *t);
+    snprintf(t->title, sizeof t->title, "%s", title);
+    t->ncols = ncols;
+    t->nrows = nrows;
+    t->cells = calloc((size_t)ncols * nrows, sizeof *t->cells);
+    for (int c = 0; c < ncols; c++) {
+        t->kinds[c] = TB_COL_SECONDS;
+        snprintf(t->headers[c], sizeof t->headers[c], "Column %d (s)", c);
+    }
+    for (int i = 0; t->cells && i < ncols * nrows; i++)
+        t->cells[i].num = 1.5 + i;
+}
+
+static void two_tables(void)
+{
+    static tui_app app;
+    CHECK(tui_app_init(&app, "/nonexistent-runs", NULL) == 0, "%s", "init");
+    app.screen = SCR_TABLE;
+    tui_buf b;
+    CHECK(tui_buf_init(&b, 80, 24, 1) == 0, "%s", "buffer");
+    fake_table(&app.tables[0], "Left", 2, 2);
+    fake_table(&app.tables[1], "Right", 2, 2);
+    app.ntables = 2;
+    tui_draw(&app, &b);
+    char row[1024];
+    tui_buf_row(&b, 1, row, sizeof row);
+    CHECK(strstr(row, "Left") && strstr(row, "Right"), "side by side: %s", row);
+    tb_table_free(&app.tables[1]);
+    fake_table(&app.tables[1], "Wide", 6, 2);
+    tui_draw(&app, &b);
+    tui_buf_row(&b, 1, row, sizeof row);
+    CHECK(strstr(row, "Left") && !strstr(row, "Wide"), "stacked: %s", row);
+    CHECK(screen_has(&b, "Wide") && screen_has(&b, "Column 5 (s)"), "%s", "the wide table whole below");
+    tui_buf_free(&b);
+    tui_app_free(&app);
+}
+
 int main(void)
 {
+    /* The built-in table first (the C locale's wcwidth knows no CJK), then
+     * the C library's under a UTF-8 locale. */
+    wide_text();
+    if (setlocale(LC_CTYPE, "C.UTF-8"))
+        wide_text();
+    sweep_chart();
+    files();
+    help_and_log();
+    two_tables();
     /* Axis: nice steps around the data, flat series widened, NaN skipped. */
     double v1[] = {0.3, 0.9, NAN, 0.5};
     double lo, hi;

@@ -1,9 +1,12 @@
 #!/bin/sh
 # The workbench end to end in a real terminal (issue 7): tmux on its own
-# socket at a fixed size drives `trainbench tui`: pick quickstart, change the
-# worker count, launch at smoke scale, watch the live view, resize, open the
-# results, export Markdown and compare it with `trainbench export`; then
-# launch again, quit leaving the run going, and re-attach.
+# socket at a fixed size drives `trainbench tui`: help, set the user's
+# presets folder (remembered), pick quickstart, change the worker count,
+# save it as a new preset, launch at smoke scale, watch the live view,
+# scroll the log, resize, open the results (a sweep and a loose run),
+# export Markdown and compare it with `trainbench export`, show the sweep
+# and the run side by side and export both; then launch the saved preset,
+# quit leaving the run going, and re-attach.
 set -eu
 TB=${TRAINBENCH:?} SRC=${SOURCE_ROOT:?}
 command -v tmux >/dev/null 2>&1 || { echo "tmux not installed: skipped"; exit 77; }
@@ -24,74 +27,159 @@ wait_for() {
     fail "'$1' did not appear within ${2:-20} s"
 }
 keys() { T send-keys -t tb "$@"; }
+shot() { [ -z "${TUI_SCREENS:-}" ] || T capture-pane -p -t tb > "$TUI_SCREENS/$1.txt"; }
+# Down until the screen shows $1 (at most 40 times), each Down only once
+# the previous one has changed the screen, so none overshoots.
+down_to() {
+    n=0
+    until T capture-pane -p -t tb | grep -qF -- "$1"; do
+        before=$(T capture-pane -p -t tb)
+        keys Down; n=$((n + 1)); [ "$n" -lt 40 ] || fail "'$1' not found in the list"
+        i=0
+        while [ "$(T capture-pane -p -t tb)" = "$before" ] && [ "$i" -lt 50 ]; do sleep 0.05; i=$((i + 1)); done
+    done
+}
+
+# A loose run (not a sweep), for the Results screen.
+OMP_NUM_THREADS=2 "$TB" train --dataset synthetic --model resnet18-cifar:w4 --epochs 1 --limit-train 32 \
+    --limit-test 32 --batch-size 32 --runs-dir "$runs" > "$tmp/train.log" 2>&1 || { cat "$tmp/train.log"; exit 1; }
+loose=$(ls -d "$runs"/*/)
+loose=${loose%/}
 
 cat > "$tmp/env.sh" <<EOS
-export LANG=C.UTF-8 LC_ALL=C.UTF-8 TRAINBENCH_PRESETS='$SRC/presets' OMP_NUM_THREADS=2 HOME='$tmp'
+export LANG=C.UTF-8 LC_ALL=C.UTF-8 TRAINBENCH_PRESETS='$SRC/presets' OMP_NUM_THREADS=2 HOME='$tmp' XDG_CONFIG_HOME='$tmp/xdg'
 EOS
 T -f /dev/null new-session -d -s tb -x 120 -y 40 "sh -c '. $tmp/env.sh; exec sh'"
-keys "$TB tui --runs-dir $runs --presets-dir $tmp/user" Enter
+keys "$TB tui --runs-dir $runs" Enter
 wait_for "1 Presets"
 wait_for "lab2"
-# Down until the detail pane shows quickstart.
-n=0
-until T capture-pane -p -t tb | grep -qF "Quickstart: ResNet-18"; do
-    keys Down; n=$((n + 1)); [ "$n" -lt 40 ] || fail "quickstart not found in the list"; sleep 0.1
-done
+wait_for "Your presets: $tmp/xdg/trainbench/presets"
+# Help lists the keys; Esc returns.
+keys '?'
+wait_for "PgUp/PgDn scroll the log"
+wait_for "start trainbench again to re-attach"
+shot help
+keys Escape
+wait_for "Question"
+# Choose the user's presets folder: remembered in XDG_CONFIG_HOME.
+keys f
+wait_for "Your presets folder:"
+keys C-u "$tmp/mine" Enter
+wait_for "remembered"
+grep -qxF "presets_dir = $tmp/mine" "$tmp/xdg/trainbench/tui.conf" || fail "the presets folder was not remembered"
+down_to "Quickstart: ResNet-18"
+shot presets
 keys Enter
 wait_for "Parameters: quickstart"
 wait_for "1 configuration at smoke scale"
-[ -z "${TUI_SCREENS:-}" ] || T capture-pane -p -t tb > "$TUI_SCREENS/params.txt"
+wait_for "(runs: 1)"
+shot params
 # num_workers is the fifth parameter: an invalid value is refused as typed.
 keys Down Down Down Down Enter BSpace BSpace BSpace x
-wait_for "num_workers" 5
-T capture-pane -p -t tb | grep -q "Enter accept" || fail "not editing"
-keys Enter
-T capture-pane -p -t tb | grep -q "Enter accept" || fail "an invalid value was accepted"
-keys BSpace 1 Enter
+wait_for "Enter accept" 5
+wait_for "x_" 5
+# Enter does not accept it: still editing, so BSpace and 1 edit the value
+# (were it accepted, 1 would switch to the Presets screen).
+keys Enter BSpace 1 Enter
 wait_for "num_workers ~"
 T capture-pane -p -t tb | grep -E "num_workers ~ +1 " >/dev/null || fail "num_workers is not 1"
+# Save as a new preset: a file the engine's parser loads, listed in Presets.
+keys w
+wait_for "Save as preset (name): quickstart-edited"
+keys C-u my-quick Enter
+wait_for "saved $tmp/mine/my-quick.ini"
+"$TB" run "$tmp/mine/my-quick.ini" --scale smoke --dry-run > "$tmp/dry.txt" 2>&1 || { cat "$tmp/dry.txt"; fail "the saved preset does not load"; }
+grep -q -- "--num-workers=1 " "$tmp/dry.txt" || fail "the saved preset lost num_workers=1: $(cat "$tmp/dry.txt")"
+keys Escape
+wait_for "my-quick (yours)"
+keys 2
+wait_for "Parameters: quickstart"
+# Sweep it: a makes it an axis, then a list of two values.
+keys a
+wait_for "num_workers is now swept"
+keys Enter BSpace "1, 2" Enter
+wait_for "2 configurations at smoke scale"
+shot params-sweep
 keys l
 wait_for "Epoch" 20
 wait_for "Engine log"
+wait_for "[1/2]" 30
+# The log scrolls back and follows again.
+keys PPage
+wait_for "End follows" 5
+keys End
 # Resize during the run: smaller than the minimum, then bigger.
 T resize-window -t tb -x 70 -y 20
 wait_for "Terminal too small" 5
 T resize-window -t tb -x 140 -y 45
 wait_for "Epoch time: load vs compute" 5
 wait_for "the sweep ended: completed" 120
+wait_for "Sweep: workers vs data-load time"
+wait_for "quickstart 2/2"
 sweep=$(ls -d "$runs"/*-quickstart | head -1)
 grep -Eq '"num_workers": ?1,' "$sweep"/01*/config.json || fail "the run did not get num_workers=1"
-[ -z "${TUI_SCREENS:-}" ] || T capture-pane -p -t tb > "$TUI_SCREENS/live.txt"
+shot live
+# Results: the sweep (newest) and the loose run.
 keys 4
-wait_for "Results (sweeps"
+wait_for "Results (sweeps and runs"
+wait_for "sweep/smoke"
+wait_for "$(basename "$loose")"
+shot results
 keys Enter
 wait_for "Does training work on this machine"
-[ -z "${TUI_SCREENS:-}" ] || T capture-pane -p -t tb > "$TUI_SCREENS/table.txt"
+shot table
 keys e
+wait_for "Export Markdown to: "
+keys Enter
 wait_for "exported"
 md="$runs/$(basename "$sweep").md"
 [ -s "$md" ] || fail "no Markdown file $md"
 "$TB" export "$sweep" --format md > "$tmp/cli.md"
 diff -u "$tmp/cli.md" "$md" || fail "the workbench's export differs from trainbench export"
+shot export
+# Side by side: mark the sweep, Enter on the run; export both.
+keys Escape Escape
+wait_for "Results (sweeps and runs"
+keys m Down Enter
+wait_for "┌─ Runs"
+wait_for "Does training work on this machine"
+shot compare
+keys e
+wait_for "Export Markdown to: "
+keys Enter
+wait_for "exported"
+md2="$runs/$(basename "$loose")-vs-$(basename "$sweep").md"
+[ -s "$md2" ] || fail "no Markdown file $md2"
+"$TB" export "$loose" "$sweep" --format md > "$tmp/cli2.md"
+diff -u "$tmp/cli2.md" "$md2" || fail "the side-by-side export differs from trainbench export RUN SWEEP"
 
-# Launch again, quit leaving it running, reopen: re-attached.
-keys Escape Escape 2
-wait_for "Parameters: quickstart"
+# Launch the saved preset, quit leaving it running, reopen without
+# --presets (the remembered folder): re-attached.
+keys Escape Escape 1
+wait_for "Your presets: $tmp/mine"
+down_to "(my-quick)"
+keys Enter
+wait_for "Parameters: my-quick"
 keys l
 wait_for "Epoch" 20
 keys q
 wait_for "A run is in progress" 5
 keys l
 wait_for "keeps running in" 5
-keys "$TB tui --runs-dir $runs --presets-dir $tmp/user" Enter
+keys "$TB tui --runs-dir $runs" Enter
 wait_for "re-attached to the running sweep" 10
 wait_for "Epoch" 10
 wait_for "the sweep ended: completed" 120
+keys 1
+wait_for "Your presets: $tmp/mine"
+down_to "(my-quick)"
+wait_for "(from earlier sweeps"
+shot estimate
 keys q
 i=0
 until [ "$(T display -p -t tb '#{pane_current_command}')" = sh ]; do
     i=$((i + 1)); [ "$i" -lt 50 ] || fail "the workbench did not quit"; sleep 0.1
 done
-n=$(ls -d "$runs"/*-quickstart | wc -l)
+n=$(ls -d "$runs"/*-quickstart "$runs"/*-my-quick | wc -l)
 [ "$n" -eq 2 ] || fail "expected 2 sweeps, found $n"
 echo "tui e2e: ok"

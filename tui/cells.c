@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <wchar.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,47 +51,162 @@ void tui_buf_row(const tui_buf *b, int y, char *out, size_t size)
     out[n] = '\0';
 }
 
-void tui_put(tui_buf *b, int x, int y, const char *glyph, int attr)
+/* Length in bytes of the UTF-8 character starting at s (1 for bad bytes),
+ * and its code point (U+FFFD for bad bytes). */
+static int u8dec(const unsigned char *s, uint32_t *cp)
 {
-    if (x < 0 || y < 0 || x >= b->w || y >= b->h)
-        return;
+    int n = *s < 0x80 ? 1 : (*s >> 5) == 6 ? 2 : (*s >> 4) == 14 ? 3 : (*s >> 3) == 30 ? 4 : 0;
+    if (!n) {
+        *cp = 0xFFFD;
+        return 1;
+    }
+    uint32_t v = n == 1 ? *s : n == 2 ? (*s & 0x1Fu) : n == 3 ? (*s & 0x0Fu) : (*s & 0x07u);
+    for (int i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            *cp = 0xFFFD;
+            return 1;
+        }
+        v = v << 6 | (s[i] & 0x3Fu);
+    }
+    *cp = v;
+    return n;
+}
+
+/* When the C library cannot say (a non-UTF-8 locale): the East Asian wide
+ * and fullwidth blocks and the common combining marks, so that a label is
+ * measured the same way on every terminal. */
+static int width_fallback(uint32_t cp)
+{
+    static const uint32_t zero[][2] = {{0x0300, 0x036F}, {0x1AB0, 0x1AFF}, {0x1DC0, 0x1DFF}, {0x200B, 0x200F},
+                                       {0x20D0, 0x20FF}, {0xFE00, 0xFE0F}, {0xFE20, 0xFE2F}};
+    static const uint32_t wide[][2] = {{0x1100, 0x115F},   {0x2E80, 0x303E},   {0x3041, 0x33FF},
+                                       {0x3400, 0x4DBF},   {0x4E00, 0x9FFF},   {0xA000, 0xA4CF},
+                                       {0xAC00, 0xD7A3},   {0xF900, 0xFAFF},   {0xFE30, 0xFE4F},
+                                       {0xFF00, 0xFF60},   {0xFFE0, 0xFFE6},   {0x1F300, 0x1F64F},
+                                       {0x1F900, 0x1F9FF}, {0x20000, 0x2FFFD}, {0x30000, 0x3FFFD}};
+    for (size_t i = 0; i < sizeof zero / sizeof *zero; i++)
+        if (cp >= zero[i][0] && cp <= zero[i][1])
+            return 0;
+    for (size_t i = 0; i < sizeof wide / sizeof *wide; i++)
+        if (cp >= wide[i][0] && cp <= wide[i][1])
+            return 2;
+    return 1;
+}
+
+int tui_cpwidth(uint32_t cp)
+{
+    if (cp < 0xA0)
+        return 1; /* ASCII; controls are drawn as blanks */
+    int w = wcwidth((wchar_t)cp);
+    return w >= 0 ? (w > 2 ? 2 : w) : width_fallback(cp);
+}
+
+/* Before cell x is overwritten: a double-width character it is half of
+ * loses its other half too (a blank), never leaving half a glyph. */
+static void unwide(tui_buf *b, int x, int y)
+{
+    tui_cell *c = &b->c[y * b->w + x];
+    if (!c->g[0] && x > 0)
+        snprintf(c[-1].g, sizeof c->g, " ");
+    else if (x + 1 < b->w && !c[1].g[0])
+        snprintf(c[1].g, sizeof c->g, " ");
+}
+
+static void set_cell(tui_buf *b, int x, int y, const char *glyph, int attr)
+{
+    unwide(b, x, y);
     tui_cell *c = &b->c[y * b->w + x];
     snprintf(c->g, sizeof c->g, "%s", glyph);
-    if (!c->g[0] || (!b->utf8 && (unsigned char)c->g[0] >= 0x80))
-        snprintf(c->g, sizeof c->g, "?");
     c->attr = (uint8_t)attr;
 }
 
-/* Length in bytes of the UTF-8 character starting at s (1 for bad bytes). */
-static int u8len(const unsigned char *s)
+/* One glyph; returns the cells it took (0 outside the buffer). */
+static int put_glyph(tui_buf *b, int x, int y, const char *glyph, int attr)
 {
-    int n = *s < 0x80 ? 1 : (*s >> 5) == 6 ? 2 : (*s >> 4) == 14 ? 3 : (*s >> 3) == 30 ? 4 : 1;
-    for (int i = 1; i < n; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 1;
-    return n;
+    if (x < 0 || y < 0 || x >= b->w || y >= b->h)
+        return 0;
+    uint32_t cp = 0;
+    int n = glyph[0] ? u8dec((const unsigned char *)glyph, &cp) : 0;
+    int w = n ? tui_cpwidth(cp) : 1;
+    w = w < 1 ? 1 : w;
+    if (!n || strlen(glyph) >= sizeof b->c->g || (!b->utf8 && cp >= 0x80)) {
+        /* ASCII terminals: one '?' per cell the character would take. */
+        set_cell(b, x, y, "?", attr);
+        if (w == 2 && x + 1 < b->w)
+            set_cell(b, x + 1, y, "?", attr);
+        return w == 2 && x + 1 < b->w ? 2 : 1;
+    }
+    if (w == 2 && x + 1 >= b->w) {
+        set_cell(b, x, y, " ", attr); /* half a wide glyph cannot be shown */
+        return 1;
+    }
+    set_cell(b, x, y, glyph, attr);
+    if (w == 2) {
+        unwide(b, x + 1, y);
+        tui_cell *c = &b->c[y * b->w + x + 1];
+        c->g[0] = '\0'; /* the right half of the glyph on its left */
+        c->attr = (uint8_t)attr;
+    }
+    return w;
+}
+
+void tui_put(tui_buf *b, int x, int y, const char *glyph, int attr)
+{
+    put_glyph(b, x, y, glyph, attr);
 }
 
 int tui_strwidth(const char *s)
 {
     int w = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p += u8len(p))
-        w++;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        uint32_t cp;
+        p += u8dec(p, &cp);
+        w += tui_cpwidth(cp);
+    }
     return w;
+}
+
+size_t tui_str_clip(const char *s, int maxw)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    int w = 0;
+    while (*p) {
+        uint32_t cp;
+        int n = u8dec(p, &cp), cw = tui_cpwidth(cp);
+        if (w + cw > maxw)
+            break;
+        w += cw;
+        p += n;
+    }
+    return (size_t)(p - (const unsigned char *)s);
 }
 
 int tui_text(tui_buf *b, int x, int y, int maxw, const char *s, int attr)
 {
-    int used = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p && used < maxw;) {
-        int l = u8len(p);
-        char g[5] = {0};
+    int used = 0, last = -1; /* last: the cell of the previous glyph */
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        uint32_t cp;
+        int l = u8dec(p, &cp), cw = tui_cpwidth(cp);
+        char g[8] = {0};
         memcpy(g, p, (size_t)l);
-        if (g[0] == '\t' || g[0] == '\n' || g[0] == '\r')
-            g[0] = ' ';
-        tui_put(b, x + used, y, g, attr);
-        used++;
         p += l;
+        if (cw == 0) {
+            /* A combining mark joins the glyph before it when it fits. */
+            if (b->utf8 && last >= 0 && last < b->w && y >= 0 && y < b->h) {
+                tui_cell *c = &b->c[y * b->w + last];
+                size_t have = strlen(c->g);
+                if (have && have + (size_t)l < sizeof c->g)
+                    memcpy(c->g + have, g, (size_t)l + 1);
+            }
+            continue;
+        }
+        if (used + cw > maxw)
+            break; /* a wide glyph that does not fit whole is left out */
+        if ((unsigned char)g[0] < 0x20 || g[0] == 0x7F)
+            snprintf(g, sizeof g, " "); /* tabs, newlines, escapes */
+        last = x + used;
+        int took = put_glyph(b, x + used, y, g, attr);
+        used += took ? took : cw;
     }
     return used;
 }
@@ -350,4 +466,31 @@ int tui_table(tui_buf *b, tui_rect r, int ncols, const char *const *headers, con
     }
     free(w);
     return first;
+}
+
+int tui_text_wrap(tui_buf *b, int x, int y, int w, int maxlines, const char *s, int attr)
+{
+    int lines = 0;
+    while (*s && lines < maxlines && w > 0) {
+        size_t n = tui_str_clip(s, w);
+        if (s[n] && lines + 1 < maxlines) {
+            /* Break at the last blank that fits, else mid-word. */
+            size_t br = n;
+            while (br > 0 && s[br] != ' ')
+                br--;
+            if (br > 0)
+                n = br;
+        }
+        if (!n)
+            n = 1; /* a character wider than the line: skip it, do not loop */
+        char line[1024];
+        size_t m = n < sizeof line - 1 ? n : sizeof line - 1;
+        memcpy(line, s, m);
+        line[m] = '\0';
+        tui_text(b, x, y + lines++, w, line, attr);
+        s += n;
+        while (*s == ' ')
+            s++;
+    }
+    return lines;
 }

@@ -25,7 +25,9 @@ enum {
 enum { TUI_A_BOLD = 0x10, TUI_A_REVERSE = 0x20, TUI_A_UNDERLINE = 0x40 };
 
 typedef struct {
-    char g[5];    /* one UTF-8 character, NUL-terminated; "" never */
+    /* One UTF-8 character (plus combining marks that fit), NUL-terminated;
+     * "" is the right half of the double-width character on its left. */
+    char g[8];
     uint8_t attr; /* colour role | TUI_A_* */
 } tui_cell;
 
@@ -47,9 +49,14 @@ void tui_buf_row(const tui_buf *b, int y, char *out, size_t size);
 
 /* One glyph at (x, y); outside the buffer nothing happens. */
 void tui_put(tui_buf *b, int x, int y, const char *glyph, int attr);
-/* Text clipped to maxw cells (one cell per character); returns the cells used.
- * Non-ASCII characters become '?' on an ASCII terminal. */
+/* Text clipped to maxw cells, each character taking its display width
+ * (CJK two cells, combining marks none; a wide character that does not fit
+ * whole is left out); returns the cells used.  Non-ASCII characters become
+ * one '?' per cell on an ASCII terminal, so widths do not change. */
 int tui_text(tui_buf *b, int x, int y, int maxw, const char *s, int attr);
+/* Text wrapped at blanks into lines of w cells, at most maxlines (the last
+ * one clipped); returns the lines used. */
+int tui_text_wrap(tui_buf *b, int x, int y, int w, int maxlines, const char *s, int attr);
 /* printf-style tui_text. */
 int tui_textf(tui_buf *b, int x, int y, int maxw, int attr, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
@@ -89,7 +96,13 @@ void tui_chart(tui_buf *b, tui_rect r, const double *v, int n, int attr);
 int tui_table(tui_buf *b, tui_rect r, int ncols, const char *const *headers, const char *const *cells, int nrows,
               const int *right, int sel);
 
-/* Display width of a UTF-8 string (one cell per character). */
+/* Display width of a UTF-8 string in cells (wcwidth, with a built-in table
+ * of wide and combining ranges when the locale cannot tell). */
 int tui_strwidth(const char *s);
+/* Display width of one code point: 0, 1 or 2. */
+int tui_cpwidth(uint32_t cp);
+/* Bytes of the longest prefix of s at most maxw cells wide (never half a
+ * character). */
+size_t tui_str_clip(const char *s, int maxw);
 
 #endif

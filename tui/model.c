@@ -1,8 +1,10 @@
-/* Workbench state: presets, parameters, following a sweep, results. */
+/* Workbench state: the presets list and following a running sweep
+ * (parameters: model_params.c; results: model_results.c). */
 #include "model.h"
 
 #include "error.h"
 #include "export.h"
+#include "jfield.h"
 #include "results.h"
 #include "rundir.h"
 
@@ -17,45 +19,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static struct json_object *jget(struct json_object *o, const char *k)
-{
-    struct json_object *v = NULL;
-    return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
-}
-static const char *jstr(struct json_object *o, const char *k)
-{
-    struct json_object *v = jget(o, k);
-    return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-/* A string field or a default, copied with truncation (names never need
- * more than the destination holds). */
-static void jcopy(char *dst, size_t size, struct json_object *o, const char *k, const char *def)
-{
-    const char *v = jstr(o, k);
-    if (!v)
-        v = def;
-    size_t n = strlen(v);
-    if (n >= size)
-        n = size - 1;
-    memcpy(dst, v, n);
-    dst[n] = '\0';
-}
-static double jnum(struct json_object *o, const char *k)
-{
-    struct json_object *v = jget(o, k);
-    return v && (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int))
-               ? json_object_get_double(v)
-               : NAN;
-}
-
-/* An integer field; 0 when missing, not finite or out of int's range (a
- * corrupt or foreign file must not make the cast undefined). */
-static int jint(struct json_object *o, const char *k)
-{
-    double v = jnum(o, k);
-    return isfinite(v) && v > INT_MIN && v < INT_MAX ? (int)v : 0;
-}
 
 int tui_app_init(tui_app *a, const char *runs_dir, const char *user_presets_dir)
 {
@@ -80,8 +43,8 @@ void tui_app_free(tui_app *a)
     free(a->presets);
     free(a->base);
     free(a->results);
-    if (a->have_table)
-        tb_table_free(&a->table);
+    for (int i = 0; i < a->ntables; i++)
+        tb_table_free(&a->tables[i]);
     free(a->export_text);
     memset(a, 0, sizeof *a);
 }
@@ -142,7 +105,7 @@ static int scan_dir(tui_app *a, const char *dir, int user, int *cap)
         snprintf(it->lab, sizeof it->lab, "%s", p->lab);
         snprintf(it->question, sizeof it->question, "%s", p->question);
         it->configs_full = count_configs(p, 0, &it->epochs);
-        it->configs_smoke = count_configs(p, 1, NULL);
+        it->configs_smoke = count_configs(p, 1, &it->epochs_smoke);
     }
     free(p);
     closedir(d);
@@ -161,194 +124,27 @@ int tui_presets_scan(tui_app *a)
         return -1;
     if (a->npresets)
         qsort(a->presets, (size_t)a->npresets, sizeof *a->presets, preset_cmp);
-    /* Estimates: the newest completed sweep of the preset at each scale. */
+    /* Estimates from the newest sweep of the preset at each scale with
+     * finished configurations: their mean wall time x the configurations
+     * the preset has now (a stopped sweep still gives one). */
     for (int i = 0; i < a->nresults; i++) {
         const tui_result_item *r = &a->results[i];
-        if (strcmp(r->status, "completed"))
+        if (r->run || r->completed < 1 || !(r->done_wall_s > 0))
             continue;
         for (int k = 0; k < a->npresets; k++) {
             tui_preset_item *it = &a->presets[k];
             if (strcmp(it->name, r->preset))
                 continue;
-            double *est = !strcmp(r->scale, "smoke") ? &it->est_smoke_s : &it->est_full_s;
-            if (*est == 0) /* results are newest first */
-                *est = r->wall_s;
+            int smoke = !strcmp(r->scale, "smoke");
+            double *est = smoke ? &it->est_smoke_s : &it->est_full_s;
+            int n = smoke ? it->configs_smoke : it->configs_full;
+            if (*est == 0 && n > 0) /* results are newest first */
+                *est = r->done_wall_s / r->completed * n;
         }
     }
     if (a->psel >= a->npresets)
         a->psel = a->npresets ? a->npresets - 1 : 0;
     return 0;
-}
-
-/* The options the parameter screen offers, in the order. */
-static const char *const param_keys[] = {"model",     "dataset", "data_dir",    "device", "num_workers",
-                                         "batch_size", "optimizer", "lr",        "lr_schedule", "epochs",
-                                         "precision",  "gpus"};
-
-int tui_params_load(tui_app *a)
-{
-    if (a->psel < 0 || a->psel >= a->npresets)
-        return tb_fail("no preset selected");
-    if (!a->base && !(a->base = malloc(sizeof *a->base)))
-        return tb_fail("out of memory");
-    if (tb_preset_load(a->presets[a->psel].path, a->base))
-        return -1;
-    const tb_preset *p = a->base;
-    tb_train_config defaults;
-    tb_train_config_defaults(&defaults);
-    a->nparams = 0;
-    for (size_t k = 0; k < sizeof param_keys / sizeof *param_keys; k++) {
-        tui_param *pr = &a->params[a->nparams];
-        memset(pr, 0, sizeof *pr);
-        snprintf(pr->key, sizeof pr->key, "%s", param_keys[k]);
-        pr->opt = tb_option_find(pr->key);
-        int swept = 0;
-        for (int x = 0; x < p->naxes; x++)
-            swept |= !strcmp(p->axes[x].key, pr->key);
-        if (swept || !pr->opt)
-            continue; /* shown with the sweep axes below */
-        tb_option_format(&defaults, pr->opt, pr->value, sizeof pr->value);
-        for (int r = 0; r < p->nrun; r++)
-            if (!strcmp(p->run[r].key, pr->key))
-                snprintf(pr->value, sizeof pr->value, "%s", p->run[r].value);
-        a->nparams++;
-    }
-    tui_param *sc = &a->params[a->nparams++];
-    memset(sc, 0, sizeof *sc);
-    snprintf(sc->key, sizeof sc->key, "scale");
-    sc->scale = 1;
-    snprintf(sc->value, sizeof sc->value, "%s", a->smoke ? "smoke" : "full");
-    for (int x = 0; x < p->naxes && a->nparams < TUI_MAX_PARAMS; x++) {
-        tui_param *pr = &a->params[a->nparams++];
-        memset(pr, 0, sizeof *pr);
-        snprintf(pr->key, sizeof pr->key, "%s", p->axes[x].key);
-        pr->axis = 1;
-        pr->opt = tb_option_find(pr->key);
-        size_t n = 0;
-        for (int v = 0; v < p->axes[x].count; v++)
-            n += (size_t)snprintf(pr->value + n, n < sizeof pr->value ? sizeof pr->value - n : 0, "%s%s",
-                                  v ? ", " : "", p->axes[x].values[v]);
-    }
-    a->parsel = 0;
-    a->editing = 0;
-    a->sweep_size = tui_param_check(a, -1, NULL, a->edit_err, sizeof a->edit_err);
-    return 0;
-}
-
-int tui_param_check(const tui_app *a, int i, const char *text, char *err, size_t errsize)
-{
-    if (err && errsize)
-        err[0] = '\0';
-    if (!a->base)
-        return -1;
-    tb_preset *p = malloc(sizeof *p);
-    if (!p)
-        return -1;
-    memcpy(p, a->base, sizeof *p);
-    int smoke = a->smoke, rc = -1;
-    for (int k = 0; k < a->nparams; k++) {
-        const tui_param *pr = &a->params[k];
-        const char *v = k == i && text ? text : pr->value;
-        if (!(k == i && text) && !pr->edited)
-            continue;
-        if (pr->scale) {
-            if (strcmp(v, "smoke") && strcmp(v, "full")) {
-                snprintf(err, errsize, "scale: expected smoke or full");
-                goto out;
-            }
-            smoke = !strcmp(v, "smoke");
-            continue;
-        }
-        char set[320];
-        snprintf(set, sizeof set, "%s=%s", pr->key, v);
-        if (tb_preset_set(p, set)) {
-            snprintf(err, errsize, "%s", tb_last_error());
-            goto out;
-        }
-    }
-    rc = count_configs(p, smoke, NULL);
-    if (rc < 0)
-        snprintf(err, errsize, "%s", tb_last_error());
-out:
-    free(p);
-    return rc;
-}
-
-int tui_param_sets(const tui_app *a, char sets[][320], int max)
-{
-    int n = 0;
-    for (int k = 0; k < a->nparams && n < max; k++)
-        if (a->params[k].edited && !a->params[k].scale)
-            snprintf(sets[n++], 320, "%s=%s", a->params[k].key, a->params[k].value);
-    return n;
-}
-
-int tui_preset_save(const tui_app *a, const char *path)
-{
-    if (!a->base)
-        return tb_fail("no preset chosen");
-    const tb_preset *p = a->base;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        return tb_fail("out of memory");
-    fprintf(f, "; Saved from the trainbench workbench, based on %s.\n[preset]\ntitle = %s (edited)\nlab = %s\nquestion = %s\n",
-            p->name, p->title, p->lab, p->question);
-    if (p->description[0])
-        fprintf(f, "description = %s\n", p->description);
-    fprintf(f, "\n[run]\n");
-    for (int r = 0; r < p->nrun; r++) {
-        int over = 0;
-        for (int k = 0; k < a->nparams; k++)
-            over |= a->params[k].edited && !a->params[k].axis && !strcmp(a->params[k].key, p->run[r].key);
-        if (!over)
-            fprintf(f, "%s = %s\n", p->run[r].key, p->run[r].value);
-    }
-    for (int k = 0; k < a->nparams; k++)
-        if (a->params[k].edited && !a->params[k].axis && !a->params[k].scale)
-            fprintf(f, "%s = %s\n", a->params[k].key, a->params[k].value);
-    if (p->naxes) {
-        fprintf(f, "\n[sweep]\n%s", p->zip ? "mode = zip\n" : "");
-        for (int k = 0; k < a->nparams; k++)
-            if (a->params[k].axis)
-                fprintf(f, "%s = %s\n", a->params[k].key, a->params[k].value);
-    }
-    if (p->nsmoke) {
-        fprintf(f, "\n[smoke]\n");
-        for (int r = 0; r < p->nsmoke; r++)
-            fprintf(f, "%s = %s\n", p->smoke[r].key, p->smoke[r].value);
-    }
-    fprintf(f, "\n[table]\ncolumns = ");
-    for (int c = 0; c < p->ncolumns; c++)
-        fprintf(f, "%s%s%s%s", c ? ", " : "", p->columns[c].id, p->columns[c].header[0] ? " as " : "",
-                p->columns[c].header);
-    fprintf(f, "\n");
-    if (p->baseline_key[0])
-        fprintf(f, "baseline = %s=%s\n", p->baseline_key, p->baseline_value);
-    if (p->time_metric[0])
-        fprintf(f, "time = %s\n", p->time_metric);
-    if (p->pick_epoch)
-        fprintf(f, "epoch = %d\n", p->pick_epoch);
-    if (p->table_title[0])
-        fprintf(f, "title = %s\n", p->table_title);
-    if (p->note[0])
-        fprintf(f, "note = %s\n", p->note);
-    if (fclose(f)) {
-        free(buf);
-        return tb_fail("cannot render the preset");
-    }
-    int rc = tb_text_write_atomic(path, buf);
-    free(buf);
-    if (rc)
-        return -1;
-    /* The file must load back, or it is no use as a preset. */
-    tb_preset *chk = malloc(sizeof *chk);
-    if (!chk)
-        return tb_fail("out of memory");
-    rc = tb_preset_load(path, chk);
-    free(chk);
-    return rc;
 }
 
 /* ---- following a sweep ---- */
@@ -376,23 +172,23 @@ static void live_reset_run(tui_live *l)
 
 void tui_live_event(tui_live *l, struct json_object *ev)
 {
-    const char *type = jstr(ev, "event");
+    const char *type = tui_jstr(ev, "event");
     if (!type)
         return;
-    double t = jnum(ev, "time");
+    double t = tui_jnum(ev, "time");
     if (!strcmp(type, "epoch_start")) {
-        l->epoch = jint(ev, "epoch");
-        l->epochs = jint(ev, "epochs");
-        l->batches = jint(ev, "batches");
+        l->epoch = tui_jint(ev, "epoch");
+        l->epochs = tui_jint(ev, "epochs");
+        l->batches = tui_jint(ev, "batches");
         l->batch = 0;
         l->last_batch = 0;
         l->last_t = t;
     } else if (!strcmp(type, "progress")) {
-        int batch = jint(ev, "batch");
-        l->epoch = jint(ev, "epoch");
-        l->batches = jint(ev, "batches");
-        l->ips = jnum(ev, "images_per_s");
-        l->loss = jnum(ev, "loss");
+        int batch = tui_jint(ev, "batch");
+        l->epoch = tui_jint(ev, "epoch");
+        l->batches = tui_jint(ev, "batches");
+        l->ips = tui_jnum(ev, "images_per_s");
+        l->loss = tui_jnum(ev, "loss");
         if (isfinite(l->loss)) {
             if (l->nloss == 256) {
                 memmove(l->loss_hist, l->loss_hist + 1, sizeof l->loss_hist[0] * 255);
@@ -415,12 +211,12 @@ void tui_live_event(tui_live *l, struct json_object *ev)
         l->last_t = t;
     } else if (!strcmp(type, "epoch_end") && l->nep < TUI_MAX_EPOCHS) {
         tui_epoch *e = &l->ep[l->nep++];
-        e->load_s = jnum(ev, "load_s");
-        e->train_s = jnum(ev, "train_s");
-        e->epoch_s = jnum(ev, "epoch_s");
-        e->train_loss = jnum(ev, "train_loss");
-        e->train_acc = jnum(ev, "train_acc");
-        e->test_acc = jnum(ev, "test_acc");
+        e->load_s = tui_jnum(ev, "load_s");
+        e->train_s = tui_jnum(ev, "train_s");
+        e->epoch_s = tui_jnum(ev, "epoch_s");
+        e->train_loss = tui_jnum(ev, "train_loss");
+        e->train_acc = tui_jnum(ev, "train_acc");
+        e->test_acc = tui_jnum(ev, "test_acc");
         l->batch = l->batches;
         l->eta_s = 0;
     }
@@ -463,7 +259,7 @@ static void read_log_tail(tui_live *l)
     l->nlog = 0;
     if (!f)
         return;
-    char buf[8192];
+    static char buf[65536]; /* the UI is single-threaded */
     long start = 0;
     if (fseek(f, 0, SEEK_END) == 0) {
         long size = ftell(f);
@@ -486,7 +282,7 @@ static void read_log_tail(tui_live *l)
         }
         /* A progress line rewritten with \r shows its last state. */
         char *cr = strrchr(s, '\r');
-        snprintf(l->log[l->nlog++], sizeof l->log[0], "%s", cr && cr[1] ? cr + 1 : s);
+        snprintf(l->log[l->nlog++], sizeof l->log[0], "%.159s", cr && cr[1] ? cr + 1 : s);
         s = nl ? nl + 1 : NULL;
     }
 }
@@ -500,30 +296,40 @@ int tui_live_poll(tui_live *l)
     int changed = 0;
     struct json_object *sum = access(path, R_OK) == 0 ? tb_json_read_file(path) : NULL;
     if (sum) {
-        const char *st = jstr(sum, "status");
-        int pid = jint(sum, "pid");
+        const char *st = tui_jstr(sum, "status");
+        int pid = tui_jint(sum, "pid");
         if (l->pid <= 0 && pid > 0)
             l->pid = pid;
         const char *eff = l->ours && !l->child_done ? (st ? st : "running")
-                                                    : tb_sweep_effective_status(st, pid, jstr(sum, "hostname"));
+                                                    : tb_sweep_effective_status(st, pid, tui_jstr(sum, "hostname"));
         snprintf(l->status, sizeof l->status, "%s", eff);
-        jcopy(l->preset, sizeof l->preset, sum, "preset", "");
-        jcopy(l->title, sizeof l->title, sum, "title", "");
-        struct json_object *counts = jget(sum, "counts"), *cfgs = jget(sum, "configs");
-        l->total = jint(counts, "total");
-        l->completed = jint(counts, "completed");
-        l->failed = jint(counts, "failed") + jint(counts, "refused");
+        tui_jcopy(l->preset, sizeof l->preset, sum, "preset", "");
+        tui_jcopy(l->title, sizeof l->title, sum, "title", "");
+        struct json_object *counts = tui_jget(sum, "counts"), *cfgs = tui_jget(sum, "configs");
+        l->total = tui_jint(counts, "total");
+        l->completed = tui_jint(counts, "completed");
+        l->failed = tui_jint(counts, "failed") + tui_jint(counts, "refused");
+        if (!l->plan_read)
+            tui_live_read_plan(l);
         l->nconfigs = 0;
         int running = -1, lastdone = -1;
-        for (size_t i = 0; cfgs && i < json_object_array_length(cfgs) && l->nconfigs < TUI_MAX_CONFIGS; i++) {
+        size_t ncfg = cfgs && json_object_is_type(cfgs, json_type_array) ? json_object_array_length(cfgs) : 0;
+        for (size_t i = 0; i < ncfg && l->nconfigs < TUI_MAX_CONFIGS; i++) {
             struct json_object *c = json_object_array_get_idx(cfgs, i);
             tui_config_row *r = &l->configs[l->nconfigs];
-            jcopy(r->id, sizeof r->id, c, "id", "?");
-            jcopy(r->label, sizeof r->label, c, "label", "");
-            jcopy(r->status, sizeof r->status, c, "status", "?");
-            struct json_object *fig = jget(c, "figures");
-            r->avg_epoch_s = jnum(fig, "avg_epoch_s");
-            r->images_per_s = jnum(fig, "images_per_s");
+            char id[sizeof r->id];
+            tui_jcopy(id, sizeof id, c, "id", "?");
+            if (strcmp(id, r->id)) { /* a new row: what was read for the old one goes */
+                memset(r, 0, sizeof *r);
+                snprintf(r->id, sizeof r->id, "%s", id);
+            }
+            tui_jcopy(r->label, sizeof r->label, c, "label", "");
+            tui_jcopy(r->status, sizeof r->status, c, "status", "?");
+            struct json_object *fig = tui_jget(c, "figures");
+            r->avg_epoch_s = tui_jnum(fig, "avg_epoch_s");
+            r->images_per_s = tui_jnum(fig, "images_per_s");
+            if (!r->have_result && !strcmp(r->status, "completed"))
+                tui_live_read_result(l, l->nconfigs);
             if (!strcmp(r->status, "running") && running < 0)
                 running = l->nconfigs;
             if (strcmp(r->status, "pending"))
@@ -561,138 +367,3 @@ int tui_live_running(const tui_live *l)
     return !strcmp(l->status, "running") || !strcmp(l->status, "starting");
 }
 
-/* ---- results ---- */
-
-static int result_cmp(const void *x, const void *y)
-{
-    return strcmp(((const tui_result_item *)y)->name, ((const tui_result_item *)x)->name);
-}
-
-int tui_results_scan(tui_app *a)
-{
-    free(a->results);
-    a->results = NULL;
-    a->nresults = 0;
-    DIR *d = opendir(a->runs_dir);
-    if (!d)
-        return 0;
-    int cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char plan[1400], sum[1400];
-        snprintf(plan, sizeof plan, "%s/%s/plan.json", a->runs_dir, e->d_name);
-        snprintf(sum, sizeof sum, "%s/%s/summary.json", a->runs_dir, e->d_name);
-        if (access(plan, R_OK) != 0)
-            continue;
-        struct json_object *pj = tb_json_read_file(plan);
-        struct json_object *sj = access(sum, R_OK) == 0 ? tb_json_read_file(sum) : NULL;
-        if (a->nresults == cap) {
-            int nc = cap ? cap * 2 : 16;
-            tui_result_item *nr = realloc(a->results, (size_t)nc * sizeof *nr);
-            if (!nr) {
-                json_object_put(pj);
-                json_object_put(sj);
-                break;
-            }
-            a->results = nr;
-            cap = nc;
-        }
-        tui_result_item *r = &a->results[a->nresults++];
-        memset(r, 0, sizeof *r);
-        snprintf(r->name, sizeof r->name, "%.255s", e->d_name);
-        snprintf(r->dir, sizeof r->dir, "%.700s/%.255s", a->runs_dir, e->d_name);
-        jcopy(r->preset, sizeof r->preset, pj, "preset", "?");
-        jcopy(r->scale, sizeof r->scale, pj, "scale", "?");
-        const char *st = sj ? tb_sweep_effective_status(jstr(sj, "status"), jint(sj, "pid"), jstr(sj, "hostname"))
-                            : "starting";
-        snprintf(r->status, sizeof r->status, "%s", st);
-        struct json_object *counts = jget(sj, "counts"), *cfgs = jget(sj, "configs");
-        r->total = jint(counts, "total");
-        r->completed = jint(counts, "completed");
-        for (size_t i = 0; cfgs && i < json_object_array_length(cfgs); i++) {
-            double w = jnum(json_object_array_get_idx(cfgs, i), "wall_s");
-            r->wall_s += isfinite(w) ? w : 0;
-        }
-        json_object_put(pj);
-        json_object_put(sj);
-    }
-    closedir(d);
-    if (a->nresults)
-        qsort(a->results, (size_t)a->nresults, sizeof *a->results, result_cmp);
-    if (a->rsel >= a->nresults)
-        a->rsel = a->nresults ? a->nresults - 1 : 0;
-    if (a->mark >= a->nresults)
-        a->mark = -1;
-    return 0;
-}
-
-int tui_results_find_running(const tui_app *a, pid_t *pid)
-{
-    for (int i = 0; i < a->nresults; i++) {
-        if (strcmp(a->results[i].status, "running"))
-            continue;
-        char sum[1100];
-        snprintf(sum, sizeof sum, "%s/summary.json", a->results[i].dir);
-        struct json_object *sj = tb_json_read_file(sum);
-        if (!sj)
-            continue;
-        *pid = (pid_t)jnum(sj, "pid");
-        json_object_put(sj);
-        return i;
-    }
-    return -1;
-}
-
-int tui_results_open(tui_app *a)
-{
-    if (a->rsel < 0 || a->rsel >= a->nresults)
-        return tb_fail("no sweep selected");
-    if (a->have_table)
-        tb_table_free(&a->table);
-    a->have_table = 0;
-    tb_table t[2];
-    if (tb_table_from_sweep(a->results[a->rsel].dir, &t[0]))
-        return -1;
-    if (a->mark >= 0 && a->mark != a->rsel) {
-        if (tb_table_from_sweep(a->results[a->mark].dir, &t[1])) {
-            tb_table_free(&t[0]);
-            return -1;
-        }
-        if (strcmp(t[0].preset, t[1].preset) || t[0].ncols != t[1].ncols) {
-            tb_table_free(&t[0]);
-            tb_table_free(&t[1]);
-            return tb_fail("side by side needs two sweeps of the same preset");
-        }
-        /* The older sweep first, as `trainbench export OLD NEW` would. */
-        tb_table ordered[2] = {t[a->mark > a->rsel ? 1 : 0], t[a->mark > a->rsel ? 0 : 1]};
-        int rc = tb_table_merge(ordered, 2, &a->table);
-        tb_table_free(&t[0]);
-        tb_table_free(&t[1]);
-        if (rc)
-            return -1;
-    } else
-        a->table = t[0];
-    a->have_table = 1;
-    a->tsel = 0;
-    return 0;
-}
-
-int tui_results_export(tui_app *a, const char *path)
-{
-    if (!a->have_table)
-        return tb_fail("open a sweep's table first");
-    char *text = tb_export_string(&a->table, 1, TB_EXPORT_MD);
-    if (!text)
-        return -1;
-    if (tb_text_write_atomic(path, text)) {
-        free(text);
-        return -1;
-    }
-    free(a->export_text);
-    a->export_text = text;
-    snprintf(a->export_path, sizeof a->export_path, "%s", path);
-    a->export_scroll = 0;
-    return 0;
-}

@@ -16,13 +16,13 @@ typedef enum { SCR_PRESETS, SCR_PARAMS, SCR_LIVE, SCR_RESULTS, SCR_TABLE, SCR_EX
 typedef struct {
     char path[1024];
     char name[64], title[160], lab[64], question[160];
-    int configs_full, configs_smoke, epochs;
-    double est_full_s, est_smoke_s; /* wall seconds of the last completed sweep; 0 unknown */
+    int configs_full, configs_smoke, epochs, epochs_smoke; /* epochs of the first configuration */
+    double est_full_s, est_smoke_s; /* estimated wall seconds from earlier sweeps; 0 unknown */
     int user;                       /* from the user's presets folder */
     char error[256];                /* a preset that does not load says why */
 } tui_preset_item;
 
-enum { TUI_MAX_PARAMS = 32, TUI_MAX_EPOCHS = 512, TUI_MAX_CONFIGS = 64, TUI_LOG_LINES = 40 };
+enum { TUI_MAX_PARAMS = 32, TUI_MAX_EPOCHS = 512, TUI_MAX_CONFIGS = 64, TUI_LOG_LINES = 400 };
 
 typedef struct {
     char key[64];
@@ -31,6 +31,7 @@ typedef struct {
     const tb_option *opt; /* NULL for scale */
     char value[256];      /* as shown and as applied with tb_preset_set */
     int edited;
+    char runs_as[256];    /* what the configurations get when it differs (smoke), "" same */
 } tui_param;
 
 typedef struct {
@@ -40,7 +41,19 @@ typedef struct {
 typedef struct {
     char id[128], label[256], status[16];
     double avg_epoch_s, images_per_s;
+    /* From the configuration's result.json once it completed (NAN before):
+     * what the sweep's chart and the predictions need. */
+    int have_result;
+    double load_s, train_s, test_acc; /* per-epoch averages; final accuracy */
+    int batch, images;                /* per-GPU batch, training images per epoch */
+    double grad_bytes;                /* all-reduced bytes per step */
 } tui_config_row;
+
+/* A configuration's swept values, from plan.json. */
+typedef struct {
+    char value[96];  /* of the chart's axis */
+    char others[192]; /* the other axes, "key=value ..." (matches baselines) */
+} tui_plan_point;
 
 typedef struct {
     int active;          /* following a sweep */
@@ -53,6 +66,10 @@ typedef struct {
     int total, completed, failed;
     tui_config_row configs[TUI_MAX_CONFIGS];
     int nconfigs;
+    int plan_read;        /* plan.json read (it is written once, first) */
+    char chart_axis[64];  /* the swept option the sweep's chart is drawn over */
+    tui_plan_point points[TUI_MAX_CONFIGS];
+    int npoints;
     int cur;             /* index of the followed configuration, -1 none */
     char cur_id[128];
     long ev_offset;      /* bytes of events.jsonl consumed */
@@ -69,18 +86,28 @@ typedef struct {
     int nep;
     char log[TUI_LOG_LINES][160];
     int nlog;
+    int log_scroll; /* lines scrolled back from the end; 0 follows the log */
 } tui_live;
 
 typedef struct {
     char dir[1024]; /* full path */
     char name[256]; /* folder name */
-    char preset[64], scale[8], status[16];
-    int total, completed;
+    int run;        /* a loose `trainbench train` run (result.json), not a sweep */
+    char preset[64], scale[8], status[16]; /* preset: the model for a run */
+    int total, completed;                  /* configurations; epochs for a run */
     double wall_s;
+    double done_wall_s; /* sweeps: wall seconds of the completed configurations */
+    double final_acc; /* runs: final test accuracy %, NAN unknown */
 } tui_result_item;
+
+/* A line of text typed in the status line. */
+typedef enum { TUI_PROMPT_NONE, TUI_PROMPT_SAVE, TUI_PROMPT_PRESETS_DIR, TUI_PROMPT_EXPORT } tui_prompt;
 
 typedef struct {
     tui_screen screen, back; /* back: where Esc/help returns */
+    tui_prompt prompt;
+    char prompt_text[1024];
+    char config_path[1024]; /* where the presets folder is remembered; "" nowhere */
     char runs_dir[1024], presets_dir[1024], user_presets_dir[1024];
     char exe[1024];
     int utf8, color;
@@ -88,7 +115,8 @@ typedef struct {
     tui_preset_item *presets;
     int npresets, psel;
 
-    tb_preset *base; /* the chosen preset as loaded */
+    tb_preset *base; /* the chosen preset as loaded (and reshaped) */
+    int reshaped;    /* axes added or removed: launched from a saved copy */
     tui_param params[TUI_MAX_PARAMS];
     int nparams, parsel;
     int editing;
@@ -100,9 +128,11 @@ typedef struct {
     tui_live live;
 
     tui_result_item *results;
-    int nresults, rsel, mark; /* mark: a second sweep to compare, -1 none */
-    tb_table table;
-    int have_table, tsel;
+    int nresults, rsel, mark; /* mark: a second sweep or run to compare, -1 none */
+    /* What `trainbench export` makes of the chosen entries: sweeps of one
+     * preset merged, other sweeps apart, loose runs in one table. */
+    tb_table tables[3];
+    int ntables, tsel;
     char *export_text;
     char export_path[1100];
     int export_scroll;
@@ -123,10 +153,21 @@ int tui_params_load(tui_app *a);
 /* Checks `text` as the value of parameter i against everything else
  * set; returns the sweep size, or -1 with the reason in err. */
 int tui_param_check(const tui_app *a, int i, const char *text, char *err, size_t errsize);
+/* Parameter i becomes a sweep axis (its value the one value, its own
+ * table column), or a one-value axis a plain option again; the other edits
+ * stay.  0, or -1 after tb_fail (nothing changed). */
+int tui_param_toggle_axis(tui_app *a, int i);
+/* Sweep size, the reason when invalid, and each parameter's runs_as for
+ * the values as edited. */
+void tui_params_refresh(tui_app *a);
 /* The --set assignments for the edited parameters ("num_workers=4"). */
 int tui_param_sets(const tui_app *a, char sets[][320], int max);
-/* Writes the preset with the edited values as a new INI file. */
+/* Writes the preset with the edited values as a new INI file (the name is
+ * the file's base name) and checks that the engine's parser loads it. */
 int tui_preset_save(const tui_app *a, const char *path);
+/* A preset name usable as a file name: letters, digits, '.', '_', '-',
+ * not starting with '.'; 0 ok, -1 after tb_fail. */
+int tui_preset_name_check(const char *name);
 
 /* Starts following a sweep directory (not yet read). */
 void tui_live_attach(tui_live *l, const char *sweep_dir, pid_t pid, int ours);
@@ -134,17 +175,29 @@ void tui_live_attach(tui_live *l, const char *sweep_dir, pid_t pid, int ours);
 int tui_live_poll(tui_live *l);
 /* Feeds one event (parsed) into the live state; exposed for tests. */
 void tui_live_event(tui_live *l, struct json_object *ev);
+/* Reads plan.json: the chart's axis and each configuration's swept values
+ * (sweep_chart.c). */
+void tui_live_read_plan(tui_live *l);
+/* Reads configuration i's result.json into its row (sweep_chart.c). */
+void tui_live_read_result(tui_live *l, int i);
 /* 1 while the sweep is still going. */
 int tui_live_running(const tui_live *l);
 
-/* Lists sweep directories under runs_dir, newest first. */
+/* Lists sweep directories and loose run directories under runs_dir,
+ * newest first. */
 int tui_results_scan(tui_app *a);
 /* A running sweep under runs_dir whose process is alive: its index in
  * a->results, or -1. */
 int tui_results_find_running(const tui_app *a, pid_t *pid);
-/* Loads the table of results[rsel] (and of `mark`, side by side). */
+/* Loads the tables of results[rsel] (and of `mark`, side by side), as
+ * `trainbench export OLDER NEWER` would build them. */
 int tui_results_open(tui_app *a);
-/* Renders the loaded table as Markdown and writes it to path. */
+/* The directories tui_results_open reads, older first (the export command
+ * line that gives the same tables); returns how many (1 or 2). */
+int tui_results_chosen(const tui_app *a, const char *dirs[2]);
+/* The rows of every loaded table together (for moving the selection). */
+int tui_results_rows(const tui_app *a);
+/* Renders the loaded tables as Markdown and writes them to path. */
 int tui_results_export(tui_app *a, const char *path);
 
 #endif

@@ -55,24 +55,51 @@ static void draw_header(const tui_app *a, tui_buf *b, tui_rect r)
 static const char *hints(const tui_app *a)
 {
     if (a->confirm_quit)
-        return "A run is in progress: l leave it running and quit   c cancel it and quit   Esc stay";
+        return "A run is in progress: l leave it running, quit  c cancel it, quit  Esc stay";
     switch (a->screen) {
     case SCR_PRESETS:
-        return "Up/Down choose  Enter parameters  1-4 screens  ? help  q quit";
+        return "Up/Down choose  Enter parameters  f presets folder  r rescan  ? help  q quit";
     case SCR_PARAMS:
         return a->editing ? "type the value  Enter accept  Esc discard"
-                          : "Up/Down choose  Enter edit  s scale  l launch  w save preset  Esc presets  ? help";
+                          : "Up/Down choose  Enter edit  a sweep it  s scale  l launch  w save as  ? help";
     case SCR_LIVE:
-        return "c cancel run (keeps finished epochs)  4 results  1 presets  ? help  q quit";
+        return "c cancel run  PgUp/PgDn log  Home/End  4 results  1 presets  ? help  q quit";
     case SCR_RESULTS:
-        return "Up/Down choose  Enter table  m mark to compare  r refresh  ? help  q quit";
+        return "Up/Down choose  Enter table  m mark, Enter another: both  r refresh  ? help";
     case SCR_TABLE:
-        return "Up/Down rows  e export Markdown  Esc results  ? help";
+        return "Up/Down rows  e export Markdown  Esc results  ? help  q quit";
     case SCR_EXPORT:
-        return "Up/Down scroll  Esc back to the table";
+        return "Up/Down PgUp/PgDn scroll  Esc back to the table  ? help";
     default:
         return "Esc back  q quit";
     }
+}
+
+static const char *prompt_label(tui_prompt p)
+{
+    return p == TUI_PROMPT_SAVE ? "Save as preset (name): "
+           : p == TUI_PROMPT_PRESETS_DIR ? "Your presets folder: "
+                                          : "Export Markdown to: ";
+}
+
+/* The status line: a prompt being typed, a message, or the key hints. */
+static void draw_status(const tui_app *a, tui_buf *b, tui_rect r)
+{
+    tui_fill(b, r, " ", TUI_C_STATUS);
+    if (a->prompt) {
+        int x = 1 + tui_text(b, 1, r.y, r.w - 2, prompt_label(a->prompt), TUI_C_STATUS | TUI_A_BOLD);
+        int room = r.w - 2 - x - 22;
+        /* A long value shows its end, where the typing happens. */
+        const char *t = a->prompt_text;
+        while (room > 0 && tui_strwidth(t) > room)
+            t++;
+        x += tui_text(b, x, r.y, room > 0 ? room : 0, t, TUI_C_STATUS);
+        tui_put(b, x, r.y, "_", TUI_C_STATUS | TUI_A_BOLD);
+        tui_text(b, r.w - 22, r.y, 21, "Enter accept  Esc no", TUI_C_STATUS);
+    } else if (a->msg[0] && !a->confirm_quit)
+        tui_text(b, 1, r.y, r.w - 2, a->msg, (a->msg_err ? TUI_C_ERR : TUI_C_STATUS) | TUI_A_BOLD);
+    else
+        tui_text(b, 1, r.y, r.w - 2, hints(a), TUI_C_STATUS | (a->confirm_quit ? TUI_A_BOLD : 0));
 }
 
 void tui_draw(const tui_app *a, tui_buf *b)
@@ -112,11 +139,7 @@ void tui_draw(const tui_app *a, tui_buf *b)
         tui_draw_help(a, b, &l);
         break;
     }
-    tui_fill(b, l.status, " ", TUI_C_STATUS);
-    if (a->msg[0] && !a->confirm_quit)
-        tui_text(b, 1, l.status.y, l.status.w - 2, a->msg, (a->msg_err ? TUI_C_ERR : TUI_C_STATUS) | TUI_A_BOLD);
-    else
-        tui_text(b, 1, l.status.y, l.status.w - 2, hints(a), TUI_C_STATUS | (a->confirm_quit ? TUI_A_BOLD : 0));
+    draw_status(a, b, l.status);
 }
 
 /* ---- presets ---- */
@@ -152,37 +175,41 @@ void tui_draw_presets(const tui_app *a, tui_buf *b, const tui_layout *l)
         line++;
     }
     tui_box(b, D, "Preset", TUI_C_DIM);
+    tui_textf(b, D.x + 2, D.y + D.h - 2, D.w - 4, TUI_C_DIM, "Your presets: %s  (f changes it)",
+              a->user_presets_dir[0] ? a->user_presets_dir : "none");
     if (a->psel >= a->npresets) {
         tui_text(b, D.x + 2, D.y + 2, D.w - 4, "No presets found.", TUI_C_ERR);
         return;
     }
     const tui_preset_item *p = &a->presets[a->psel];
     int x = D.x + 2, w = D.w - 4, y = D.y + 1;
-    tui_text(b, x, y++, w, p->title[0] ? p->title : p->name, TUI_A_BOLD);
+    y += tui_text_wrap(b, x, y, w, 2, p->title[0] ? p->title : p->name, TUI_A_BOLD);
     y++;
     if (p->error[0]) {
-        tui_text(b, x, y, w, p->error, TUI_C_ERR);
+        tui_text_wrap(b, x, y, w, D.h - 4, p->error, TUI_C_ERR);
         return;
     }
     tui_text(b, x, y, 10, "Question", TUI_C_ACCENT);
-    tui_text(b, x + 10, y++, w - 10, p->question, 0);
+    y += tui_text_wrap(b, x + 10, y, w - 10, 3, p->question, 0);
     tui_text(b, x, y, 10, "Lab", TUI_C_ACCENT);
     tui_text(b, x + 10, y++, w - 10, p->lab, 0);
     tui_text(b, x, y, 10, "File", TUI_C_ACCENT);
     tui_text(b, x + 10, y++, w - 10, p->path, TUI_C_DIM);
     y++;
-    char e1[32], e2[32];
+    char e1[32], e2[32], txt[160];
     tui_fmt_duration(p->est_full_s > 0 ? p->est_full_s : NAN, e1, sizeof e1);
     tui_fmt_duration(p->est_smoke_s > 0 ? p->est_smoke_s : NAN, e2, sizeof e2);
     tui_text(b, x, y, 10, "Runs", TUI_C_ACCENT);
-    tui_textf(b, x + 10, y++, w - 10, 0, "%d configuration%s, %d epoch%s each (full scale)", p->configs_full,
-              p->configs_full == 1 ? "" : "s", p->epochs, p->epochs == 1 ? "" : "s");
-    tui_textf(b, x + 10, y++, w - 10, 0, "%d configuration%s at smoke scale", p->configs_smoke,
-              p->configs_smoke == 1 ? "" : "s");
+    snprintf(txt, sizeof txt, "full scale: %d configuration%s of %d epoch%s; smoke: %d of %d epoch%s",
+             p->configs_full, p->configs_full == 1 ? "" : "s", p->epochs, p->epochs == 1 ? "" : "s",
+             p->configs_smoke, p->epochs_smoke, p->epochs_smoke == 1 ? "" : "s");
+    y += tui_text_wrap(b, x + 10, y, w - 10, 2, txt, 0);
     tui_text(b, x, y, 10, "Estimate", TUI_C_ACCENT);
-    tui_textf(b, x + 10, y++, w - 10, 0, "full %s, smoke %s%s", p->est_full_s > 0 ? e1 : "unknown",
-              p->est_smoke_s > 0 ? e2 : "unknown",
-              p->est_full_s > 0 || p->est_smoke_s > 0 ? " (last completed sweep)" : " (no earlier run)");
+    snprintf(txt, sizeof txt, "full %s, smoke %s%s", p->est_full_s > 0 ? e1 : "unknown",
+             p->est_smoke_s > 0 ? e2 : "unknown",
+             p->est_full_s > 0 || p->est_smoke_s > 0 ? " (from earlier sweeps in the runs folder)"
+                                                     : " (no earlier sweep in the runs folder)");
+    tui_text_wrap(b, x + 10, y, w - 10, 2, txt, 0);
 }
 
 /* ---- parameters ---- */
@@ -245,8 +272,11 @@ void tui_draw_params(const tui_app *a, tui_buf *b, const tui_layout *l)
         if (sel && a->editing) {
             int n = tui_text(b, x + kw, y, vw - 1, a->edit, attr | TUI_A_BOLD | (a->edit_err[0] ? TUI_C_ERR : TUI_C_OK));
             tui_put(b, x + kw + n, y, "_", attr | TUI_A_BOLD);
-        } else
-            tui_text(b, x + kw, y, vw - 1, p->value, attr | (p->edited ? TUI_A_BOLD : 0));
+        } else {
+            int n = tui_text(b, x + kw, y, vw - 1, p->value, attr | (p->edited ? TUI_A_BOLD : 0));
+            if (p->runs_as[0] && n + 4 < vw - 1) /* what smoke scale makes of it */
+                tui_textf(b, x + kw + n + 1, y, vw - 2 - n, attr | TUI_C_WARN, "(runs: %s)", p->runs_as);
+        }
         char al[256];
         allowed(p, al, sizeof al);
         tui_text(b, x + kw + vw + 1, y, r.w - 4 - kw - vw - 1, al, attr | TUI_C_DIM);
@@ -256,7 +286,7 @@ void tui_draw_params(const tui_app *a, tui_buf *b, const tui_layout *l)
     if (a->sweep_size >= 0)
         tui_textf(b, x + 12, by, r.w - 16, TUI_C_OK | TUI_A_BOLD, "%d configuration%s at %s scale", a->sweep_size,
                   a->sweep_size == 1 ? "" : "s", a->smoke ? "smoke" : "full");
-    tui_text(b, x, by + 1, r.w - 4, "* sweep axes: a comma list, one configuration per value (product or zip)",
+    tui_text(b, x, by + 1, r.w - 4, "* sweep axes: a comma list, one configuration per value (product or zip); a: sweep an option",
              TUI_C_DIM);
     if (a->edit_err[0])
         tui_text(b, x, by + 2, r.w - 4, a->edit_err, TUI_C_ERR);
@@ -264,131 +294,31 @@ void tui_draw_params(const tui_app *a, tui_buf *b, const tui_layout *l)
         tui_text(b, x, by + 2, r.w - 4, "ok", TUI_C_OK);
 }
 
-/* ---- results, table, export ---- */
-
-void tui_draw_results(const tui_app *a, tui_buf *b, const tui_layout *l)
-{
-    tui_rect r = l->body;
-    tui_box(b, r, "Results (sweeps, newest first)", TUI_C_DIM);
-    if (!a->nresults) {
-        tui_textf(b, r.x + 2, r.y + 2, r.w - 4, TUI_C_DIM, "No sweeps under %s yet.", a->runs_dir);
-        return;
-    }
-    int n = a->nresults, nc = 6;
-    char **cells = calloc((size_t)n * (size_t)nc, sizeof *cells);
-    char *store = calloc((size_t)n * (size_t)nc, 96);
-    if (!cells || !store) {
-        free(cells);
-        free(store);
-        return;
-    }
-    for (int i = 0; i < n; i++) {
-        const tui_result_item *it = &a->results[i];
-        char *c = store + (size_t)i * nc * 96, wall[32];
-        tui_fmt_duration(it->wall_s, wall, sizeof wall);
-        snprintf(c, 96, "%s", i == a->mark ? "=" : " ");
-        snprintf(c + 96, 96, "%.95s", it->name);
-        snprintf(c + 192, 96, "%s", it->preset);
-        snprintf(c + 288, 96, "%s", it->scale);
-        snprintf(c + 384, 96, "%s %d/%d", it->status, it->completed, it->total);
-        snprintf(c + 480, 96, "%s", wall);
-        for (int k = 0; k < nc; k++)
-            cells[i * nc + k] = c + k * 96;
-    }
-    static const char *const hdr[] = {" ", "sweep", "preset", "scale", "status", "wall"};
-    static const int right[] = {0, 0, 0, 0, 0, 1};
-    tui_table(b, (tui_rect){r.x + 1, r.y + 1, r.w - 2, r.h - 2}, nc, hdr, (const char *const *)cells, n, right,
-              a->rsel);
-    free(cells);
-    free(store);
-}
-
-void tui_draw_table(const tui_app *a, tui_buf *b, const tui_layout *l)
-{
-    tui_rect r = l->body;
-    if (!a->have_table) {
-        tui_box(b, r, "Table", TUI_C_DIM);
-        return;
-    }
-    const tb_table *t = &a->table;
-    tui_box(b, r, t->title, TUI_C_DIM);
-    tui_text(b, r.x + 2, r.y + 1, r.w - 4, t->question, TUI_C_ACCENT);
-    tui_text(b, r.x + 2, r.y + 2, r.w - 4, t->source, TUI_C_DIM);
-    int nc = t->ncols, n = t->nrows;
-    char **cells = calloc((size_t)(n ? n : 1) * (size_t)nc, sizeof *cells);
-    char *store = calloc((size_t)(n ? n : 1) * (size_t)nc, 64);
-    const char **hdr = calloc((size_t)nc, sizeof *hdr);
-    int *right = calloc((size_t)nc, sizeof *right);
-    if (cells && store && hdr && right) {
-        for (int c = 0; c < nc; c++) {
-            hdr[c] = t->headers[c];
-            right[c] = t->kinds[c] != TB_COL_TEXT;
-        }
-        for (int i = 0; i < n; i++)
-            for (int c = 0; c < nc; c++) {
-                char *s = store + ((size_t)i * nc + c) * 64;
-                const tb_cell *cell = &t->cells[i * nc + c];
-                if (cell->text)
-                    snprintf(s, 64, "%s", cell->text);
-                else
-                    tb_cell_format(cell, t->kinds[c], 0, s, 64);
-                cells[i * nc + c] = s;
-            }
-        int nh = r.h - 6;
-        tui_table(b, (tui_rect){r.x + 2, r.y + 4, r.w - 4, nh < 2 ? 2 : nh}, nc, hdr, (const char *const *)cells, n,
-                  right, a->tsel);
-    }
-    free(cells);
-    free(store);
-    free(hdr);
-    free(right);
-    size_t nn = t->notes ? json_object_array_length(t->notes) : 0;
-    if (nn)
-        tui_textf(b, r.x + 2, r.y + r.h - 2, r.w - 4, TUI_C_DIM, "%zu footnote%s (in the export)", nn,
-                  nn == 1 ? "" : "s");
-}
-
-void tui_draw_export(const tui_app *a, tui_buf *b, const tui_layout *l)
-{
-    tui_rect r = l->body;
-    char title[1200];
-    snprintf(title, sizeof title, "Markdown: %s", a->export_path);
-    tui_box(b, r, title, TUI_C_DIM);
-    const char *s = a->export_text ? a->export_text : "";
-    for (int line = 0, y = r.y + 1; *s && y < r.y + r.h - 1; line++) {
-        const char *nl = strchr(s, '\n');
-        size_t len = nl ? (size_t)(nl - s) : strlen(s);
-        if (line >= a->export_scroll) {
-            char buf[1024];
-            snprintf(buf, sizeof buf, "%.*s", (int)(len < sizeof buf - 1 ? len : sizeof buf - 1), s);
-            tui_text(b, r.x + 2, y++, r.w - 4, buf, line == 0 ? TUI_A_BOLD : 0);
-        }
-        s = nl ? nl + 1 : s + len;
-    }
-}
-
 void tui_draw_help(const tui_app *a, tui_buf *b, const tui_layout *l)
 {
     (void)a;
+    /* 20 lines of at most 76 cells: all of it fits at 80x24. */
     static const char *const lines[] = {
         "Everywhere",
-        "  1 2 3 4     Presets, Parameters, Live run, Results",
-        "  ? F1        this help (Esc returns)",
-        "  q Ctrl-C    quit (asks whether to leave a running sweep going)",
+        "  1 2 3 4  Presets, Parameters, Live run, Results     ? F1  this help",
+        "  q Ctrl-C quit (asks whether to leave a running sweep going)   Esc back",
+        "  prompts: type; Backspace, Ctrl-U clears, Enter accepts, Esc cancels",
         "Presets",
-        "  Up/Down k/j choose        Enter  edit its parameters",
+        "  Up/Down k/j choose   Enter parameters   f your presets folder   r rescan",
         "Parameters",
-        "  Up/Down     choose        Enter  edit (checked as you type; Enter accepts, Esc discards)",
-        "  s           smoke/full    l F5   launch in the background",
-        "  w           save as a new preset in your presets folder",
+        "  Up/Down choose   Enter edit (checked as typed: Enter accepts, Esc drops)",
+        "  a sweep this option (again: plain)  s smoke/full  l F5 launch  Esc presets",
+        "  w save as a new preset in your presets folder (asks for the name)",
         "Live run",
-        "  c           cancel: stops at the next batch, finished epochs are kept",
+        "  c cancel: stops at the next batch, finished epochs are kept",
+        "  PgUp/PgDn scroll the log (Up/Down a line, Home oldest, End follows)",
         "Results",
-        "  Enter       the sweep's table      m  mark a sweep to show side by side",
-        "  e           (in the table) export Markdown to RUNS/<sweep>.md and preview it",
-        "  r           refresh the list",
+        "  Up/Down PgUp/PgDn choose   Enter its table   r refresh",
+        "  m mark one, then Enter on another: both side by side (m unmarks)",
+        "  e (table) export Markdown: asks for the file, then previews it",
+        "  Up/Down (table) rows, (preview) scroll   Esc back",
         "",
-        "The run continues when you quit and leave it going; start trainbench again to re-attach.",
+        "A run goes on when you quit leaving it; start trainbench again to re-attach.",
     };
     tui_rect r = l->body;
     tui_box(b, r, "Help", TUI_C_DIM);

@@ -1,6 +1,7 @@
 /* The live run: epoch progress, sweep progress, load/compute bars, loss and
  * accuracy curves, the sweep's chart and the engine's log. */
 #include "screens.h"
+#include "sweep_chart.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -32,27 +33,139 @@ static void draw_progress(const tui_live *lv, tui_buf *b, tui_rect r)
     tui_text(b, x + 26, y, w - 26, lv->sweep_dir, TUI_C_DIM);
 }
 
-/* The sweep's own chart: one line per configuration, a bar of its mean
- * epoch time against the slowest, filling in as configurations finish. */
-static void draw_configs(const tui_live *lv, tui_buf *b, tui_rect r)
+/* Cell of value v on a bar of bw cells scaled to max. */
+static int bar_cell(double v, double max, int bw)
 {
-    tui_box(b, r, "Sweep: epoch time", TUI_C_DIM);
+    int x = (int)lround(v / max * bw) - 1;
+    return x < 0 ? 0 : x >= bw ? bw - 1 : x;
+}
+
+static void fmt_value(double v, const char *unit, char *out, size_t size)
+{
+    if (!strcmp(unit, "%"))
+        snprintf(out, size, "%.1f%%", v);
+    else if (!strcmp(unit, "s") && v < 0.001)
+        snprintf(out, size, "%.0fus", v * 1e6); /* load times with workers: microseconds */
+    else if (!strcmp(unit, "s") && v < 1)
+        snprintf(out, size, "%.3fs", v);
+    else
+        snprintf(out, size, "%.2f%s", v, unit);
+}
+
+/* Speedup against GPU count in r: the ideal line (speedup = GPUs) dotted,
+ * measured speedups as dots, predictions as diamonds; y labels on the left,
+ * the GPU counts below. */
+static void draw_speedup_xy(tui_buf *b, tui_rect r, const tui_sweep_chart *c, double ymax)
+{
+    const int lw = 5;
+    int pw = r.w - lw, ph = r.h - 1;
+    double xmax = 0;
+    for (int i = 0; i < c->n; i++)
+        xmax = isfinite(c->rows[i].ideal) && c->rows[i].ideal > xmax ? c->rows[i].ideal : xmax;
+    if (pw < 8 || ph < 3 || !(xmax > 0) || !(ymax > 0))
+        return;
+    tui_textf(b, r.x, r.y, lw - 1, TUI_C_DIM, "%4.1f", ymax);
+    tui_text(b, r.x, r.y + ph - 1, lw - 1, "   0", TUI_C_DIM);
+    for (int yy = 0; yy < ph; yy++)
+        tui_put(b, r.x + lw - 1, r.y + yy, b->utf8 ? "\u2502" : "|", TUI_C_DIM);
+    /* Column and row of (gpus, speedup), the origin at the bottom left. */
+#define XCOL(g) (r.x + lw + (int)lround((g) / xmax * (pw - 1)))
+#define YROW(v) (r.y + ph - 1 - (int)lround((v) / ymax * (ph - 1)))
+    for (int col = 0; col < pw; col++) {
+        double g = (double)col / (pw - 1) * xmax;
+        if (g <= ymax)
+            tui_put(b, r.x + lw + col, YROW(g), b->utf8 ? "\u00b7" : ".", TUI_C_OK);
+    }
+    for (int i = 0; i < c->n; i++) {
+        const tui_chart_row *row = &c->rows[i];
+        if (!isfinite(row->ideal))
+            continue;
+        char lab[16];
+        snprintf(lab, sizeof lab, "%d", (int)row->ideal);
+        tui_text(b, XCOL(row->ideal) - (int)strlen(lab) + 1, r.y + ph, (int)strlen(lab), lab, TUI_C_DIM);
+        int measured = isfinite(row->value) && row->value <= ymax;
+        if (measured)
+            tui_put(b, XCOL(row->ideal), YROW(row->value), b->utf8 ? "\u25cf" : "*", TUI_C_COMPUTE | TUI_A_BOLD);
+        if (isfinite(row->predicted) && row->predicted <= ymax) {
+            /* In the measured point's cell it goes beside it, both seen. */
+            int same = measured && YROW(row->value) == YROW(row->predicted);
+            tui_put(b, XCOL(row->ideal) + same, YROW(row->predicted), b->utf8 ? "\u25c6" : "o",
+                    TUI_C_WARN | TUI_A_BOLD);
+        }
+    }
+#undef XCOL
+#undef YROW
+}
+
+/* The sweep's own chart: a bar per configuration of what its axis is
+ * about, filling in as configurations finish; for GPU counts the ideal
+ * speedup as a tick and the model's prediction as a marker. */
+void tui_draw_sweep_chart(tui_buf *b, tui_rect r, const tui_sweep_chart *c)
+{
+    char title[128];
+    snprintf(title, sizeof title, "Sweep: %s", c->title);
+    tui_box(b, r, title, TUI_C_DIM);
+    int x = r.x + 1, w = r.w - 2, y = r.y + 1, rows = r.h - 3;
+    const char *bar = b->utf8 ? "\u2588" : "#", *tick = b->utf8 ? "\u2502" : "|", *dia = b->utf8 ? "\u25c6" : "o";
+    if (w < 12 || rows < 1)
+        return;
+    int xy = c->kind == TUI_CHART_SPEEDUP && rows >= 14; /* room for a plot above the bars */
+    if (c->kind == TUI_CHART_SPEEDUP) {
+        /* The plot's glyph, then the bars' glyph, for each series. */
+        const char *g[3][2] = {{xy ? (b->utf8 ? "\u25cf" : "*") : "", bar}, {c->npredicted ? dia : NULL, ""},
+                               {xy ? (b->utf8 ? "\u00b7" : ".") : "", tick}};
+        const char *name[3] = {" measured  ", " predicted  ", " ideal"};
+        const int attr[3] = {TUI_C_COMPUTE, TUI_C_WARN | TUI_A_BOLD, TUI_C_OK};
+        int lx = x;
+        for (int k = 0; k < 3; k++) {
+            if (!g[k][0])
+                continue; /* no predictions */
+            for (int m = 0; m < 2; m++)
+                if (g[k][m][0])
+                    tui_put(b, lx++, y, g[k][m], attr[k]);
+            lx += tui_text(b, lx, y, x + w - lx, name[k], TUI_C_DIM);
+        }
+    } else
+        tui_textf(b, x, y, w, TUI_C_DIM, "rows: %s", c->legend);
+    y++;
     double max = 0;
-    for (int i = 0; i < lv->nconfigs; i++)
-        if (isfinite(lv->configs[i].avg_epoch_s) && lv->configs[i].avg_epoch_s > max)
-            max = lv->configs[i].avg_epoch_s;
-    int rows = r.h - 2, first = lv->cur >= rows ? lv->cur - rows + 1 : 0;
-    int lw = r.w / 3, bw = r.w - 4 - lw - 8;
-    for (int i = first; i < lv->nconfigs && i - first < rows; i++) {
-        const tui_config_row *c = &lv->configs[i];
-        int y = r.y + 1 + i - first;
-        int attr = tui_status_attr(c->status) | (i == lv->cur ? TUI_A_BOLD : 0);
-        tui_text(b, r.x + 1, y, lw, c->label[0] ? c->label : c->id, attr);
-        if (isfinite(c->avg_epoch_s) && max > 0) {
-            tui_bar(b, r.x + 2 + lw, y, bw, c->avg_epoch_s / max, TUI_C_COMPUTE);
-            tui_textf(b, r.x + 3 + lw + bw, y, 7, 0, "%.2fs", c->avg_epoch_s);
-        } else
-            tui_text(b, r.x + 2 + lw, y, bw, c->status, attr);
+    int lw = 4;
+    for (int i = 0; i < c->n; i++) {
+        const tui_chart_row *row = &c->rows[i];
+        double v[3] = {row->value, row->predicted, row->ideal};
+        for (int k = 0; k < 3; k++)
+            max = isfinite(v[k]) && v[k] > max ? v[k] : max;
+        int lwi = tui_strwidth(row->label);
+        lw = lwi > lw ? lwi : lw;
+    }
+    lw = lw > w / 3 ? w / 3 : lw;
+    if (xy) {
+        int h = rows / 2;
+        draw_speedup_xy(b, (tui_rect){x, y, w, h}, c, max);
+        y += h + 1;
+        rows -= h + 1;
+    }
+    int vw = 8, bw = w - lw - vw - 2;
+    int first = c->cur >= rows ? c->cur - rows + 1 : 0;
+    for (int i = first; i < c->n && i - first < rows; i++, y++) {
+        const tui_chart_row *row = &c->rows[i];
+        int attr = tui_status_attr(row->status) | (i == c->cur ? TUI_A_BOLD : 0);
+        tui_text(b, x, y, lw, row->label, attr);
+        int bx = x + lw + 1;
+        char val[32] = "";
+        if (isfinite(row->value) && max > 0) {
+            tui_bar(b, bx, y, bw, row->value / max, TUI_C_COMPUTE);
+            fmt_value(row->value, c->unit, val, sizeof val);
+        } else {
+            tui_text(b, bx, y, bw, row->status, attr | TUI_C_DIM);
+            if (isfinite(row->predicted)) /* not measured (yet): the prediction */
+                snprintf(val, sizeof val, "~%.2fx", row->predicted);
+        }
+        if (bw > 0 && max > 0 && isfinite(row->ideal))
+            tui_put(b, bx + bar_cell(row->ideal, max, bw), y, tick, TUI_C_OK | TUI_A_BOLD);
+        if (bw > 0 && max > 0 && isfinite(row->predicted))
+            tui_put(b, bx + bar_cell(row->predicted, max, bw), y, dia, TUI_C_WARN | TUI_A_BOLD);
+        tui_text(b, x + w - vw, y, vw, val, 0);
     }
 }
 
@@ -92,7 +205,9 @@ void tui_draw_live(const tui_app *a, tui_buf *b, const tui_layout *l)
         return;
     }
     draw_progress(lv, b, l->progress);
-    draw_configs(lv, b, l->configs);
+    static tui_sweep_chart chart; /* large for the stack; the UI is single-threaded */
+    tui_sweep_chart_build(lv, &chart);
+    tui_draw_sweep_chart(b, l->configs, &chart);
     draw_split(lv, b, l->split);
 
     tui_box(b, l->loss, "Training loss (running mean)", TUI_C_DIM);
@@ -109,8 +224,15 @@ void tui_draw_live(const tui_app *a, tui_buf *b, const tui_layout *l)
     else
         tui_text(b, in.x + 1, in.y, in.w - 2, "(after the first epoch)", TUI_C_DIM);
 
-    tui_box(b, l->log, "Engine log", TUI_C_DIM);
-    int rows = l->log.h - 2, first = lv->nlog > rows ? lv->nlog - rows : 0;
-    for (int i = first; i < lv->nlog; i++)
+    /* The log follows its end unless scrolled back (PgUp). */
+    int rows = l->log.h - 2, scroll = lv->log_scroll;
+    int last = lv->nlog - scroll, first = last > rows ? last - rows : 0;
+    char title[96];
+    if (scroll)
+        snprintf(title, sizeof title, "Engine log (lines %d-%d of %d; End follows)", first + 1, last, lv->nlog);
+    else
+        snprintf(title, sizeof title, "Engine log");
+    tui_box(b, l->log, title, TUI_C_DIM);
+    for (int i = first; i < last && i >= 0; i++)
         tui_text(b, l->log.x + 2, l->log.y + 1 + i - first, l->log.w - 4, lv->log[i], 0);
 }

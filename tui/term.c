@@ -114,6 +114,8 @@ void tui_term_blit(const tui_buf *b)
     for (int y = 0; y < b->h; y++)
         for (int x = 0; x < b->w; x++) {
             const tui_cell *c = &b->c[y * b->w + x];
+            if (!c->g[0])
+                continue; /* the right half of a wide character */
             int role = c->attr & 0x0F;
             attr_t at = A_NORMAL;
             if (c->attr & TUI_A_BOLD)

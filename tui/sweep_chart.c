@@ -1,0 +1,207 @@
+/* The sweep's chart (see sweep_chart.h), and the reading of plan.json and
+ * of each finished configuration's result.json that it needs. */
+#include "sweep_chart.h"
+
+#include "jfield.h"
+#include "predict.h"
+#include "rundir.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The axes a chart knows, in the order one is preferred when several are
+ * swept (lab5 sweeps GPUs and batch size: the speedup is the question). */
+static const struct {
+    const char *key, *title, *unit;
+} axes[] = {
+    {"gpus", "GPUs vs speedup", "x"},
+    {"num_workers", "workers vs data-load time", "s"},
+    {"batch_size", "batch size vs epoch time", "s"},
+    {"optimizer", "optimizer vs test accuracy", "%"},
+};
+
+static struct json_object *read_json(const char *dir, const char *sub, const char *name)
+{
+    char path[1500];
+    snprintf(path, sizeof path, "%s/%s/%s", dir, sub, name);
+    return access(path, R_OK) == 0 ? tb_json_read_file(path) : NULL;
+}
+
+void tui_live_read_plan(tui_live *l)
+{
+    struct json_object *plan = read_json(l->sweep_dir, ".", "plan.json");
+    if (!plan)
+        return; /* not written yet: try at the next poll */
+    l->plan_read = 1;
+    struct json_object *cfgs = tui_jget(plan, "configs");
+    size_t n = cfgs && json_object_is_type(cfgs, json_type_array) ? json_object_array_length(cfgs) : 0;
+    struct json_object *p0 = n ? tui_jget(json_object_array_get_idx(cfgs, 0), "params") : NULL;
+    l->chart_axis[0] = '\0';
+    if (p0 && json_object_is_type(p0, json_type_object)) {
+        for (size_t k = 0; k < sizeof axes / sizeof *axes && !l->chart_axis[0]; k++)
+            if (tui_jget(p0, axes[k].key))
+                snprintf(l->chart_axis, sizeof l->chart_axis, "%s", axes[k].key);
+        json_object_object_foreach(p0, key, val) {
+            (void)val;
+            if (!l->chart_axis[0])
+                snprintf(l->chart_axis, sizeof l->chart_axis, "%.63s", key);
+        }
+    }
+    l->npoints = 0;
+    for (size_t i = 0; i < n && l->npoints < TUI_MAX_CONFIGS; i++) {
+        tui_plan_point *pt = &l->points[l->npoints++];
+        memset(pt, 0, sizeof *pt);
+        struct json_object *params = tui_jget(json_object_array_get_idx(cfgs, i), "params");
+        if (!params || !json_object_is_type(params, json_type_object))
+            continue;
+        size_t used = 0;
+        json_object_object_foreach(params, key, val) {
+            const char *v = json_object_is_type(val, json_type_string) ? json_object_get_string(val) : "?";
+            if (!strcmp(key, l->chart_axis))
+                snprintf(pt->value, sizeof pt->value, "%s", v);
+            else if (used < sizeof pt->others) {
+                int w = snprintf(pt->others + used, sizeof pt->others - used, "%s%s=%s", used ? " " : "", key, v);
+                used += w > 0 ? (size_t)w : 0;
+            }
+        }
+    }
+    json_object_put(plan);
+}
+
+void tui_live_read_result(tui_live *l, int i)
+{
+    tui_config_row *r = &l->configs[i];
+    struct json_object *res = read_json(l->sweep_dir, r->id, "result.json");
+    r->load_s = r->train_s = r->test_acc = NAN;
+    if (!res)
+        return;
+    r->have_result = 1;
+    struct json_object *sum = tui_jget(res, "summary"), *cfg = tui_jget(res, "config"), *m = tui_jget(res, "model");
+    r->load_s = tui_jnum(sum, "avg_load_s");
+    r->train_s = tui_jnum(sum, "avg_train_s");
+    r->test_acc = tui_jnum(sum, "final_test_acc");
+    r->batch = tui_jint(cfg, "batch_size");
+    double grads = tui_jnum(m, "gradients");
+    r->grad_bytes = isfinite(grads) && grads > 0 ? 4.0 * grads : 0; /* fp32 gradients */
+    struct json_object *eps = tui_jget(res, "epochs");
+    if (eps && json_object_is_type(eps, json_type_array) && json_object_array_length(eps))
+        r->images = tui_jint(json_object_array_get_idx(eps, 0), "images");
+    json_object_put(res);
+}
+
+/* The measured one-GPU configuration with the same other swept values. */
+static int baseline(const tui_live *l, int i)
+{
+    for (int k = 0; k < l->nconfigs && k < l->npoints; k++)
+        if (!strcmp(l->points[k].value, "1") && !strcmp(l->points[k].others, l->points[i].others) &&
+            l->configs[k].have_result)
+            return k;
+    return -1;
+}
+
+/* The ring all-reduce model (engine/predict.c, as `trainbench predict`
+ * with its defaults) from the one-GPU measurement: predicted speedup. */
+static double predicted_speedup(const tui_config_row *base, int gpus)
+{
+    if (!(base->train_s > 0) || base->batch < 1 || base->images < 1 || !(base->grad_bytes > 0) || gpus < 1)
+        return NAN;
+    tb_predict_input in;
+    tb_predict_defaults(&in);
+    long steps = (base->images + base->batch - 1) / base->batch;
+    in.step_s = base->train_s / (double)steps;
+    in.batch_per_gpu = base->batch;
+    in.grad_bytes = base->grad_bytes;
+    in.images = base->images;
+    tb_predict_point pt;
+    return tb_predict(&in, gpus, &pt) == 0 ? pt.speedup : NAN;
+}
+
+/* A GPU count as written in the plan; 0 when it is not one. */
+static int atoi_safe(const char *s)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    return end != s && !*end && v >= 1 && v <= 4096 ? (int)v : 0;
+}
+
+/* Values only: "batch_size=128 lr=0.1" -> "128 0.1". */
+static void values_of(const char *others, char *out, size_t size)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (const char *p = others; *p && n + 1 < size;) {
+        const char *eq = strchr(p, '='), *sp = strchr(p, ' ');
+        if (!eq || (sp && sp < eq))
+            break;
+        const char *end = sp ? sp : eq + strlen(eq);
+        int w = snprintf(out + n, size - n, "%s%.*s", n ? " " : "", (int)(end - eq - 1), eq + 1);
+        n += w > 0 ? (size_t)w : 0;
+        if (n >= size)
+            break;
+        p = sp ? sp + 1 : end;
+    }
+}
+
+void tui_sweep_chart_build(const tui_live *l, tui_sweep_chart *c)
+{
+    memset(c, 0, sizeof *c);
+    c->cur = l->cur;
+    int ax = -1;
+    for (int k = 0; k < (int)(sizeof axes / sizeof *axes); k++)
+        if (!strcmp(l->chart_axis, axes[k].key))
+            ax = k;
+    c->kind = ax == 0 ? TUI_CHART_SPEEDUP : TUI_CHART_BARS;
+    if (ax >= 0) {
+        snprintf(c->title, sizeof c->title, "%s", axes[ax].title);
+        snprintf(c->unit, sizeof c->unit, "%s", axes[ax].unit);
+    } else {
+        snprintf(c->title, sizeof c->title, "%s%sepoch time", l->chart_axis, l->chart_axis[0] ? " vs " : "");
+        snprintf(c->unit, sizeof c->unit, "s");
+    }
+    const char *others = l->npoints ? l->points[0].others : "";
+    char keys[96] = "";
+    size_t n = 0;
+    for (const char *p = others; *p && n + 1 < sizeof keys;) { /* the key names, for the legend */
+        const char *eq = strchr(p, '=');
+        if (!eq)
+            break;
+        int w = snprintf(keys + n, sizeof keys - n, ", %.*s", (int)(eq - p), p);
+        n += w > 0 ? (size_t)w : 0;
+        p = strchr(eq, ' ');
+        if (!p)
+            break;
+        p++;
+    }
+    snprintf(c->legend, sizeof c->legend, "%.40s%.50s", l->chart_axis[0] ? l->chart_axis : "configuration",
+             n < sizeof keys ? keys : "");
+    for (int i = 0; i < l->nconfigs && i < TUI_MAX_CONFIGS; i++) {
+        const tui_config_row *r = &l->configs[i];
+        tui_chart_row *row = &c->rows[c->n++];
+        snprintf(row->status, sizeof row->status, "%s", r->status);
+        row->value = row->predicted = row->ideal = NAN;
+        const tui_plan_point *pt = i < l->npoints ? &l->points[i] : NULL;
+        if (pt && pt->value[0]) {
+            char vals[96];
+            values_of(pt->others, vals, sizeof vals);
+            snprintf(row->label, sizeof row->label, "%.40s%s%.50s", pt->value, vals[0] ? " " : "", vals);
+        } else
+            snprintf(row->label, sizeof row->label, "%.95s", r->label[0] ? r->label : r->id);
+        int done = !strcmp(r->status, "completed");
+        if (c->kind == TUI_CHART_SPEEDUP && pt) {
+            int gpus = atoi_safe(pt->value);
+            int b = baseline(l, i);
+            row->ideal = gpus > 0 ? gpus : NAN;
+            if (b >= 0) {
+                if (done && r->have_result && r->train_s > 0)
+                    row->value = l->configs[b].train_s / r->train_s;
+                row->predicted = predicted_speedup(&l->configs[b], gpus);
+                c->npredicted += isfinite(row->predicted);
+            }
+        } else if (done) {
+            row->value = ax == 1 ? r->load_s : ax == 3 ? r->test_acc : r->avg_epoch_s;
+        }
+    }
+}
