@@ -619,6 +619,21 @@ int main(void)
             e1 |= strstr(row, "1.00+3.00s") != NULL;
         }
         CHECK(epoch && split && e1, "%s", "see the condition");
+        CHECK(!screen_has(&b, "phases:"), "%s", "no phase line without --profile");
+        tui_buf_free(&b);
+    }
+    /* --profile: the last epoch's phase breakdown under the bars. */
+    end = json_tokener_parse("{\"event\":\"epoch_end\",\"epoch\":2,\"load_s\":0.5,\"train_s\":3.5,\"epoch_s\":4.0,"
+                             "\"phases\":{\"data_s\":0.5,\"h2d_s\":0.0,\"forward_s\":1.0,\"backward_s\":2.0,"
+                             "\"allreduce_s\":0.0,\"optimizer_s\":0.5}}");
+    tui_live_event(&app.live, end);
+    json_object_put(end);
+    CHECK(app.live.nep == 2 && app.live.ep[1].has_phases && app.live.ep[1].phase_s[3] == 2.0, "%s", "phases parsed");
+    for (int s = 0; s < 2; s++) {
+        CHECK(tui_buf_init(&b, sizes[s][0], sizes[s][1], s == 0) == 0, "%s", "see the condition");
+        tui_draw(&app, &b);
+        CHECK(screen_has(&b, s ? "E2 phases %: data 12 fwd 25 bwd 50 opt 12" : "E2 phases %: data 12 fwd 25"),
+              "phase line at %dx%d", sizes[s][0], sizes[s][1]);
         tui_buf_free(&b);
     }
     tui_app_free(&app);

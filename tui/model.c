@@ -1,6 +1,7 @@
 /* Workbench state: the presets list and following a running sweep
  * (parameters: model_params.c; results: model_results.c). */
 #include "model.h"
+#include "train_report.h"
 
 #include "error.h"
 #include "export.h"
@@ -217,6 +218,13 @@ void tui_live_event(tui_live *l, struct json_object *ev)
         e->train_loss = tui_jnum(ev, "train_loss");
         e->train_acc = tui_jnum(ev, "train_acc");
         e->test_acc = tui_jnum(ev, "test_acc");
+        struct json_object *ph;
+        e->has_phases = json_object_object_get_ex(ev, "phases", &ph) && json_object_is_type(ph, json_type_object);
+        for (int p = 0; e->has_phases && p < TUI_PHASES; p++) {
+            char key[32];
+            snprintf(key, sizeof key, "%s_s", tb_phase_name((tb_phase)p));
+            e->phase_s[p] = tui_jnum(ph, key);
+        }
         l->batch = l->batches;
         l->eta_s = 0;
     }

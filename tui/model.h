@@ -34,8 +34,12 @@ typedef struct {
     char runs_as[256];    /* what the configurations get when it differs (smoke), "" same */
 } tui_param;
 
+enum { TUI_PHASES = 6 }; /* data, h2d, forward, backward, allreduce, optimizer (engine/train_report.h) */
+
 typedef struct {
     double load_s, train_s, epoch_s, train_loss, train_acc, test_acc;
+    int has_phases;                 /* the run has --profile */
+    double phase_s[TUI_PHASES];
 } tui_epoch;
 
 typedef struct {
