@@ -10,6 +10,7 @@
 #include "dataset.h"
 #include "dist.h"
 #include "error.h"
+#include "grad_reduce.h"
 #include "launch.h"
 #include "loader.h"
 #include "model.h"
@@ -93,6 +94,7 @@ typedef struct {
     tb_model *model;
     tb_loader *train_loader, *test_loader;
     tb_optimizer opt;
+    tb_grad_reducer *reducer; /* data-parallel gradient sums */
     int32_t *labels_dev;
     float *logits_host;
     tb_epoch_report *epochs;
@@ -108,6 +110,7 @@ static void run_free(run *r)
 {
     tb_loader_destroy(r->train_loader);
     tb_loader_destroy(r->test_loader);
+    tb_grad_reducer_destroy(r->reducer);
     if (r->model) {
         tb_optimizer_free_state(r->b, tb_model_params(r->model), tb_model_param_count(r->model));
         tb_model_destroy(r->model);
@@ -269,6 +272,12 @@ static int build_model(run *r)
         return -1;
     int h = tb_loader_height(r->train_loader), w = tb_loader_width(r->train_loader);
 #if TB_HAVE_CUDA
+    /* Never two ranks on one GPU. */
+    if (strcmp(c->device, "cuda") == 0 && r->dist.size > 1) {
+        int gpus = tb_cuda_device_count();
+        if (gpus < 1 || tb_dist_check_gpus(&r->dist, gpus))
+            return -1;
+    }
     r->b = strcmp(c->device, "cuda") == 0 ? tb_cuda_backend_create(r->dist.local_rank, c->precision) : tb_cpu_backend_create(c->threads);
 #else
     r->b = tb_cpu_backend_create(c->threads);
@@ -277,6 +286,9 @@ static int build_model(run *r)
         return -1;
     r->model = tb_model_create(r->b, &spec, c->batch_size, h, w, c->seed);
     if (!r->model || broadcast_model(r))
+        return -1;
+    r->reducer = tb_grad_reducer_create(&r->dist, r->b, r->model, c->bucket_mb, strcmp(c->overlap, "on") == 0);
+    if (!r->reducer)
         return -1;
     r->labels_dev = r->b->alloc(r->b, (size_t)c->batch_size * sizeof(int32_t), "labels");
     r->logits_host = tb_malloc((size_t)c->batch_size * spec.classes * sizeof(float), "logits");
@@ -406,14 +418,15 @@ static int reduce_epoch(run *r, tb_epoch_report *rep, double *loss_sum, int *cor
     v[0] = *loss_sum, v[1] = *correct, v[2] = *images;
     for (int k = 0; k < classes; k++)
         v[3 + k] = hits[k], v[3 + classes + k] = seen[k];
-    double t[4] = {rep->load_s, rep->train_s, rep->epoch_s, rep->comm_s};
+    double t[5] = {rep->load_s, rep->train_s, rep->epoch_s, rep->comm_s, rep->allreduce_s};
     int rc = tb_dist_allreduce_sum_f64(&r->dist, v, n, "epoch metrics") ||
-             tb_dist_allreduce_max_f64(&r->dist, t, 4, "epoch timings");
+             tb_dist_allreduce_max_f64(&r->dist, t, 5, "epoch timings");
     if (!rc) {
         *loss_sum = v[0], *correct = (int)v[1], *images = (int)v[2];
         for (int k = 0; k < classes; k++)
             hits[k] = (int)v[3 + k], seen[k] = (int)v[3 + classes + k];
         rep->load_s = t[0], rep->train_s = t[1], rep->epoch_s = t[2], rep->comm_s = t[3];
+        rep->allreduce_s = t[4];
     }
     free(v);
     return rc ? -1 : 0;
@@ -456,13 +469,12 @@ static int train_epoch(run *r, int epoch, tb_epoch_report *rep)
          * gradient of the global mean loss. */
         int global_n = batch->n * r->dist.size;
         double comm0 = r->dist.comm_s;
-        size_t ngrads;
-        float *grads = tb_model_grads(r->model, &ngrads);
+        /* The gradient sums start during backward (grad_reduce.h). */
         if (upload_batch(r, batch) || tb_model_forward(r->model, batch->n, 1) ||
             b->softmax_xent(b, tb_model_logits(r->model), r->labels_dev, 1.0f / global_n, tb_model_dlogits(r->model),
                             &batch_loss) ||
-            tb_model_backward(r->model, batch->n) || (r->dist.size > 1 && b->synchronize(b)) ||
-            through_host(r, grads, ngrads, 0, "gradients") || step_agreement(r, &batch_loss) ||
+            tb_grad_reducer_begin(r->reducer) || tb_model_backward(r->model, batch->n) ||
+            tb_grad_reducer_finish(r->reducer) || step_agreement(r, &batch_loss) ||
             tb_optimizer_step(&r->opt, b, params, tb_model_param_count(r->model), lr) || b->synchronize(b)) {
             tb_loader_release(r->train_loader, batch);
             rc = tb_fail_prefix("epoch %d step %d", epoch + 1, i + 1);
@@ -492,6 +504,10 @@ static int train_epoch(run *r, int epoch, tb_epoch_report *rep)
     if (r->show_progress)
         fprintf(stderr, "\r%*s\r", 100, "");
     rep->epoch_s = now_s() - t_epoch;
+    tb_grad_reduce_stats gs;
+    tb_grad_reducer_take_stats(r->reducer, &gs);
+    rep->allreduces = gs.allreduces, rep->allreduce_s = gs.allreduce_s;
+    rep->allreduce_bytes = gs.bytes, rep->buckets = gs.buckets;
     if (!rc && reduce_epoch(r, rep, &loss_sum, &correct, &images, class_hits, class_seen, classes))
         rc = -1;
     rep->images = images;
