@@ -230,6 +230,117 @@ int tb_dist_barrier(tb_dist *d, const char *what)
     return 0;
 }
 
+double tb_dist_watch_begin(tb_dist *d, const char *what)
+{
+#if TB_HAVE_MPI
+    if (d->mpi && d->size > 1)
+        return watch_begin(what);
+#else
+    (void)what;
+#endif
+    (void)d;
+    return 0;
+}
+
+void tb_dist_watch_end(tb_dist *d, double t0)
+{
+#if TB_HAVE_MPI
+    if (d->mpi && d->size > 1)
+        watch_end(d, t0);
+#else
+    (void)d, (void)t0;
+#endif
+}
+
+/* Pending non-blocking sums: MPI requests, grown as buckets start. */
+struct tb_dist_requests {
+#if TB_HAVE_MPI
+    MPI_Request *req;
+#endif
+    int n, cap;
+};
+
+tb_dist_requests *tb_dist_requests_create(void)
+{
+    tb_dist_requests *q = calloc(1, sizeof *q);
+    if (!q)
+        tb_fail("out of memory for communication requests");
+    return q;
+}
+
+void tb_dist_requests_free(tb_dist_requests *q)
+{
+    if (!q)
+        return;
+#if TB_HAVE_MPI
+    free(q->req);
+#endif
+    free(q);
+}
+
+int tb_dist_iallreduce_sum_f32(tb_dist *d, tb_dist_requests *q, float *buf, size_t count, const char *what)
+{
+#if TB_HAVE_MPI
+    if (!d->mpi || d->size == 1)
+        return 0;
+    for (size_t off = 0; off < count; off += (size_t)1 << 30) { /* MPI counts are int */
+        int n = (int)(count - off < ((size_t)1 << 30) ? count - off : ((size_t)1 << 30));
+        if (q->n == q->cap) {
+            int cap = q->cap ? 2 * q->cap : 64;
+            MPI_Request *r = realloc(q->req, (size_t)cap * sizeof *r);
+            if (!r)
+                return tb_fail("out of memory for %d communication requests on rank %d", cap, d->rank);
+            q->req = r;
+            q->cap = cap;
+        }
+        double t0 = now_s();
+        int rc = MPI_Iallreduce(MPI_IN_PLACE, buf + off, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &q->req[q->n]);
+        d->comm_s += now_s() - t0;
+        if (mpi_check(d, rc, "MPI_Iallreduce", what))
+            return -1;
+        q->n++;
+    }
+#else
+    (void)d, (void)q, (void)buf, (void)count, (void)what;
+#endif
+    return 0;
+}
+
+int tb_dist_requests_progress(tb_dist *d, tb_dist_requests *q, const char *what)
+{
+#if TB_HAVE_MPI
+    if (!q->n)
+        return 0;
+    int done = 0;
+    double t0 = now_s();
+    int rc = MPI_Testall(q->n, q->req, &done, MPI_STATUSES_IGNORE);
+    d->comm_s += now_s() - t0;
+    if (mpi_check(d, rc, "MPI_Testall", what))
+        return -1;
+    if (done)
+        q->n = 0; /* completed requests are MPI_REQUEST_NULL now */
+#else
+    (void)d, (void)q, (void)what;
+#endif
+    return 0;
+}
+
+int tb_dist_requests_wait(tb_dist *d, tb_dist_requests *q, const char *what)
+{
+#if TB_HAVE_MPI
+    if (!q->n)
+        return 0;
+    double t0 = watch_begin(what);
+    int rc = MPI_Waitall(q->n, q->req, MPI_STATUSES_IGNORE);
+    watch_end(d, t0);
+    q->n = 0;
+    return mpi_check(d, rc, "MPI_Waitall", what);
+#else
+    (void)d, (void)q, (void)what;
+    return 0;
+#endif
+}
+
 /* FNV-1a, enough to tell configurations apart. */
 static uint64_t fnv1a(const char *s)
 {

@@ -37,12 +37,34 @@ int tb_dist_allreduce_sum_f64(tb_dist *d, double *buf, size_t count, const char 
 int tb_dist_allreduce_max_f64(tb_dist *d, double *buf, size_t count, const char *what);
 int tb_dist_broadcast_f32(tb_dist *d, float *buf, size_t count, int root, const char *what);
 int tb_dist_barrier(tb_dist *d, const char *what);
+/* root's bytes to every rank (NCCL's unique id, a checkpoint's state). */
 int tb_dist_broadcast_bytes(tb_dist *d, void *buf, size_t bytes, int root, const char *what);
 /* Root's malloc'd string to every rank (*text replaced on the others). */
 int tb_dist_broadcast_text(tb_dist *d, char **text, int root, const char *what);
 /* Every rank's string to rank 0: (*all)[r], malloc'd, on rank 0 (the
  * others get an array of NULLs).  Free each and the array. */
 int tb_dist_gather_text(tb_dist *d, const char *mine, char ***all);
+/* Watches a wait on the other ranks made outside this file (NCCL's
+ * communicator set-up) as the collectives here are: past the timeout the
+ * rank says so and exits.  begin returns the start time for end. */
+double tb_dist_watch_begin(tb_dist *d, const char *what);
+void tb_dist_watch_end(tb_dist *d, double t0);
+
+/* Non-blocking sums, to overlap communication with compute (grad_reduce.c).
+ * Every rank must start them in the same order.  Time in these calls counts
+ * in comm_s: the start, each progress poll and the wait, i.e. the time the
+ * training thread spent on communication, not the time it was in flight. */
+typedef struct tb_dist_requests tb_dist_requests;
+tb_dist_requests *tb_dist_requests_create(void);
+void tb_dist_requests_free(tb_dist_requests *q);
+/* Starts summing buf in place (host memory) into q. */
+int tb_dist_iallreduce_sum_f32(tb_dist *d, tb_dist_requests *q, float *buf, size_t count, const char *what);
+/* Lets MPI move the pending sums along (MPI progresses only inside calls);
+ * never blocks. */
+int tb_dist_requests_progress(tb_dist *d, tb_dist_requests *q, const char *what);
+/* Waits for every pending sum, under the watchdog as a blocking collective
+ * is, and empties q. */
+int tb_dist_requests_wait(tb_dist *d, tb_dist_requests *q, const char *what);
 
 /* Fails on every rank whose `text` (a configuration, a build id) differs from
  * rank 0's, naming the rank and host. */

@@ -70,6 +70,8 @@ struct tb_model {
     size_t grad_elems; /* per buffer: the largest activation */
     float *grad[GRAD_BUFFERS];
     int grad_refs[GRAD_BUFFERS];
+    tb_grad_hook grad_hook; /* told as each parameter gradient is done */
+    void *grad_hook_ctx;
 };
 
 /* ---- layout: shapes and parameter metadata, no device ------------------ */
@@ -537,6 +539,16 @@ static tb_tensor first_n(const tb_tensor *t, int n)
 
 static float *P(tb_model *m, int i) { return m->params[i].data; }
 static float *G(tb_model *m, int i) { return m->params[i].grad; }
+
+/* Tells the hook that parameter i's gradient is done (i < 0: absent). */
+static int grad_done(tb_model *m, int i)
+{
+    if (!m->grad_hook || i < 0)
+        return 0;
+    if (m->grad_hook(m->grad_hook_ctx, i))
+        return tb_fail_prefix("after the gradient of %s", m->params[i].name);
+    return 0;
+}
 static float *B(tb_model *m, int i) { return m->buffers[i].data; }
 
 /* --profile-layers: a span per unit, the device synchronised so the span is
@@ -678,12 +690,16 @@ static int unit_backward_body(tb_model *m, unit *u, const tb_tensor *x, int n, i
                       G(m, u->beta)))
             return tb_fail_prefix("%s backward", u->bn_name);
         grad_release(m, g_in);
+        if (grad_done(m, u->beta) || grad_done(m, u->gamma))
+            return -1;
     } else if (u->relu && b->relu_bwd(b, &A, &dA, &dA)) {
         return tb_fail_prefix("%s relu backward", u->name);
     }
     tb_tensor dC = grad_tensor(m, g_c, u->out, n);
     if (b->conv_bwd_weights(b, &u->d, &X, &dC, G(m, u->w)))
         return tb_fail_prefix("%s backward (weights)", u->name);
+    if (grad_done(m, u->w))
+        return -1;
     if (need_dx) {
         if ((*g_out = grad_acquire(m)) < 0)
             return -1;
@@ -736,6 +752,8 @@ int tb_model_backward(tb_model *m, int n)
     double t0 = layer_begin("bwd", "fc", label, sizeof label);
     if (layer_end(b, label, t0, b->fc_bwd(b, &F, &dL, P(m, m->fc_w), &dF, G(m, m->fc_w), G(m, m->fc_b))))
         return tb_fail_prefix("fc backward");
+    if (grad_done(m, m->fc_b) || grad_done(m, m->fc_w))
+        return -1;
     block *last = &m->blocks[m->nblocks - 1];
     int g = grad_acquire(m);
     if (g < 0)
@@ -770,6 +788,12 @@ tb_buffer *tb_model_buffers(tb_model *m) { return m->buffers; }
 tb_tensor *tb_model_input(tb_model *m) { return &m->input; }
 const tb_tensor *tb_model_logits(const tb_model *m) { return &m->logits; }
 tb_tensor *tb_model_dlogits(tb_model *m) { return &m->dlogits; }
+
+void tb_model_set_grad_hook(tb_model *m, tb_grad_hook hook, void *ctx)
+{
+    m->grad_hook = hook;
+    m->grad_hook_ctx = ctx;
+}
 
 float *tb_model_grads(tb_model *m, size_t *count)
 {

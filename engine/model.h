@@ -108,6 +108,12 @@ int tb_model_forward(tb_model *m, int n, int training);
 /* Backward pass from dlogits (filled by the loss), writing every parameter's
  * gradient. */
 int tb_model_backward(tb_model *m, int n);
+/* Called by tb_model_backward once parameter `param`'s gradient is written
+ * (enqueued, on an asynchronous backend), so data-parallel training can start
+ * reducing it while backward goes on; a non-zero return stops backward.
+ * Parameters come roughly in reverse index order.  NULL removes the hook. */
+typedef int (*tb_grad_hook)(void *ctx, int param);
+void tb_model_set_grad_hook(tb_model *m, tb_grad_hook hook, void *ctx);
 /* The gradient of the logits the loss writes before backward. */
 tb_tensor *tb_model_dlogits(tb_model *m);
 /* Every parameter's gradient as one contiguous device array, in parameter

@@ -31,6 +31,11 @@ static const tb_option options[] = {
      "a Slurm allocation (default 1)"},
     {"rank-timeout", NULL, TB_OPT_FLOAT, F(rank_timeout), 0, 0, 1e6, NULL, 0, "S",
      "data-parallel: seconds a rank waits for the others before stopping the job (default 600)"},
+    {"bucket-mb", NULL, TB_OPT_FLOAT, F(bucket_mb), 0, 0.001, 65536, NULL, 0, "MB",
+     "data-parallel: gradients are all-reduced in buckets of about MB megabytes (default 25)"},
+    {"overlap", NULL, TB_OPT_CHOICE, F(overlap), S(overlap), 0, 0, "on|off", 0, "on|off",
+     "data-parallel: all-reduce each bucket as soon as backward has written it (on, default) or after "
+     "backward (off: compute and communication times apart)"},
     {"epochs", NULL, TB_OPT_INT, F(epochs), 0, 1, 100000, NULL, 0, "N", "training epochs (default 5)"},
     {"optimizer", NULL, TB_OPT_CHOICE, F(optimizer), S(optimizer), 0, 0,
      "sgd|sgd-nesterov|adagrad|adadelta|adam|lars", 0, "NAME", "optimizer (default sgd)"},
@@ -95,6 +100,8 @@ void tb_train_config_defaults(tb_train_config *c)
     c->batch_size = 128;
     c->gpus = 1;
     c->rank_timeout = 600;
+    c->bucket_mb = 25;
+    snprintf(c->overlap, sizeof c->overlap, "on");
     c->epochs = 5;
     snprintf(c->optimizer, sizeof c->optimizer, "sgd");
     c->lr = 0.1;

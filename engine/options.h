@@ -19,6 +19,8 @@ typedef struct {
     int batch_size;  /* per GPU (per process) */
     int gpus;        /* data-parallel ranks, one GPU each (CPU ranks with --device cpu) */
     double rank_timeout; /* seconds a rank waits for the others before stopping the job */
+    double bucket_mb;    /* data-parallel: gradient all-reduce bucket size */
+    char overlap[4];     /* on | off: all-reduce buckets during backward, or after it */
     int epochs;
     char optimizer[16];
     double lr;

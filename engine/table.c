@@ -38,8 +38,9 @@ static const tb_column_def columns[] = {
     {"nodes", "#N", TB_COL_INT, "nodes: GPUs / gpus_per_node, rounded up"},
     {"effective_lr", "LR", TB_COL_REAL, "learning rate after --lr-scaling"},
     {"compute_s", "Compute (s)", TB_COL_SECONDS, "forward and backward time (multi-GPU runs)"},
-    {"comm_s", "Comm (s)", TB_COL_SECONDS, "gradient all-reduce time (multi-GPU runs)"},
-    {"bandwidth", "Bandwidth (GB/s)", TB_COL_GBPS, "2(n-1)/n x model bytes x all-reduces / comm time"},
+    {"comm_s", "Comm (s)", TB_COL_SECONDS,
+     "time steps waited for the gradient all-reduce (multi-GPU runs; with --overlap on, what backward did not hide)"},
+    {"bandwidth", "Bandwidth (GB/s)", TB_COL_GBPS, "2(n-1)/n x model bytes x all-reduces / all-reduce time"},
     {"speedup", "Speedup", TB_COL_RATIO, "baseline time / time"},
     {"weak_speedup", "Weak-scaling speedup", TB_COL_RATIO, "baseline time / (time x GPU ratio)"},
     {"efficiency", "Scaling efficiency", TB_COL_EFFIC, "T1 / (N x TN) x 100"},
@@ -375,7 +376,14 @@ static void cell_value_of(const row *rows, int n, const row *r, const spec *s, c
         /* The ranks that ran it (the epoch's, the run's, else the gpus
          * asked for); images are summed over the ranks, so a step takes
          * batch_size x ranks of them. */
-        double comm = timing(r, s, "comm_s"), images = jnum(ep, "images");
+        /* The all-reduces' own time where the run records it (with
+         * --overlap on, comm_s is only the part backward did not hide). */
+        double comm = timing(r, s, "allreduce_s"), images = jnum(ep, "images");
+        if (isnan(comm))
+            comm = timing(r, s, "comm_s");
+        double bytes = jnum(ep, "allreduce_bytes");
+        if (isnan(bytes))
+            bytes = jnum(model, "params") * 4.0;
         double ranks = jnum(ep, "ranks");
         if (isnan(ranks))
             ranks = jnum(r->result, "ranks");
@@ -388,7 +396,7 @@ static void cell_value_of(const row *rows, int n, const row *r, const spec *s, c
             reduces = ceil(images / (batch * ranks));
         /* Ranks outside 1..INT_MAX (damaged files) give n/a, not an undefined cast. */
         double bw = ranks >= 1 && ranks <= INT_MAX
-                        ? tb_allreduce_bandwidth((int)ranks, jnum(model, "params") * 4.0, reduces, comm)
+                        ? tb_allreduce_bandwidth((int)ranks, bytes, reduces, comm)
                         : NAN;
         cell->num = bw / 1e9;
     } else if (!strcmp(id, "speedup") || !strcmp(id, "weak_speedup") || !strcmp(id, "efficiency")) {
@@ -768,7 +776,8 @@ static int assemble(tb_table *t, row *rows, int n, struct json_object *tspec, in
     }
     for (int c = 0; c < total; c++)
         if (!strcmp(t->ids[c], "bandwidth")) {
-            add_note(t, "Bandwidth = 2(n-1)/n x model bytes (fp32 gradients) x all-reduces per epoch / comm time.",
+            add_note(t, "Bandwidth = 2(n-1)/n x model bytes (fp32 gradients) x all-reduces per epoch / all-reduce "
+                        "time (from the first bucket's start to the last one's end; comm time where a run lacks it).",
                      NULL, NULL);
             break;
         }

@@ -1,7 +1,9 @@
 #include "train_report.h"
 
+#include "derived.h"
 #include "error.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +26,13 @@ struct json_object *tb_epoch_report_json(const tb_epoch_report *r)
         json_object_object_add(o, "ranks", json_object_new_int(r->ranks));
         json_object_object_add(o, "compute_s", json_object_new_double(r->train_s - r->comm_s));
         json_object_object_add(o, "comm_s", json_object_new_double(r->comm_s));
+        /* Achieved ring all-reduce bandwidth over the all-reduces' own time. */
+        json_object_object_add(o, "allreduces", json_object_new_int(r->allreduces));
+        json_object_object_add(o, "allreduce_s", json_object_new_double(r->allreduce_s));
+        json_object_object_add(o, "allreduce_bytes", json_object_new_double(r->allreduce_bytes));
+        json_object_object_add(o, "buckets", json_object_new_int(r->buckets));
+        double bw = tb_allreduce_bandwidth(r->ranks, r->allreduce_bytes, r->allreduces, r->allreduce_s);
+        json_object_object_add(o, "bandwidth_gbps", isnan(bw) ? NULL : json_object_new_double(bw / 1e9));
     }
     json_object_object_add(o, "train_loss", json_object_new_double(r->train_loss));
     json_object_object_add(o, "train_acc", json_object_new_double(r->train_acc));

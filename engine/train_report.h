@@ -31,8 +31,13 @@ typedef struct {
     double train_s;    /* mini-batch compute, device synchronised */
     double epoch_s;    /* the whole training epoch (load + compute + bookkeeping) */
     double eval_s;     /* test-set evaluation */
-    double comm_s;     /* data-parallel: time in the gradient all-reduce (part of train_s) */
+    double comm_s;     /* data-parallel: time the step waited on communication (part of train_s); with
+                        * --overlap on only what backward did not hide */
     int ranks;         /* data-parallel ranks (1: none) */
+    int allreduces;    /* data-parallel: all-reduces of the whole gradient block (steps) */
+    double allreduce_s; /* their time from first bucket start to last bucket end (overlapped or not) */
+    double allreduce_bytes; /* gradient bytes per all-reduce */
+    int buckets;       /* buckets per all-reduce */
     double train_loss; /* mean per-sample loss over the epoch */
     double train_acc;  /* percent */
     double test_loss;

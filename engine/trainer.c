@@ -12,6 +12,7 @@
 #include "dataset.h"
 #include "dist.h"
 #include "error.h"
+#include "grad_reduce.h"
 #include "launch.h"
 #include "loader.h"
 #include "model.h"
@@ -98,6 +99,7 @@ typedef struct {
     tb_model *model;
     tb_loader *train_loader, *test_loader;
     tb_optimizer opt;
+    tb_grad_reducer *reducer; /* data-parallel gradient sums */
     int32_t *labels_dev;
     float *logits_host;
     tb_epoch_report *epochs;
@@ -134,6 +136,7 @@ static void run_free(run *r)
         json_object_put(r->repeats);
     tb_loader_destroy(r->train_loader);
     tb_loader_destroy(r->test_loader);
+    tb_grad_reducer_destroy(r->reducer);
     if (r->model) {
         tb_optimizer_free_state(r->b, tb_model_params(r->model), tb_model_param_count(r->model));
         tb_model_destroy(r->model);
@@ -340,6 +343,12 @@ static int build_model(run *r)
         return -1;
     int h = tb_loader_height(r->train_loader), w = tb_loader_width(r->train_loader);
 #if TB_HAVE_CUDA
+    /* Never two ranks on one GPU. */
+    if (strcmp(c->device, "cuda") == 0 && r->dist.size > 1) {
+        int gpus = tb_cuda_device_count();
+        if (gpus < 1 || tb_dist_check_gpus(&r->dist, gpus))
+            return -1;
+    }
     r->b = strcmp(c->device, "cuda") == 0 ? tb_cuda_backend_create(r->dist.local_rank, c->precision) : tb_cpu_backend_create(c->threads);
 #else
     r->b = tb_cpu_backend_create(c->threads);
@@ -348,6 +357,9 @@ static int build_model(run *r)
         return -1;
     r->model = tb_model_create(r->b, &spec, c->batch_size, h, w, c->seed);
     if (!r->model || broadcast_model(r))
+        return -1;
+    r->reducer = tb_grad_reducer_create(&r->dist, r->b, r->model, c->bucket_mb, strcmp(c->overlap, "on") == 0);
+    if (!r->reducer)
         return -1;
     r->labels_dev = r->b->alloc(r->b, (size_t)c->batch_size * sizeof(int32_t), "labels");
     r->logits_host = tb_malloc((size_t)c->batch_size * spec.classes * sizeof(float), "logits");
@@ -485,14 +497,15 @@ static int reduce_epoch(run *r, tb_epoch_report *rep, double *loss_sum, int *cor
     v[0] = *loss_sum, v[1] = *correct, v[2] = *images;
     for (int k = 0; k < classes; k++)
         v[3 + k] = hits[k], v[3 + classes + k] = seen[k];
-    double t[4] = {rep->load_s, rep->train_s, rep->epoch_s, rep->comm_s};
+    double t[5] = {rep->load_s, rep->train_s, rep->epoch_s, rep->comm_s, rep->allreduce_s};
     int rc = tb_dist_allreduce_sum_f64(&r->dist, v, n, "epoch metrics") ||
-             tb_dist_allreduce_max_f64(&r->dist, t, 4, "epoch timings");
+             tb_dist_allreduce_max_f64(&r->dist, t, 5, "epoch timings");
     if (!rc) {
         *loss_sum = v[0], *correct = (int)v[1], *images = (int)v[2];
         for (int k = 0; k < classes; k++)
             hits[k] = (int)v[3 + k], seen[k] = (int)v[3 + classes + k];
         rep->load_s = t[0], rep->train_s = t[1], rep->epoch_s = t[2], rep->comm_s = t[3];
+        rep->allreduce_s = t[4];
     }
     free(v);
     return rc ? -1 : 0;
@@ -654,8 +667,6 @@ static int train_step(run *r, const tb_batch *batch, float lr, double *batch_los
      * shards), so 1 / global batch makes the summed gradients the gradient
      * of the global mean loss. */
     int global_n = batch->n * r->dist.size;
-    size_t ngrads;
-    float *grads = tb_model_grads(r->model, &ngrads);
     phase_begin(&pc, TB_PHASE_H2D);
     if (upload_batch(r, batch) || phase_end(&pc))
         return -1;
@@ -665,12 +676,13 @@ static int train_step(run *r, const tb_batch *batch, float lr, double *batch_los
                         batch_loss) ||
         phase_end(&pc))
         return -1;
+    /* The gradient sums start during backward, bucket by bucket
+     * (grad_reduce.h); the allreduce phase is what is left to wait for. */
     phase_begin(&pc, TB_PHASE_BACKWARD);
-    if (tb_model_backward(r->model, batch->n) || ((r->dist.size > 1 || tb_prof_on) && b->synchronize(b)) ||
-        phase_end(&pc))
+    if (tb_grad_reducer_begin(r->reducer) || tb_model_backward(r->model, batch->n) || phase_end(&pc))
         return -1;
     phase_begin(&pc, TB_PHASE_ALLREDUCE);
-    if (through_host(r, grads, ngrads, 0, "gradients") || step_agreement(r, batch_loss) || phase_end(&pc))
+    if (tb_grad_reducer_finish(r->reducer) || step_agreement(r, batch_loss) || phase_end(&pc))
         return -1;
     phase_begin(&pc, TB_PHASE_OPTIMIZER);
     if (tb_optimizer_step(&r->opt, b, tb_model_params(r->model), tb_model_param_count(r->model), lr) ||
@@ -744,6 +756,10 @@ static int train_epoch(run *r, int epoch, tb_epoch_report *rep)
         fprintf(stderr, "\r%*s\r", 100, "");
     rep->epoch_s = now_s() - t_epoch;
     rep->has_phases = tb_prof_on;
+    tb_grad_reduce_stats gs;
+    tb_grad_reducer_take_stats(r->reducer, &gs);
+    rep->allreduces = gs.allreduces, rep->allreduce_s = gs.allreduce_s;
+    rep->allreduce_bytes = gs.bytes, rep->buckets = gs.buckets;
     double loss_sum = r->loss_sum;
     int correct = r->correct, images = r->images;
     if (!rc && reduce_epoch(r, rep, &loss_sum, &correct, &images, r->class_hits, r->class_seen, classes))
@@ -794,7 +810,8 @@ static int changeable_on_resume(const char *key)
 {
     static const char *const keys[] = {"epochs", "num_workers", "threads", "lr", "quiet", "run_dir", "runs_dir",
                                        "resume", "no_checkpoint", "checkpoint", "checkpoint_every", "profile",
-                                       "profile_layers", "rank_timeout", "data_dir", "save_weights", "repeat"};
+                                       "profile_layers", "rank_timeout", "data_dir", "save_weights", "repeat",
+                                       "overlap", "bucket_mb"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         if (!strcmp(key, keys[i]))
             return 1;
@@ -1062,10 +1079,15 @@ static int reset_for_repeat(run *r)
 {
     tb_optimizer_free_state(r->b, tb_model_params(r->model), tb_model_param_count(r->model));
     tb_model_spec spec = *tb_model_get_spec(r->model);
+    tb_grad_reducer_destroy(r->reducer); /* it hooks the model's backward */
+    r->reducer = NULL;
     tb_model_destroy(r->model);
     r->model = tb_model_create(r->b, &spec, r->cfg->batch_size, tb_loader_height(r->train_loader),
                                tb_loader_width(r->train_loader), r->cfg->seed);
     if (!r->model || broadcast_model(r))
+        return -1;
+    r->reducer = tb_grad_reducer_create(&r->dist, r->b, r->model, r->cfg->bucket_mb, strcmp(r->cfg->overlap, "on") == 0);
+    if (!r->reducer)
         return -1;
     tb_optimizer_init(&r->opt, &r->opt.cfg);
     for (int i = 0; i < r->epochs_done; i++) {

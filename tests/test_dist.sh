@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Data-parallel training over MPI on CPU ranks: 2 ranks reach the weights and
-# metrics of 1 rank with the same global batch; ranks with different options
-# refuse to start; a killed or hung rank ends the job within a bounded time
-# with a message naming it; a generated Slurm script runs on a real
-# single-node Slurm (when slurmctld/slurmd are installed and we are root).
+# metrics of 1 rank with the same global batch, with one gradient bucket or
+# several, all-reduced during backward (--overlap on) or after it; ranks with
+# different options refuse to start; a killed or hung rank ends the job
+# within a bounded time with a message naming it; a generated Slurm script
+# runs on a real single-node Slurm (when slurmctld/slurmd are installed and
+# we are root).
 set -u
 . "$(dirname "$0")/lib.sh"
 TB=${TRAINBENCH:?set TRAINBENCH to the trainbench binary}
@@ -24,9 +26,15 @@ common=(--dataset synthetic --model resnet18-cifar:w4 --limit-train 192 --limit-
 
 # --- 2 ranks x 16 == 1 rank x 32 (no batch norm: BN statistics are per rank) --
 "$TB" train "${common[@]}" --batch-size 32 --run-dir "$tmp/one" || bad "1-rank run failed"
+# The default (one 25 MB bucket here), then several small buckets (0.03 MB:
+# about 8 for this model) reduced during backward and after it.
 "$TB" train "${common[@]}" --batch-size 16 --gpus 2 --run-dir "$tmp/two" >"$tmp/two.log" 2>&1 \
   || bad "2-rank run failed: $(cat "$tmp/two.log")"
-/usr/bin/python3 - "$tmp/one" "$tmp/two" <<'PY' && ok || bad "2 ranks differ from 1 rank"
+for ov in on off; do
+  "$TB" train "${common[@]}" --batch-size 16 --gpus 2 --bucket-mb 0.03 --overlap $ov --run-dir "$tmp/two-$ov" \
+    >"$tmp/two-$ov.log" 2>&1 || bad "2-rank run with --overlap $ov failed: $(cat "$tmp/two-$ov.log")"
+done
+/usr/bin/python3 - "$tmp/one" "$tmp/two" "$tmp/two-on" "$tmp/two-off" <<'PY' && ok || bad "2 ranks differ from 1 rank"
 import json, struct, sys
 from array import array
 def weights(d):
@@ -40,19 +48,30 @@ def weights(d):
         s, e = v["data_offsets"]
         out[k] = array("f", b[8 + n + s:8 + n + e])
     return out
-a, b = weights(sys.argv[1]), weights(sys.argv[2])
-assert a.keys() == b.keys() and len(a) > 10
-worst = max(max(abs(x - y) for x, y in zip(a[k], b[k])) / max(max(abs(x) for x in a[k]), 1e-12) for k in a)
-print(f"worst relative weight difference 1 vs 2 ranks: {worst:.2e}")
-assert worst < 1e-5, worst
+a = weights(sys.argv[1])
 r1 = json.load(open(sys.argv[1] + "/result.json"))
-r2 = json.load(open(sys.argv[2] + "/result.json"))
-assert r1["ranks"] == 1 and r2["ranks"] == 2
-for e1, e2 in zip(r1["epochs"], r2["epochs"]):
-    assert abs(e1["train_loss"] - e2["train_loss"]) <= 1e-5 * abs(e1["train_loss"]), (e1["train_loss"], e2["train_loss"])
-    assert e1["train_acc"] == e2["train_acc"] and e1["test_acc"] == e2["test_acc"]
-    assert e1["images"] == e2["images"] == 192 and e1["class_acc"] == e2["class_acc"]
-    assert e2["comm_s"] > 0 and 0 < e2["compute_s"] < e2["train_s"]
+assert r1["ranks"] == 1
+for d in sys.argv[2:]:
+    b = weights(d)
+    assert a.keys() == b.keys() and len(a) > 10
+    worst = max(max(abs(x - y) for x, y in zip(a[k], b[k])) / max(max(abs(x) for x in a[k]), 1e-12) for k in a)
+    print(f"worst relative weight difference 1 rank vs {d.rsplit('/', 1)[1]}: {worst:.2e}")
+    assert worst < 1e-5, (d, worst)
+    r2 = json.load(open(d + "/result.json"))
+    assert r2["ranks"] == 2
+    for e1, e2 in zip(r1["epochs"], r2["epochs"]):
+        assert abs(e1["train_loss"] - e2["train_loss"]) <= 1e-5 * abs(e1["train_loss"]), (e1["train_loss"], e2["train_loss"])
+        assert e1["train_acc"] == e2["train_acc"] and e1["test_acc"] == e2["test_acc"]
+        assert e1["images"] == e2["images"] == 192 and e1["class_acc"] == e2["class_acc"]
+        assert e2["comm_s"] > 0 and 0 < e2["compute_s"] < e2["train_s"]
+        # 192 images at a global batch of 32: 6 all-reduces of 4 x params bytes
+        assert e2["allreduces"] == 6 and e2["allreduce_bytes"] == 4 * r2["model"]["params"], e2
+        assert e2["allreduce_s"] > 0 and e2["bandwidth_gbps"] > 0, e2
+    buckets = r2["epochs"][0]["buckets"]
+    assert buckets == (1 if d.endswith("/two") else 8), (d, buckets)
+# Bucketing and overlap only change when the sums happen, not what they are.
+on, off = weights(sys.argv[3]), weights(sys.argv[4])
+assert all(on[k] == off[k] for k in on), "overlap on and off reached different weights"
 PY
 [ "$(ls "$tmp/two" | sort | tr '\n' ' ')" = "checkpoint.json checkpoint.safetensors config.json events.jsonl result.json weights.safetensors " ] \
   && ok || bad "only rank 0 writes the run directory: $(ls "$tmp/two")"
@@ -92,8 +111,9 @@ status=$?
   && ok || bad "mismatched ranks produced a completed result"
 
 # --- a killed rank ends the job, a hung one too, within the time bound -------
+# (several buckets, overlapped: the waits for them are watched too)
 long=(--dataset synthetic --model resnet18-cifar:w4 --limit-train 4000 --limit-test 32 --epochs 50
-      --batch-size 16 --gpus 2 --threads 1 --quiet --rank-timeout 5)
+      --batch-size 16 --gpus 2 --threads 1 --quiet --rank-timeout 5 --overlap on --bucket-mb 0.03)
 rank_pid() { # the pid of rank $1 of the run writing to $2
   for p in $(pgrep -f -- "--run-dir=$2"); do
     tr '\0' '\n' </proc/"$p"/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1" && echo "$p"

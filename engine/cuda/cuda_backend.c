@@ -350,6 +350,16 @@ int tb_cuda_device_count(void)
     return n;
 }
 
+void *tb_cuda_stream(tb_backend *b)
+{
+    return b && b->kind == TB_DEVICE_CUDA ? (void *)tb_cuda_of(b)->stream : NULL;
+}
+
+int tb_cuda_device(const tb_backend *b)
+{
+    return b && b->kind == TB_DEVICE_CUDA ? ((const tb_cuda *)b->impl)->device : -1;
+}
+
 size_t tb_cuda_peak_bytes(const tb_backend *b)
 {
     return b && b->kind == TB_DEVICE_CUDA ? ((const tb_cuda *)b->impl)->peak : 0;

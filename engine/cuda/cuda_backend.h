@@ -25,4 +25,9 @@ size_t tb_cuda_peak_bytes(const tb_backend *b);
 /* Bytes the device has in all and in use by every process now (cudaMemGetInfo). */
 int tb_cuda_device_memory(const tb_backend *b, size_t *total, size_t *used);
 
+/* The backend's compute stream (a cudaStream_t) and its device, for work
+ * that orders itself against the backend's (the NCCL gradient reducer). */
+void *tb_cuda_stream(tb_backend *b);
+int tb_cuda_device(const tb_backend *b);
+
 #endif
