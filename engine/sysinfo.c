@@ -143,3 +143,15 @@ struct json_object *tb_sysinfo_json(void)
     json_object_object_add(o, "libraries", libraries_json());
     return o;
 }
+
+long long tb_sysinfo_rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long long size = 0, resident = 0;
+    if (!f)
+        return 0;
+    int n = fscanf(f, "%lld %lld", &size, &resident);
+    fclose(f);
+    long page = sysconf(_SC_PAGESIZE);
+    return n == 2 && page > 0 ? resident * page : 0;
+}

@@ -10,5 +10,7 @@ struct json_object *tb_sysinfo_json(void);
 /* "Intel(R) Xeon(R) ..." or "unknown". */
 void tb_sysinfo_cpu_model(char *out, size_t out_size);
 int tb_sysinfo_cpu_cores(void);
+/* This process's resident set size now (Linux /proc/self/statm), 0 if unknown. */
+long long tb_sysinfo_rss_bytes(void);
 
 #endif

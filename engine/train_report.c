@@ -46,6 +46,8 @@ struct json_object *tb_epoch_report_json(const tb_epoch_report *r)
         json_object_array_add(ca, json_object_new_double(r->class_acc[k]));
     json_object_object_add(o, "class_acc", ca);
     json_object_object_add(o, "best_class", json_object_new_int(r->best_class));
+    if (r->rss_bytes > 0)
+        json_object_object_add(o, "rss_bytes", json_object_new_int64(r->rss_bytes));
     if (r->has_phases) {
         struct json_object *ph = json_object_new_object();
         for (int p = 0; p < TB_PHASE_COUNT; p++) {
@@ -106,6 +108,8 @@ int tb_epoch_report_from_json(struct json_object *o, tb_epoch_report *r)
         return tb_fail("out of memory");
     for (size_t k = 0; k < n; k++)
         r->class_acc[k] = json_object_get_double(json_object_array_get_idx(ca, k));
+    int no_rss = 0;
+    r->rss_bytes = (long long)get_num(o, "rss_bytes", &no_rss);
     struct json_object *ph;
     if (json_object_object_get_ex(o, "phases", &ph)) {
         r->has_phases = 1;

@@ -48,6 +48,7 @@ typedef struct {
     int classes;
     double *class_acc; /* training accuracy per class, percent (classes entries) */
     int best_class;    /* class with the highest training accuracy */
+    long long rss_bytes; /* resident memory of the process (rank 0) at the epoch's end */
     int has_phases;    /* phase_s measured (--profile) */
     double phase_s[TB_PHASE_COUNT];
 } tb_epoch_report;

@@ -1060,6 +1060,7 @@ static int epoch_loop(run *r, int first_epoch)
             rep->class_acc = NULL;
             return -1;
         }
+        rep->rss_bytes = tb_sysinfo_rss_bytes();
         r->epochs_done++;
         r->cur_epoch = e + 1;
         r->next_batch = 0;

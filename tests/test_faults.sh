@@ -180,6 +180,19 @@ assert len(acc) == 1, acc
 assert s["warmup_epochs_excluded"] == 1
 PY
 
+# --- 20 epochs keep a flat resident set (no leak per step or per epoch) -----
+"$TB" train --dataset synthetic --model resnet18-cifar:w4 --limit-train 512 --limit-test 128 --batch-size 64 \
+  --epochs 20 --threads 1 --quiet --run-dir "$tmp/rss" >"$tmp/rss.log" 2>&1 || bad "20-epoch run: $(cat "$tmp/rss.log")"
+/usr/bin/python3 - "$tmp/rss/result.json" <<'PY' && ok || bad "RSS grows over 20 epochs"
+import json, sys
+rss = [e["rss_bytes"] for e in json.load(open(sys.argv[1]))["epochs"]]
+assert len(rss) == 20 and min(rss) > 0, rss
+# After the first epochs (caches, pools) the resident set stays within 1 MiB.
+growth = max(rss[2:]) - rss[2]
+print(f"RSS epoch 3 {rss[2] / 2**20:.1f} MiB, epoch 20 {rss[-1] / 2**20:.1f} MiB, growth {growth / 1024:.0f} KiB")
+assert growth <= 1 << 20, rss
+PY
+
 # --- --repeat in a preset: the exported table shows median [min, max] ---------
 cat >"$tmp/rep.ini" <<'INI'
 [preset]
