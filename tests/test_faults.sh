@@ -225,5 +225,25 @@ cell = t["rows"][0][1]
 assert set(cell) == {"median", "min", "max"} and cell["min"] <= cell["median"] <= cell["max"], cell
 ' "$json_out" && ok || bad "--repeat JSON export: $json_out"
 
+# --- a sweep interrupted mid-configuration continues it from its checkpoint ---
+sed -e 's/^repeat = 3$/epochs = 3/' -e 's/^epochs = 2$//' -e 's/^num_workers = 0, 1$/num_workers = 1/' \
+    -e 's/^limit_train = 256$/limit_train = 1280/' "$tmp/rep.ini" >"$tmp/ckpt.ini"
+"$TB" run "$tmp/ckpt.ini" --runs-dir "$tmp/ckruns" >"$tmp/ckpt1.log" 2>&1 &
+pid=$!
+for _ in $(seq 300); do
+  ev=$(ls "$tmp"/ckruns/*-ckpt/*/events.jsonl 2>/dev/null | head -1)
+  [ -n "$ev" ] && grep -q '"epoch":2,"batch"' "$ev" && break
+  sleep 0.1
+done
+kill -TERM $pid
+wait $pid
+rc=$?
+check "[ $rc -eq 130 ]" "sweep SIGTERM: exit $rc: $(cat "$tmp/ckpt1.log")"
+"$TB" run "$tmp/ckpt.ini" --runs-dir "$tmp/ckruns" --resume >"$tmp/ckpt2.log" 2>&1 || bad "sweep resume: $(cat "$tmp/ckpt2.log")"
+check "grep -q 'resuming from its checkpoint' '$tmp/ckpt2.log'" "sweep resume restarted the configuration: $(cat "$tmp/ckpt2.log")"
+res=$(ls "$tmp"/ckruns/*-ckpt/*/result.json | head -1)
+check "[ \"\$(json '$res' \"(d['status'], len(d['epochs']), len(d['resumed']))\")\" = \"('completed', 3, 1)\" ]" \
+  "sweep resume result: $(json "$res" "(d['status'], len(d['epochs']), d.get('resumed'))")"
+
 echo "$((checks - fails)) of $checks checks passed"
 [ $fails -eq 0 ]
