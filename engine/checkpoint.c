@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +41,8 @@ static int read_exact(struct json_object *o, const char *key, double *out)
     char *end;
     errno = 0;
     *out = strtod(s, &end);
-    if (end == s || *end || errno == ERANGE)
-        return tb_fail("\"%s\": \"%s\" is not a number", key, s);
+    if (end == s || *end || errno == ERANGE || !isfinite(*out) || (strcmp(key, "loss_sum") && *out < 0))
+        return tb_fail("\"%s\": \"%s\" is not a %s number", key, s, strcmp(key, "loss_sum") ? "non-negative" : "finite");
     return 0;
 }
 
