@@ -3,11 +3,14 @@
  * Per epoch: load_s is the time the loop waited for the loader, train_s the
  * mini-batch compute (upload, forward, loss, backward, optimizer step) with
  * the device synchronised, epoch_s the whole training loop.  The test set is
- * evaluated after each epoch and timed separately (eval_s). */
+ * evaluated after each epoch and timed separately (eval_s).
+ *
+ * Checkpoints and --resume are in trainer_checkpoint.c, result.json and
+ * --repeat in trainer_result.c; trainer_run.h holds the state they share. */
 #include "trainer.h"
+#include "trainer_run.h"
 
 #include "backend.h"
-#include "backend_check.h"
 #include "checkpoint.h"
 #include "dataset.h"
 #include "dist.h"
@@ -16,11 +19,9 @@
 #include "launch.h"
 #include "loader.h"
 #include "model.h"
-#include "model_io.h"
 #include "optim.h"
 #include "profile.h"
 #include "rundir.h"
-#include "safetensors.h"
 #include "sysinfo.h"
 #include "train_report.h"
 #include "tb_config.h"
@@ -28,7 +29,6 @@
 #include "cuda/cuda_backend.h"
 #endif
 
-#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -46,13 +46,6 @@ static void on_signal(int sig)
         raise(sig);
     }
     stop_requested = 1;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 struct json_object *tb_train_config_json(const tb_train_config *c)
@@ -89,43 +82,6 @@ struct json_object *tb_train_config_json(const tb_train_config *c)
     return o;
 }
 
-/* Everything one run holds; freed by run_free. */
-typedef struct {
-    const tb_train_config *cfg;
-    tb_rundir *dir;
-    struct json_object *result;
-    tb_dataset train, test;
-    tb_backend *b;
-    tb_model *model;
-    tb_loader *train_loader, *test_loader;
-    tb_optimizer opt;
-    tb_grad_reducer *reducer; /* data-parallel gradient sums */
-    int32_t *labels_dev;
-    float *logits_host;
-    tb_epoch_report *epochs;
-    int epochs_done;
-    int show_progress;
-    double started;
-    tb_dist dist;
-    int stop; /* all ranks agreed to stop at a batch boundary */
-    tb_train_config local_cfg; /* cfg as this rank uses it (ranks > 0 print nothing) */
-    /* The epoch in progress, as a checkpoint needs it. */
-    int cur_epoch, next_batch;
-    double loss_sum, elapsed_before, epoch_t0;
-    int ckpt_due;                 /* all ranks agreed a timed checkpoint is due */
-    int correct, images;
-    int *class_hits, *class_seen;
-    tb_epoch_report cur; /* times so far */
-    /* Checkpoints and resume. */
-    tb_checkpoint_state resume;   /* what --resume loaded (epoch, batch, sums) */
-    int resuming;                 /* the first epoch run continues resume */
-    double last_checkpoint;       /* now_s() of the last checkpoint */
-    int ckpt_epoch, ckpt_batch;   /* where the last good checkpoint is; ckpt_epoch -1: none */
-    char identity[8192];          /* the options as JSON, stored in checkpoints */
-    /* --repeat */
-    int repeat;
-    struct json_object *repeats;  /* finished repeats' summaries */
-} run;
 
 static void run_free(run *r)
 {
@@ -155,102 +111,6 @@ static void run_free(run *r)
     if (r->result)
         json_object_put(r->result);
     tb_rundir_close(r->dir);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* --repeat: min/median/max of each figure over the finished repeats; once
- * all are done the summary's figures are the medians. */
-static void add_repeat_stats(run *r, struct json_object *summary)
-{
-    static const char *const keys[] = {"avg_load_s", "avg_train_s", "avg_epoch_s", "images_per_s", "final_test_acc"};
-    int n = (int)json_object_array_length(r->repeats);
-    double *v = n ? malloc((size_t)n * sizeof *v) : NULL;
-    if (!v)
-        return;
-    struct json_object *stats = json_object_new_object();
-    json_object_object_add(stats, "count", json_object_new_int(n));
-    json_object_object_add(stats, "of", json_object_new_int(r->cfg->repeat));
-    for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
-        int m = 0;
-        for (int i = 0; i < n; i++) {
-            struct json_object *x;
-            if (json_object_object_get_ex(json_object_array_get_idx(r->repeats, (size_t)i), keys[k], &x))
-                v[m++] = json_object_get_double(x);
-        }
-        if (!m)
-            continue;
-        qsort(v, (size_t)m, sizeof *v, cmp_double);
-        double median = m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
-        struct json_object *f = json_object_new_object();
-        json_object_object_add(f, "min", json_object_new_double(v[0]));
-        json_object_object_add(f, "median", json_object_new_double(median));
-        json_object_object_add(f, "max", json_object_new_double(v[m - 1]));
-        json_object_object_add(stats, keys[k], f);
-        if (n == r->cfg->repeat)
-            json_object_object_add(summary, keys[k], json_object_new_double(median));
-    }
-    free(v);
-    json_object_object_add(summary, "repeats", stats);
-    json_object_object_add(r->result, "repeats", json_object_get(r->repeats));
-}
-
-static int write_result(run *r, const char *status)
-{
-    json_object_object_add(r->result, "status", json_object_new_string(status));
-    struct json_object *epochs = json_object_new_array();
-    for (int i = 0; i < r->epochs_done; i++)
-        json_object_array_add(epochs, tb_epoch_report_json(&r->epochs[i]));
-    json_object_object_add(r->result, "epochs", epochs);
-    tb_run_averages a;
-    tb_run_averages_compute(r->epochs, r->epochs_done, &a);
-    struct json_object *s = json_object_new_object();
-    json_object_object_add(s, "epochs_completed", json_object_new_int(r->epochs_done));
-    json_object_object_add(s, "epochs_averaged", json_object_new_int(a.epochs_averaged));
-    json_object_object_add(s, "avg_load_s", json_object_new_double(a.load_s));
-    json_object_object_add(s, "avg_train_s", json_object_new_double(a.train_s));
-    json_object_object_add(s, "avg_epoch_s", json_object_new_double(a.epoch_s));
-    json_object_object_add(s, "images_per_s", json_object_new_double(a.images_per_s));
-    if (r->epochs_done) {
-        const tb_epoch_report *last = &r->epochs[r->epochs_done - 1];
-        json_object_object_add(s, "final_test_acc", json_object_new_double(last->test_acc));
-        json_object_object_add(s, "final_test_acc5", json_object_new_double(last->test_acc5));
-        json_object_object_add(s, "final_train_loss", json_object_new_double(last->train_loss));
-    }
-    json_object_object_add(s, "warmup_epochs_excluded", json_object_new_int(r->epochs_done - a.epochs_averaged));
-    if (r->repeats)
-        add_repeat_stats(r, s);
-    json_object_object_add(s, "wall_s", json_object_new_double(now_s() - r->started));
-#if TB_HAVE_CUDA
-    if (r->b && r->b->kind == TB_DEVICE_CUDA) /* the backend's own allocations at most (no context, no handles) */
-        json_object_object_add(s, "peak_device_bytes", json_object_new_int64((int64_t)tb_cuda_peak_bytes(r->b)));
-#endif
-    json_object_object_add(r->result, "summary", s);
-    json_object_object_add(r->result, "updated_at", json_object_new_int64((int64_t)time(NULL)));
-    return tb_rundir_write_json(r->dir, "result.json", r->result);
-}
-
-/* Records a failure: message on stderr, an error event, result.json with
- * status failed.  Returns exit status 1. */
-static int fail_run(run *r, const char *phase)
-{
-    char msg[1200];
-    snprintf(msg, sizeof msg, "%s", tb_last_error());
-    fprintf(stderr, "trainbench: %s: %s\n", phase, msg);
-    if (!r->dir)
-        return 1;
-    struct json_object *ev = json_object_new_object();
-    json_object_object_add(ev, "phase", json_object_new_string(phase));
-    json_object_object_add(ev, "message", json_object_new_string(msg));
-    tb_rundir_event(r->dir, "error", ev);
-    json_object_object_add(r->result, "error", json_object_new_string(msg));
-    if (write_result(r, "failed"))
-        fprintf(stderr, "trainbench: %s\n", tb_last_error());
-    return 1;
 }
 
 static int load_data(run *r)
@@ -299,7 +159,7 @@ static int make_loaders(run *r)
 
 /* Moves `count` floats of device memory through a host buffer for MPI (the
  * CPU backend's device memory is host memory, so it goes direct). */
-static int through_host(run *r, float *dev, size_t count, int bcast, const char *what)
+int run_through_host(run *r, float *dev, size_t count, int bcast, const char *what)
 {
     tb_backend *b = r->b;
     float *host = dev;
@@ -320,17 +180,17 @@ static int through_host(run *r, float *dev, size_t count, int bcast, const char 
 }
 
 /* Every rank starts from rank 0's weights and running statistics. */
-static int broadcast_model(run *r)
+int run_broadcast_model(run *r)
 {
     if (r->dist.size == 1)
         return 0;
     tb_param *p = tb_model_params(r->model);
     tb_buffer *bf = tb_model_buffers(r->model);
     for (int i = 0; i < tb_model_param_count(r->model); i++)
-        if (through_host(r, p[i].data, p[i].count, 1, "initial weights"))
+        if (run_through_host(r, p[i].data, p[i].count, 1, "initial weights"))
             return -1;
     for (int i = 0; i < tb_model_buffer_count(r->model); i++)
-        if (through_host(r, bf[i].data, bf[i].count, 1, "initial running statistics"))
+        if (run_through_host(r, bf[i].data, bf[i].count, 1, "initial running statistics"))
             return -1;
     return 0;
 }
@@ -356,7 +216,7 @@ static int build_model(run *r)
     if (!r->b)
         return -1;
     r->model = tb_model_create(r->b, &spec, c->batch_size, h, w, c->seed);
-    if (!r->model || broadcast_model(r))
+    if (!r->model || run_broadcast_model(r))
         return -1;
     r->reducer = tb_grad_reducer_create(&r->dist, r->b, r->model, c->bucket_mb, strcmp(c->overlap, "on") == 0);
     if (!r->reducer)
@@ -442,7 +302,7 @@ static int score_batch(run *r, const tb_batch *batch, int *correct1, int *correc
 
 static void progress(run *r, int epoch, int index, int batches, int images, double t0, double loss_sum)
 {
-    double elapsed = now_s() - t0;
+    double elapsed = run_now_s() - t0;
     double ips = elapsed > 0 ? images / elapsed : 0;
     struct json_object *ev = json_object_new_object();
     json_object_object_add(ev, "epoch", json_object_new_int(epoch + 1));
@@ -468,7 +328,7 @@ static int step_agreement(run *r, double *batch_loss)
     /* Rank 0's clock decides when a timed checkpoint is due. */
     const tb_train_config *c = r->cfg;
     int due = r->dist.rank == 0 && c->checkpoint && c->checkpoint_every > 0 &&
-              now_s() - r->last_checkpoint >= c->checkpoint_every * 60;
+              run_now_s() - r->last_checkpoint >= c->checkpoint_every * 60;
     if (r->dist.size == 1) {
         r->stop = stop_requested;
         r->ckpt_due = due;
@@ -509,124 +369,6 @@ static int reduce_epoch(run *r, tb_epoch_report *rep, double *loss_sum, int *cor
     }
     free(v);
     return rc ? -1 : 0;
-}
-
-/* The state a checkpoint holds, at the current loop position.  In a
- * data-parallel run the partial epoch's counts are summed over the ranks
- * here (every rank calls this at the same step); on resume rank 0 takes the
- * sums and the others start their counts from zero, so the epoch's reduced
- * totals come out the same. */
-static int checkpoint_state(run *r, tb_checkpoint_state *st, int classes)
-{
-    memset(st, 0, sizeof *st);
-    st->epoch = r->cur_epoch;
-    st->batch = r->next_batch;
-    st->optimizer_step = r->opt.step;
-    st->seed = r->cfg->seed;
-    st->epochs = r->epochs;
-    st->epochs_done = r->epochs_done;
-    st->repeat = r->repeat;
-    snprintf(st->config, sizeof st->config, "%s", r->identity);
-    if (r->next_batch == 0)
-        return 0;
-    st->classes = classes;
-    size_t n = 3 + 2 * (size_t)classes;
-    double *v = tb_malloc(n * sizeof *v, "checkpoint sums");
-    st->class_hits = tb_malloc((size_t)classes * sizeof(int) + 1, "checkpoint counts");
-    st->class_seen = tb_malloc((size_t)classes * sizeof(int) + 1, "checkpoint counts");
-    if (!v || !st->class_hits || !st->class_seen) {
-        free(v);
-        return -1;
-    }
-    v[0] = r->loss_sum, v[1] = r->correct, v[2] = r->images;
-    for (int k = 0; k < classes; k++)
-        v[3 + k] = r->class_hits[k], v[3 + classes + k] = r->class_seen[k];
-    double t[4] = {r->cur.load_s, r->cur.train_s, r->cur.comm_s, now_s() - r->epoch_t0};
-    int rc = tb_dist_allreduce_sum_f64(&r->dist, v, n, "checkpoint sums") ||
-             tb_dist_allreduce_max_f64(&r->dist, t, 4, "checkpoint times");
-    if (!rc) {
-        st->loss_sum = v[0], st->correct = (int)v[1], st->images = (int)v[2];
-        for (int k = 0; k < classes; k++)
-            st->class_hits[k] = (int)v[3 + k], st->class_seen[k] = (int)v[3 + classes + k];
-        st->load_s = t[0], st->train_s = t[1], st->comm_s = t[2], st->elapsed_s = t[3];
-    }
-    free(v);
-    return rc ? -1 : 0;
-}
-
-/* Writes the checkpoint (rank 0; the others only join the sums). */
-static int save_checkpoint(run *r, const char *why)
-{
-    if (!r->cfg->checkpoint)
-        return 0;
-    int classes = tb_model_get_spec(r->model)->classes;
-    tb_checkpoint_state st;
-    double t0 = tb_prof_begin("checkpoint");
-    int rc = checkpoint_state(r, &st, classes);
-    if (!rc && r->repeats)
-        st.repeats = strdup(json_object_to_json_string_ext(r->repeats, JSON_C_TO_STRING_PLAIN));
-    if (!rc && r->dir)
-        rc = tb_checkpoint_save(tb_rundir_path(r->dir), r->b, r->model, &r->opt, &st);
-    free(st.class_hits);
-    free(st.class_seen);
-    free(st.repeats);
-    tb_prof_end("checkpoint", "phase", t0);
-    if (rc)
-        return -1;
-    r->last_checkpoint = now_s();
-    r->ckpt_epoch = r->cur_epoch;
-    r->ckpt_batch = r->next_batch;
-    struct json_object *ev = json_object_new_object();
-    json_object_object_add(ev, "epoch", json_object_new_int(r->cur_epoch + 1));
-    json_object_object_add(ev, "batch", json_object_new_int(r->next_batch));
-    json_object_object_add(ev, "reason", json_object_new_string(why));
-    json_object_object_add(ev, "file", json_object_new_string("checkpoint.safetensors"));
-    tb_rundir_event(r->dir, "checkpoint", ev);
-    return 0;
-}
-
-/* "; the last good checkpoint is ..." for failure messages. */
-static void last_checkpoint_hint(const run *r, char *out, size_t size)
-{
-    if (!r->dir || !r->cfg->checkpoint)
-        snprintf(out, size, "; no checkpoint was kept (--no-checkpoint)");
-    else if (r->ckpt_epoch < 0)
-        snprintf(out, size, "; no checkpoint yet (the first is written when epoch 1 ends)");
-    else
-        snprintf(out, size,
-                 "; the last good checkpoint is %s/checkpoint.safetensors (epoch %d, batch %d): continue with "
-                 "trainbench train --resume %s --lr SMALLER",
-                 tb_rundir_path(r->dir), r->ckpt_epoch + 1, r->ckpt_batch, tb_rundir_path(r->dir));
-}
-
-/* Sets up the sums of epoch `epoch`: fresh, or the checkpoint's when the
- * run resumes inside this epoch.  Returns the first batch to run. */
-static int begin_epoch_sums(run *r, int epoch, int classes)
-{
-    r->cur_epoch = epoch;
-    r->loss_sum = 0;
-    r->correct = r->images = 0;
-    r->elapsed_before = 0;
-    memset(r->class_hits, 0, (size_t)classes * sizeof *r->class_hits);
-    memset(r->class_seen, 0, (size_t)classes * sizeof *r->class_seen);
-    int first = 0;
-    if (r->resuming && r->resume.epoch == epoch && r->resume.batch > 0) {
-        first = r->resume.batch;
-        r->cur.load_s = r->resume.load_s;
-        r->cur.train_s = r->resume.train_s;
-        r->cur.comm_s = r->resume.comm_s;
-        r->elapsed_before = r->resume.elapsed_s;
-        if (r->dist.rank == 0) { /* the checkpoint's counts are every rank's sums */
-            r->loss_sum = r->resume.loss_sum;
-            r->correct = r->resume.correct;
-            r->images = r->resume.images;
-            for (int k = 0; k < classes && k < r->resume.classes; k++)
-                r->class_hits[k] = r->resume.class_hits[k], r->class_seen[k] = r->resume.class_seen[k];
-        }
-    }
-    r->resuming = 0;
-    r->next_batch = first;
-    return first;
 }
 
 /* Times the phases of a step: a span in the trace (and an NVTX range), and
@@ -700,16 +442,16 @@ static int train_epoch(run *r, int epoch, tb_epoch_report *rep)
         return tb_fail("out of memory for per-class counts");
     rep->classes = classes;
     memset(&r->cur, 0, sizeof r->cur);
-    int first = begin_epoch_sums(r, epoch, classes);
+    int first = run_begin_epoch_sums(r, epoch, classes);
     rep->load_s = r->cur.load_s, rep->train_s = r->cur.train_s, rep->comm_s = r->cur.comm_s;
-    double t_epoch = now_s() - r->elapsed_before, last_progress = 0;
+    double t_epoch = run_now_s() - r->elapsed_before, last_progress = 0;
     r->epoch_t0 = t_epoch;
     int rc = tb_loader_start_epoch_at(r->train_loader, epoch, first);
     for (int i = first; !rc && !r->stop; i++) {
         tb_batch *batch = NULL;
-        double t0 = now_s(), tp = tb_prof_begin("data");
+        double t0 = run_now_s(), tp = tb_prof_begin("data");
         int got = tb_loader_next(r->train_loader, &batch);
-        double t1 = now_s();
+        double t1 = run_now_s();
         tb_prof_end("data", "phase", tp);
         rep->load_s += t1 - t0;
         rep->phase_s[TB_PHASE_DATA] += t1 - t0;
@@ -725,13 +467,13 @@ static int train_epoch(run *r, int epoch, tb_epoch_report *rep)
             break;
         }
         tb_prof_end("step", "step", ts);
-        rep->train_s += now_s() - t1;
+        rep->train_s += run_now_s() - t1;
         rep->comm_s += r->dist.comm_s - comm0;
         rep->lr = lr;
         if (!isfinite(batch_loss)) {
             tb_loader_release(r->train_loader, batch);
             char hint[2300];
-            last_checkpoint_hint(r, hint, sizeof hint);
+            run_checkpoint_hint(r, hint, sizeof hint);
             rc = tb_fail("loss became %g at epoch %d step %d (lr %g); lower --lr or check the data%s", batch_loss,
                          epoch + 1, i + 1, lr, hint);
             break;
@@ -744,9 +486,9 @@ static int train_epoch(run *r, int epoch, tb_epoch_report *rep)
         tb_loader_release(r->train_loader, batch);
         r->next_batch = i + 1;
         r->cur.load_s = rep->load_s, r->cur.train_s = rep->train_s, r->cur.comm_s = rep->comm_s;
-        double t = now_s();
+        double t = run_now_s();
         if (!rc && (r->stop || (r->ckpt_due && i + 1 < batches)))
-            rc = save_checkpoint(r, r->stop ? "interrupted" : "timer");
+            rc = run_save_checkpoint(r, r->stop ? "interrupted" : "timer");
         if (t - last_progress > 0.5 || i + 1 == batches) {
             progress(r, epoch, i, batches, r->images, t_epoch, r->loss_sum);
             last_progress = t;
@@ -754,7 +496,7 @@ static int train_epoch(run *r, int epoch, tb_epoch_report *rep)
     }
     if (r->show_progress)
         fprintf(stderr, "\r%*s\r", 100, "");
-    rep->epoch_s = now_s() - t_epoch;
+    rep->epoch_s = run_now_s() - t_epoch;
     rep->has_phases = tb_prof_on;
     tb_grad_reduce_stats gs;
     tb_grad_reducer_take_stats(r->reducer, &gs);
@@ -781,7 +523,7 @@ static int evaluate(run *r, tb_epoch_report *rep)
     if (r->dist.rank != 0)
         return 0; /* rank 0 evaluates; the others wait at the next step */
     tb_backend *b = r->b;
-    double t0 = now_s(), loss_sum = 0;
+    double t0 = run_now_s(), loss_sum = 0;
     int correct1 = 0, correct5 = 0, images = 0, got;
     tb_batch *batch;
     if (tb_loader_start_epoch(r->test_loader, 0))
@@ -797,159 +539,10 @@ static int evaluate(run *r, tb_epoch_report *rep)
     }
     if (got < 0)
         return -1;
-    rep->eval_s = now_s() - t0;
+    rep->eval_s = run_now_s() - t0;
     rep->test_loss = images ? loss_sum / images : 0;
     rep->test_acc = images ? 100.0 * correct1 / images : 0;
     rep->test_acc5 = images ? 100.0 * correct5 / images : 0;
-    return 0;
-}
-
-/* Options a resumed run may change: they do not alter the trajectory of the
- * weights (or, for lr and epochs, the user asks for the change on purpose). */
-static int changeable_on_resume(const char *key)
-{
-    static const char *const keys[] = {"epochs", "num_workers", "threads", "lr", "quiet", "run_dir", "runs_dir",
-                                       "resume", "no_checkpoint", "checkpoint", "checkpoint_every", "profile",
-                                       "profile_layers", "rank_timeout", "data_dir", "save_weights", "repeat",
-                                       "overlap", "bucket_mb"};
-    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
-        if (!strcmp(key, keys[i]))
-            return 1;
-    return 0;
-}
-
-/* The checkpoint's options against this run's: any other difference would
- * make the continuation a different experiment. */
-static int check_resume_config(const char *saved, const char *now)
-{
-    struct json_object *a = json_tokener_parse(saved), *b = json_tokener_parse(now);
-    int rc = 0;
-    if (!a || !b)
-        rc = tb_fail("the checkpoint's options are not readable JSON");
-    json_object_object_foreach(a, key, va)
-    {
-        struct json_object *vb;
-        if (rc || changeable_on_resume(key))
-            continue;
-        const char *sa = json_object_get_string(va);
-        const char *sb = json_object_object_get_ex(b, key, &vb) ? json_object_get_string(vb) : "(unset)";
-        /* Numbers compare as numbers: the text depends on the printing precision. */
-        int same = json_object_is_type(va, json_type_double) && vb && json_object_is_type(vb, json_type_double)
-                       ? fabs(json_object_get_double(va) - json_object_get_double(vb)) <=
-                             1e-9 * fabs(json_object_get_double(va))
-                       : strcmp(sa, sb) == 0;
-        if (!same)
-            rc = tb_fail("the checkpoint was taken with %s = %s, this run has %s; only --epochs, --num-workers, "
-                         "--threads, --lr and output options may change on resume: start a new run instead",
-                         key, sa, sb);
-    }
-    json_object_put(a);
-    json_object_put(b);
-    return rc;
-}
-
-int tb_train_resume_check(const tb_train_config *c)
-{
-    char path[1100];
-    snprintf(path, sizeof path, "%s/checkpoint.safetensors", c->resume);
-    if (access(path, R_OK) != 0)
-        return tb_fail("%s has no checkpoint (%s: %s); it stopped before its first epoch ended, or ran with "
-                       "--no-checkpoint: start it again",
-                       c->resume, path, strerror(errno));
-    tb_st_file f;
-    if (tb_st_open(path, &f))
-        return -1;
-    const char *text = tb_st_meta(&f, "trainbench.checkpoint");
-    tb_checkpoint_state st;
-    int rc = text ? tb_checkpoint_state_parse(text, path, &st) : tb_fail("%s is not a trainbench checkpoint", path);
-    tb_st_close(&f);
-    if (rc)
-        return -1;
-    struct json_object *cfg = tb_train_config_json(c);
-    rc = check_resume_config(st.config, json_object_to_json_string_ext(cfg, JSON_C_TO_STRING_PLAIN));
-    json_object_put(cfg);
-    if (!rc && (st.epoch > c->epochs || (st.epoch == c->epochs && st.repeat + 1 >= c->repeat)))
-        rc = tb_fail("%s already finished %d epoch%s; pass --epochs N with N above %d to train further", c->resume,
-                     st.epoch, st.epoch == 1 ? "" : "s", st.epoch);
-    tb_checkpoint_state_free(&st);
-    return rc;
-}
-
-/* --resume: rank 0 reads the checkpoint, every rank gets the state, the
- * weights, the running statistics and the optimizer state. */
-static int load_checkpoint(run *r)
-{
-    char *text = NULL;
-    int rc = 0;
-    if (r->dist.rank == 0) {
-        rc = tb_checkpoint_load(r->cfg->resume, r->b, r->model, &r->opt, &r->resume) ||
-             check_resume_config(r->resume.config, r->identity);
-        if (!rc && !(text = tb_checkpoint_state_text(&r->resume)))
-            rc = -1;
-    }
-    if (r->dist.size > 1) {
-        /* A failure on rank 0 reaches the others as an empty state. */
-        if (rc) {
-            free(text);
-            text = strdup("");
-        }
-        if (tb_dist_broadcast_text(&r->dist, &text, 0, "checkpoint state"))
-            rc = -1;
-        else if (!text || !text[0])
-            rc = rc ? rc : tb_fail("rank 0 could not read the checkpoint");
-        else if (r->dist.rank != 0 && tb_checkpoint_state_parse(text, "checkpoint from rank 0", &r->resume))
-            rc = -1;
-        if (!rc) {
-            tb_param *p = tb_model_params(r->model);
-            int ns = r->resume.optimizer_step > 0 ? tb_opt_state_buffers(r->opt.cfg.kind, r->opt.cfg.momentum) : 0;
-            for (int i = 0; !rc && i < tb_model_param_count(r->model); i++)
-                for (int k = 0; !rc && k < ns; k++) {
-                    if (!p[i].state[k] && !(p[i].state[k] = r->b->alloc(r->b, p[i].count * sizeof(float),
-                                                                         "optimizer state")))
-                        rc = -1;
-                    else
-                        rc = through_host(r, p[i].state[k], p[i].count, 1, "optimizer state");
-                }
-            r->opt.step = r->resume.optimizer_step;
-            rc = rc || broadcast_model(r);
-        }
-    }
-    free(text);
-    if (rc)
-        return -1;
-    const tb_checkpoint_state *st = &r->resume;
-    if (st->epoch > r->cfg->epochs || (st->epoch == r->cfg->epochs && st->repeat + 1 >= r->cfg->repeat))
-        return tb_fail("%s already finished %d epoch%s; pass --epochs N with N above %d to train further",
-                       r->cfg->resume, st->epoch, st->epoch == 1 ? "" : "s", st->epoch);
-    for (int i = 0; i < st->epochs_done; i++) {
-        r->epochs[i] = st->epochs[i];
-        st->epochs[i].class_acc = NULL; /* moved */
-    }
-    r->epochs_done = st->epochs_done;
-    r->repeat = st->repeat;
-    if (st->repeats)
-        r->repeats = json_tokener_parse(st->repeats);
-    r->resuming = 1;
-    r->ckpt_epoch = st->epoch;
-    r->ckpt_batch = st->batch;
-    struct json_object *ev = json_object_new_object();
-    json_object_object_add(ev, "epoch", json_object_new_int(st->epoch + 1));
-    json_object_object_add(ev, "batch", json_object_new_int(st->batch));
-    json_object_object_add(ev, "optimizer_step", json_object_new_int64(st->optimizer_step));
-    tb_rundir_event(r->dir, "resume", ev);
-    struct json_object *resumed;
-    if (!json_object_object_get_ex(r->result, "resumed", &resumed)) {
-        resumed = json_object_new_array();
-        json_object_object_add(r->result, "resumed", resumed);
-    }
-    struct json_object *entry = json_object_new_object();
-    json_object_object_add(entry, "at", json_object_new_int64((int64_t)time(NULL)));
-    json_object_object_add(entry, "epoch", json_object_new_int(st->epoch + 1));
-    json_object_object_add(entry, "batch", json_object_new_int(st->batch));
-    json_object_array_add(resumed, entry);
-    if (!r->cfg->quiet)
-        printf("Resuming %s at epoch %d, batch %d (optimizer step %ld)\n", r->cfg->resume, st->epoch + 1, st->batch,
-               st->optimizer_step);
     return 0;
 }
 
@@ -969,7 +562,7 @@ static int start_run(run *r)
         return -1;
     r->result = json_object_new_object(); /* ranks > 0 fill it but never write it */
     r->ckpt_epoch = -1;
-    r->last_checkpoint = now_s();
+    r->last_checkpoint = run_now_s();
     if (r->dist.rank != 0)
         return 0;
     if (c->resume[0])
@@ -1013,7 +606,7 @@ static int start_run(run *r)
     tb_rundir_event(r->dir, "run_start", ev);
     if (!c->quiet)
         printf("Run directory %s\n", path);
-    return write_result(r, "running");
+    return run_write_result(r, "running");
 }
 
 static int save_weights(run *r)
@@ -1064,62 +657,15 @@ static int epoch_loop(run *r, int first_epoch)
         r->epochs_done++;
         r->cur_epoch = e + 1;
         r->next_batch = 0;
-        if (save_checkpoint(r, "epoch end"))
+        if (run_save_checkpoint(r, "epoch end"))
             return -1;
         tb_rundir_event(r->dir, "epoch_end", tb_epoch_report_json(rep));
-        if (write_result(r, "running"))
+        if (run_write_result(r, "running"))
             return -1;
         if (!c->quiet)
             tb_report_print_epoch(stdout, rep);
     }
     return 0;
-}
-
-/* --repeat: the next repeat starts from the same initial weights. */
-static int reset_for_repeat(run *r)
-{
-    tb_optimizer_free_state(r->b, tb_model_params(r->model), tb_model_param_count(r->model));
-    tb_model_spec spec = *tb_model_get_spec(r->model);
-    tb_grad_reducer_destroy(r->reducer); /* it hooks the model's backward */
-    r->reducer = NULL;
-    tb_model_destroy(r->model);
-    r->model = tb_model_create(r->b, &spec, r->cfg->batch_size, tb_loader_height(r->train_loader),
-                               tb_loader_width(r->train_loader), r->cfg->seed);
-    if (!r->model || broadcast_model(r))
-        return -1;
-    r->reducer = tb_grad_reducer_create(&r->dist, r->b, r->model, r->cfg->bucket_mb, strcmp(r->cfg->overlap, "on") == 0);
-    if (!r->reducer)
-        return -1;
-    tb_optimizer_init(&r->opt, &r->opt.cfg);
-    for (int i = 0; i < r->epochs_done; i++) {
-        free(r->epochs[i].class_acc);
-        r->epochs[i].class_acc = NULL;
-    }
-    r->epochs_done = 0;
-    struct json_object *ev = json_object_new_object();
-    json_object_object_add(ev, "repeat", json_object_new_int(r->repeat + 1));
-    json_object_object_add(ev, "repeats", json_object_new_int(r->cfg->repeat));
-    tb_rundir_event(r->dir, "repeat_start", ev);
-    return 0;
-}
-
-/* The finished repeat's figures, for min/median/max in result.json. */
-static void record_repeat(run *r)
-{
-    tb_run_averages a;
-    tb_run_averages_compute(r->epochs, r->epochs_done, &a);
-    struct json_object *o = json_object_new_object();
-    json_object_object_add(o, "repeat", json_object_new_int(r->repeat + 1));
-    json_object_object_add(o, "avg_load_s", json_object_new_double(a.load_s));
-    json_object_object_add(o, "avg_train_s", json_object_new_double(a.train_s));
-    json_object_object_add(o, "avg_epoch_s", json_object_new_double(a.epoch_s));
-    json_object_object_add(o, "images_per_s", json_object_new_double(a.images_per_s));
-    if (r->epochs_done)
-        json_object_object_add(o, "final_test_acc",
-                               json_object_new_double(r->epochs[r->epochs_done - 1].test_acc));
-    if (!r->repeats)
-        r->repeats = json_object_new_array();
-    json_object_array_add(r->repeats, o);
 }
 
 /* --profile: every rank's spans into one trace, written by rank 0. */
@@ -1157,11 +703,11 @@ static int train_all(run *r)
             return -1;
         if (r->stop)
             return 0;
-        record_repeat(r);
+        run_record_repeat(r);
         if (r->repeat + 1 >= r->cfg->repeat)
             return 0;
         r->repeat++;
-        if (reset_for_repeat(r))
+        if (run_reset_for_repeat(r))
             return -1;
         first_epoch = 0;
     }
@@ -1180,7 +726,7 @@ int tb_train_run(const tb_train_config *c)
     r.local_cfg = *c;
     r.local_cfg.quiet |= r.dist.rank != 0; /* rank 0 speaks for all */
     r.cfg = c = &r.local_cfg;
-    r.started = now_s();
+    r.started = run_now_s();
     r.show_progress = !c->quiet && isatty(STDERR_FILENO);
     json_c_set_serialization_double_format("%.10g", JSON_C_OPTION_GLOBAL);
     stop_requested = 0;
@@ -1204,21 +750,21 @@ int tb_train_run(const tb_train_config *c)
     int status = 0;
     r.epochs = calloc((size_t)c->epochs, sizeof *r.epochs);
     if (!r.epochs)
-        status = fail_run(&r, "setup");
+        status = run_fail(&r, "setup");
     else if (load_data(&r))
-        status = fail_run(&r, "loading data");
+        status = run_fail(&r, "loading data");
     else if (make_loaders(&r) || build_model(&r))
-        status = fail_run(&r, "setup");
-    else if (c->resume[0] && load_checkpoint(&r))
-        status = fail_run(&r, "resuming");
+        status = run_fail(&r, "setup");
+    else if (c->resume[0] && run_load_checkpoint(&r))
+        status = run_fail(&r, "resuming");
     else if (train_all(&r))
-        status = fail_run(&r, "training");
+        status = run_fail(&r, "training");
     if (!status && c->save_weights && r.dir && save_weights(&r))
-        status = fail_run(&r, "saving weights");
+        status = run_fail(&r, "saving weights");
     if (!status) {
         const char *final = r.stop ? "interrupted" : "completed";
         status = r.stop ? 130 : 0;
-        if (write_result(&r, final)) {
+        if (run_write_result(&r, final)) {
             fprintf(stderr, "trainbench: %s\n", tb_last_error());
             status = 1;
         }

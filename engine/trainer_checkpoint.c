@@ -1,0 +1,285 @@
+/* Checkpoints and --resume for the training loop (engine/checkpoint.c
+ * holds the file format): the state at the loop's position, summed over the
+ * data-parallel ranks; the option checks a resume must pass; loading and
+ * broadcasting a checkpoint; the partial epoch it continues. */
+#include "trainer_run.h"
+
+#include "error.h"
+#include "backend_check.h"
+#include "profile.h"
+#include "safetensors.h"
+#include "trainer.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The state a checkpoint holds, at the current loop position.  In a
+ * data-parallel run the partial epoch's counts are summed over the ranks
+ * here (every rank calls this at the same step); on resume rank 0 takes the
+ * sums and the others start their counts from zero, so the epoch's reduced
+ * totals come out the same. */
+static int checkpoint_state(run *r, tb_checkpoint_state *st, int classes)
+{
+    memset(st, 0, sizeof *st);
+    st->epoch = r->cur_epoch;
+    st->batch = r->next_batch;
+    st->optimizer_step = r->opt.step;
+    st->seed = r->cfg->seed;
+    st->epochs = r->epochs;
+    st->epochs_done = r->epochs_done;
+    st->repeat = r->repeat;
+    snprintf(st->config, sizeof st->config, "%s", r->identity);
+    if (r->next_batch == 0)
+        return 0;
+    st->classes = classes;
+    size_t n = 3 + 2 * (size_t)classes;
+    double *v = tb_malloc(n * sizeof *v, "checkpoint sums");
+    st->class_hits = tb_malloc((size_t)classes * sizeof(int) + 1, "checkpoint counts");
+    st->class_seen = tb_malloc((size_t)classes * sizeof(int) + 1, "checkpoint counts");
+    if (!v || !st->class_hits || !st->class_seen) {
+        free(v);
+        return -1;
+    }
+    v[0] = r->loss_sum, v[1] = r->correct, v[2] = r->images;
+    for (int k = 0; k < classes; k++)
+        v[3 + k] = r->class_hits[k], v[3 + classes + k] = r->class_seen[k];
+    double t[4] = {r->cur.load_s, r->cur.train_s, r->cur.comm_s, run_now_s() - r->epoch_t0};
+    int rc = tb_dist_allreduce_sum_f64(&r->dist, v, n, "checkpoint sums") ||
+             tb_dist_allreduce_max_f64(&r->dist, t, 4, "checkpoint times");
+    if (!rc) {
+        st->loss_sum = v[0], st->correct = (int)v[1], st->images = (int)v[2];
+        for (int k = 0; k < classes; k++)
+            st->class_hits[k] = (int)v[3 + k], st->class_seen[k] = (int)v[3 + classes + k];
+        st->load_s = t[0], st->train_s = t[1], st->comm_s = t[2], st->elapsed_s = t[3];
+    }
+    free(v);
+    return rc ? -1 : 0;
+}
+
+/* Writes the checkpoint (rank 0; the others only join the sums). */
+int run_save_checkpoint(run *r, const char *why)
+{
+    if (!r->cfg->checkpoint)
+        return 0;
+    int classes = tb_model_get_spec(r->model)->classes;
+    tb_checkpoint_state st;
+    double t0 = tb_prof_begin("checkpoint");
+    int rc = checkpoint_state(r, &st, classes);
+    if (!rc && r->repeats)
+        st.repeats = strdup(json_object_to_json_string_ext(r->repeats, JSON_C_TO_STRING_PLAIN));
+    if (!rc && r->dir)
+        rc = tb_checkpoint_save(tb_rundir_path(r->dir), r->b, r->model, &r->opt, &st);
+    free(st.class_hits);
+    free(st.class_seen);
+    free(st.repeats);
+    tb_prof_end("checkpoint", "phase", t0);
+    if (rc)
+        return -1;
+    r->last_checkpoint = run_now_s();
+    r->ckpt_epoch = r->cur_epoch;
+    r->ckpt_batch = r->next_batch;
+    struct json_object *ev = json_object_new_object();
+    json_object_object_add(ev, "epoch", json_object_new_int(r->cur_epoch + 1));
+    json_object_object_add(ev, "batch", json_object_new_int(r->next_batch));
+    json_object_object_add(ev, "reason", json_object_new_string(why));
+    json_object_object_add(ev, "file", json_object_new_string("checkpoint.safetensors"));
+    tb_rundir_event(r->dir, "checkpoint", ev);
+    return 0;
+}
+
+/* "; the last good checkpoint is ..." for failure messages. */
+void run_checkpoint_hint(const run *r, char *out, size_t size)
+{
+    if (!r->dir || !r->cfg->checkpoint)
+        snprintf(out, size, "; no checkpoint was kept (--no-checkpoint)");
+    else if (r->ckpt_epoch < 0)
+        snprintf(out, size, "; no checkpoint yet (the first is written when epoch 1 ends)");
+    else
+        snprintf(out, size,
+                 "; the last good checkpoint is %s/checkpoint.safetensors (epoch %d, batch %d): continue with "
+                 "trainbench train --resume %s --lr SMALLER",
+                 tb_rundir_path(r->dir), r->ckpt_epoch + 1, r->ckpt_batch, tb_rundir_path(r->dir));
+}
+
+/* Sets up the sums of epoch `epoch`: fresh, or the checkpoint's when the
+ * run resumes inside this epoch.  Returns the first batch to run. */
+int run_begin_epoch_sums(run *r, int epoch, int classes)
+{
+    r->cur_epoch = epoch;
+    r->loss_sum = 0;
+    r->correct = r->images = 0;
+    r->elapsed_before = 0;
+    memset(r->class_hits, 0, (size_t)classes * sizeof *r->class_hits);
+    memset(r->class_seen, 0, (size_t)classes * sizeof *r->class_seen);
+    int first = 0;
+    if (r->resuming && r->resume.epoch == epoch && r->resume.batch > 0) {
+        first = r->resume.batch;
+        r->cur.load_s = r->resume.load_s;
+        r->cur.train_s = r->resume.train_s;
+        r->cur.comm_s = r->resume.comm_s;
+        r->elapsed_before = r->resume.elapsed_s;
+        if (r->dist.rank == 0) { /* the checkpoint's counts are every rank's sums */
+            r->loss_sum = r->resume.loss_sum;
+            r->correct = r->resume.correct;
+            r->images = r->resume.images;
+            for (int k = 0; k < classes && k < r->resume.classes; k++)
+                r->class_hits[k] = r->resume.class_hits[k], r->class_seen[k] = r->resume.class_seen[k];
+        }
+    }
+    r->resuming = 0;
+    r->next_batch = first;
+    return first;
+}
+
+/* Options a resumed run may change: they do not alter the trajectory of the
+ * weights (or, for lr and epochs, the user asks for the change on purpose). */
+static int changeable_on_resume(const char *key)
+{
+    static const char *const keys[] = {"epochs", "num_workers", "threads", "lr", "quiet", "run_dir", "runs_dir",
+                                       "resume", "no_checkpoint", "checkpoint", "checkpoint_every", "profile",
+                                       "profile_layers", "rank_timeout", "data_dir", "save_weights", "repeat",
+                                       "overlap", "bucket_mb"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        if (!strcmp(key, keys[i]))
+            return 1;
+    return 0;
+}
+
+/* The checkpoint's options against this run's: any other difference would
+ * make the continuation a different experiment. */
+static int check_resume_config(const char *saved, const char *now)
+{
+    struct json_object *a = json_tokener_parse(saved), *b = json_tokener_parse(now);
+    int rc = 0;
+    if (!a || !b)
+        rc = tb_fail("the checkpoint's options are not readable JSON");
+    json_object_object_foreach(a, key, va)
+    {
+        struct json_object *vb;
+        if (rc || changeable_on_resume(key))
+            continue;
+        const char *sa = json_object_get_string(va);
+        const char *sb = json_object_object_get_ex(b, key, &vb) ? json_object_get_string(vb) : "(unset)";
+        /* Numbers compare as numbers: the text depends on the printing precision. */
+        int same = json_object_is_type(va, json_type_double) && vb && json_object_is_type(vb, json_type_double)
+                       ? fabs(json_object_get_double(va) - json_object_get_double(vb)) <=
+                             1e-9 * fabs(json_object_get_double(va))
+                       : strcmp(sa, sb) == 0;
+        if (!same)
+            rc = tb_fail("the checkpoint was taken with %s = %s, this run has %s; only --epochs, --num-workers, "
+                         "--threads, --lr and output options may change on resume: start a new run instead",
+                         key, sa, sb);
+    }
+    json_object_put(a);
+    json_object_put(b);
+    return rc;
+}
+
+int tb_train_resume_check(const tb_train_config *c)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", c->resume);
+    if (access(path, R_OK) != 0)
+        return tb_fail("%s has no checkpoint (%s: %s); it stopped before its first epoch ended, or ran with "
+                       "--no-checkpoint: start it again",
+                       c->resume, path, strerror(errno));
+    tb_st_file f;
+    if (tb_st_open(path, &f))
+        return -1;
+    const char *text = tb_st_meta(&f, "trainbench.checkpoint");
+    tb_checkpoint_state st;
+    int rc = text ? tb_checkpoint_state_parse(text, path, &st) : tb_fail("%s is not a trainbench checkpoint", path);
+    tb_st_close(&f);
+    if (rc)
+        return -1;
+    struct json_object *cfg = tb_train_config_json(c);
+    rc = check_resume_config(st.config, json_object_to_json_string_ext(cfg, JSON_C_TO_STRING_PLAIN));
+    json_object_put(cfg);
+    if (!rc && (st.epoch > c->epochs || (st.epoch == c->epochs && st.repeat + 1 >= c->repeat)))
+        rc = tb_fail("%s already finished %d epoch%s; pass --epochs N with N above %d to train further", c->resume,
+                     st.epoch, st.epoch == 1 ? "" : "s", st.epoch);
+    tb_checkpoint_state_free(&st);
+    return rc;
+}
+
+/* --resume: rank 0 reads the checkpoint, every rank gets the state, the
+ * weights, the running statistics and the optimizer state. */
+int run_load_checkpoint(run *r)
+{
+    char *text = NULL;
+    int rc = 0;
+    if (r->dist.rank == 0) {
+        rc = tb_checkpoint_load(r->cfg->resume, r->b, r->model, &r->opt, &r->resume) ||
+             check_resume_config(r->resume.config, r->identity);
+        if (!rc && !(text = tb_checkpoint_state_text(&r->resume)))
+            rc = -1;
+    }
+    if (r->dist.size > 1) {
+        /* A failure on rank 0 reaches the others as an empty state. */
+        if (rc) {
+            free(text);
+            text = strdup("");
+        }
+        if (tb_dist_broadcast_text(&r->dist, &text, 0, "checkpoint state"))
+            rc = -1;
+        else if (!text || !text[0])
+            rc = rc ? rc : tb_fail("rank 0 could not read the checkpoint");
+        else if (r->dist.rank != 0 && tb_checkpoint_state_parse(text, "checkpoint from rank 0", &r->resume))
+            rc = -1;
+        if (!rc) {
+            tb_param *p = tb_model_params(r->model);
+            int ns = r->resume.optimizer_step > 0 ? tb_opt_state_buffers(r->opt.cfg.kind, r->opt.cfg.momentum) : 0;
+            for (int i = 0; !rc && i < tb_model_param_count(r->model); i++)
+                for (int k = 0; !rc && k < ns; k++) {
+                    if (!p[i].state[k] && !(p[i].state[k] = r->b->alloc(r->b, p[i].count * sizeof(float),
+                                                                         "optimizer state")))
+                        rc = -1;
+                    else
+                        rc = run_through_host(r, p[i].state[k], p[i].count, 1, "optimizer state");
+                }
+            r->opt.step = r->resume.optimizer_step;
+            rc = rc || run_broadcast_model(r);
+        }
+    }
+    free(text);
+    if (rc)
+        return -1;
+    const tb_checkpoint_state *st = &r->resume;
+    if (st->epoch > r->cfg->epochs || (st->epoch == r->cfg->epochs && st->repeat + 1 >= r->cfg->repeat))
+        return tb_fail("%s already finished %d epoch%s; pass --epochs N with N above %d to train further",
+                       r->cfg->resume, st->epoch, st->epoch == 1 ? "" : "s", st->epoch);
+    for (int i = 0; i < st->epochs_done; i++) {
+        r->epochs[i] = st->epochs[i];
+        st->epochs[i].class_acc = NULL; /* moved */
+    }
+    r->epochs_done = st->epochs_done;
+    r->repeat = st->repeat;
+    if (st->repeats)
+        r->repeats = json_tokener_parse(st->repeats);
+    r->resuming = 1;
+    r->ckpt_epoch = st->epoch;
+    r->ckpt_batch = st->batch;
+    struct json_object *ev = json_object_new_object();
+    json_object_object_add(ev, "epoch", json_object_new_int(st->epoch + 1));
+    json_object_object_add(ev, "batch", json_object_new_int(st->batch));
+    json_object_object_add(ev, "optimizer_step", json_object_new_int64(st->optimizer_step));
+    tb_rundir_event(r->dir, "resume", ev);
+    struct json_object *resumed;
+    if (!json_object_object_get_ex(r->result, "resumed", &resumed)) {
+        resumed = json_object_new_array();
+        json_object_object_add(r->result, "resumed", resumed);
+    }
+    struct json_object *entry = json_object_new_object();
+    json_object_object_add(entry, "at", json_object_new_int64((int64_t)time(NULL)));
+    json_object_object_add(entry, "epoch", json_object_new_int(st->epoch + 1));
+    json_object_object_add(entry, "batch", json_object_new_int(st->batch));
+    json_object_array_add(resumed, entry);
+    if (!r->cfg->quiet)
+        printf("Resuming %s at epoch %d, batch %d (optimizer step %ld)\n", r->cfg->resume, st->epoch + 1, st->batch,
+               st->optimizer_step);
+    return 0;
+}

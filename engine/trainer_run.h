@@ -1,0 +1,97 @@
+/* The training run's state and the helpers the trainer's files share:
+ * trainer.c (the loop), trainer_checkpoint.c (checkpoints and --resume),
+ * trainer_result.c (result.json, failures, --repeat).  Internal to the
+ * engine; the public interface is trainer.h. */
+#ifndef TB_TRAINER_RUN_H
+#define TB_TRAINER_RUN_H
+
+#include "backend.h"
+#include "checkpoint.h"
+#include "dataset.h"
+#include "dist.h"
+#include "grad_reduce.h"
+#include "loader.h"
+#include "model.h"
+#include "optim.h"
+#include "options.h"
+#include "rundir.h"
+#include "train_report.h"
+
+#include <json-c/json.h>
+#include <time.h>
+
+/* Everything one run holds; freed by run_free. */
+typedef struct {
+    const tb_train_config *cfg;
+    tb_rundir *dir;
+    struct json_object *result;
+    tb_dataset train, test;
+    tb_backend *b;
+    tb_model *model;
+    tb_loader *train_loader, *test_loader;
+    tb_optimizer opt;
+    tb_grad_reducer *reducer; /* data-parallel gradient sums */
+    int32_t *labels_dev;
+    float *logits_host;
+    tb_epoch_report *epochs;
+    int epochs_done;
+    int show_progress;
+    double started;
+    tb_dist dist;
+    int stop; /* all ranks agreed to stop at a batch boundary */
+    tb_train_config local_cfg; /* cfg as this rank uses it (ranks > 0 print nothing) */
+    /* The epoch in progress, as a checkpoint needs it. */
+    int cur_epoch, next_batch;
+    double loss_sum, elapsed_before, epoch_t0;
+    int ckpt_due;                 /* all ranks agreed a timed checkpoint is due */
+    int correct, images;
+    int *class_hits, *class_seen;
+    tb_epoch_report cur; /* times so far */
+    /* Checkpoints and resume. */
+    tb_checkpoint_state resume;   /* what --resume loaded (epoch, batch, sums) */
+    int resuming;                 /* the first epoch run continues resume */
+    double last_checkpoint;       /* run_now_s() of the last checkpoint */
+    int ckpt_epoch, ckpt_batch;   /* where the last good checkpoint is; ckpt_epoch -1: none */
+    char identity[8192];          /* the options as JSON, stored in checkpoints */
+    /* --repeat */
+    int repeat;
+    struct json_object *repeats;  /* finished repeats' summaries */
+} run;
+
+static inline double run_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* trainer.c */
+/* Moves `count` floats of device memory through the host for MPI: a
+ * broadcast from rank 0 (bcast) or a sum. */
+int run_through_host(run *r, float *dev, size_t count, int bcast, const char *what);
+/* Every rank takes rank 0's weights and running statistics. */
+int run_broadcast_model(run *r);
+
+/* trainer_checkpoint.c */
+/* Writes the checkpoint at the loop's position; every rank calls it (a
+ * mid-epoch one sums the partial epoch over the ranks), rank 0 writes. */
+int run_save_checkpoint(run *r, const char *why);
+/* "; the last good checkpoint is ..." for failure messages. */
+void run_checkpoint_hint(const run *r, char *out, size_t size);
+/* Starts epoch `epoch`'s sums (fresh, or the checkpoint's when resuming
+ * inside it); returns the first batch to run. */
+int run_begin_epoch_sums(run *r, int epoch, int classes);
+/* --resume: the checkpoint into the model, the optimizer and the run, on
+ * every rank. */
+int run_load_checkpoint(run *r);
+
+/* trainer_result.c */
+int run_write_result(run *r, const char *status);
+/* Records a failure (stderr, an error event, result.json "failed");
+ * returns exit status 1. */
+int run_fail(run *r, const char *phase);
+/* --repeat: the finished repeat's figures, then a fresh start. */
+void run_record_repeat(run *r);
+int run_reset_for_repeat(run *r);
+
+#endif
