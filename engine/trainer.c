@@ -19,6 +19,7 @@
 #include "launch.h"
 #include "loader.h"
 #include "model.h"
+#include "model_io.h"
 #include "optim.h"
 #include "profile.h"
 #include "rundir.h"
