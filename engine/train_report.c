@@ -3,6 +3,7 @@
 #include "derived.h"
 #include "error.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,11 +72,23 @@ static double get_num(struct json_object *o, const char *key, int *missing)
     return json_object_get_double(v);
 }
 
+/* A count: a number within [lo, hi] (a cast of anything else to int is
+ * undefined behaviour); *bad set otherwise. */
+static int get_count(struct json_object *o, const char *key, double lo, double hi, int *bad)
+{
+    double v = get_num(o, key, bad);
+    if (!(v >= lo && v <= hi)) {
+        *bad = 1;
+        return 0;
+    }
+    return (int)v;
+}
+
 int tb_epoch_report_from_json(struct json_object *o, tb_epoch_report *r)
 {
     memset(r, 0, sizeof *r);
     int missing = 0;
-    r->epoch = (int)get_num(o, "epoch", &missing);
+    r->epoch = get_count(o, "epoch", 1, 100000, &missing);
     r->lr = get_num(o, "lr", &missing);
     r->load_s = get_num(o, "load_s", &missing);
     r->train_s = get_num(o, "train_s", &missing);
@@ -87,16 +100,21 @@ int tb_epoch_report_from_json(struct json_object *o, tb_epoch_report *r)
     r->test_acc = get_num(o, "test_acc", &missing);
     r->test_acc5 = get_num(o, "test_acc5", &missing);
     r->images_per_s = get_num(o, "images_per_s", &missing);
-    r->images = (int)get_num(o, "images", &missing);
-    r->best_class = (int)get_num(o, "best_class", &missing);
+    r->images = get_count(o, "images", 0, INT_MAX, &missing);
+    r->best_class = get_count(o, "best_class", 0, TB_MAX_REPORT_CLASSES, &missing);
     struct json_object *v, *ca;
     r->warmup = json_object_object_get_ex(o, "warmup", &v) && json_object_get_boolean(v);
     int ranks_missing = 0;
-    r->ranks = (int)get_num(o, "ranks", &ranks_missing);
+    r->ranks = get_count(o, "ranks", 2, 1 << 20, &ranks_missing);
     if (ranks_missing)
         r->ranks = 1;
-    else
+    else {
         r->comm_s = get_num(o, "comm_s", &missing);
+        r->allreduces = get_count(o, "allreduces", 0, INT_MAX, &missing);
+        r->allreduce_s = get_num(o, "allreduce_s", &missing);
+        r->allreduce_bytes = get_num(o, "allreduce_bytes", &missing);
+        r->buckets = get_count(o, "buckets", 0, INT_MAX, &missing);
+    }
     if (missing || !json_object_object_get_ex(o, "class_acc", &ca) || !json_object_is_type(ca, json_type_array))
         return tb_fail("an epoch report lacks a field");
     size_t n = json_object_array_length(ca);
@@ -109,7 +127,8 @@ int tb_epoch_report_from_json(struct json_object *o, tb_epoch_report *r)
     for (size_t k = 0; k < n; k++)
         r->class_acc[k] = json_object_get_double(json_object_array_get_idx(ca, k));
     int no_rss = 0;
-    r->rss_bytes = (long long)get_num(o, "rss_bytes", &no_rss);
+    double rss = get_num(o, "rss_bytes", &no_rss);
+    r->rss_bytes = rss > 0 && rss < 1e18 ? (long long)rss : 0;
     struct json_object *ph;
     if (json_object_object_get_ex(o, "phases", &ph)) {
         r->has_phases = 1;
