@@ -53,9 +53,14 @@ const char *tb_sweep_effective_status(const char *status, int pid, const char *h
 
 static void date_of(double t, char *out, size_t size)
 {
+    /* Range first: casting NaN or a huge number to time_t is undefined. */
+    if (!(t > 0 && t < 1e12)) {
+        snprintf(out, size, "%-16s", "?");
+        return;
+    }
     time_t when = (time_t)t;
     struct tm tm;
-    if (t <= 0 || !localtime_r(&when, &tm) || !strftime(out, size, "%Y-%m-%d %H:%M", &tm))
+    if (!localtime_r(&when, &tm) || !strftime(out, size, "%Y-%m-%d %H:%M", &tm))
         snprintf(out, size, "%-16s", "?");
 }
 

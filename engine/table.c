@@ -508,11 +508,11 @@ static void header_info(tb_table *t, struct json_object *result, double started)
 {
     struct json_object *sys = jget(result, "system");
     char date[32] = "unknown";
-    if (!isnan(started) && started > 0) {
+    if (started > 0 && started < 1e12) { /* NaN and huge values fail this: their cast is undefined */
         time_t when = (time_t)started;
         struct tm tm;
-        gmtime_r(&when, &tm);
-        strftime(date, sizeof date, "%Y-%m-%d", &tm);
+        if (gmtime_r(&when, &tm))
+            strftime(date, sizeof date, "%Y-%m-%d", &tm);
     }
     if (!sys) {
         snprintf(t->info, sizeof t->info, "Date: %s", date);
