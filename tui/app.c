@@ -532,8 +532,11 @@ int tb_cli_tui(int argc, char **argv)
     tui_buf buf = {0};
     int cols = 0, rows = 0;
     while (!a->quit) {
-        if (tui_term_interrupted())
-            handle_key(a, 'q');
+        /* SIGTERM/SIGHUP/SIGINT from outside, or the terminal gone (a closed
+         * tmux or ssh session: getch would fail at once, forever): leave at
+         * once, without questions; a run keeps going in its own session. */
+        if (tui_term_interrupted() || tui_term_lost())
+            break;
         reap(a);
         if (a->live.active) {
             int was = tui_live_running(&a->live);

@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <langinfo.h>
 #include <locale.h>
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +40,12 @@ static void on_stop(int sig)
 {
     (void)sig;
     interrupted = 1;
+}
+
+int tui_term_lost(void)
+{
+    struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
+    return poll(&p, 1, 0) < 0 ? errno != EINTR : (p.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0;
 }
 
 int tui_term_interrupted(void)

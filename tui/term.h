@@ -16,5 +16,7 @@ void tui_term_blit(const tui_buf *b);
 int tui_term_key(int timeout_ms);
 /* 1 once SIGINT/SIGTERM/SIGHUP asked the workbench to stop (then cleared). */
 int tui_term_interrupted(void);
+/* True when the terminal has hung up or closed (nothing can be read any more). */
+int tui_term_lost(void);
 
 #endif
