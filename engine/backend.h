@@ -5,11 +5,15 @@
  * interchangeable without touching it.
  *
  * Conventions shared by every operation:
- *  - Activations are tb_tensor values: logical NCHW shape plus a pointer to
- *    device memory obtained from alloc().  The element type is fp32 at this
- *    interface; a backend is free to keep private copies in other layouts or
- *    precisions (blocked oneDNN formats, NHWC bf16 on a GPU) as long as what it
- *    reads and writes through these pointers is plain NCHW fp32.
+ *  - Activations are tb_tensor values: logical NCHW shape, a pointer to
+ *    device memory obtained from alloc(), and a layout tag.  TB_LAYOUT_PLAIN
+ *    is NCHW fp32.  TB_LAYOUT_NATIVE is the backend's own arrangement of the
+ *    same fp32 values (oneDNN's channel-blocked nChw16c/nChw8c on the CPU):
+ *    the model keeps activations and their gradients in the layout
+ *    native_layout names, so no conversion runs between layers, and calls
+ *    convert() where the host or a plain-only operation needs NCHW.  Every
+ *    operation accepts either layout for each tensor and writes its outputs
+ *    in the layout their tensors say.
  *  - Parameters, gradients and optimizer state are plain fp32 arrays in device
  *    memory, in PyTorch's layouts: convolution weights OIHW, fully connected
  *    weights [out][in].  That keeps checkpoints and safetensors exchange simple.
@@ -36,10 +40,20 @@ static inline size_t tb_shape_count(tb_shape s)
     return (size_t)s.n * (size_t)s.c * (size_t)s.h * (size_t)s.w;
 }
 
-/* An activation: logical NCHW fp32 in device memory. */
+/* How a tensor's elements are arranged in memory.  A native tensor takes
+ * the same bytes as a plain one (tb_shape_count floats) and keeps the batch
+ * dimension outermost, so the first n images of a tensor are a prefix of
+ * its memory in either layout. */
+typedef enum {
+    TB_LAYOUT_PLAIN = 0, /* NCHW; a zero-initialised tensor is plain */
+    TB_LAYOUT_NATIVE = 1 /* the backend's private layout for that shape */
+} tb_layout;
+
+/* An activation: logical NCHW fp32 in device memory, in `layout`. */
 typedef struct {
     tb_shape shape;
     float *data;
+    tb_layout layout;
 } tb_tensor;
 
 /* Memory that lives from a forward call to its backward call. */
@@ -101,6 +115,9 @@ struct tb_backend {
     const char *name; /* "cpu (oneDNN 2.6.3)" */
     tb_device_kind kind;
     void *impl;
+    /* The layout to keep activations in between operations: NATIVE where
+     * the backend has a faster one (CPU), PLAIN where it has none (CUDA). */
+    tb_layout native_layout;
 
     /* memory: alloc() returns zeroed device memory or NULL after tb_fail */
     void *(*alloc)(tb_backend *b, size_t bytes, const char *what);
@@ -109,6 +126,9 @@ struct tb_backend {
     int (*download)(tb_backend *b, void *dst_host, const void *src_dev, size_t bytes);
     int (*copy)(tb_backend *b, void *dst_dev, const void *src_dev, size_t bytes);
     int (*synchronize)(tb_backend *b);
+    /* dst = src with dst's layout; same shapes, no aliasing.  How a plain
+     * reader (host download, a test, the classifier) gets a native tensor. */
+    int (*convert)(tb_backend *b, const tb_tensor *src, tb_tensor *dst);
 
     /* convolution without bias; y = conv(x, w) */
     int (*conv_fwd)(tb_backend *b, const tb_conv_desc *d, const tb_tensor *x, const float *w, tb_tensor *y);
@@ -144,12 +164,12 @@ struct tb_backend {
                     tb_workspace *ws, tb_tensor *dx);
 
     /* Fully connected: x is [N][in] (a tensor N x in x 1 x 1), w [out][in],
-     * y = x w^T + bias.  fc_bwd writes dx (if not NULL), dw and dbias. */
+     * y = x w^T + bias; x, y, dx and dy are plain (convert() first).  fc_bwd writes dx (if not NULL), dw and dbias. */
     int (*fc_fwd)(tb_backend *b, const tb_tensor *x, const float *w, const float *bias, tb_tensor *y);
     int (*fc_bwd)(tb_backend *b, const tb_tensor *x, const tb_tensor *dy, const float *w, tb_tensor *dx,
                   float *dw, float *dbias);
 
-    /* Softmax cross-entropy over logits [N][K] with int32 labels in device
+    /* Softmax cross-entropy over plain logits [N][K] with int32 labels in device
      * memory.  Adds the sum over the batch of per-sample losses to
      * *loss_sum_host.  When dlogits is not NULL, writes
      * dlogits = (softmax(logits) - onehot(label)) * grad_scale

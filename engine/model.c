@@ -308,13 +308,22 @@ void tb_model_info_free(tb_model_info *info)
 
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
-static int alloc_tensor(tb_model *m, tb_tensor *t, tb_shape per_image, const char *what)
+/* Activations stay in the backend's native layout from layer to layer;
+ * what the host or the classifier reads (input, pooled features, logits)
+ * is plain. */
+static int alloc_tensor_in(tb_model *m, tb_tensor *t, tb_shape per_image, tb_layout layout, const char *what)
 {
     t->shape = per_image;
     t->shape.n = m->max_batch;
+    t->layout = layout;
     t->data = m->b->alloc(m->b, tb_shape_count(t->shape) * sizeof(float), what);
     m->grad_elems = max_size(m->grad_elems, tb_shape_count(t->shape));
     return t->data ? 0 : -1;
+}
+
+static int alloc_tensor(tb_model *m, tb_tensor *t, tb_shape per_image, const char *what)
+{
+    return alloc_tensor_in(m, t, per_image, m->b->native_layout, what);
 }
 
 /* `out` is where the unit's output lives when the caller provides it (the
@@ -421,7 +430,8 @@ static int allocate(tb_model *m, uint64_t seed)
     if (rc)
         return -1;
 
-    if (alloc_tensor(m, &m->input, m->input.shape, "input batch") || alloc_unit(m, &m->stem, NULL))
+    if (alloc_tensor_in(m, &m->input, m->input.shape, TB_LAYOUT_PLAIN, "input batch") ||
+        alloc_unit(m, &m->stem, NULL))
         return -1;
     const tb_tensor *prev = &m->stem.a;
     if (m->has_maxpool) {
@@ -441,10 +451,10 @@ static int allocate(tb_model *m, uint64_t seed)
             return -1;
         prev = &bl->out;
     }
-    if (alloc_tensor(m, &m->features, m->features.shape, "pooled features") ||
-        alloc_tensor(m, &m->dfeatures, m->features.shape, "pooled feature gradient") ||
-        alloc_tensor(m, &m->logits, m->logits.shape, "logits") ||
-        alloc_tensor(m, &m->dlogits, m->logits.shape, "logit gradient"))
+    if (alloc_tensor_in(m, &m->features, m->features.shape, TB_LAYOUT_PLAIN, "pooled features") ||
+        alloc_tensor_in(m, &m->dfeatures, m->features.shape, TB_LAYOUT_PLAIN, "pooled feature gradient") ||
+        alloc_tensor_in(m, &m->logits, m->logits.shape, TB_LAYOUT_PLAIN, "logits") ||
+        alloc_tensor_in(m, &m->dlogits, m->logits.shape, TB_LAYOUT_PLAIN, "logit gradient"))
         return -1;
     for (int i = 0; i < GRAD_BUFFERS; i++) {
         m->grad[i] = b->alloc(b, m->grad_elems * sizeof(float), "activation gradients");
@@ -659,7 +669,7 @@ static void grad_release(tb_model *m, int g) { m->grad_refs[g]--; }
 
 static tb_tensor grad_tensor(const tb_model *m, int g, tb_shape per_image, int n)
 {
-    tb_tensor t = {per_image, m->grad[g]};
+    tb_tensor t = {per_image, m->grad[g], m->b->native_layout}; /* as the activations */
     t.shape.n = n;
     return t;
 }

@@ -77,7 +77,7 @@ static void pair_free(pair *p)
     G->release(G, p->g);
 }
 
-static tb_tensor T(tb_shape s, float *data) { return (tb_tensor){s, data}; }
+static tb_tensor T(tb_shape s, float *data) { return (tb_tensor){s, data, TB_LAYOUT_PLAIN}; }
 
 static float *fetch(const float *g, size_t n)
 {

@@ -44,7 +44,7 @@ static float *rand_buf(size_t n)
 
 static tb_tensor rand_tensor(int n, int c, int h, int w)
 {
-    tb_tensor t = {{n, c, h, w}, NULL};
+    tb_tensor t = {{n, c, h, w}, NULL, TB_LAYOUT_PLAIN};
     t.data = rand_buf(tb_shape_count(t.shape));
     return t;
 }
@@ -317,7 +317,7 @@ static void test_eltwise(int n, int c, int h, int w)
                 double v = (double)a.data[i] + second[i];
                 ref[i] = relu && v < 0 ? 0 : v;
             }
-            tb_tensor cin = {x.shape, (float *)second};
+            tb_tensor cin = {x.shape, (float *)second, TB_LAYOUT_PLAIN};
             OK(B->add(B, &a, &cin, out, relu));
             check_close(out->data, ref, cnt, 1e-7, "add%s, output %s", relu ? "+relu" : "",
                         alias == 0 ? "separate" : alias == 1 ? "over a" : "over c");

@@ -80,6 +80,7 @@ static void set_ops(tb_backend *b)
     b->download = cpu_memcpy;
     b->copy = cpu_memcpy;
     b->synchronize = cpu_synchronize;
+    b->convert = tb_cpu_convert;
     b->conv_fwd = tb_cpu_conv_fwd;
     b->conv_bwd_data = tb_cpu_conv_bwd_data;
     b->conv_bwd_weights = tb_cpu_conv_bwd_weights;
@@ -115,6 +116,7 @@ tb_backend *tb_cpu_backend_create(int threads)
     }
     b->impl = c;
     b->kind = TB_DEVICE_CPU;
+    b->native_layout = TB_LAYOUT_NATIVE; /* blocked activations between layers: no reorders around each call */
     set_ops(b);
     if (cpu_init(c)) {
         tb_fail_prefix("cpu backend: cannot initialise oneDNN");

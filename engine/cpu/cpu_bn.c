@@ -2,15 +2,19 @@
  * PyTorch's running-statistics update in C), inference forward (running
  * statistics) and backward.
  *
- * With relu set, training applies the ReLU as a separate in-place eltwise
- * pass and backward masks dy with y into dx, then runs BN backward in place
- * on dx.  oneDNN's fused BN+ReLU (dnnl_fuse_norm_relu) was measured slower:
- * on plain NCHW it gets the generic ncsp_bnorm kernel, whose mask writing
- * costs more than the extra pass.  Forward + backward, N = 64, C x H x W of
- * 16x32x32, 64x32x32, 128x16x16, 256x8x8, 512x4x4 together, best runs:
- * two threads fused 20.4 ms, separate 18.6 ms; one thread fused 40.8 ms,
- * separate 37.2 ms.  Inference has no mask, so it keeps the fused flag
- * (measured equal).  No workspace is used. */
+ * Plain NCHW tensors get oneDNN's generic ncsp_bnorm, with relu in training
+ * as a separate in-place eltwise pass and backward masking dy with y into
+ * dx, then running BN backward in place on dx.  (The fused
+ * dnnl_fuse_norm_relu was slower there: forward + backward, N = 64, C x H x W
+ * of 16x32x32, 64x32x32, 128x16x16, 256x8x8, 512x4x4 together, two threads
+ * fused 20.4 ms, separate 18.6 ms; one thread 40.8 vs 37.2 ms.)
+ *
+ * Native (blocked) tensors, which the model keeps its activations in, take
+ * the statistics and the backward reductions from cpu_bn_stats.c (sums in
+ * double, see there why) and normalise with oneDNN's jit bnorm as an
+ * inference primitive over those statistics, ReLU fused; backward masks
+ * with y in the same pass.  ncsp_bnorm was 36% of a resnet18-cifar:w8 step
+ * before activations were kept blocked.  No workspace is used. */
 #include "cpu_internal.h"
 #include "error.h"
 
@@ -54,7 +58,7 @@ static const struct {
                        {DNNL_ARG_DIFF_SHIFT, ROLE_DBETA, 1}}},
 };
 
-/* relu: fused, inference only (training runs it as its own pass). */
+/* relu: fused (training on plain tensors runs it as its own pass). */
 static unsigned bn_flags(int op, int relu)
 {
     return bn_ops[op].flags | dnnl_use_scale | dnnl_use_shift | (relu ? dnnl_fuse_norm_relu : 0u);
@@ -71,21 +75,30 @@ static int bn_desc_init(dnnl_batch_normalization_desc_t *bd, int op, const dnnl_
     return tb_cpu_check(st, "dnnl_batch_normalization_*_desc_init");
 }
 
-static tb_cpu_prim *bn_build(tb_cpu *c, const tb_cpu_key *key, int op, tb_shape s, float eps, int relu)
+/* The tensors of one call; y for forward, dy and dx for backward. */
+typedef struct {
+    const tb_tensor *x, *y, *dy, *dx;
+} bn_tensors;
+
+/* The primitive works on x's layout; y, dy and dx in another get reorders. */
+static tb_cpu_prim *bn_build(tb_cpu *c, const tb_cpu_key *key, int op, const bn_tensors *t, float eps, int relu)
 {
-    dnnl_memory_desc_t data;
-    if (tb_cpu_md_nchw(&data, s, dnnl_nchw))
-        return NULL;
+    dnnl_memory_desc_t md[ROLE_COUNT];
+    const dnnl_memory_desc_t *user_mds[ROLE_COUNT] = {NULL};
+    const tb_tensor *data[ROLE_COUNT] = {[ROLE_X] = t->x, [ROLE_Y] = t->y, [ROLE_DY] = t->dy, [ROLE_DX] = t->dx};
+    /* Per-channel vectors take what the primitive wants (plain "a"). */
+    for (int r = 0; r < ROLE_COUNT; r++) {
+        if (data[r] && tb_cpu_md_tensor(&md[r], data[r]))
+            return NULL;
+        user_mds[r] = data[r] ? &md[r] : NULL;
+    }
     dnnl_batch_normalization_desc_t bd, fwd;
     dnnl_primitive_desc_t hint = NULL;
-    if (bn_desc_init(&bd, op, &data, eps, relu))
+    if (bn_desc_init(&bd, op, &md[ROLE_X], eps, relu))
         return NULL;
-    if (op == TB_OP_BN_BWD &&
-        (bn_desc_init(&fwd, TB_OP_BN_TRAIN, &data, eps, relu) || tb_cpu_pd_create(c, &fwd, NULL, NULL, &hint)))
+    if (op == TB_OP_BN_BWD && (bn_desc_init(&fwd, TB_OP_BN_TRAIN, &md[ROLE_X], eps, relu) ||
+                               tb_cpu_pd_create(c, &fwd, NULL, NULL, &hint)))
         return NULL;
-    /* Data tensors are the interface's NCHW; per-channel vectors take what
-     * the primitive wants (plain "a"). */
-    const dnnl_memory_desc_t *user_mds[ROLE_COUNT] = {&data, &data, &data, &data};
     tb_cpu_prim *p = tb_cpu_prim_build(c, key, &bd, NULL, hint, bn_ops[op].args, bn_ops[op].nargs, user_mds);
     dnnl_primitive_desc_destroy(hint);
     return p;
@@ -100,19 +113,25 @@ static int bn_validate(const char *op, const tb_tensor *x, const tb_tensor *othe
     return 0;
 }
 
-static int bn_run(tb_backend *b, int op, const tb_bn_desc *d, tb_shape s, int relu, void *const *by_role)
+static int tag_of(const tb_tensor *t) { return t ? (int)tb_cpu_tag(t) : 0; }
+
+static int bn_run(tb_backend *b, int op, const tb_bn_desc *d, const bn_tensors *t, int relu, void *const *by_role)
 {
     tb_cpu *c = tb_cpu_of(b);
-    tb_cpu_key key = {op, {s.n, s.c, s.h, s.w, relu}};
+    const tb_shape s = t->x->shape;
+    tb_cpu_key key = {op, {s.n, s.c, s.h, s.w, relu, 0, tag_of(t->x), tag_of(t->y), tag_of(t->dy), tag_of(t->dx)}};
     memcpy(&key.v[5], &d->eps, sizeof d->eps);
     tb_cpu_prim *p = tb_cpu_find(c, &key);
     if (!p)
-        p = bn_build(c, &key, op, s, d->eps, relu);
+        p = bn_build(c, &key, op, t, d->eps, relu);
     if (!p || tb_cpu_prim_run(c, p, by_role))
         return tb_fail_prefix("%s of x " TB_SHAPE_FMT "%s, eps %g", bn_ops[op].name, TB_SHAPE_ARG(s),
                               relu ? " with fused relu" : "", (double)d->eps);
     return 0;
 }
+
+/* x in a blocked layout: the path of the header comment. */
+static int blocked(const tb_tensor *x) { return tb_cpu_tag(x) != dnnl_nchw; }
 
 /* PyTorch's update: the unbiased batch variance goes into the running one. */
 static void update_running(const tb_bn_desc *d, int channels, double count, const float *mean, const float *var,
@@ -129,7 +148,7 @@ int tb_cpu_bn_fwd_train(tb_backend *b, const tb_bn_desc *d, const tb_tensor *x, 
                         const float *beta, float *running_mean, float *running_var, float *saved, tb_tensor *y,
                         int relu, tb_workspace *ws)
 {
-    (void)ws; /* the ReLU runs as its own pass: backward masks with y */
+    (void)ws; /* backward masks with y */
     if (bn_validate("bn_fwd_train", x, y, "y"))
         return -1;
     const tb_shape s = x->shape;
@@ -141,8 +160,11 @@ int tb_cpu_bn_fwd_train(tb_backend *b, const tb_bn_desc *d, const tb_tensor *x, 
     float *mean = saved, *var = saved + s.c;
     void *by_role[ROLE_COUNT] = {[ROLE_X] = x->data,           [ROLE_Y] = y->data,   [ROLE_GAMMA] = (void *)gamma,
                                  [ROLE_BETA] = (void *)beta, [ROLE_MEAN] = mean, [ROLE_VAR] = var};
-    if (bn_run(b, TB_OP_BN_TRAIN, d, s, 0, by_role) || (relu && tb_cpu_relu_fwd(b, y, y)))
-        return -1;
+    const bn_tensors t = {x, y, NULL, NULL};
+    int rc = blocked(x) ? tb_cpu_bn_batch_stats(x, mean, var) || bn_run(b, TB_OP_BN_INFER, d, &t, relu, by_role)
+                        : bn_run(b, TB_OP_BN_TRAIN, d, &t, 0, by_role) || (relu && tb_cpu_relu_fwd(b, y, y));
+    if (rc)
+        return tb_fail_prefix("bn_fwd_train");
     update_running(d, s.c, count, mean, var, running_mean, running_var);
     return 0;
 }
@@ -159,7 +181,8 @@ int tb_cpu_bn_fwd_infer(tb_backend *b, const tb_bn_desc *d, const tb_tensor *x, 
                                  [ROLE_BETA] = (void *)beta,
                                  [ROLE_MEAN] = (void *)running_mean,
                                  [ROLE_VAR] = (void *)running_var};
-    return bn_run(b, TB_OP_BN_INFER, d, x->shape, relu, by_role);
+    const bn_tensors t = {x, y, NULL, NULL};
+    return bn_run(b, TB_OP_BN_INFER, d, &t, relu, by_role);
 }
 
 int tb_cpu_bn_bwd(tb_backend *b, const tb_bn_desc *d, const tb_tensor *x, const tb_tensor *dy,
@@ -172,18 +195,24 @@ int tb_cpu_bn_bwd(tb_backend *b, const tb_bn_desc *d, const tb_tensor *x, const 
     if (bn_validate("bn_bwd", x, dy, "dy") || bn_validate("bn_bwd", x, dx, "dx") ||
         (relu && bn_validate("bn_bwd", x, y, "y")))
         return -1;
+    const float *mean = saved, *var = saved + x->shape.c;
+    int tag = tag_of(x);
+    if (blocked(x) && tag_of(dy) == tag && tag_of(dx) == tag && (!relu || tag_of(y) == tag))
+        return tb_cpu_bn_backward(x, dy, relu ? y : NULL, gamma, mean, var, d->eps, dx, dgamma, dbeta);
     /* With relu, dx = dy masked by y first; BN backward then runs in place on dx. */
     if (relu && tb_cpu_relu_bwd(b, y, dy, dx))
         return tb_fail_prefix("bn_bwd with relu");
+    const tb_tensor *grad_in = relu ? dx : dy;
     void *const by_role[ROLE_COUNT] = {[ROLE_X] = x->data,
-                                       [ROLE_DY] = relu ? dx->data : dy->data,
+                                       [ROLE_DY] = grad_in->data,
                                        [ROLE_DX] = dx->data,
                                        [ROLE_GAMMA] = (void *)gamma,
                                        /* oneDNN 2.6 insists on a shift input it never reads */
                                        [ROLE_BETA] = (void *)gamma,
-                                       [ROLE_MEAN] = (void *)saved,
-                                       [ROLE_VAR] = (void *)(saved + x->shape.c),
+                                       [ROLE_MEAN] = (void *)mean,
+                                       [ROLE_VAR] = (void *)var,
                                        [ROLE_DGAMMA] = dgamma,
                                        [ROLE_DBETA] = dbeta};
-    return bn_run(b, TB_OP_BN_BWD, d, x->shape, 0, by_role);
+    const bn_tensors t = {x, NULL, grad_in, dx};
+    return bn_run(b, TB_OP_BN_BWD, d, &t, 0, by_role);
 }

@@ -30,11 +30,13 @@
  * tensor (x, w, y) each oneDNN argument is.  The descriptor asks for "any"
  * layout; the caller's buffers are described separately (user_mds), and
  * where the two differ tb_cpu_prim_build adds the reorders (weights too: they
- * change every step).  Keeping blocked activations between layers later only
- * means describing x and y with the primitive's own layout instead of plain
- * NCHW, so that no reorder is added for them. */
+ * change every step).  Native (blocked) activations are handed to the
+ * primitive as they are, so between layers no reorder runs at all; the
+ * measurements above are for plain tensors, which still work that way. */
 #include "cpu_internal.h"
 #include "error.h"
+
+#include <string.h>
 
 enum { ROLE_X, ROLE_W, ROLE_Y, ROLE_COUNT };
 
@@ -72,43 +74,74 @@ static int conv_desc_init(dnnl_convolution_desc_t *cd, int op, const tb_conv_des
     return tb_cpu_check(st, "dnnl_convolution_*_desc_init");
 }
 
-static tb_cpu_prim *conv_build(tb_cpu *c, const tb_cpu_key *key, int op, const tb_conv_desc *d, tb_shape xs,
-                               tb_shape ys)
+/* The primitive descriptor of op over the layouts in md (the forward one
+ * as the hint for backward). */
+static int conv_pd(tb_cpu *c, int op, const tb_conv_desc *d, const dnnl_memory_desc_t md[ROLE_COUNT],
+                   dnnl_primitive_desc_t *pd)
 {
-    const tb_shape shapes[ROLE_COUNT] = {xs, {d->out_c, d->in_c, d->kernel, d->kernel}, ys};
-    const dnnl_format_tag_t plain[ROLE_COUNT] = {dnnl_nchw, dnnl_oihw, dnnl_nchw};
-    dnnl_memory_desc_t user[ROLE_COUNT], any[ROLE_COUNT];
-    const dnnl_memory_desc_t *user_mds[ROLE_COUNT];
-    for (int r = 0; r < ROLE_COUNT; r++) {
-        if (tb_cpu_md_nchw(&user[r], shapes[r], plain[r]) || tb_cpu_md_nchw(&any[r], shapes[r], dnnl_format_tag_any))
-            return NULL;
-        user_mds[r] = &user[r];
-    }
     dnnl_convolution_desc_t cd, fwd;
     dnnl_primitive_desc_t hint = NULL;
-    if (conv_desc_init(&cd, op, d, any))
-        return NULL;
-    /* Backward descriptors need the forward one they pair with. */
-    if (op != TB_OP_CONV_FWD &&
-        (conv_desc_init(&fwd, TB_OP_CONV_FWD, d, any) || tb_cpu_pd_create(c, &fwd, NULL, NULL, &hint)))
-        return NULL;
-    tb_cpu_prim *p = tb_cpu_prim_build(c, key, &cd, NULL, hint, conv_ops[op].args, 3, user_mds);
+    *pd = NULL;
+    if (conv_desc_init(&cd, op, d, md) ||
+        (op != TB_OP_CONV_FWD &&
+         (conv_desc_init(&fwd, TB_OP_CONV_FWD, d, md) || tb_cpu_pd_create(c, &fwd, NULL, NULL, &hint))))
+        return -1;
+    int rc = tb_cpu_pd_create(c, &cd, NULL, hint, pd);
     dnnl_primitive_desc_destroy(hint);
-    return p;
+    return rc;
 }
 
-static int conv_run(tb_backend *b, int op, const tb_conv_desc *d, tb_shape xs, tb_shape ys, const float *x,
-                    const float *w, const float *y)
+static int is_reference(const_dnnl_primitive_desc_t pd)
+{
+    const char *impl = NULL;
+    return dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl &&
+           !strncmp(impl, "ref", 3);
+}
+
+/* x and y are described in their own layouts.  The primitive first gets a
+ * native (blocked) one as it is, so that no reorder runs between layers;
+ * where oneDNN has only its reference kernel for that combination (seen
+ * with an nChw8c input and nChw16c output, 100x slower), and for plain
+ * tensors, it picks its own (format_tag_any) and reorders are added.  Weights always get format_tag_any and a reorder:
+ * they are OIHW at the interface and change every step. */
+static tb_cpu_prim *conv_build(tb_cpu *c, const tb_cpu_key *key, int op, const tb_conv_desc *d, const tb_tensor *x,
+                               const tb_tensor *y)
+{
+    const tb_shape wshape = {d->out_c, d->in_c, d->kernel, d->kernel};
+    dnnl_memory_desc_t user[ROLE_COUNT], prim[ROLE_COUNT], any[ROLE_COUNT];
+    const dnnl_memory_desc_t *user_mds[ROLE_COUNT] = {&user[ROLE_X], &user[ROLE_W], &user[ROLE_Y]};
+    if (tb_cpu_md_tensor(&user[ROLE_X], x) || tb_cpu_md_tensor(&user[ROLE_Y], y) ||
+        tb_cpu_md_nchw(&user[ROLE_W], wshape, dnnl_oihw) || tb_cpu_md_nchw(&any[ROLE_X], x->shape, dnnl_format_tag_any) ||
+        tb_cpu_md_nchw(&any[ROLE_W], wshape, dnnl_format_tag_any) ||
+        tb_cpu_md_nchw(&any[ROLE_Y], y->shape, dnnl_format_tag_any))
+        return NULL;
+    prim[ROLE_W] = any[ROLE_W];
+    prim[ROLE_X] = tb_cpu_tag(x) == dnnl_nchw ? any[ROLE_X] : user[ROLE_X];
+    prim[ROLE_Y] = tb_cpu_tag(y) == dnnl_nchw ? any[ROLE_Y] : user[ROLE_Y];
+    dnnl_primitive_desc_t pd;
+    if (conv_pd(c, op, d, prim, &pd) || is_reference(pd)) {
+        dnnl_primitive_desc_destroy(pd);
+        if (conv_pd(c, op, d, any, &pd))
+            return NULL;
+    }
+    return tb_cpu_prim_build_pd(c, key, pd, conv_ops[op].args, 3, user_mds);
+}
+
+/* x is the input side (x, or dx for backward data), y the output side. */
+static int conv_run(tb_backend *b, int op, const tb_conv_desc *d, const tb_tensor *x, const float *w,
+                    const tb_tensor *y)
 {
     const char *name = conv_ops[op].name;
-    if (tb_conv_validate(name, d, xs, ys))
+    const tb_shape xs = x->shape;
+    if (tb_conv_validate(name, d, xs, y->shape))
         return -1;
     tb_cpu *c = tb_cpu_of(b);
-    tb_cpu_key key = {op, {xs.n, xs.c, xs.h, xs.w, d->out_c, d->kernel, d->stride, d->pad}};
+    tb_cpu_key key = {op, {xs.n, xs.c, xs.h, xs.w, d->out_c, d->kernel, d->stride, d->pad, (int)tb_cpu_tag(x),
+                           (int)tb_cpu_tag(y)}};
     tb_cpu_prim *p = tb_cpu_find(c, &key);
     if (!p)
-        p = conv_build(c, &key, op, d, xs, ys);
-    void *const by_role[ROLE_COUNT] = {(void *)x, (void *)w, (void *)y};
+        p = conv_build(c, &key, op, d, x, y);
+    void *const by_role[ROLE_COUNT] = {x->data, (void *)w, y->data};
     if (!p || tb_cpu_prim_run(c, p, by_role))
         return tb_fail_prefix("%s of x " TB_SHAPE_FMT " with %dx%d kernel, %d->%d channels, stride %d, pad %d",
                               name, TB_SHAPE_ARG(xs), d->kernel, d->kernel, d->in_c, d->out_c, d->stride, d->pad);
@@ -117,16 +150,16 @@ static int conv_run(tb_backend *b, int op, const tb_conv_desc *d, tb_shape xs, t
 
 int tb_cpu_conv_fwd(tb_backend *b, const tb_conv_desc *d, const tb_tensor *x, const float *w, tb_tensor *y)
 {
-    return conv_run(b, TB_OP_CONV_FWD, d, x->shape, y->shape, x->data, w, y->data);
+    return conv_run(b, TB_OP_CONV_FWD, d, x, w, y);
 }
 
 int tb_cpu_conv_bwd_data(tb_backend *b, const tb_conv_desc *d, const tb_tensor *dy, const float *w, tb_tensor *dx)
 {
-    return conv_run(b, TB_OP_CONV_BWD_DATA, d, dx->shape, dy->shape, dx->data, w, dy->data);
+    return conv_run(b, TB_OP_CONV_BWD_DATA, d, dx, w, dy);
 }
 
 int tb_cpu_conv_bwd_weights(tb_backend *b, const tb_conv_desc *d, const tb_tensor *x, const tb_tensor *dy,
                             float *dw)
 {
-    return conv_run(b, TB_OP_CONV_BWD_WEIGHTS, d, x->shape, dy->shape, x->data, dw, dy->data);
+    return conv_run(b, TB_OP_CONV_BWD_WEIGHTS, d, x, dw, dy);
 }

@@ -95,7 +95,8 @@ static int fc_validate(const char *op, tb_shape x, tb_shape y)
 
 int tb_cpu_fc_fwd(tb_backend *b, const tb_tensor *x, const float *w, const float *bias, tb_tensor *y)
 {
-    if (fc_validate("fc_fwd", x->shape, y->shape))
+    if (fc_validate("fc_fwd", x->shape, y->shape) || tb_cpu_require_plain("fc_fwd", "x", x) ||
+        tb_cpu_require_plain("fc_fwd", "y", y))
         return -1;
     return fc_run(b, TB_OP_FC_FWD, x->shape, y->shape.c, x->data, w, bias, y->data);
 }
@@ -103,7 +104,8 @@ int tb_cpu_fc_fwd(tb_backend *b, const tb_tensor *x, const float *w, const float
 int tb_cpu_fc_bwd(tb_backend *b, const tb_tensor *x, const tb_tensor *dy, const float *w, tb_tensor *dx,
                   float *dw, float *dbias)
 {
-    if (fc_validate("fc_bwd", x->shape, dy->shape))
+    if (fc_validate("fc_bwd", x->shape, dy->shape) || tb_cpu_require_plain("fc_bwd", "x", x) ||
+        tb_cpu_require_plain("fc_bwd", "dy", dy) || tb_cpu_require_plain("fc_bwd", "dx", dx))
         return -1;
     if (dx && !tb_same_shape(dx->shape, x->shape))
         return tb_shape_mismatch("fc_bwd", "dx", dx->shape, x->shape);

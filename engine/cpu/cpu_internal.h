@@ -38,6 +38,7 @@ typedef enum {
     TB_OP_FC_FWD,
     TB_OP_FC_BWD_DATA,
     TB_OP_FC_BWD_WEIGHTS,
+    TB_OP_CONVERT,
 } tb_cpu_op;
 
 /* Zero-initialise, then fill: the whole struct is hashed and memcmp'd. */
@@ -110,6 +111,19 @@ int tb_cpu_md(dnnl_memory_desc_t *md, int ndims, const dnnl_dim_t *dims, dnnl_fo
 int tb_cpu_md_nchw(dnnl_memory_desc_t *md, tb_shape s, dnnl_format_tag_t tag);
 int tb_cpu_md_1d(dnnl_memory_desc_t *md, dnnl_dim_t n);
 
+/* Layouts (cpu_layout.c).  The native layout of a shape: oneDNN's
+ * channel-blocked nChw16c where 16 divides C, nChw8c where 8 does, else
+ * plain; never padded, so it takes the plain layout's bytes. */
+dnnl_format_tag_t tb_cpu_native_tag(int channels);
+/* The oneDNN tag of a tensor's layout (dnnl_format_tag_undef after tb_fail
+ * for a layout this backend does not know). */
+dnnl_format_tag_t tb_cpu_tag(const tb_tensor *t);
+/* A tensor's memory descriptor: its shape in its layout. */
+int tb_cpu_md_tensor(dnnl_memory_desc_t *md, const tb_tensor *t);
+/* 0 when t is NULL or its memory is NCHW, else -1 after tb_fail naming op. */
+int tb_cpu_require_plain(const char *op, const char *name, const tb_tensor *t);
+int tb_cpu_convert(tb_backend *b, const tb_tensor *src, tb_tensor *dst);
+
 /* A primitive descriptor for op_desc (hint: the forward one, for backward
  * descriptors; attr NULL: the backend's).  Used for hints, and by build. */
 int tb_cpu_pd_create(tb_cpu *c, const void *op_desc, const_dnnl_primitive_attr_t attr,
@@ -124,6 +138,10 @@ tb_cpu_prim *tb_cpu_find(tb_cpu *c, const tb_cpu_key *key);
 tb_cpu_prim *tb_cpu_prim_build(tb_cpu *c, const tb_cpu_key *key, const void *op_desc,
                                const_dnnl_primitive_attr_t attr, const_dnnl_primitive_desc_t hint,
                                const tb_cpu_arg_spec *specs, int nspecs, const dnnl_memory_desc_t *const *user_mds);
+/* The same for a primitive descriptor made elsewhere (a reorder's); takes
+ * ownership of pd, also on failure. */
+tb_cpu_prim *tb_cpu_prim_build_pd(tb_cpu *c, const tb_cpu_key *key, dnnl_primitive_desc_t pd,
+                                  const tb_cpu_arg_spec *specs, int nspecs, const dnnl_memory_desc_t *const *user_mds);
 /* Executes with the caller's buffers, indexed by role. */
 int tb_cpu_prim_run(tb_cpu *c, tb_cpu_prim *p, void *const *by_role);
 /* Bytes of the memory the primitive wants for arg (its workspace, ...). */
@@ -150,6 +168,14 @@ int tb_cpu_bn_fwd_infer(tb_backend *b, const tb_bn_desc *d, const tb_tensor *x, 
 int tb_cpu_bn_bwd(tb_backend *b, const tb_bn_desc *d, const tb_tensor *x, const tb_tensor *dy,
                   const float *gamma, const float *saved, const tb_tensor *y, int relu, tb_workspace *ws,
                   tb_tensor *dx, float *dgamma, float *dbeta);
+
+/* Batch-norm reductions in double (cpu_bn_stats.c), for blocked tensors:
+ * per-channel batch mean and biased variance of x; and backward, with dy
+ * masked where y <= 0 when y is given, writing dx (may alias dy), dgamma and
+ * dbeta.  dy, dx and y in x's layout. */
+int tb_cpu_bn_batch_stats(const tb_tensor *x, float *mean, float *var);
+int tb_cpu_bn_backward(const tb_tensor *x, const tb_tensor *dy, const tb_tensor *y, const float *gamma,
+                       const float *mean, const float *var, float eps, tb_tensor *dx, float *dgamma, float *dbeta);
 
 int tb_cpu_relu_fwd(tb_backend *b, const tb_tensor *x, tb_tensor *y);
 int tb_cpu_relu_bwd(tb_backend *b, const tb_tensor *y, const tb_tensor *dy, tb_tensor *dx);

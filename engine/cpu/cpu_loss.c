@@ -16,6 +16,8 @@ int tb_cpu_softmax_xent(tb_backend *b, const tb_tensor *logits, const int32_t *l
                        TB_SHAPE_ARG(s));
     if (dlogits && !tb_same_shape(dlogits->shape, s))
         return tb_shape_mismatch("softmax_xent", "dlogits", dlogits->shape, s);
+    if (tb_cpu_require_plain("softmax_xent", "logits", logits) || tb_cpu_require_plain("softmax_xent", "dlogits", dlogits))
+        return -1;
     for (int i = 0; i < n; i++)
         if (labels[i] < 0 || labels[i] >= k)
             return tb_fail("softmax_xent: label %d of sample %d is outside the %d classes [0, %d); check that "

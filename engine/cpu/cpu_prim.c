@@ -219,14 +219,12 @@ static int arena_reserve(tb_cpu *c, size_t bytes)
     return 0;
 }
 
-static int prim_setup(tb_cpu *c, tb_cpu_prim *p, const void *op_desc, const_dnnl_primitive_attr_t attr,
-                      const_dnnl_primitive_desc_t hint, const tb_cpu_arg_spec *specs, int nspecs,
+/* p->pd is set: creates the primitive and binds its arguments. */
+static int prim_setup(tb_cpu *c, tb_cpu_prim *p, const tb_cpu_arg_spec *specs, int nspecs,
                       const dnnl_memory_desc_t *const *user_mds)
 {
     if (nspecs > TB_CPU_MAX_ARGS)
         return tb_fail("%d execution arguments, more than the backend's %d", nspecs, TB_CPU_MAX_ARGS);
-    if (tb_cpu_pd_create(c, op_desc, attr, hint, &p->pd))
-        return -1;
     size_t inner_bytes = 0, scratch_max = 0;
     if (prim_create(c, p, p->pd, &p->prim, &p->scratch, &scratch_max))
         return -1;
@@ -242,19 +240,31 @@ static int prim_setup(tb_cpu *c, tb_cpu_prim *p, const void *op_desc, const_dnnl
     return arena_reserve(c, p->arena_bytes);
 }
 
-tb_cpu_prim *tb_cpu_prim_build(tb_cpu *c, const tb_cpu_key *key, const void *op_desc,
-                               const_dnnl_primitive_attr_t attr, const_dnnl_primitive_desc_t hint,
-                               const tb_cpu_arg_spec *specs, int nspecs, const dnnl_memory_desc_t *const *user_mds)
+tb_cpu_prim *tb_cpu_prim_build_pd(tb_cpu *c, const tb_cpu_key *key, dnnl_primitive_desc_t pd,
+                                  const tb_cpu_arg_spec *specs, int nspecs, const dnnl_memory_desc_t *const *user_mds)
 {
     tb_cpu_prim *p = tb_calloc(1, sizeof *p, "a oneDNN primitive cache entry");
-    if (!p)
+    if (!p) {
+        dnnl_primitive_desc_destroy(pd);
         return NULL;
+    }
     p->key = *key;
-    if (prim_setup(c, p, op_desc, attr, hint, specs, nspecs, user_mds) || cache_insert(c, p)) {
+    p->pd = pd;
+    if (prim_setup(c, p, specs, nspecs, user_mds) || cache_insert(c, p)) {
         prim_free(p);
         return NULL;
     }
     return p;
+}
+
+tb_cpu_prim *tb_cpu_prim_build(tb_cpu *c, const tb_cpu_key *key, const void *op_desc,
+                               const_dnnl_primitive_attr_t attr, const_dnnl_primitive_desc_t hint,
+                               const tb_cpu_arg_spec *specs, int nspecs, const dnnl_memory_desc_t *const *user_mds)
+{
+    dnnl_primitive_desc_t pd;
+    if (tb_cpu_pd_create(c, op_desc, attr, hint, &pd))
+        return NULL;
+    return tb_cpu_prim_build_pd(c, key, pd, specs, nspecs, user_mds);
 }
 
 static int execute(tb_cpu *c, dnnl_primitive_t prim, int nargs, const dnnl_exec_arg_t *args)

@@ -177,6 +177,17 @@ static int cuda_copy(tb_backend *b, void *dst, const void *src, size_t bytes)
                          "cudaMemcpyAsync (device to device)");
 }
 
+/* This backend has no layout of its own (native_layout is PLAIN, and its
+ * operations read every tensor as NCHW), so a conversion is a copy. */
+static int cuda_convert(tb_backend *b, const tb_tensor *src, tb_tensor *dst)
+{
+    if (!tb_same_shape(src->shape, dst->shape))
+        return tb_shape_mismatch("convert", "dst", dst->shape, src->shape);
+    if (src->data == dst->data)
+        return 0;
+    return cuda_copy(b, dst->data, src->data, tb_shape_count(src->shape) * sizeof(float));
+}
+
 static int cuda_synchronize(tb_backend *b)
 {
     return tb_cuda_check(cudaStreamSynchronize(tb_cuda_of(b)->stream), "cudaStreamSynchronize");
@@ -479,6 +490,7 @@ static void set_ops(tb_backend *b)
     b->upload = cuda_upload;
     b->download = cuda_download;
     b->copy = cuda_copy;
+    b->convert = cuda_convert;
     b->synchronize = cuda_synchronize;
     b->conv_fwd = tb_cuda_conv_fwd;
     b->conv_bwd_data = tb_cuda_conv_bwd_data;
