@@ -84,13 +84,13 @@ PY
 # Both ranks stop at the same step (they agree on it), the checkpoint holds
 # the partial epoch's sums over both ranks, and the resumed ranks receive the
 # weights and optimizer state from rank 0.
-dp=(--dataset synthetic --model resnet18-cifar:w4 --limit-train 1536 --limit-test 64 --epochs 2 --batch-size 16
+dp=(--dataset synthetic --model resnet18-cifar:w4 --limit-train 8192 --limit-test 64 --epochs 2 --batch-size 16
     --seed 5 --lr 0.05 --save-weights --threads 1 --gpus 2)
 "$TB" train "${dp[@]}" --quiet --run-dir "$tmp/dpfull" >"$tmp/dpfull.log" 2>&1 || bad "2-rank reference: $(cat "$tmp/dpfull.log")"
 setsid "$TB" train "${dp[@]}" --run-dir "$tmp/dpint" >"$tmp/dpint.log" 2>&1 &
 dppid=$!
-for _ in $(seq 300); do grep -q '"epoch":2,"batch"' "$tmp/dpint/events.jsonl" 2>/dev/null && break; sleep 0.1; done
-kill -INT -- "-$dppid" # the whole process group, as Ctrl-C does
+for _ in $(seq 600); do grep -q '"event":"epoch_start".*"epoch":2,' "$tmp/dpint/events.jsonl" 2>/dev/null && break; sleep 0.1; done
+kill -INT -- "-$dppid" # the whole process group, as Ctrl-C does; mpirun passes it on to the ranks (each in a process group of its own) within about a second
 wait $dppid
 rc=$?
 check "[ $rc -eq 130 ] && grep -q '\"reason\":\"interrupted\"' '$tmp/dpint/events.jsonl'" \

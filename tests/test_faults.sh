@@ -52,7 +52,7 @@ check "[ \"\$(json '$tmp/full/checkpoint.json' \"(d['epoch'], d['batch'], d['opt
 # --- SIGINT mid-epoch: checkpoint, status interrupted, exit 130; resume = same weights
 "$TB" train "${common[@]}" --run-dir "$tmp/int" >"$tmp/int.log" 2>&1 &
 pid=$!
-for _ in $(seq 100); do grep -q '"epoch":2,"batch"' "$tmp/int/events.jsonl" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 600); do grep -q '"event":"epoch_start".*"epoch":2,' "$tmp/int/events.jsonl" 2>/dev/null && break; sleep 0.1; done
 kill -INT $pid
 wait $pid
 rc=$?
@@ -74,6 +74,9 @@ expect 2 "checkpoint was taken with batch_size = 50" -- "$TB" train --resume "$t
 expect 2 "not a run directory" -- "$TB" train --resume "$tmp/nowhere"
 
 # --- kill -9 at random moments, resumed until done: never corrupt, same weights
+# (a longer run of its own, so that even a fast machine is hit several times)
+k9=("${common[@]}" --limit-train 6000)
+"$TB" train "${k9[@]}" --run-dir "$tmp/k9full" >"$tmp/k9full.log" 2>&1 || bad "kill -9 reference: $(cat "$tmp/k9full.log")"
 mkdir -p "$tmp/k9"
 attempts=0 kills=0
 RANDOM=9
@@ -83,7 +86,7 @@ while [ $attempts -lt 9 ]; do
     args=(train --resume "$tmp/k9/run" --checkpoint-every 0.004)
   else
     rm -rf "$tmp/k9/run"
-    args=(train "${common[@]}" --checkpoint-every 0.004 --run-dir "$tmp/k9/run")
+    args=(train "${k9[@]}" --checkpoint-every 0.004 --run-dir "$tmp/k9/run")
   fi
   "$TB" "${args[@]}" >>"$tmp/k9.log" 2>&1 &
   pid=$!
@@ -101,7 +104,7 @@ while [ $attempts -lt 9 ]; do
 done
 check "[ $kills -ge 2 ]" "kill -9 loop: only $kills kills in $attempts attempts"
 check "[ \"\$(json '$tmp/k9/run/result.json' \"d['status']\")\" = completed ]" "kill -9 loop never completed ($attempts attempts)"
-check "cmp -s '$tmp/full/weights.safetensors' '$tmp/k9/run/weights.safetensors'" \
+check "cmp -s '$tmp/k9full/weights.safetensors' '$tmp/k9/run/weights.safetensors'" \
   "after $kills kills and resumes: weights differ from the uninterrupted run"
 check "grep -q '\"reason\":\"timer\"' '$tmp/k9/run/events.jsonl'" "--checkpoint-every wrote no timed checkpoint"
 
@@ -232,7 +235,7 @@ sed -e 's/^repeat = 3$/epochs = 3/' -e 's/^epochs = 2$//' -e 's/^num_workers = 0
 pid=$!
 for _ in $(seq 300); do
   ev=$(ls "$tmp"/ckruns/*-ckpt/*/events.jsonl 2>/dev/null | head -1)
-  [ -n "$ev" ] && grep -q '"epoch":2,"batch"' "$ev" && break
+  [ -n "$ev" ] && grep -q '"event":"epoch_start".*"epoch":2,' "$ev" && break
   sleep 0.1
 done
 kill -TERM $pid
