@@ -198,21 +198,7 @@ int tb_dist_allreduce_max_f64(tb_dist *d, double *buf, size_t count, const char 
 
 int tb_dist_broadcast_f32(tb_dist *d, float *buf, size_t count, int root, const char *what)
 {
-#if TB_HAVE_MPI
-    if (!d->mpi || d->size == 1)
-        return 0;
-    for (size_t off = 0; off < count; off += (size_t)1 << 30) {
-        int n = (int)(count - off < ((size_t)1 << 30) ? count - off : ((size_t)1 << 30));
-        double t0 = watch_begin(what);
-        int rc = MPI_Bcast(buf + off, n, MPI_FLOAT, root, MPI_COMM_WORLD);
-        watch_end(d, t0);
-        if (mpi_check(d, rc, "MPI_Bcast", what))
-            return -1;
-    }
-#else
-    (void)d, (void)buf, (void)count, (void)root, (void)what;
-#endif
-    return 0;
+    return tb_dist_broadcast_bytes(d, buf, count * sizeof *buf, root, what);
 }
 
 int tb_dist_barrier(tb_dist *d, const char *what)
