@@ -73,7 +73,7 @@ question = does --resume skip finished configurations?
 [run]
 dataset = synthetic
 model = resnet18-cifar:w8
-limit_train = 1536
+limit_train = 4096
 limit_test = 64
 epochs = 2
 batch_size = 64
