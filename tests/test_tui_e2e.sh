@@ -45,6 +45,11 @@ OMP_NUM_THREADS=2 "$TB" train --dataset synthetic --model resnet18-cifar:w4 --ep
     --limit-test 32 --batch-size 32 --runs-dir "$runs" > "$tmp/train.log" 2>&1 || { cat "$tmp/train.log"; exit 1; }
 loose=$(ls -d "$runs"/*/)
 loose=${loose%/}
+# Run folders are named by the second they start in and listed newest first;
+# on a fast machine the sweep could start in the same second and sort below
+# the run.  Let the second turn over.
+second=$(date +%s)
+while [ "$(date +%s)" = "$second" ]; do sleep 0.05; done
 
 cat > "$tmp/env.sh" <<EOS
 export LANG=C.UTF-8 LC_ALL=C.UTF-8 TRAINBENCH_PRESETS='$SRC/presets' OMP_NUM_THREADS=2 HOME='$tmp' XDG_CONFIG_HOME='$tmp/xdg'
