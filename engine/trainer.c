@@ -158,9 +158,10 @@ static int make_loaders(run *r)
     return r->test_loader ? 0 : -1;
 }
 
-/* Moves `count` floats of device memory through a host buffer for MPI (the
- * CPU backend's device memory is host memory, so it goes direct). */
-int run_through_host(run *r, float *dev, size_t count, int bcast, const char *what)
+/* Rank 0's `count` floats of device memory to every rank, through a host
+ * buffer for MPI (the CPU backend's device memory is host memory, so it goes
+ * direct).  Gradients have their own path (grad_reduce.c). */
+int run_broadcast_dev(run *r, float *dev, size_t count, const char *what)
 {
     tb_backend *b = r->b;
     float *host = dev;
@@ -171,8 +172,7 @@ int run_through_host(run *r, float *dev, size_t count, int bcast, const char *wh
             return -1;
         }
     }
-    int rc = bcast ? tb_dist_broadcast_f32(&r->dist, host, count, 0, what)
-                   : tb_dist_allreduce_sum_f32(&r->dist, host, count, what);
+    int rc = tb_dist_broadcast_f32(&r->dist, host, count, 0, what);
     if (!rc && host != dev)
         rc = b->upload(b, dev, host, count * sizeof *host);
     if (host != dev)
@@ -188,10 +188,10 @@ int run_broadcast_model(run *r)
     tb_param *p = tb_model_params(r->model);
     tb_buffer *bf = tb_model_buffers(r->model);
     for (int i = 0; i < tb_model_param_count(r->model); i++)
-        if (run_through_host(r, p[i].data, p[i].count, 1, "initial weights"))
+        if (run_broadcast_dev(r, p[i].data, p[i].count, "initial weights"))
             return -1;
     for (int i = 0; i < tb_model_buffer_count(r->model); i++)
-        if (run_through_host(r, bf[i].data, bf[i].count, 1, "initial running statistics"))
+        if (run_broadcast_dev(r, bf[i].data, bf[i].count, "initial running statistics"))
             return -1;
     return 0;
 }

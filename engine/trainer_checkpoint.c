@@ -239,7 +239,7 @@ int run_load_checkpoint(run *r)
                                                                          "optimizer state")))
                         rc = -1;
                     else
-                        rc = run_through_host(r, p[i].state[k], p[i].count, 1, "optimizer state");
+                        rc = run_broadcast_dev(r, p[i].state[k], p[i].count, "optimizer state");
                 }
             r->opt.step = r->resume.optimizer_step;
             rc = rc || run_broadcast_model(r);

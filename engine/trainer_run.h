@@ -66,9 +66,8 @@ static inline double run_now_s(void)
 }
 
 /* trainer.c */
-/* Moves `count` floats of device memory through the host for MPI: a
- * broadcast from rank 0 (bcast) or a sum. */
-int run_through_host(run *r, float *dev, size_t count, int bcast, const char *what);
+/* Rank 0's `count` floats of device memory to every rank. */
+int run_broadcast_dev(run *r, float *dev, size_t count, const char *what);
 /* Every rank takes rank 0's weights and running statistics. */
 int run_broadcast_model(run *r);
 
