@@ -27,7 +27,10 @@ A tensor passes within its bound of either, or within twice PyTorch float32's
 own distance from float64 (see Report).
 training: losses of steps 1-3 within 1e-5; loss at step s within
 1e-4 + 9e-4 * s/19 relative (1e-3 at the end), or within twice the furthest
-PyTorch float32 has strayed from float64 up to step s; and the loss must fall.
+float32 has strayed from float64 up to step s, where "float32" is PyTorch
+from the same weights and from the weights nudged by one rounding step
+(a ReLU input within rounding of zero flips in some and not in others);
+and the loss must fall.
 Exit 77 (skipped) when torch cannot be imported."""
 import json
 import os
@@ -390,29 +393,48 @@ def compare_case(driver, model_name, bn, hw, n, seed, lr_scale=1.0, steps=3):
     return rep.finish(f"{model_name}{'' if bn else ' --no-batch-norm'} {hw}x{hw} batch {n}, {steps} steps per optimizer")
 
 
+def nudged(init, seed):
+    """init with every weight moved one float32 rounding step up or down."""
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    for k, v in init.items():
+        if v.dtype == torch.float32 and "running_" not in k:
+            up = torch.randint(0, 2, v.shape, generator=g).bool()
+            v = torch.nextafter(v, torch.where(up, torch.full_like(v, float("inf")), torch.full_like(v, -float("inf"))))
+        out[k] = v
+    return out
+
+
 def training_case(driver):
     """20 steps of SGD on 20 batches of learnable data: per-step losses
-    follow PyTorch's.  From about step 5 on, a ReLU input within rounding of
-    0 flips somewhere and the float32 runs (PyTorch's too, against float64)
-    part by 1e-5..1e-2, so later steps are held to the bound or to twice
-    PyTorch float32's own distance from float64."""
+    follow PyTorch's.  Float32 training is chaotic at ReLU kinks: on this
+    data a pre-activation of layer2.0 sits 1.6e-7 from zero at step 2 (2e-8
+    of the largest), and which side of zero rounding puts it on decides the
+    later steps (1e-6 at step 3, 1e-2 by step 10, for PyTorch float32 as for
+    trainbench).  So the yardstick is the spread of float32 itself: PyTorch
+    from the same weights and from weights nudged by one rounding step, each
+    against float64; trainbench may stray twice as far as the furthest of
+    them, or by the stated bound."""
     model_name, n, steps, lr = "resnet18-cifar:w8", 32, 20, 0.01
     model = build(model_name, True, 7)
     init = state(model)
     x, y = learnable_batches(steps * n, 32, 8)
     want = torch_run(model, init, x, y, n, steps, "sgd", lr)["losses"]
     ref = torch_run(double_model(model_name, True, init), init, x.double(), y, n, steps, "sgd", lr)["losses"]
+    spread = [torch_run(model, nudged(init, seed), x, y, n, steps, "sgd", lr)["losses"] for seed in (1, 2, 3)]
     with tempfile.TemporaryDirectory(prefix="tb-oracle-") as tmp:
         got = run_driver(driver, tmp, model_name, True, init, x, y, n, steps, "sgd", lr)["losses"]
     rep = Report()
-    print(" step   trainbench      pytorch      float64  vs torch32  torch32 vs float64")
-    strayed = 0.0  # how far PyTorch float32 has strayed from float64 so far
+    print(" step   trainbench      pytorch      float64  vs torch32  torch32 vs float64  nudged torch32 vs float64")
+    strayed = 0.0  # how far float32 (PyTorch, nudged or not) has strayed from float64 so far
     for s in range(steps):
         g, w, r = got[s].item(), want[s].item(), ref[s].item()
-        strayed = max(strayed, abs(w - r) / abs(r))
-        print(f"{s + 1:5d} {g:12.7f} {w:12.7f} {r:12.7f} {abs(g - w) / abs(w):10.2e} {abs(w - r) / abs(r):10.2e}")
-        if s < 3:  # before any unit flips, the three agree to rounding
-            rep.check("first 3 steps' losses", f"step {s + 1}", abs(g - w) / abs(w), abs(g - r) / abs(r), 0.0, 1e-5)
+        own = [abs(w - r) / abs(r)] + [abs(p[s].item() - r) / abs(r) for p in spread]
+        strayed = max([strayed] + own)
+        print(f"{s + 1:5d} {g:12.7f} {w:12.7f} {r:12.7f} {abs(g - w) / abs(w):10.2e} {own[0]:10.2e}          "
+              + " ".join(f"{e:8.1e}" for e in own[1:]))
+        if s < 3:  # unless a ReLU flips this early, the runs agree to rounding
+            rep.check("first 3 steps' losses", f"step {s + 1}", abs(g - w) / abs(w), abs(g - r) / abs(r), strayed, 1e-5)
         rep.check("per-step loss", f"step {s + 1}", abs(g - w) / abs(w), abs(g - r) / abs(r), strayed,
                   1e-4 + 9e-4 * s / (steps - 1))
     first, last = want[:3].mean().item(), want[-3:].mean().item()

@@ -1,20 +1,17 @@
-/* Batch normalisation with oneDNN: training forward (batch statistics, then
- * PyTorch's running-statistics update in C), inference forward (running
- * statistics) and backward.
+/* Batch normalisation: training forward (batch statistics, then PyTorch's
+ * running-statistics update in C), inference forward (running statistics)
+ * and backward.
  *
- * Plain NCHW tensors get oneDNN's generic ncsp_bnorm, with relu in training
- * as a separate in-place eltwise pass and backward masking dy with y into
- * dx, then running BN backward in place on dx.  (The fused
- * dnnl_fuse_norm_relu was slower there: forward + backward, N = 64, C x H x W
- * of 16x32x32, 64x32x32, 128x16x16, 256x8x8, 512x4x4 together, two threads
- * fused 20.4 ms, separate 18.6 ms; one thread 40.8 vs 37.2 ms.)
- *
- * Native (blocked) tensors, which the model keeps its activations in, take
- * the statistics and the backward reductions from cpu_bn_stats.c (sums in
- * double, see there why) and normalise with oneDNN's jit bnorm as an
- * inference primitive over those statistics, ReLU fused; backward masks
- * with y in the same pass.  ncsp_bnorm was 36% of a resnet18-cifar:w8 step
- * before activations were kept blocked.  No workspace is used. */
+ * Every tensor takes its statistics and the backward reductions from
+ * cpu_bn_stats.c (sums in double, see there why); the backward masks dy
+ * with y (ReLU) in the same pass.  The normalisation of native (blocked)
+ * tensors is oneDNN's jit bnorm as an inference primitive over those
+ * statistics, ReLU fused; that of plain NCHW tensors (the 8-channel stage of
+ * a width-8 net) a pass in cpu_bn_stats.c, since oneDNN only has its generic
+ * ncsp_bnorm for them: with ncsp_bnorm forward and backward plus separate
+ * ReLU passes, that stage was about a fifth of a resnet18-cifar:w8 step.
+ * oneDNN's backward primitive remains for tensors whose layouts differ from
+ * x's.  No workspace is used. */
 #include "cpu_internal.h"
 #include "error.h"
 
@@ -130,8 +127,8 @@ static int bn_run(tb_backend *b, int op, const tb_bn_desc *d, const bn_tensors *
     return 0;
 }
 
-/* x in a blocked layout: the path of the header comment. */
-static int blocked(const tb_tensor *x) { return tb_cpu_tag(x) != dnnl_nchw; }
+/* x and y both plain: the normalisation runs in cpu_bn_stats.c. */
+static int both_plain(const tb_tensor *x, const tb_tensor *y) { return tag_of(x) == dnnl_nchw && tag_of(y) == dnnl_nchw; }
 
 /* PyTorch's update: the unbiased batch variance goes into the running one. */
 static void update_running(const tb_bn_desc *d, int channels, double count, const float *mean, const float *var,
@@ -161,8 +158,9 @@ int tb_cpu_bn_fwd_train(tb_backend *b, const tb_bn_desc *d, const tb_tensor *x, 
     void *by_role[ROLE_COUNT] = {[ROLE_X] = x->data,           [ROLE_Y] = y->data,   [ROLE_GAMMA] = (void *)gamma,
                                  [ROLE_BETA] = (void *)beta, [ROLE_MEAN] = mean, [ROLE_VAR] = var};
     const bn_tensors t = {x, y, NULL, NULL};
-    int rc = blocked(x) ? tb_cpu_bn_batch_stats(x, mean, var) || bn_run(b, TB_OP_BN_INFER, d, &t, relu, by_role)
-                        : bn_run(b, TB_OP_BN_TRAIN, d, &t, 0, by_role) || (relu && tb_cpu_relu_fwd(b, y, y));
+    int rc = tb_cpu_bn_batch_stats(x, mean, var) ||
+             (both_plain(x, y) ? tb_cpu_bn_normalize_plain(x, gamma, beta, mean, var, d->eps, relu, y)
+                               : bn_run(b, TB_OP_BN_INFER, d, &t, relu, by_role));
     if (rc)
         return tb_fail_prefix("bn_fwd_train");
     update_running(d, s.c, count, mean, var, running_mean, running_var);
@@ -182,6 +180,8 @@ int tb_cpu_bn_fwd_infer(tb_backend *b, const tb_bn_desc *d, const tb_tensor *x, 
                                  [ROLE_MEAN] = (void *)running_mean,
                                  [ROLE_VAR] = (void *)running_var};
     const bn_tensors t = {x, y, NULL, NULL};
+    if (both_plain(x, y))
+        return tb_cpu_bn_normalize_plain(x, gamma, beta, running_mean, running_var, d->eps, relu, y);
     return bn_run(b, TB_OP_BN_INFER, d, &t, relu, by_role);
 }
 
@@ -197,9 +197,10 @@ int tb_cpu_bn_bwd(tb_backend *b, const tb_bn_desc *d, const tb_tensor *x, const 
         return -1;
     const float *mean = saved, *var = saved + x->shape.c;
     int tag = tag_of(x);
-    if (blocked(x) && tag_of(dy) == tag && tag_of(dx) == tag && (!relu || tag_of(y) == tag))
+    if (tag_of(dy) == tag && tag_of(dx) == tag && (!relu || tag_of(y) == tag))
         return tb_cpu_bn_backward(x, dy, relu ? y : NULL, gamma, mean, var, d->eps, dx, dgamma, dbeta);
-    /* With relu, dx = dy masked by y first; BN backward then runs in place on dx. */
+    /* Mixed layouts: oneDNN's primitive, which reorders.  With relu, dx = dy
+     * masked by y first; BN backward then runs in place on dx. */
     if (relu && tb_cpu_relu_bwd(b, y, dy, dx))
         return tb_fail_prefix("bn_bwd with relu");
     const tb_tensor *grad_in = relu ? dx : dy;

@@ -169,13 +169,16 @@ int tb_cpu_bn_bwd(tb_backend *b, const tb_bn_desc *d, const tb_tensor *x, const 
                   const float *gamma, const float *saved, const tb_tensor *y, int relu, tb_workspace *ws,
                   tb_tensor *dx, float *dgamma, float *dbeta);
 
-/* Batch-norm reductions in double (cpu_bn_stats.c), for blocked tensors:
- * per-channel batch mean and biased variance of x; and backward, with dy
- * masked where y <= 0 when y is given, writing dx (may alias dy), dgamma and
- * dbeta.  dy, dx and y in x's layout. */
+/* Batch-norm reductions in double (cpu_bn_stats.c), for blocked and plain
+ * tensors: per-channel batch mean and biased variance of x; and backward,
+ * with dy masked where y <= 0 when y is given, writing dx (may alias dy),
+ * dgamma and dbeta.  dy, dx and y in x's layout.  And the normalisation of a
+ * plain x into y (may be x), ReLU fused. */
 int tb_cpu_bn_batch_stats(const tb_tensor *x, float *mean, float *var);
 int tb_cpu_bn_backward(const tb_tensor *x, const tb_tensor *dy, const tb_tensor *y, const float *gamma,
                        const float *mean, const float *var, float eps, tb_tensor *dx, float *dgamma, float *dbeta);
+int tb_cpu_bn_normalize_plain(const tb_tensor *x, const float *gamma, const float *beta, const float *mean,
+                              const float *var, float eps, int relu, tb_tensor *y);
 
 int tb_cpu_relu_fwd(tb_backend *b, const tb_tensor *x, tb_tensor *y);
 int tb_cpu_relu_bwd(tb_backend *b, const tb_tensor *y, const tb_tensor *dy, tb_tensor *dx);
