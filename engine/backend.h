@@ -109,6 +109,8 @@ typedef struct {
 
 typedef enum { TB_DEVICE_CPU, TB_DEVICE_CUDA } tb_device_kind;
 
+struct tb_prof_device; /* profile.h */
+
 typedef struct tb_backend tb_backend;
 
 struct tb_backend {
@@ -126,6 +128,9 @@ struct tb_backend {
     int (*download)(tb_backend *b, void *dst_host, const void *src_dev, size_t bytes);
     int (*copy)(tb_backend *b, void *dst_dev, const void *src_dev, size_t bytes);
     int (*synchronize)(tb_backend *b);
+    /* The device timeline for the profiler's GPU spans (profile.h); NULL
+     * where the device is the host (CPU). */
+    int (*prof_device)(tb_backend *b, struct tb_prof_device *out);
     /* dst = src with dst's layout; same shapes, no aliasing.  How a plain
      * reader (host download, a test, the classifier) gets a native tensor. */
     int (*convert)(tb_backend *b, const tb_tensor *src, tb_tensor *dst);

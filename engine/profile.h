@@ -64,4 +64,30 @@ int tb_prof_write_trace(const char *path, char *const *rank_events, int ranks, c
 /* Spans dropped because a thread's buffer reached its cap. */
 long tb_prof_dropped(void);
 
+/* A device timeline (CUDA events on the compute stream), so the trace also
+ * shows when the device itself ran each span, not only when the host
+ * launched it.  While one is set, every span of the thread that set it
+ * (the trainer: epochs, steps, phases, layers) also records a mark on the
+ * device at begin and at end; marks are resolved in batches, at the end of
+ * the outermost span or when the device's `capacity` marks are used up,
+ * into spans of category "gpu" on a track of their own ("GPU stream").
+ * A batch starts with an anchor: the device is waited for, then marked, so
+ * that mark's device time is the host time taken then (the skew is the
+ * event's launch latency, microseconds).  On an error the device timeline
+ * is dropped with one message on stderr and the host spans go on. */
+typedef struct tb_prof_device {
+    void *ctx;
+    int capacity; /* marks, slots 0 .. capacity - 1 */
+    /* records mark `slot` on the stream, after all work launched so far */
+    int (*mark)(void *ctx, int slot);
+    /* waits until the stream has run everything launched */
+    int (*wait)(void *ctx);
+    /* microseconds between two marks the stream has passed */
+    int (*elapsed_us)(void *ctx, int from, int to, double *us);
+} tb_prof_device;
+
+/* Sets (or with NULL clears) the device timeline for the calling thread's
+ * spans; resolves what the previous one recorded.  Copies *d. */
+void tb_prof_set_device(const tb_prof_device *d);
+
 #endif

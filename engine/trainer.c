@@ -101,6 +101,7 @@ static void run_free(run *r)
     if (r->b) {
         if (r->labels_dev)
             r->b->release(r->b, r->labels_dev);
+        tb_prof_set_device(NULL); /* its events go with the backend */
         r->b->destroy(r->b);
     }
     for (int i = 0; i < r->epochs_done; i++)
@@ -747,6 +748,13 @@ int tb_train_run(const tb_train_config *c)
         fprintf(stderr, "trainbench: %s\n", tb_last_error());
         run_free(&r);
         return 1;
+    }
+    tb_prof_device device;
+    if (c->profile[0] && r.b->prof_device) {
+        if (r.b->prof_device(r.b, &device))
+            fprintf(stderr, "trainbench: profile: no GPU spans in the trace: %s\n", tb_last_error());
+        else
+            tb_prof_set_device(&device);
     }
     int status = 0;
     r.epochs = calloc((size_t)c->epochs, sizeof *r.epochs);

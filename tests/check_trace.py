@@ -2,7 +2,10 @@
 """Checks a trainbench --profile trace: Chrome trace-event structure, spans
 that nest on every thread, and times that agree with result.json.
 
-usage: check_trace.py TRACE RESULT_JSON [--layers]"""
+usage: check_trace.py TRACE RESULT_JSON [--layers] [--gpu]
+
+--gpu: a CUDA run's trace, whose trainer spans are mirrored on the
+"GPU stream" track with the device's times (profile.h)."""
 import json
 import sys
 from collections import defaultdict
@@ -15,6 +18,7 @@ def fail(msg):
 
 trace_path, result_path = sys.argv[1], sys.argv[2]
 layers = "--layers" in sys.argv
+gpu = "--gpu" in sys.argv
 with open(trace_path) as f:
     trace = json.load(f)
 result = json.load(open(result_path))
@@ -95,6 +99,26 @@ if layers:
         want = "forward" if s["name"].startswith("fwd") else "backward"
         if not p or p["name"] not in (want, "evaluate" if want == "forward" else want) or s["ts"] + s["dur"] > p["ts"] + p["dur"] + 1.0:
             fail(f"layer span {s['name']} outside a {want} phase")
+if gpu:
+    # Every trainer span has its GPU twin (same name, in order), inside it
+    # give or take the anchor's skew: under --profile each phase ends with a
+    # device synchronisation, so the device ran the phase within the host's
+    # span.
+    track = [k for k, n in names.items() if n == "GPU stream"]
+    if len(track) != 1:
+        fail(f"--gpu: want one GPU stream track, got {track}")
+    # Both tracks list spans in the order they ended on the host.
+    twins = [s for s in spans if (s["pid"], s["tid"]) == track[0]]
+    host = [s for s in spans if (s["pid"], s["tid"]) == trainer[0]]
+    if len(twins) != len(host) or trace["otherData"].get("dropped_spans"):
+        fail(f"--gpu: {len(twins)} GPU spans for {len(host)} trainer spans")
+    skew = 50.0  # microseconds
+    for h, g in zip(host, twins):
+        if g["name"] != h["name"] or g["cat"] != "gpu" or g["args"].get("of") != h["cat"]:
+            fail(f"--gpu: GPU span {g['name']} ({g['cat']}) does not mirror {h['name']} ({h['cat']})")
+        if h["cat"] == "phase" and (g["ts"] < h["ts"] - skew or g["ts"] + g["dur"] > h["ts"] + h["dur"] + skew):
+            fail(f"--gpu: {h['name']} ran on the device from {g['ts']:.0f} for {g['dur']:.0f} us, "
+                 f"outside its host span from {h['ts']:.0f} for {h['dur']:.0f} us")
 loader = [k for k, n in names.items() if n.startswith("loader")]
 if result["config"]["num_workers"] > 0 and not any(by_thread[k] for k in loader):
     fail("no loader worker spans")

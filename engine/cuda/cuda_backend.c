@@ -396,6 +396,7 @@ static void cuda_destroy(tb_backend *b)
         if (c->stream)
             (void)cudaStreamSynchronize(c->stream);
         tb_cuda_conv_cache_free(c);
+        tb_cuda_prof_free(c);
         if (c->td_x)
             cudnnDestroyTensorDescriptor(c->td_x);
         if (c->td_y)
@@ -492,6 +493,7 @@ static void set_ops(tb_backend *b)
     b->copy = cuda_copy;
     b->convert = cuda_convert;
     b->synchronize = cuda_synchronize;
+    b->prof_device = tb_cuda_prof_device;
     b->conv_fwd = tb_cuda_conv_fwd;
     b->conv_bwd_data = tb_cuda_conv_bwd_data;
     b->conv_bwd_weights = tb_cuda_conv_bwd_weights;

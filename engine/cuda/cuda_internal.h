@@ -79,6 +79,10 @@ typedef struct {
     cudnnTensorDescriptor_t td_x, td_y, td_bn;
     cudnnPoolingDescriptor_t pool;
 
+    /* the profiler's marks (cuda_timeline.c), created on first use */
+    cudaEvent_t *marks;
+    int nmarks;
+
     char name[400];
 } tb_cuda;
 
@@ -94,6 +98,11 @@ void *tb_cuda_raw_alloc(tb_cuda *c, size_t bytes, const char *what);
 void tb_cuda_raw_free(tb_cuda *c, void *ptr);
 /* Makes *buf at least `bytes` (contents not kept); -1 after tb_fail. */
 int tb_cuda_grow(tb_cuda *c, void **buf, size_t *have, size_t bytes, const char *what);
+
+/* The profiler's device timeline: CUDA events on the stream. */
+struct tb_prof_device;
+int tb_cuda_prof_device(tb_backend *b, struct tb_prof_device *out);
+void tb_cuda_prof_free(tb_cuda *c);
 
 /* Describes an fp32 NCHW tensor. */
 int tb_cuda_set_nchw(cudnnTensorDescriptor_t d, tb_shape s, const char *op);
