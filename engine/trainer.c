@@ -217,6 +217,13 @@ static int build_model(run *r)
 #endif
     if (!r->b)
         return -1;
+    tb_prof_device device; /* --profile: GPU spans from the device's own clock */
+    if (tb_prof_on && r->b->prof_device) {
+        if (r->b->prof_device(r->b, &device))
+            fprintf(stderr, "trainbench: profile: no GPU spans in the trace: %s\n", tb_last_error());
+        else
+            tb_prof_set_device(&device);
+    }
     r->model = tb_model_create(r->b, &spec, c->batch_size, h, w, c->seed);
     if (!r->model || run_broadcast_model(r))
         return -1;
@@ -748,13 +755,6 @@ int tb_train_run(const tb_train_config *c)
         fprintf(stderr, "trainbench: %s\n", tb_last_error());
         run_free(&r);
         return 1;
-    }
-    tb_prof_device device;
-    if (c->profile[0] && r.b->prof_device) {
-        if (r.b->prof_device(r.b, &device))
-            fprintf(stderr, "trainbench: profile: no GPU spans in the trace: %s\n", tb_last_error());
-        else
-            tb_prof_set_device(&device);
     }
     int status = 0;
     r.epochs = calloc((size_t)c->epochs, sizeof *r.epochs);
