@@ -516,6 +516,8 @@ int main(void)
     test_conv(&conv_cases[4], 1);
     test_bn(5, 16, 8, 8, 1);
     test_bn(3, 5, 7, 9, 0);
+    test_bn(3, 5, 7, 9, 1); /* planes of 63: the 8-lane kernels' tails, masked */
+    test_bn(4, 8, 32, 32, 1); /* the :w8 first stage's shape */
     test_eltwise(5, 16, 8, 8);
     test_pool(TB_POOL_MAX, 3, 2, 1, 5, 16, 12, 12);
     test_pool(TB_POOL_MAX, 3, 2, 1, 2, 3, 9, 9);
