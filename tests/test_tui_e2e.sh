@@ -6,7 +6,8 @@
 # scroll the log, resize, open the results (a sweep and a loose run),
 # export Markdown and compare it with `trainbench export`, show the sweep
 # and the run side by side and export both; then launch the saved preset,
-# quit leaving the run going, and re-attach.
+# quit leaving the run going, and re-attach; and the Results screen under
+# NO_COLOR in the C locale: no colour escapes, nothing beyond ASCII.
 set -eu
 TB=${TRAINBENCH:?} SRC=${SOURCE_ROOT:?}
 command -v tmux >/dev/null 2>&1 || { echo "tmux not installed: skipped"; exit 77; }
@@ -187,4 +188,35 @@ until [ "$(T display -p -t tb '#{pane_current_command}')" = sh ]; do
 done
 n=$(ls -d "$runs"/*-quickstart "$runs"/*-my-quick | wc -l)
 [ "$n" -eq 2 ] || fail "expected 2 sweeps, found $n"
+
+# NO_COLOR and a plain ASCII locale: the Results screen (bars, charts, table
+# rules) in neither colour nor anything beyond ASCII; and, so this part can
+# fail, the same screen in a UTF-8 locale does have colour.
+plain_screen() { # LOCALE NO_COLOR: the Results screen with escapes (capture-pane -e)
+    keys "LANG=$1 LC_ALL=$1 NO_COLOR=$2 $TB tui --runs-dir $runs" Enter
+    wait_for "4 Results"
+    keys 4
+    wait_for "Results (sweeps and runs"
+    wait_for "sweep/smoke"
+    sleep 0.3
+    T capture-pane -p -e -t tb > "$tmp/screen.txt"
+    keys q
+    i=0
+    until [ "$(T display -p -t tb '#{pane_current_command}')" = sh ]; do
+        i=$((i + 1)); [ "$i" -lt 50 ] || fail "the workbench did not quit"; sleep 0.1
+    done
+    keys clear Enter
+}
+plain_screen C 1
+# SGR colours: 30-37/40-47/90-97 and 38;5 / 48;5 (tmux reports what was set).
+esc=$(printf '\033')
+if grep -qE "$esc\[([0-9;]*;)?(3[0-7]|4[0-7]|9[0-7]|38;5|48;5)(;[0-9;]*)?m" "$tmp/screen.txt"; then
+    fail "colour escapes on the screen with NO_COLOR=1: $(grep -c "$esc" "$tmp/screen.txt") lines"
+fi
+if LC_ALL=C tr -d '\033\n' < "$tmp/screen.txt" | LC_ALL=C grep -q '[^ -~]'; then
+    fail "non-ASCII bytes on the screen in the C locale"
+fi
+plain_screen C.UTF-8 ""
+grep -qE "$esc\[([0-9;]*;)?(3[0-7]|4[0-7]|9[0-7]|38;5|48;5)(;[0-9;]*)?m" "$tmp/screen.txt" ||
+    fail "no colour escapes on the screen without NO_COLOR (the check above proves nothing)"
 echo "tui e2e: ok"
