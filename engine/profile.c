@@ -269,8 +269,6 @@ static void dev_end(const char *name, const char *cat)
 
 void tb_prof_set_device(const tb_prof_device *d)
 {
-    if (dev.on && dev_flush())
-        dev_fail();
     dev.on = 0;
     dev.depth = dev.overflow = 0;
     dev.used = 0;

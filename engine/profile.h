@@ -86,8 +86,10 @@ typedef struct tb_prof_device {
     int (*elapsed_us)(void *ctx, int from, int to, double *us);
 } tb_prof_device;
 
-/* Sets (or with NULL clears) the device timeline for the calling thread's
- * spans; resolves what the previous one recorded.  Copies *d. */
+/* Sets (or with NULL drops) the device timeline for the calling thread's
+ * spans.  Marks not yet resolved are dropped, not waited for (after a
+ * failed run the device may be gone): tb_prof_take_events resolves them
+ * first.  Copies *d. */
 void tb_prof_set_device(const tb_prof_device *d);
 
 #endif
