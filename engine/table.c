@@ -162,8 +162,10 @@ static struct json_object *repeat_stat(const row *r, const char *key)
 {
     struct json_object *reps = jget(jget(r->result, "summary"), "repeats");
     struct json_object *st = jget(reps, key);
-    if (!st || jnum(reps, "count") != jnum(reps, "of") || isnan(jnum(st, "median")) || isnan(jnum(st, "min")) ||
-        isnan(jnum(st, "max")))
+    /* Results written before single runs stopped carrying "repeats" have
+     * count 1 of 1: no range to show. */
+    if (!st || jnum(reps, "of") < 2 || jnum(reps, "count") != jnum(reps, "of") || isnan(jnum(st, "median")) ||
+        isnan(jnum(st, "min")) || isnan(jnum(st, "max")))
         return NULL;
     return st;
 }

@@ -76,7 +76,7 @@ int run_write_result(run *r, const char *status)
         json_object_object_add(s, "final_train_loss", json_object_new_double(last->train_loss));
     }
     json_object_object_add(s, "warmup_epochs_excluded", json_object_new_int(r->epochs_done - a.epochs_averaged));
-    if (r->repeats)
+    if (r->repeats && r->cfg->repeat > 1) /* one run has no spread to show */
         add_repeat_stats(r, s);
     json_object_object_add(s, "wall_s", json_object_new_double(run_now_s() - r->started));
 #if TB_HAVE_CUDA

@@ -84,7 +84,7 @@ static void wide_text(void)
     const char *hdr[] = {"name", "n"};
     const char *cells[] = {cjk, "1", "ab", "22"};
     int right[] = {0, 1};
-    tui_table(&b, (tui_rect){0, 0, 30, 3}, 2, hdr, cells, 2, right, -1);
+    tui_table(&b, (tui_rect){0, 0, 30, 3}, 2, hdr, cells, 2, right, -1, NULL);
     tui_buf_row(&b, 2, row, sizeof row);
     CHECK(!strncmp(row, "ab     22", 9), "table row: %s", row);
     tui_buf_row(&b, 1, row, sizeof row);
@@ -540,7 +540,7 @@ int main(void)
     const char *hdr[] = {"workers", "epoch_s"};
     const char *cells[] = {"0", "12.50", "4", "3.10", "8", "2.90", "12", "2.95"};
     int right[] = {0, 1};
-    int first = tui_table(&b, (tui_rect){0, 0, 40, 5}, 2, hdr, cells, 4, right, 1);
+    int first = tui_table(&b, (tui_rect){0, 0, 40, 5}, 2, hdr, cells, 4, right, 1, NULL);
     CHECK(first == 0, "%s", "see the condition");
     tui_buf_row(&b, 0, row, sizeof row);
     CHECK(!strncmp(row, "workers epoch_s", 15), "%s", "see the condition");
@@ -549,9 +549,59 @@ int main(void)
     CHECK(b.c[2 * 40].attr & TUI_A_REVERSE, "%s", "see the condition");
     CHECK(!(b.c[1 * 40].attr & TUI_A_REVERSE), "%s", "see the condition");
     /* sel below the visible rows scrolls */
-    first = tui_table(&b, (tui_rect){0, 0, 40, 3}, 2, hdr, cells, 4, right, 3);
+    first = tui_table(&b, (tui_rect){0, 0, 40, 3}, 2, hdr, cells, 4, right, 3, NULL);
     CHECK(first == 2, "%s", "see the condition");
     tui_buf_free(&b);
+
+    /* Wider than the screen even narrowed: the columns scroll at their
+     * natural widths, column 0 kept; '<' and '>' say where columns hide. */
+    {
+        CHECK(tui_buf_init(&b, 30, 3, 1) == 0, "%s", "buffer");
+        const char *wh[] = {"config", "epoch_s", "images_per_s", "test_acc", "load_s", "train_s"};
+        const char *wc[] = {"w=0", "12.50", "1234.5", "0.912", "1.25", "11.2"};
+        int wr[] = {0, 1, 1, 1, 1, 1};
+        int fc = 1;
+        tui_buf_clear(&b);
+        tui_table(&b, (tui_rect){0, 0, 30, 2}, 6, wh, wc, 1, wr, -1, &fc);
+        tui_buf_row(&b, 0, row, sizeof row);
+        CHECK(!strncmp(row, "config epoch_s images_per_s  >", 30) && fc == 1 && b.table_more,
+              "scrolled table, first columns: '%s' (first %d, more %d)", row, fc, b.table_more);
+        tui_buf_row(&b, 1, row, sizeof row);
+        CHECK(!strncmp(row, "w=0      12.50       1234.5", 27), "scrolled table row: '%s'", row);
+        fc = 3;
+        tui_buf_clear(&b);
+        tui_table(&b, (tui_rect){0, 0, 30, 2}, 6, wh, wc, 1, wr, -1, &fc);
+        tui_buf_row(&b, 0, row, sizeof row);
+        CHECK(!strncmp(row, "config<test_acc load_s train_s", 30) && fc == 3 && !b.table_more,
+              "scrolled to the last columns: '%s' (first %d, more %d)", row, fc, b.table_more);
+        tui_buf_row(&b, 1, row, sizeof row);
+        CHECK(!strncmp(row, "w=0       0.912   1.25    11.2", 30), "scrolled table row: '%s'", row);
+        /* A repeat range stays whole; its header is what narrows. */
+        const char *rh[] = {"config", "images/s (median [min, max])"};
+        const char *rc[] = {"w=0", "1473 [1402, 1498]"};
+        int rr[] = {0, 1};
+        tui_buf_clear(&b);
+        tui_table(&b, (tui_rect){0, 0, 30, 2}, 2, rh, rc, 1, rr, -1, NULL);
+        tui_buf_row(&b, 1, row, sizeof row);
+        CHECK(strstr(row, "1473 [1402, 1498]") != NULL, "a number kept whole: '%s'", row);
+        tui_buf_row(&b, 0, row, sizeof row);
+        CHECK(!strncmp(row, "config images/s (median [m", 26), "its header cut instead: '%s'", row);
+        /* Past the end: back to the last window that fills the width. */
+        fc = 5;
+        tui_buf_clear(&b);
+        tui_table(&b, (tui_rect){0, 0, 30, 2}, 6, wh, wc, 1, wr, -1, &fc);
+        CHECK(fc == 3 && !b.table_more, "first column %d after asking for 5", fc);
+        /* Wide enough: nothing scrolls, nothing marked. */
+        tui_buf_free(&b);
+        CHECK(tui_buf_init(&b, 60, 3, 1) == 0, "%s", "buffer");
+        fc = 4;
+        tui_buf_clear(&b);
+        tui_table(&b, (tui_rect){0, 0, 60, 2}, 6, wh, wc, 1, wr, -1, &fc);
+        tui_buf_row(&b, 0, row, sizeof row);
+        CHECK(fc == 1 && !b.table_more && !strncmp(row, "config epoch_s images_per_s test_acc load_s train_s", 51),
+              "a table that fits: '%s' (first %d)", row, fc);
+        tui_buf_free(&b);
+    }
 
     /* Layout: panes inside the body, not overlapping, at both sizes. */
     const int sizes[2][2] = {{80, 24}, {200, 60}};

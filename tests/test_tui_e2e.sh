@@ -7,7 +7,8 @@
 # export Markdown and compare it with `trainbench export`, show the sweep
 # and the run side by side and export both; then launch the saved preset,
 # quit leaving the run going, and re-attach; and the Results screen under
-# NO_COLOR in the C locale: no colour escapes, nothing beyond ASCII.
+# NO_COLOR in the C locale: no colour escapes, nothing beyond ASCII; and
+# a table wider than the screen scrolls its columns.
 set -eu
 TB=${TRAINBENCH:?} SRC=${SOURCE_ROOT:?}
 command -v tmux >/dev/null 2>&1 || { echo "tmux not installed: skipped"; exit 77; }
@@ -134,6 +135,21 @@ shot results
 keys Enter
 wait_for "Does training work on this machine"
 shot table
+# At 80 columns the table is wider than its box: Right scrolls its columns,
+# Workers stays, '<' marks the hidden ones; Left comes back.
+T resize-window -t tb -x 80 -y 24
+wait_for "Workers Model"
+T capture-pane -p -t tb | grep -qF "Acc@5" && fail "the whole table fits at 80 columns: nothing to scroll"
+n=0
+until T capture-pane -p -t tb | grep -qF "Acc@5"; do
+    keys Right; n=$((n + 1)); [ "$n" -lt 12 ] || fail "Right did not bring the last column into view"; sleep 0.1
+done
+wait_for "Workers<"
+shot table-narrow
+for _ in 1 2 3 4 5 6 7 8 9 10 11 12; do keys Left; done
+wait_for "Workers Model"
+T resize-window -t tb -x 140 -y 45
+wait_for "Workers Model"
 keys e
 wait_for "Export Markdown to: "
 keys Enter

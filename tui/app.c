@@ -425,6 +425,10 @@ static void handle_key(tui_app *a, int k)
             a->tsel--;
         if (down && a->tsel + 1 < tui_results_rows(a))
             a->tsel++;
+        if (k == KEY_RIGHT && a->tcol_more)
+            a->tcol++;
+        if (k == KEY_LEFT && a->tcol > 1)
+            a->tcol--;
         if (k == 27)
             a->screen = SCR_RESULTS;
         if (k == 'e' && a->ntables) {
@@ -556,6 +560,10 @@ int tb_cli_tui(int argc, char **argv)
             rows = r;
         }
         tui_draw(a, &buf);
+        if (a->screen == SCR_TABLE) { /* where the columns really start, as drawn */
+            a->tcol = buf.table_first_col;
+            a->tcol_more = buf.table_more;
+        }
         tui_term_blit(&buf);
         int k = tui_term_key(100);
         if (k == KEY_RESIZE || k < 0)

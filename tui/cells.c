@@ -28,6 +28,8 @@ void tui_buf_free(tui_buf *b)
 
 void tui_buf_clear(tui_buf *b)
 {
+    b->table_first_col = 1;
+    b->table_more = 0;
     for (int i = 0; i < b->w * b->h; i++) {
         b->c[i].g[0] = ' ';
         b->c[i].g[1] = '\0';
@@ -419,31 +421,94 @@ void tui_chart(tui_buf *b, tui_rect r, const double *v, int n, int attr)
     free(dots);
 }
 
+/* Columns from `from` on that fit after column 0 in width `avail`. */
+static int cols_fitting(const int *w, int ncols, int from, int avail)
+{
+    int used = w[0], n = 0;
+    for (int c = from; c < ncols && used + 1 + w[c] <= avail; c++, n++)
+        used += 1 + w[c];
+    return n;
+}
+
+static int total_width(const int *w, int ncols)
+{
+    int total = ncols - 1;
+    for (int c = 0; c < ncols; c++)
+        total += w[c];
+    return total;
+}
+
+/* The widths to draw at: natural (the widest of header and cells) if the
+ * table fits; else narrowed, widest first, down to TUI_TABLE_MIN_COL cells
+ * but never cutting a number (only its header), if that makes it fit; else
+ * natural again, for scrolling, each column at most what the screen has
+ * beside column 0.  Returns 1 when the columns must scroll. */
+static int column_widths(int *w, int ncols, const char *const *headers, const char *const *cells, int nrows,
+                         const int *right, int width)
+{
+    int *floor_w = malloc((size_t)ncols * sizeof *floor_w), *narrow = malloc((size_t)ncols * sizeof *narrow);
+    for (int c = 0; c < ncols; c++) {
+        int values = 0;
+        for (int i = 0; i < nrows; i++) {
+            int l = tui_strwidth(cells[i * ncols + c] ? cells[i * ncols + c] : "");
+            values = l > values ? l : values;
+        }
+        int head = tui_strwidth(headers[c]);
+        w[c] = head > values ? head : values;
+        if (floor_w) {
+            floor_w[c] = w[c] < TUI_TABLE_MIN_COL ? w[c] : TUI_TABLE_MIN_COL;
+            if (right && right[c] && values > floor_w[c])
+                floor_w[c] = values;
+        }
+    }
+    int scroll = 0;
+    if (total_width(w, ncols) > width && floor_w && narrow) {
+        memcpy(narrow, w, (size_t)ncols * sizeof *narrow);
+        for (;;) {
+            int widest = -1;
+            for (int c = 0; c < ncols; c++)
+                if (narrow[c] > floor_w[c] && (widest < 0 || narrow[c] > narrow[widest]))
+                    widest = c;
+            if (total_width(narrow, ncols) <= width || widest < 0)
+                break;
+            narrow[widest]--;
+        }
+        if (total_width(narrow, ncols) <= width || ncols == 1)
+            memcpy(w, narrow, (size_t)ncols * sizeof *w);
+        else {
+            scroll = 1;
+            w[0] = w[0] < width / 3 ? w[0] : (floor_w[0] > width / 3 ? floor_w[0] : width / 3);
+            for (int c = 1; c < ncols; c++)
+                w[c] = w[c] < width - w[0] - 1 ? w[c] : width - w[0] - 1;
+        }
+    }
+    free(floor_w);
+    free(narrow);
+    return scroll;
+}
+
 int tui_table(tui_buf *b, tui_rect r, int ncols, const char *const *headers, const char *const *cells, int nrows,
-              const int *right, int sel)
+              const int *right, int sel, int *first_col)
 {
     if (ncols <= 0 || r.w <= 0 || r.h <= 0)
         return 0;
     int *w = calloc((size_t)ncols, sizeof *w);
     if (!w)
         return 0;
-    for (int c = 0; c < ncols; c++) {
-        w[c] = tui_strwidth(headers[c]);
-        for (int i = 0; i < nrows; i++) {
-            int l = tui_strwidth(cells[i * ncols + c] ? cells[i * ncols + c] : "");
-            w[c] = l > w[c] ? l : w[c];
-        }
+    /* Scrolling: column 0, then a window of the others. */
+    int from = 1, shown = ncols - 1;
+    if (column_widths(w, ncols, headers, cells, nrows, right, r.w)) {
+        from = first_col && *first_col > 1 ? *first_col : 1;
+        from = from > ncols - 1 ? ncols - 1 : from;
+        while (from > 1 && cols_fitting(w, ncols, from - 1, r.w) >= ncols - (from - 1))
+            from--; /* no blank space on the right while columns hide on the left */
+        shown = cols_fitting(w, ncols, from, r.w);
+        shown = shown < 1 ? 1 : shown; /* not even one fits: it is clipped */
     }
-    /* Too wide: narrow the widest column one cell at a time (down to 3). */
-    for (;;) {
-        int total = ncols - 1, widest = 0;
-        for (int c = 0; c < ncols; c++) {
-            total += w[c];
-            widest = w[c] > w[widest] ? c : widest;
-        }
-        if (total <= r.w || w[widest] <= 3)
-            break;
-        w[widest]--;
+    if (first_col) {
+        *first_col = from;
+        b->table_first_col = from;
+        b->table_more |= from + shown < ncols;
     }
     int visible = r.h - 1, first = 0;
     if (sel >= visible && visible > 0)
@@ -455,7 +520,8 @@ int tui_table(tui_buf *b, tui_rect r, int ncols, const char *const *headers, con
         int attr = row < 0 ? (TUI_C_ACCENT | TUI_A_BOLD | TUI_A_UNDERLINE) : row == sel ? TUI_A_REVERSE : 0;
         if (row == sel)
             tui_fill(b, (tui_rect){r.x, y, r.w, 1}, " ", attr);
-        for (int c = 0; c < ncols && x < r.x + r.w; c++) {
+        for (int k = 0; k <= shown && x < r.x + r.w; k++) {
+            int c = k == 0 ? 0 : from + k - 1;
             const char *s = row < 0 ? headers[c] : cells[row * ncols + c] ? cells[row * ncols + c] : "";
             int l = tui_strwidth(s), avail = r.x + r.w - x;
             int cw = w[c] < avail ? w[c] : avail;
@@ -464,6 +530,11 @@ int tui_table(tui_buf *b, tui_rect r, int ncols, const char *const *headers, con
             x += w[c] + 1;
         }
     }
+    /* Where columns hide: '<' in the gap after column 0, '>' at the edge. */
+    if (from > 1 && w[0] < r.w)
+        tui_text(b, r.x + w[0], r.y, 1, "<", TUI_C_ACCENT | TUI_A_BOLD);
+    if (from + shown < ncols)
+        tui_text(b, r.x + r.w - 1, r.y, 1, ">", TUI_C_ACCENT | TUI_A_BOLD);
     free(w);
     return first;
 }

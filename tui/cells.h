@@ -35,6 +35,10 @@ typedef struct {
     int w, h;
     int utf8; /* 0: ASCII glyphs only (the terminal is not UTF-8) */
     tui_cell *c;
+    /* What the last scrollable tui_table drawn showed, for the keys that
+     * scroll it: its first column after column 0, and whether more columns
+     * hide on the right.  tui_buf_clear resets them. */
+    int table_first_col, table_more;
 } tui_buf;
 
 typedef struct {
@@ -89,12 +93,17 @@ int tui_axis_pos(double v, double lo, double hi, int dots);
  * spread over the plot's width (the last n that fit when there are more). */
 void tui_chart(tui_buf *b, tui_rect r, const double *v, int n, int attr);
 
-/* A table: headers, then rows of cells; column widths from the content
- * (clipped to fit r.w); right-aligned where right[c].  Row `sel` (or -1)
- * is reversed; rows scroll so that sel is visible.  Returns the first row
- * shown. */
+/* A table: headers, then rows of cells; column widths from the content;
+ * right-aligned (numbers) where right[c].  Row `sel` (or -1) is reversed;
+ * rows scroll so that sel is visible.  Too wide for r.w, the widest
+ * columns narrow down to TUI_TABLE_MIN_COL cells (numbers are never cut, only their headers);
+ * still too wide, columns scroll: column 0 stays, then columns from
+ * *first_col on (clamped to what can be shown; NULL: 1), and a '<' after
+ * column 0 or a '>' at the right edge of the header row says columns are
+ * hidden that way.  Returns the first row shown. */
+enum { TUI_TABLE_MIN_COL = 8 };
 int tui_table(tui_buf *b, tui_rect r, int ncols, const char *const *headers, const char *const *cells, int nrows,
-              const int *right, int sel);
+              const int *right, int sel, int *first_col);
 
 /* Display width of a UTF-8 string in cells (wcwidth, with a built-in table
  * of wide and combining ranges when the locale cannot tell). */

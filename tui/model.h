@@ -137,6 +137,7 @@ typedef struct {
      * preset merged, other sweeps apart, loose runs in one table. */
     tb_table tables[3];
     int ntables, tsel;
+    int tcol, tcol_more; /* the table's first column shown after column 0; more hide right (tui_table) */
     char *export_text;
     char export_path[1100];
     int export_scroll;

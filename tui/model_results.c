@@ -201,6 +201,7 @@ int tui_results_open(tui_app *a)
         a->ntables++;
     }
     a->tsel = 0;
+    a->tcol = 1;
     return 0;
 }
 

@@ -67,7 +67,7 @@ static const char *hints(const tui_app *a)
     case SCR_RESULTS:
         return "Up/Down choose  Enter table  m mark, Enter another: both  r refresh  ? help";
     case SCR_TABLE:
-        return "Up/Down rows  e export Markdown  Esc results  ? help  q quit";
+        return "Up/Down rows  Left/Right columns  e export Markdown  Esc results  ? help";
     case SCR_EXPORT:
         return "Up/Down PgUp/PgDn scroll  Esc back to the table  ? help";
     default:
@@ -316,7 +316,7 @@ void tui_draw_help(const tui_app *a, tui_buf *b, const tui_layout *l)
         "  Up/Down PgUp/PgDn choose   Enter its table   r refresh",
         "  m mark one, then Enter on another: both side by side (m unmarks)",
         "  e (table) export Markdown: asks for the file, then previews it",
-        "  Up/Down (table) rows, (preview) scroll   Esc back",
+        "  Up/Down rows, scroll (preview)   Left/Right columns (table)   Esc back",
         "",
         "A run goes on when you quit leaving it; start trainbench again to re-attach.",
     };

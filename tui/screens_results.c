@@ -48,7 +48,7 @@ void tui_draw_results(const tui_app *a, tui_buf *b, const tui_layout *l)
     static const char *const hdr[RCOLS] = {" ", "kind", "folder", "preset/model", "status", "acc", "wall"};
     static const int right[RCOLS] = {0, 0, 0, 0, 0, 1, 1};
     tui_table(b, (tui_rect){r.x + 1, r.y + 1, r.w - 2, r.h - 3}, RCOLS, hdr, (const char *const *)cells, n, right,
-              a->rsel);
+              a->rsel, NULL);
     if (a->mark >= 0)
         tui_textf(b, r.x + 2, r.y + r.h - 2, r.w - 4, TUI_C_ACCENT, "= marked: %s; Enter on another shows both",
                   a->results[a->mark].name);
@@ -57,7 +57,7 @@ void tui_draw_results(const tui_app *a, tui_buf *b, const tui_layout *l)
 }
 
 /* One table in r: its question and folder, then the rows, sel reversed. */
-static void draw_one(const tb_table *t, tui_buf *b, tui_rect r, int sel)
+static void draw_one(const tb_table *t, tui_buf *b, tui_rect r, int sel, int first_col)
 {
     int nc = t->ncols, n = t->nrows;
     char **cells = calloc((size_t)(n ? n : 1) * (size_t)nc, sizeof *cells);
@@ -83,7 +83,7 @@ static void draw_one(const tb_table *t, tui_buf *b, tui_rect r, int sel)
         tui_text(b, r.x, r.y + 1, r.w, t->source, TUI_C_DIM);
         int nh = r.h - 4;
         tui_table(b, (tui_rect){r.x, r.y + 3, r.w, nh < 2 ? 2 : nh}, nc, hdr, (const char *const *)cells, n, right,
-                  sel);
+                  sel, &first_col);
         size_t nn = t->notes ? json_object_array_length(t->notes) : 0;
         if (nn)
             tui_textf(b, r.x, r.y + r.h - 1, r.w, TUI_C_DIM, "%zu footnote%s (in the export)", nn,
@@ -148,7 +148,7 @@ void tui_draw_table(const tui_app *a, tui_buf *b, const tui_layout *l)
         tui_box(b, f, a->tables[i].title, TUI_C_DIM);
         int sel = a->tsel - first;
         draw_one(&a->tables[i], b, (tui_rect){f.x + 2, f.y + 1, f.w - 4, f.h - 2},
-                 sel >= 0 && sel < a->tables[i].nrows ? sel : -1);
+                 sel >= 0 && sel < a->tables[i].nrows ? sel : -1, a->tcol);
         first += a->tables[i].nrows;
     }
 }
