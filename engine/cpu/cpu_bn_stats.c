@@ -112,13 +112,25 @@ TB_SIMD_CLONES static void chunk_bwd_sums(const float *restrict px, const float 
     }
 }
 
-/* Lane sums of a d8. */
-static double lanes(const d8 *v)
+/* One block as a chunk stream: its period, and its whole chunks (a plain
+ * plane's count % 8 tail is the caller's). */
+static int period_of(int block) { return block == 1 ? 1 : block / 8; }
+static size_t chunks_of(size_t count, int block) { return block == 1 ? count / 8 : count * (size_t)(block / 8); }
+
+/* out[q] = the 8 lanes of channel group q: v[8q .. 8q + 7], or v[0] in every
+ * lane when plain. */
+#define GROUP_LANES(out, v, block)                                                                          \
+    for (int q_ = 0; q_ < period_of(block); q_++)                                                           \
+        for (int k_ = 0; k_ < 8; k_++)                                                                      \
+            (out)[q_][k_] = (v)[(block) == 1 ? 0 : 8 * q_ + k_]
+
+/* acc[c] += the group totals: lane by lane, or all lanes into acc[0] when
+ * plain. */
+static void add_groups(double *acc, const d8 *t, int block)
 {
-    double t = 0;
-    for (int k = 0; k < 8; k++)
-        t += (*v)[k];
-    return t;
+    for (int q = 0; q < period_of(block); q++)
+        for (int k = 0; k < 8; k++)
+            acc[block == 1 ? 0 : 8 * q + k] += t[q][k];
 }
 
 /* sums[c] += x (pass 0) or (x - mean[c])^2 (pass 1) over `count` pixels of
@@ -126,26 +138,15 @@ static double lanes(const d8 *v)
 static void block_sums(const float *p, size_t count, int block, int pass, const double *m, double *acc)
 {
     d8 mean[2] = {0}, sums[2] = {0};
-    if (block == 1) {
-        for (int k = 0; pass && k < 8; k++) /* pass 0 has no means */
-            mean[0][k] = m[0];
-        chunk_sums(p, count / 8, 1, pass, mean, sums);
-        double t = lanes(&sums[0]);
-        for (size_t i = count / 8 * 8; i < count; i++) {
-            double v = pass ? p[i] - m[0] : p[i];
-            t += pass ? v * v : v;
-        }
-        acc[0] += t;
-        return;
+    const size_t chunks = chunks_of(count, block);
+    if (pass) /* pass 0 has no means */
+        GROUP_LANES(mean, m, block);
+    chunk_sums(p, chunks, period_of(block), pass, mean, sums);
+    add_groups(acc, sums, block);
+    for (size_t i = chunks * 8; block == 1 && i < count; i++) {
+        double v = pass ? p[i] - m[0] : p[i];
+        acc[0] += pass ? v * v : v;
     }
-    const int period = block / 8;
-    for (int q = 0; pass && q < period; q++)
-        for (int k = 0; k < 8; k++)
-            mean[q][k] = m[8 * q + k];
-    chunk_sums(p, count * (size_t)period, period, pass, mean, sums);
-    for (int q = 0; q < period; q++)
-        for (int k = 0; k < 8; k++)
-            acc[8 * q + k] += sums[q][k];
 }
 
 /* Per-channel sums of g = dy (0 where y <= 0, with y) and g * xhat over
@@ -155,30 +156,17 @@ static void block_bwd_sums(const float *px, const float *pd, const float *py, si
 {
     f8 mv[2] = {0}, iv[2] = {0};
     d8 g[2] = {0}, h[2] = {0};
-    if (block == 1) {
-        for (int k = 0; k < 8; k++)
-            mv[0][k] = m[0], iv[0][k] = is[0];
-        chunk_bwd_sums(px, pd, py, count / 8, 1, mv, iv, g, h);
-        double tg = lanes(&g[0]), th = lanes(&h[0]);
-        for (size_t i = count / 8 * 8; i < count; i++) {
-            float v = py && !(py[i] > 0) ? 0.0f : pd[i];
-            tg += v;
-            th += (double)v * ((px[i] - m[0]) * is[0]);
-        }
-        sg[0] += tg;
-        sgx[0] += th;
-        return;
+    const size_t chunks = chunks_of(count, block);
+    GROUP_LANES(mv, m, block);
+    GROUP_LANES(iv, is, block);
+    chunk_bwd_sums(px, pd, py, chunks, period_of(block), mv, iv, g, h);
+    add_groups(sg, g, block);
+    add_groups(sgx, h, block);
+    for (size_t i = chunks * 8; block == 1 && i < count; i++) {
+        float v = py && !(py[i] > 0) ? 0.0f : pd[i];
+        sg[0] += v;
+        sgx[0] += (double)v * ((px[i] - m[0]) * is[0]);
     }
-    const int period = block / 8;
-    for (int q = 0; q < period; q++)
-        for (int k = 0; k < 8; k++)
-            mv[q][k] = m[8 * q + k], iv[q][k] = is[8 * q + k];
-    chunk_bwd_sums(px, pd, py, count * (size_t)period, period, mv, iv, g, h);
-    for (int q = 0; q < period; q++)
-        for (int k = 0; k < 8; k++) {
-            sg[8 * q + k] += g[q][k];
-            sgx[8 * q + k] += h[q][k];
-        }
 }
 
 /* sums[c] += x (pass 0) or (x - mean[c])^2 (pass 1) over images [n0, n1). */
@@ -215,35 +203,34 @@ static void channel_sums(const float *x, tb_shape s, int block, int pass, const 
  * k1 = mean(g), k2 = mean(g * xhat)); each coefficient is 8 lanes a group.
  * dx may be dy. */
 typedef struct {
-    f8 m, is, a, k1, k2;
+    f8 m[2], is[2], a[2], k1[2], k2[2];
 } dx_coef;
 
 TB_SIMD_CLONES static void chunk_bwd_dx(const float *restrict px, const float *pd, const float *restrict py,
                                         float *pdx, size_t chunks, int period, const dx_coef *restrict k)
 {
     for (size_t j = 0; j < chunks; j++) {
-        const dx_coef *q = &k[group((int)(j & 3), period)];
+        const int q = group((int)(j & 3), period);
         size_t at = 8 * j;
         f8 g = py ? MASKED(LOAD8(pd + at), LOAD8(py + at)) : LOAD8(pd + at);
-        f8 xhat = (LOAD8(px + at) - q->m) * q->is;
-        *(f8_u *)(pdx + at) = q->a * (g - q->k1 - xhat * q->k2);
+        f8 xhat = (LOAD8(px + at) - k->m[q]) * k->is[q];
+        *(f8_u *)(pdx + at) = k->a[q] * (g - k->k1[q] - xhat * k->k2[q]);
     }
 }
 
 static void block_bwd_dx(const float *px, const float *pd, const float *py, float *pdx, size_t count, int block,
                          const float *m, const float *is, const float *a, const float *k1, const float *k2)
 {
-    dx_coef k[2];
-    memset(k, 0, sizeof k);
-    const int period = block == 1 ? 1 : block / 8;
-    for (int q = 0; q < period; q++)
-        for (int l = 0; l < 8; l++) {
-            int c = block == 1 ? 0 : 8 * q + l;
-            k[q].m[l] = m[c], k[q].is[l] = is[c], k[q].a[l] = a[c], k[q].k1[l] = k1[c], k[q].k2[l] = k2[c];
-        }
-    size_t chunks = block == 1 ? count / 8 : count * (size_t)period;
-    chunk_bwd_dx(px, pd, py, pdx, chunks, period, k);
-    for (size_t i = chunks * 8; block == 1 && i < count; i++) { /* plain planes not a multiple of 8 */
+    dx_coef k;
+    memset(&k, 0, sizeof k);
+    GROUP_LANES(k.m, m, block);
+    GROUP_LANES(k.is, is, block);
+    GROUP_LANES(k.a, a, block);
+    GROUP_LANES(k.k1, k1, block);
+    GROUP_LANES(k.k2, k2, block);
+    const size_t chunks = chunks_of(count, block);
+    chunk_bwd_dx(px, pd, py, pdx, chunks, period_of(block), &k);
+    for (size_t i = chunks * 8; block == 1 && i < count; i++) {
         float g = py && !(py[i] > 0) ? 0.0f : pd[i];
         pdx[i] = a[0] * (g - k1[0] - (px[i] - m[0]) * is[0] * k2[0]);
     }
