@@ -73,7 +73,7 @@ long tb_prof_dropped(void);
  * into spans of category "gpu" on a track of their own ("GPU stream").
  * A batch starts with an anchor: the device is waited for, then marked, so
  * that mark's device time is the host time taken then (the skew is the
- * event's launch latency, microseconds).  On an error the device timeline
+ * event's launch latency; not yet measured on a GPU).  On an error the device timeline
  * is dropped with one message on stderr and the host spans go on. */
 typedef struct tb_prof_device {
     void *ctx;
