@@ -1,8 +1,8 @@
 /* `trainbench data`: fetch, imagenet, pack, synth. */
-#include "cli.h"
+#include "app/cli.h"
 
-#include "datatool.h"
-#include "error.h"
+#include "datasets/datatool.h"
+#include "core/error.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,9 +1,9 @@
 /* `trainbench model info NAME`: layers, convolution count, parameters,
  * gradients and forward multiply-accumulates, as text or JSON. */
-#include "cli.h"
+#include "app/cli.h"
 
-#include "error.h"
-#include "model.h"
+#include "core/error.h"
+#include "engine/model.h"
 
 #include <json-c/json.h>
 #include <stdio.h>

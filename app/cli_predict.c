@@ -1,10 +1,10 @@
 /* `trainbench predict`: multi-GPU and multi-node epoch times from one
- * measured GPU, with the ring all-reduce cost model (engine/predict.h). */
-#include "cli.h"
+ * measured GPU, with the ring all-reduce cost model (lab/predict.h). */
+#include "app/cli.h"
 
-#include "error.h"
-#include "model.h"
-#include "predict.h"
+#include "core/error.h"
+#include "engine/model.h"
+#include "lab/predict.h"
 
 #include <json-c/json.h>
 #include <stdio.h>

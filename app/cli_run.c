@@ -1,12 +1,12 @@
 /* `trainbench run`, `results` and `export`: presets, sweeps and tables. */
-#include "cli.h"
+#include "app/cli.h"
 
-#include "error.h"
-#include "export.h"
-#include "preset.h"
-#include "results.h"
-#include "sweep.h"
-#include "table.h"
+#include "core/error.h"
+#include "lab/export.h"
+#include "lab/preset.h"
+#include "lab/results.h"
+#include "lab/sweep.h"
+#include "lab/table.h"
 
 #include <limits.h>
 #include <stdio.h>

@@ -1,14 +1,14 @@
-#include "cli.h"
+#include "app/cli.h"
 
-#include "dist.h"
-#include "error.h"
-#include "options.h"
-#include "rundir.h"
+#include "engine/dist.h"
+#include "core/error.h"
+#include "spec/options.h"
+#include "rundir/rundir.h"
 #include "tb_config.h"
-#include "trainer.h"
+#include "engine/trainer.h"
 
 #if TB_HAVE_CUDA
-#include "cuda/cuda_backend.h"
+#include "engine/cuda/cuda_backend.h"
 #endif
 
 #include <stdio.h>

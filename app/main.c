@@ -1,7 +1,7 @@
 /* trainbench: one binary, one subcommand per job. */
-#include "cli.h"
+#include "app/cli.h"
 #include "tb_config.h"
-#include "tui.h"
+#include "tui/tui.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -3,9 +3,9 @@
  *
  *   jpeg_pipeline DATASET DIR WORKERS IMAGES [SIZE]
  * DATASET: imagenet (DIR: class folders) or packed:FILE (DIR ignored). */
-#include "dataset.h"
-#include "error.h"
-#include "loader.h"
+#include "datasets/dataset.h"
+#include "core/error.h"
+#include "datasets/loader.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,11 +4,11 @@
  * so the figure compares engines, not data pipelines.  Prints one line:
  *   images_per_s=X step_ms=Y (median of the timed steps)
  * usage: step_bench MODEL BATCH SIZE THREADS WARMUP STEPS */
-#include "backend.h"
-#include "error.h"
-#include "model.h"
-#include "optim.h"
-#include "rng.h"
+#include "engine/backend.h"
+#include "core/error.h"
+#include "engine/model.h"
+#include "engine/optim.h"
+#include "core/rng.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
 #ifndef TB_FSUTIL_H
 #define TB_FSUTIL_H
 
-#include "error.h"
+#include "core/error.h"
 
 #include <stddef.h>
 

@@ -1,5 +1,5 @@
 /* Defensive JSON field access (see jfield.h). */
-#include "jfield.h"
+#include "core/json.h"
 
 #include <limits.h>
 #include <math.h>

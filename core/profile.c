@@ -1,6 +1,6 @@
-#include "profile.h"
+#include "core/profile.h"
 
-#include "error.h"
+#include "core/error.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -1,6 +1,6 @@
 /* Per-image work of the loader.  Rows are split into a zero-padding part and
  * a part read from the source, so the inner loop is a plain table lookup. */
-#include "augment.h"
+#include "datasets/augment.h"
 
 void tb_augment_init(tb_augment *a, const tb_dataset *ds, int out_size)
 {

@@ -7,9 +7,9 @@
  * ROOT/.NAME.tmp-XXXXXX, write the stamp file, then rename into ROOT/NAME.
  * The stamp (.trainbench-fetched) lists the verified sums; a folder with a
  * matching stamp is not fetched again. */
-#include "datatool.h"
-#include "error.h"
-#include "fsutil.h"
+#include "datasets/datatool.h"
+#include "core/error.h"
+#include "core/fsutil.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* File digests with OpenSSL 3's EVP interface (MD5 for the published
  * dataset sums, SHA-256 for anything newer). */
-#include "datatool.h"
-#include "error.h"
+#include "datasets/datatool.h"
+#include "core/error.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* CIFAR-10/100 binary batches: fixed-size records of label byte(s) followed
  * by 3x32x32 pixels already in CHW order (all red, then green, then blue). */
-#include "dataset.h"
-#include "error.h"
+#include "datasets/dataset.h"
+#include "core/error.h"
 
 #include <errno.h>
 #include <stdio.h>

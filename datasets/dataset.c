@@ -1,9 +1,9 @@
 /* Dataset names, where their files live, and loading a split: finds the
  * files, hands them to the format readers and adds what the format does not
  * say (class count, normalisation constants, whether flips are allowed). */
-#include "dataset.h"
-#include "error.h"
-#include "imageset.h"
+#include "datasets/dataset.h"
+#include "core/error.h"
+#include "datasets/imageset.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,8 +2,8 @@
  * a .part is left from an earlier attempt, renamed to DEST when complete.
  * Follows redirects; a transfer under 1 byte/s for the stall timeout fails
  * with a message saying that running again resumes it. */
-#include "datatool.h"
-#include "error.h"
+#include "datasets/datatool.h"
+#include "core/error.h"
 
 #include <curl/curl.h>
 #include <errno.h>

@@ -7,8 +7,8 @@
  * made).  Its NOABSOLUTEPATHS guard cannot be used because we hand it
  * absolute paths under the (symlink-free, realpath'd) target folder; the
  * check for absolute entry names is ours. */
-#include "datatool.h"
-#include "error.h"
+#include "datasets/datatool.h"
+#include "core/error.h"
 
 #include <archive.h>
 #include <archive_entry.h>

@@ -14,10 +14,10 @@
  * Compared with the two-pass shell way (extract the outer tar, then for each
  * class mkdir + tar -xf + rm), every byte is read once and written once, and
  * the writes overlap the reading. */
-#include "datatool.h"
-#include "error.h"
-#include "fsutil.h"
-#include "matfile.h"
+#include "datasets/datatool.h"
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "datasets/matfile.h"
 
 #include <archive.h>
 #include <archive_entry.h>

@@ -1,7 +1,7 @@
 /* Class-folder and packed-file image sets. */
-#include "imageset.h"
-#include "error.h"
-#include "fsutil.h"
+#include "datasets/imageset.h"
+#include "core/error.h"
+#include "core/fsutil.h"
 
 #include <dirent.h>
 #include <errno.h>

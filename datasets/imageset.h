@@ -4,7 +4,7 @@
 #ifndef TB_IMAGESET_H
 #define TB_IMAGESET_H
 
-#include "dataset.h"
+#include "datasets/dataset.h"
 
 #include <stddef.h>
 #include <stdint.h>

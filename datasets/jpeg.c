@@ -8,8 +8,8 @@
  * crop still has at least out_size pixels per side afterwards; a 500x375
  * image whose random crop covers 60% of it still decodes at full size, the
  * evaluation crop of a 1000x750 image decodes at half size. */
-#include "jpeg.h"
-#include "error.h"
+#include "datasets/jpeg.h"
+#include "core/error.h"
 
 #include <math.h>
 #include <stdlib.h>

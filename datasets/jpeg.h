@@ -5,7 +5,7 @@
 #ifndef TB_JPEG_H
 #define TB_JPEG_H
 
-#include "rng.h"
+#include "core/rng.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -8,13 +8,13 @@
  * crop + flip + normalise, whole epochs through tb_loader_next): 3x32x32
  * images about 590k/s with num_workers 0 (one core), 1.1M/s with 2 workers;
  * Fashion-MNIST padded 28 -> 32 about 1.3M/s on one core. */
-#include "loader.h"
-#include "augment.h"
-#include "error.h"
-#include "profile.h"
-#include "imageset.h"
-#include "jpeg.h"
-#include "rng.h"
+#include "datasets/loader.h"
+#include "datasets/augment.h"
+#include "core/error.h"
+#include "core/profile.h"
+#include "datasets/imageset.h"
+#include "datasets/jpeg.h"
+#include "core/rng.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -25,7 +25,7 @@
 #ifndef TB_LOADER_H
 #define TB_LOADER_H
 
-#include "dataset.h"
+#include "datasets/dataset.h"
 
 #include <stdint.h>
 

@@ -6,12 +6,12 @@
  * generation loss.  Small in-memory datasets (CIFAR, IDX) are stored as raw
  * CHW pixels.  Workers process a chunk of images at once; the main thread
  * writes them in order, so the file is identical for any thread count. */
-#include "datatool.h"
-#include "dataset.h"
-#include "error.h"
-#include "fsutil.h"
-#include "imageset.h"
-#include "jpeg.h"
+#include "datasets/datatool.h"
+#include "datasets/dataset.h"
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "datasets/imageset.h"
+#include "datasets/jpeg.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -5,11 +5,11 @@
  * real set, quality 90 4:2:0 JPEGs.  Their content is a class-coloured
  * gradient, a few shapes and pixel noise, so file sizes are realistic (about
  * 60-130 kB) and no image is blank. */
-#include "datatool.h"
-#include "dataset.h"
-#include "error.h"
-#include "fsutil.h"
-#include "rng.h"
+#include "datasets/datatool.h"
+#include "datasets/dataset.h"
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "core/rng.h"
 
 #include <archive.h>
 #include <archive_entry.h>

@@ -6,9 +6,9 @@
  * random crops, which shift by at most half a block), yet no two images are
  * alike.  The templates do not depend on the seed, so differently seeded sets
  * (train and test) are samples of the same task. */
-#include "dataset.h"
-#include "error.h"
-#include "rng.h"
+#include "datasets/dataset.h"
+#include "core/error.h"
+#include "core/rng.h"
 
 #include <stdlib.h>
 #include <string.h>

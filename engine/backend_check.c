@@ -1,6 +1,6 @@
-#include "backend_check.h"
+#include "engine/backend_check.h"
 
-#include "error.h"
+#include "core/error.h"
 
 int tb_same_shape(tb_shape a, tb_shape b) { return a.n == b.n && a.c == b.c && a.h == b.h && a.w == b.w; }
 

@@ -4,7 +4,7 @@
 #ifndef TB_SHAPE_CHECK_H
 #define TB_SHAPE_CHECK_H
 
-#include "backend.h"
+#include "engine/backend.h"
 
 #define TB_SHAPE_FMT "%dx%dx%dx%d"
 #define TB_SHAPE_ARG(s) (s).n, (s).c, (s).h, (s).w

@@ -1,9 +1,9 @@
-#include "checkpoint.h"
+#include "engine/checkpoint.h"
 
-#include "error.h"
-#include "model_io.h"
-#include "rundir.h"
-#include "safetensors.h"
+#include "core/error.h"
+#include "engine/model_io.h"
+#include "rundir/rundir.h"
+#include "engine/safetensors.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -218,12 +218,6 @@ void tb_checkpoint_state_free(tb_checkpoint_state *st)
     st->class_hits = st->class_seen = NULL;
     st->epochs = NULL;
     st->epochs_done = 0;
-}
-
-int tb_checkpoint_exists(const char *run_dir)
-{
-    char path[PATH_MAX];
-    return !ckpt_path(path, sizeof path, run_dir, "checkpoint.safetensors") && access(path, R_OK) == 0;
 }
 
 int tb_checkpoint_save(const char *run_dir, tb_backend *b, tb_model *m, const tb_optimizer *opt,

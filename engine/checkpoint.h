@@ -17,9 +17,9 @@
 #ifndef TB_CHECKPOINT_H
 #define TB_CHECKPOINT_H
 
-#include "model.h"
-#include "optim.h"
-#include "train_report.h"
+#include "engine/model.h"
+#include "engine/optim.h"
+#include "rundir/train_report.h"
 
 #include <json-c/json.h>
 
@@ -45,9 +45,6 @@ typedef struct {
  * lost and the message says what to do. */
 int tb_checkpoint_save(const char *run_dir, tb_backend *b, tb_model *m, const tb_optimizer *opt,
                        const tb_checkpoint_state *st);
-
-/* True when RUN_DIR holds a checkpoint. */
-int tb_checkpoint_exists(const char *run_dir);
 
 /* Loads the checkpoint into m and opt and fills st (its arrays malloc'd,
  * freed by tb_checkpoint_state_free).  Checks the model and optimizer match. */

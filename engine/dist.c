@@ -1,6 +1,6 @@
-#include "dist.h"
+#include "engine/dist.h"
 
-#include "error.h"
+#include "core/error.h"
 #include "tb_config.h"
 
 #include <pthread.h>

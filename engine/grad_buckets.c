@@ -1,6 +1,6 @@
-#include "grad_buckets.h"
+#include "engine/grad_buckets.h"
 
-#include "error.h"
+#include "core/error.h"
 
 #include <stdlib.h>
 

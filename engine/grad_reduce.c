@@ -1,10 +1,10 @@
-#include "grad_reduce.h"
+#include "engine/grad_reduce.h"
 
-#include "error.h"
-#include "grad_buckets.h"
+#include "core/error.h"
+#include "engine/grad_buckets.h"
 #include "tb_config.h"
 #if TB_HAVE_CUDA
-#include "cuda/cuda_nccl.h"
+#include "engine/cuda/cuda_nccl.h"
 #endif
 
 #include <stdio.h>

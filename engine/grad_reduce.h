@@ -11,9 +11,9 @@
 #ifndef TB_GRAD_REDUCE_H
 #define TB_GRAD_REDUCE_H
 
-#include "backend.h"
-#include "dist.h"
-#include "model.h"
+#include "engine/backend.h"
+#include "engine/dist.h"
+#include "engine/model.h"
 
 typedef struct tb_grad_reducer tb_grad_reducer;
 

@@ -2,9 +2,9 @@
  * with the same options, N times, under mpirun, or under srun --mpi=pmix
  * when already inside a Slurm allocation.  The launcher is a child process:
  * the caller (the CLI, or a sweep) waits for it and gets its exit status. */
-#include "launch.h"
+#include "engine/launch.h"
 
-#include "error.h"
+#include "core/error.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -5,12 +5,12 @@
  * `model info` needs no backend), then allocate() gives every tensor device
  * memory.  The network is a stem unit, blocks of units with a shortcut, and a
  * head; a unit is convolution + optional batch norm + optional ReLU. */
-#include "model.h"
+#include "engine/model.h"
 
-#include "error.h"
-#include "profile.h"
-#include "rng.h"
-#include "backend_check.h"
+#include "core/error.h"
+#include "core/profile.h"
+#include "core/rng.h"
+#include "engine/backend_check.h"
 
 #include <math.h>
 #include <stdio.h>

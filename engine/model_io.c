@@ -1,6 +1,6 @@
-#include "model_io.h"
+#include "engine/model_io.h"
 
-#include "error.h"
+#include "core/error.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -10,9 +10,9 @@
 #ifndef TB_MODEL_IO_H
 #define TB_MODEL_IO_H
 
-#include "model.h"
-#include "optim.h"
-#include "safetensors.h"
+#include "engine/model.h"
+#include "engine/optim.h"
+#include "engine/safetensors.h"
 
 enum {
     TB_IO_PARAMS = 1u << 0,

@@ -1,7 +1,7 @@
-#include "optim.h"
+#include "engine/optim.h"
 
-#include "backend_check.h"
-#include "error.h"
+#include "engine/backend_check.h"
+#include "core/error.h"
 
 #include <math.h>
 #include <stddef.h>

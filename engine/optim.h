@@ -7,8 +7,8 @@
 #ifndef TB_OPTIM_H
 #define TB_OPTIM_H
 
-#include "backend.h"
-#include "model.h"
+#include "engine/backend.h"
+#include "engine/model.h"
 
 typedef enum { TB_LR_CONSTANT, TB_LR_STEP, TB_LR_COSINE } tb_lr_schedule;
 

@@ -1,7 +1,7 @@
 /* safetensors reader and writer (format in safetensors.h). */
-#include "safetensors.h"
+#include "engine/safetensors.h"
 
-#include "error.h"
+#include "core/error.h"
 
 #include <errno.h>
 #include <fcntl.h>

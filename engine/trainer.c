@@ -7,27 +7,27 @@
  *
  * Checkpoints and --resume are in trainer_checkpoint.c, result.json and
  * --repeat in trainer_result.c; trainer_run.h holds the state they share. */
-#include "trainer.h"
-#include "trainer_run.h"
+#include "engine/trainer.h"
+#include "engine/trainer_run.h"
 
-#include "backend.h"
-#include "checkpoint.h"
-#include "dataset.h"
-#include "dist.h"
-#include "error.h"
-#include "grad_reduce.h"
-#include "launch.h"
-#include "loader.h"
-#include "model.h"
-#include "model_io.h"
-#include "optim.h"
-#include "profile.h"
-#include "rundir.h"
-#include "sysinfo.h"
-#include "train_report.h"
+#include "engine/backend.h"
+#include "engine/checkpoint.h"
+#include "datasets/dataset.h"
+#include "engine/dist.h"
+#include "core/error.h"
+#include "engine/grad_reduce.h"
+#include "engine/launch.h"
+#include "datasets/loader.h"
+#include "engine/model.h"
+#include "engine/model_io.h"
+#include "engine/optim.h"
+#include "core/profile.h"
+#include "rundir/rundir.h"
+#include "core/sysinfo.h"
+#include "rundir/train_report.h"
 #include "tb_config.h"
 #if TB_HAVE_CUDA
-#include "cuda/cuda_backend.h"
+#include "engine/cuda/cuda_backend.h"
 #endif
 
 #include <math.h>

@@ -2,13 +2,13 @@
  * holds the file format): the state at the loop's position, summed over the
  * data-parallel ranks; the option checks a resume must pass; loading and
  * broadcasting a checkpoint; the partial epoch it continues. */
-#include "trainer_run.h"
+#include "engine/trainer_run.h"
 
-#include "error.h"
-#include "backend_check.h"
-#include "profile.h"
-#include "safetensors.h"
-#include "trainer.h"
+#include "core/error.h"
+#include "engine/backend_check.h"
+#include "core/profile.h"
+#include "engine/safetensors.h"
+#include "engine/trainer.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,10 +1,10 @@
 /* result.json for the training loop, failures, and --repeat's figures. */
-#include "trainer_run.h"
+#include "engine/trainer_run.h"
 
-#include "error.h"
+#include "core/error.h"
 #include "tb_config.h"
 #if TB_HAVE_CUDA
-#include "cuda/cuda_backend.h"
+#include "engine/cuda/cuda_backend.h"
 #endif
 
 #include <stdio.h>

@@ -5,17 +5,17 @@
 #ifndef TB_TRAINER_RUN_H
 #define TB_TRAINER_RUN_H
 
-#include "backend.h"
-#include "checkpoint.h"
-#include "dataset.h"
-#include "dist.h"
-#include "grad_reduce.h"
-#include "loader.h"
-#include "model.h"
-#include "optim.h"
-#include "options.h"
-#include "rundir.h"
-#include "train_report.h"
+#include "engine/backend.h"
+#include "engine/checkpoint.h"
+#include "datasets/dataset.h"
+#include "engine/dist.h"
+#include "engine/grad_reduce.h"
+#include "datasets/loader.h"
+#include "engine/model.h"
+#include "engine/optim.h"
+#include "spec/options.h"
+#include "rundir/rundir.h"
+#include "rundir/train_report.h"
 
 #include <json-c/json.h>
 #include <time.h>

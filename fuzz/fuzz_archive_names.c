@@ -5,8 +5,8 @@
  * afterwards (an escape through "..", an absolute name or a symlink).
  * Any other input is "NAME\nLINK-TARGET": tb_check_entry_name and
  * tb_link_inside are compared with a lexical resolver written here. */
-#include "datatool.h"
-#include "fuzz_util.h"
+#include "datasets/datatool.h"
+#include "fuzz/fuzz_util.h"
 
 #include <dirent.h>
 #include <ftw.h>

@@ -1,7 +1,7 @@
-/* events.jsonl (engine/rundir.c): tb_events_read, which must skip a final
+/* events.jsonl (rundir/rundir.c): tb_events_read, which must skip a final
  * line without its newline, and tb_json_read_file on the same bytes. */
-#include "fuzz_util.h"
-#include "rundir.h"
+#include "fuzz/fuzz_util.h"
+#include "rundir/rundir.h"
 
 #include <json-c/json.h>
 

@@ -1,7 +1,7 @@
 /* IDX files (datasets/idx.c), plain or gzipped: the same bytes go to the
  * images and the labels reader, whole and with a --limit. */
-#include "dataset.h"
-#include "fuzz_util.h"
+#include "datasets/dataset.h"
+#include "fuzz/fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,9 +1,9 @@
 /* Packed datasets (datasets/imageset.c, docs/packed-format.md): the header
  * and index checks of tb_pack_open, then both splits loaded as training
  * does and every kept image's bytes read. */
-#include "dataset.h"
-#include "fuzz_util.h"
-#include "imageset.h"
+#include "datasets/dataset.h"
+#include "fuzz/fuzz_util.h"
+#include "datasets/imageset.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,7 +1,7 @@
-/* Preset files (engine/preset.c): parse and validate, then expand the sweep
+/* Preset files (lab/preset.c): parse and validate, then expand the sweep
  * at both scales and render the [table] section, as `trainbench run` does. */
-#include "fuzz_util.h"
-#include "preset.h"
+#include "fuzz/fuzz_util.h"
+#include "lab/preset.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

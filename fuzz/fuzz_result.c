@@ -1,12 +1,12 @@
-/* The JSON that `trainbench results` and `export` read (engine/results.c,
+/* The JSON that `trainbench results` and `export` read (lab/results.c,
  * table.c, export.c).  One input is written as a run's result.json and as a
  * sweep's plan.json, summary.json and configuration 01's result.json: each
  * reader looks at its own keys, so one object can drive them all.  Then the
  * listing, both table builders, the merge and every export format run. */
-#include "export.h"
-#include "fuzz_util.h"
-#include "results.h"
-#include "table.h"
+#include "lab/export.h"
+#include "fuzz/fuzz_util.h"
+#include "lab/results.h"
+#include "lab/table.h"
 
 static void export_all(const tb_table *t, int n)
 {

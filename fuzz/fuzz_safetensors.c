@@ -1,8 +1,8 @@
 /* safetensors files (engine/safetensors.c): open and validate, then look
  * every tensor up and copy the F32 ones out as model_io.c does.  A valid
  * file must survive a write and a second read unchanged in its names. */
-#include "fuzz_util.h"
-#include "safetensors.h"
+#include "fuzz/fuzz_util.h"
+#include "engine/safetensors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -3,7 +3,7 @@
 #ifndef TB_EXPORT_H
 #define TB_EXPORT_H
 
-#include "table.h"
+#include "lab/table.h"
 
 #include <stdio.h>
 

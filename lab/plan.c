@@ -1,9 +1,9 @@
 /* Sweep expansion: a preset (with any --set) becomes an ordered list of
  * validated train configurations; at smoke scale each is shrunk to CPU size
  * and every substitution is recorded so the plan says what really ran. */
-#include "preset.h"
+#include "lab/preset.h"
 
-#include "error.h"
+#include "core/error.h"
 #include "tb_config.h"
 
 #include <stdio.h>

@@ -1,6 +1,6 @@
-#include "predict.h"
+#include "lab/predict.h"
 
-#include "error.h"
+#include "core/error.h"
 
 #include <math.h>
 

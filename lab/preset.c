@@ -1,10 +1,10 @@
 /* Preset files: parsing with libinih and validation against the option table
  * (see preset.h).  Every error names the file, the line, the key and what is
  * accepted, and is found before anything runs. */
-#include "preset.h"
+#include "lab/preset.h"
 
-#include "error.h"
-#include "table.h"
+#include "core/error.h"
+#include "lab/table.h"
 
 #include <ini.h>
 #include <limits.h>

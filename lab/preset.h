@@ -15,7 +15,7 @@
 #ifndef TB_PRESET_H
 #define TB_PRESET_H
 
-#include "options.h"
+#include "spec/options.h"
 
 #include <json-c/json.h>
 

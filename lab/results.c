@@ -1,8 +1,8 @@
 /* `trainbench results`: one line per sweep or run under a runs folder. */
-#include "results.h"
+#include "lab/results.h"
 
-#include "error.h"
-#include "rundir.h"
+#include "core/error.h"
+#include "rundir/rundir.h"
 
 #include <dirent.h>
 #include <errno.h>

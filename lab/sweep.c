@@ -6,14 +6,13 @@
  * the sweep goes on.  summary.json lists every configuration from the start
  * (pending ones too) and is rewritten atomically around each one, so after a
  * kill -9 it still says which configurations finished and which are missing. */
-#include "sweep.h"
+#include "lab/sweep.h"
 
-#include "checkpoint.h"
 
-#include "error.h"
-#include "export.h"
-#include "rundir.h"
-#include "table.h"
+#include "core/error.h"
+#include "lab/export.h"
+#include "rundir/rundir.h"
+#include "lab/table.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -272,7 +271,7 @@ static int run_one(sweep *s, struct json_object *plan_cfg, int i, int total, con
      * from its checkpoint; one that failed, or has none, is kept aside. */
     struct stat st;
     int resume = 0;
-    if (lstat(rundir, &st) == 0 && tb_checkpoint_exists(rundir)) {
+    if (lstat(rundir, &st) == 0 && tb_rundir_has_checkpoint(rundir)) {
         char rpath[PATH_MAX];
         struct json_object *old =
             !FMT(rpath, "%s/result.json", rundir) && access(rpath, R_OK) == 0 ? tb_json_read_file(rpath) : NULL;

@@ -5,7 +5,7 @@
 #ifndef TB_SWEEP_H
 #define TB_SWEEP_H
 
-#include "preset.h"
+#include "lab/preset.h"
 
 typedef struct {
     const char *runs_dir;  /* parent of new sweep directories ("runs") */

@@ -1,11 +1,11 @@
 /* Result tables from sweep directories (plan.json, summary.json, each
  * configuration's result.json), with the derived figures of derived.c. */
-#include "table.h"
+#include "lab/table.h"
 
-#include "derived.h"
-#include "error.h"
-#include "options.h"
-#include "rundir.h"
+#include "rundir/derived.h"
+#include "core/error.h"
+#include "spec/options.h"
+#include "rundir/rundir.h"
 
 #include <limits.h>
 #include <math.h>

@@ -1,5 +1,5 @@
 /* Derived figures (see derived.h). */
-#include "derived.h"
+#include "rundir/derived.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -3,9 +3,9 @@
 #define _GNU_SOURCE
 #endif
 
-#include "rundir.h"
+#include "rundir/rundir.h"
 
-#include "error.h"
+#include "core/error.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -570,4 +570,11 @@ int tb_events_read(const char *path, int (*fn)(struct json_object *ev, void *ctx
         json_tokener_free(tok);
     fclose(f);
     return count;
+}
+
+int tb_rundir_has_checkpoint(const char *run_dir)
+{
+    char path[PATH_MAX];
+    int n = snprintf(path, sizeof path, "%s/checkpoint.safetensors", run_dir);
+    return n >= 0 && (size_t)n < sizeof path && access(path, R_OK) == 0;
 }

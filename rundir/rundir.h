@@ -27,6 +27,10 @@ const char *tb_rundir_path(const tb_rundir *r);
 /* Default path: runs/<YYYYmmdd-HHMMSS>-<suffix> under `base` (usually "runs"). */
 int tb_rundir_default_path(const char *base, const char *suffix, char *out, size_t out_size);
 
+/* True when RUN_DIR holds a readable checkpoint.safetensors (engine/checkpoint.h
+ * writes it; sweeps ask before resuming a configuration). */
+int tb_rundir_has_checkpoint(const char *run_dir);
+
 /* tb_rundir_write_json, tb_rundir_event and tb_rundir_path accept NULL (a
  * data-parallel rank other than 0, which writes nothing) and do nothing. */
 

@@ -1,7 +1,7 @@
-#include "train_report.h"
+#include "rundir/train_report.h"
 
-#include "derived.h"
-#include "error.h"
+#include "rundir/derived.h"
+#include "core/error.h"
 
 #include <limits.h>
 #include <math.h>

@@ -1,15 +1,15 @@
-/* `trainbench slurm PRESET`: an sbatch script from slurm/job.sbatch.in that
- * runs a preset's sweep in one allocation, printed or submitted.
+/* The sbatch script that runs a preset's sweep in one allocation, filled in
+ * from slurm/job.sbatch.in, and its submission.
  *
  * Nothing from a preset or an option reaches the script unchecked: #SBATCH
  * values must be plain tokens (they cannot be quoted), and every word of the
  * command line is single-quoted, so no value can inject shell. */
-#include "cli.h"
+#include "slurm/sbatch.h"
 
-#include "error.h"
-#include "fsutil.h"
-#include "preset.h"
-#include "rundir.h"
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "lab/preset.h"
+#include "rundir/rundir.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -23,26 +23,9 @@
 #define TB_SLURM_DIR "slurm"
 #endif
 
-enum { MAX_SETS = 32, SCRIPT_MAX = 16384 };
-
-typedef struct {
-    const char *preset, *partition, *time, *account, *container, *overlay, *runs_dir, *output, *scale, *out_file;
-    const char *sets[MAX_SETS];
-    int nsets, nodes, gpus_per_node, cpus_per_task, submit;
-    char trainbench[PATH_MAX];
-} slurm_args;
-
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: trainbench slurm PRESET --nodes N --gpus-per-node G [--partition P] [--time T]\n"
-               "         [--account A] [--container IMAGE.sif [--overlay FILE]] [--cpus-per-task C]\n"
-               "         [--scale smoke] [--set key=value]... [--runs-dir DIR] [-o SCRIPT] [--submit]\n"
-               "Writes an sbatch script that runs the preset's sweep (one task per GPU, ranks started with\n"
-               "srun --mpi=pmix); prints it, writes it with -o, or submits it with --submit.\n");
-}
 
 /* #SBATCH values cannot be quoted: allow plain tokens only. */
-static int plain(const char *flag, const char *v)
+int tb_sbatch_check_token(const char *flag, const char *v)
 {
     if (!v || !*v)
         return tb_fail("%s needs a value", flag);
@@ -79,70 +62,6 @@ static void append(char *out, size_t size, const char *s)
     snprintf(out + n, size - n, "%s", s);
 }
 
-static int parse(int argc, char **argv, slurm_args *a)
-{
-    memset(a, 0, sizeof *a);
-    a->cpus_per_task = 4;
-    a->runs_dir = "runs";
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        char *end;
-        int *num = !strcmp(f, "--nodes")           ? &a->nodes
-                   : !strcmp(f, "--gpus-per-node") ? &a->gpus_per_node
-                   : !strcmp(f, "--cpus-per-task") ? &a->cpus_per_task
-                                                   : NULL;
-        const char **str = !strcmp(f, "--partition")   ? &a->partition
-                           : !strcmp(f, "--time")      ? &a->time
-                           : !strcmp(f, "--account")   ? &a->account
-                           : !strcmp(f, "--container") ? &a->container
-                           : !strcmp(f, "--overlay")   ? &a->overlay
-                           : !strcmp(f, "--runs-dir")  ? &a->runs_dir
-                           : !strcmp(f, "--scale")     ? &a->scale
-                           : !strcmp(f, "-o")          ? &a->out_file
-                                                       : NULL;
-        if (num) {
-            long x = v ? strtol(v, &end, 10) : 0;
-            if (!v || *end || x < 1 || x > 100000)
-                return tb_fail("%s %s: expected a positive integer", f, v ? v : "(missing)");
-            *num = (int)x;
-            i++;
-        } else if (str) {
-            if (!v)
-                return tb_fail("%s needs a value", f);
-            *str = v;
-            i++;
-        } else if (!strcmp(f, "--set")) {
-            if (!v || a->nsets == MAX_SETS)
-                return tb_fail("--set needs key=value (at most %d)", MAX_SETS);
-            a->sets[a->nsets++] = v;
-            i++;
-        } else if (!strcmp(f, "--submit")) {
-            a->submit = 1;
-        } else if (f[0] == '-' || a->preset) {
-            return tb_fail("unexpected argument '%s'", f);
-        } else {
-            a->preset = f;
-        }
-    }
-    if (!a->preset)
-        return tb_fail("missing PRESET (a name from presets/ or a path)");
-    if (a->nodes < 1 || a->gpus_per_node < 1)
-        return tb_fail("--nodes and --gpus-per-node are required");
-    if (a->scale && strcmp(a->scale, "smoke") && strcmp(a->scale, "full"))
-        return tb_fail("--scale %s: expected smoke or full", a->scale);
-    if (a->overlay && !a->container)
-        return tb_fail("--overlay needs --container");
-    if ((a->partition && plain("--partition", a->partition)) || (a->time && plain("--time", a->time)) ||
-        (a->account && plain("--account", a->account)) || plain("--runs-dir", a->runs_dir) ||
-        (a->container && plain("--container", a->container)) || (a->overlay && plain("--overlay", a->overlay)))
-        return -1;
-    ssize_t n = readlink("/proc/self/exe", a->trainbench, sizeof a->trainbench - 1);
-    if (n < 0)
-        return tb_fail("cannot find the trainbench executable: %s", strerror(errno));
-    a->trainbench[n] = '\0';
-    return 0;
-}
-
 static char *read_template(void)
 {
     const char *dir = getenv("TRAINBENCH_SLURM_TEMPLATES");
@@ -153,10 +72,10 @@ static char *read_template(void)
         return tb_fail("cannot read the batch template %s: %s; set TRAINBENCH_SLURM_TEMPLATES to the slurm/ folder",
                        path, strerror(errno)),
                NULL;
-    char *buf = calloc(1, SCRIPT_MAX);
-    size_t got = buf ? fread(buf, 1, SCRIPT_MAX - 1, f) : 0;
+    char *buf = calloc(1, TB_SBATCH_MAX);
+    size_t got = buf ? fread(buf, 1, TB_SBATCH_MAX - 1, f) : 0;
     fclose(f);
-    if (!buf || got == 0 || got == SCRIPT_MAX - 1) {
+    if (!buf || got == 0 || got == TB_SBATCH_MAX - 1) {
         free(buf);
         return tb_fail("batch template %s is empty or too large", path), NULL;
     }
@@ -192,7 +111,7 @@ static int fill(const char *tmpl, const char *const *keys, const char *const *va
     return 0;
 }
 
-static int build_script(const slurm_args *a, const tb_preset *p, char *script, size_t size)
+int tb_sbatch_build(const tb_sbatch_job *a, const tb_preset *p, char *script, size_t size)
 {
     char nodes[16], tasks[16], cpus[16], output[1200], optional[1024] = "", wrapper[1400] = "", command[4096] = "";
     snprintf(nodes, sizeof nodes, "%d", a->nodes);
@@ -235,7 +154,7 @@ static int build_script(const slurm_args *a, const tb_preset *p, char *script, s
     }
     char job[80];
     snprintf(job, sizeof job, "tb-%s", p->name);
-    if (plain("job name", job))
+    if (tb_sbatch_check_token("job name", job))
         snprintf(job, sizeof job, "trainbench");
     const char *keys[] = {"PRESET_NAME", "JOB_NAME", "NODES", "TASKS_PER_NODE", "CPUS_PER_TASK", "OUTPUT",
                           "OPTIONAL_DIRECTIVES", "RANK_WRAPPER", "COMMAND"};
@@ -248,7 +167,7 @@ static int build_script(const slurm_args *a, const tb_preset *p, char *script, s
     return rc;
 }
 
-static int write_file(const char *path, const char *text)
+int tb_sbatch_write(const char *path, const char *text)
 {
     char tmp[PATH_MAX + 32];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
@@ -264,7 +183,7 @@ static int write_file(const char *path, const char *text)
     return 0;
 }
 
-static int submit(const char *script_path, char *job_id, size_t size)
+int tb_sbatch_submit(const char *script_path, char *job_id, size_t size)
 {
     char cmd[PATH_MAX + 64] = "sbatch --parsable ";
     quote(cmd, sizeof cmd, script_path);
@@ -281,74 +200,3 @@ static int submit(const char *script_path, char *job_id, size_t size)
     return 0;
 }
 
-int tb_cli_slurm(int argc, char **argv)
-{
-    slurm_args a;
-    tb_preset *p = calloc(1, sizeof *p);
-    char path[PATH_MAX], *script = calloc(1, SCRIPT_MAX);
-    int rc = 2;
-    if (!p || !script) {
-        fprintf(stderr, "trainbench slurm: out of memory\n");
-        goto out;
-    }
-    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-        usage(stdout);
-        rc = 0;
-        goto out;
-    }
-    char resolved[PATH_MAX];
-    if (parse(argc, argv, &a) || tb_preset_resolve(a.preset, resolved, sizeof resolved)) {
-        fprintf(stderr, "trainbench slurm: %s\n", tb_last_error());
-        usage(stderr);
-        goto out;
-    }
-    /* The job may start in another folder: name the preset absolutely. */
-    if (!realpath(resolved, path))
-        snprintf(path, sizeof path, "%s", resolved);
-    if (tb_preset_load(path, p)) {
-        fprintf(stderr, "trainbench slurm: %s\n", tb_last_error());
-        usage(stderr);
-        goto out;
-    }
-    for (int i = 0; i < a.nsets; i++)
-        if (tb_preset_set(p, a.sets[i])) { /* refused here, not in the job */
-            fprintf(stderr, "trainbench slurm: %s\n", tb_last_error());
-            goto out;
-        }
-    rc = 1;
-    if (build_script(&a, p, script, SCRIPT_MAX)) {
-        fprintf(stderr, "trainbench slurm: %s\n", tb_last_error());
-        goto out;
-    }
-    if (!a.submit && !a.out_file) {
-        fputs(script, stdout);
-        rc = 0;
-        goto out;
-    }
-    char script_path[PATH_MAX], job[64];
-    if (a.out_file)
-        snprintf(script_path, sizeof script_path, "%s", a.out_file);
-    else
-        snprintf(script_path, sizeof script_path, "%s/%s-%dx%d.sbatch", a.runs_dir, p->name, a.nodes,
-                 a.gpus_per_node);
-    if (tb_mkdir_p(a.runs_dir) || write_file(script_path, script)) {
-        fprintf(stderr, "trainbench slurm: %s\n", tb_last_error());
-        goto out;
-    }
-    if (!a.submit) {
-        printf("wrote %s\n", script_path);
-        rc = 0;
-        goto out;
-    }
-    if (submit(script_path, job, sizeof job)) {
-        fprintf(stderr, "trainbench slurm: %s\n", tb_last_error());
-        goto out;
-    }
-    printf("submitted job %s (%s); results in %s: follow with `trainbench results --runs-dir %s`\n", job,
-           script_path, a.runs_dir, a.runs_dir);
-    rc = 0;
-out:
-    free(p);
-    free(script);
-    return rc;
-}

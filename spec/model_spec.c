@@ -1,6 +1,6 @@
 /* Model names -> architecture descriptions.  Each model is one table row. */
-#include "error.h"
-#include "model.h"
+#include "core/error.h"
+#include "spec/model_spec.h"
 
 #include <stdio.h>
 #include <stdlib.h>

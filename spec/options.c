@@ -1,9 +1,7 @@
-#include "options.h"
+#include "spec/options.h"
 
-#include "dataset.h"
-#include "error.h"
-#include "model.h"
-#include "optim.h"
+#include "core/error.h"
+#include "spec/model_spec.h"
 
 #include <errno.h>
 #include <math.h>

@@ -13,16 +13,16 @@
  *
  * The batch file holds "input" [T][C][H][W] F32 and "labels" [T] I64 or I32;
  * step s uses images (s mod T/N)*N .. +N-1.  A test tool, not installed. */
-#include "backend.h"
-#include "error.h"
+#include "engine/backend.h"
+#include "core/error.h"
 #include "tb_config.h"
 #if TB_HAVE_CUDA
-#include "cuda/cuda_backend.h"
+#include "engine/cuda/cuda_backend.h"
 #endif
-#include "model.h"
-#include "model_io.h"
-#include "optim.h"
-#include "safetensors.h"
+#include "engine/model.h"
+#include "engine/model_io.h"
+#include "engine/optim.h"
+#include "engine/safetensors.h"
 
 #include <getopt.h>
 #include <limits.h>

@@ -1,9 +1,9 @@
 /* Dataset readers: the real Fashion-MNIST when installed, strict rejection of
  * damaged IDX and CIFAR files, CIFAR round trips, limits, synthetic data. */
-#include "check.h"
-#include "dataset.h"
-#include "error.h"
-#include "rng.h"
+#include "tests/check.h"
+#include "datasets/dataset.h"
+#include "core/error.h"
+#include "core/rng.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -13,15 +13,15 @@
  * augmentation) must match exactly.
  *
  * Usage: test_gpu_ops [fp32|bf16 ...] (default: both). */
-#include "augment.h"
-#include "backend.h"
-#include "check.h"
-#include "cuda/cuda_backend.h"
-#include "cuda/cuda_kernels.h"
-#include "error.h"
-#include "model.h"
-#include "optim.h"
-#include "rng.h"
+#include "datasets/augment.h"
+#include "engine/backend.h"
+#include "tests/check.h"
+#include "engine/cuda/cuda_backend.h"
+#include "engine/cuda/cuda_kernels.h"
+#include "core/error.h"
+#include "engine/model.h"
+#include "engine/optim.h"
+#include "core/rng.h"
 
 #include <cuda_runtime_api.h>
 #include <stdarg.h>

@@ -1,11 +1,11 @@
 /* Gradient buckets (grad_buckets.c): reverse parameter order, sizes under the
  * cap, every gradient in exactly one bucket; and the model's gradient hook
  * reports every parameter once, in the reverse order the buckets assume. */
-#include "backend.h"
-#include "check.h"
-#include "error.h"
-#include "grad_buckets.h"
-#include "model.h"
+#include "engine/backend.h"
+#include "tests/check.h"
+#include "core/error.h"
+#include "engine/grad_buckets.h"
+#include "engine/model.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -11,11 +11,11 @@
  * (naive loops, training-mode batch norm, mean cross-entropy), with a step of
  * 1e-6, which resolves the derivative to ~1e-8.  That reference is itself
  * checked first: its loss must equal the engine's. */
-#include "backend.h"
-#include "check.h"
-#include "error.h"
-#include "model.h"
-#include "rng.h"
+#include "engine/backend.h"
+#include "tests/check.h"
+#include "core/error.h"
+#include "engine/model.h"
+#include "core/rng.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -2,14 +2,14 @@
  * flip and normalisation on known pixels, reduced-scale decoding, loader
  * batches identical for any worker count on class folders, and packed files
  * (JPEG and raw) read back byte for byte with identical loader output. */
-#include "check.h"
-#include "datatool.h"
-#include "dataset.h"
-#include "error.h"
-#include "fsutil.h"
-#include "imageset.h"
-#include "jpeg.h"
-#include "loader.h"
+#include "tests/check.h"
+#include "datasets/datatool.h"
+#include "datasets/dataset.h"
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "datasets/imageset.h"
+#include "datasets/jpeg.h"
+#include "datasets/loader.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -7,11 +7,11 @@
  * from y) is checked against the plain path's oneDNN kernel and separate
  * ReLU.  Every case runs twice with stale data left in the output buffers,
  * as in a second training step. */
-#include "backend.h"
-#include "backend_check.h"
-#include "check.h"
-#include "error.h"
-#include "rng.h"
+#include "engine/backend.h"
+#include "engine/backend_check.h"
+#include "tests/check.h"
+#include "core/error.h"
+#include "core/rng.h"
 
 #include <math.h>
 #include <stdlib.h>

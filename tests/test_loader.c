@@ -1,10 +1,10 @@
 /* The data loader: same batches for any worker count, every image once per
  * epoch, disjoint shards, exact crops/flips/normalisation/padding, and clean
  * abandonment and teardown of epochs in flight. */
-#include "check.h"
-#include "dataset.h"
-#include "error.h"
-#include "loader.h"
+#include "tests/check.h"
+#include "datasets/dataset.h"
+#include "core/error.h"
+#include "datasets/loader.h"
 
 #include <stdint.h>
 #include <stdlib.h>

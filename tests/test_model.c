@@ -1,10 +1,10 @@
 /* Model descriptions (parameter counts the labs and torchvision report) and
  * the model on the CPU backend: shapes, naming, initialisation, determinism,
  * train/eval modes. */
-#include "backend.h"
-#include "check.h"
-#include "error.h"
-#include "model.h"
+#include "engine/backend.h"
+#include "tests/check.h"
+#include "core/error.h"
+#include "engine/model.h"
 
 #include <stdlib.h>
 #include <string.h>

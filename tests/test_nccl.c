@@ -4,11 +4,11 @@
  * compute stream ordered after it).  With one rank a sum changes nothing,
  * so the gradients must come back as they were.  More ranks need more GPUs
  * and MPI: bench/overlap --device cuda.  Suite 'gpu'; exits 77 without a GPU. */
-#include "backend.h"
-#include "check.h"
-#include "cuda/cuda_backend.h"
-#include "cuda/cuda_nccl.h"
-#include "error.h"
+#include "engine/backend.h"
+#include "tests/check.h"
+#include "engine/cuda/cuda_backend.h"
+#include "engine/cuda/cuda_nccl.h"
+#include "core/error.h"
 
 #include <stdio.h>
 #include <stdlib.h>

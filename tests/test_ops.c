@@ -11,10 +11,10 @@
  *   add (+relu)                                 1e-7 (one rounding)
  *   avg pool fwd 1e-6, bwd 2e-6                      (sums of up to 64 terms)
  *   softmax cross-entropy loss and gradient     1e-5 */
-#include "backend.h"
-#include "check.h"
-#include "error.h"
-#include "rng.h"
+#include "engine/backend.h"
+#include "tests/check.h"
+#include "core/error.h"
+#include "core/rng.h"
 
 #include <stdarg.h>
 #include <stdlib.h>

@@ -4,10 +4,10 @@
  *
  * The backend is a minimal host one (calloc/free plus the CPU optimizer
  * kernels), so this runs without oneDNN or the rest of the CPU backend. */
-#include "check.h"
-#include "cpu/cpu_optim.h"
-#include "error.h"
-#include "optim.h"
+#include "tests/check.h"
+#include "engine/cpu/cpu_optim.h"
+#include "core/error.h"
+#include "engine/optim.h"
 
 #include <stdlib.h>
 #include <string.h>

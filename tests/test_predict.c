@@ -1,8 +1,8 @@
 /* The ring all-reduce cost model and the epoch-time predictions, against
  * values worked out by hand. */
-#include "check.h"
-#include "error.h"
-#include "predict.h"
+#include "tests/check.h"
+#include "core/error.h"
+#include "lab/predict.h"
 
 int main(void)
 {

@@ -4,12 +4,12 @@
  * hand (shared/labs): the ImageNet scaling table (004), Lab 5's strong and
  * weak scaling (000), the multi-GPU report's bandwidth formula (003) and
  * Lab 2's C5 epoch (001). */
-#include "check.h"
+#include "tests/check.h"
 #include "tb_config.h"
-#include "derived.h"
-#include "error.h"
-#include "preset.h"
-#include "table.h"
+#include "rundir/derived.h"
+#include "core/error.h"
+#include "lab/preset.h"
+#include "lab/table.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -8,9 +8,9 @@
  * marks smaller than a step (spans open across a resolution); that the
  * device runs behind the host; other threads' spans stay host-only; and a
  * failing device stops GPU spans without losing host ones. */
-#include "check.h"
-#include "error.h"
-#include "profile.h"
+#include "tests/check.h"
+#include "core/error.h"
+#include "core/profile.h"
 
 #include <json-c/json.h>
 #include <pthread.h>

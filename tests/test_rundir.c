@@ -3,10 +3,10 @@
 #define _GNU_SOURCE
 #endif
 
-#include "check.h"
-#include "error.h"
-#include "rundir.h"
-#include "sysinfo.h"
+#include "tests/check.h"
+#include "core/error.h"
+#include "rundir/rundir.h"
+#include "core/sysinfo.h"
 
 #include <ctype.h>
 #include <dirent.h>

@@ -1,11 +1,11 @@
 /* safetensors reader/writer and model load/save by name: round trips, and
  * rejection (with the file and tensor named) of every malformed file the
  * reader promises to catch. */
-#include "check.h"
-#include "error.h"
-#include "model.h"
-#include "model_io.h"
-#include "safetensors.h"
+#include "tests/check.h"
+#include "core/error.h"
+#include "engine/model.h"
+#include "engine/model_io.h"
+#include "engine/safetensors.h"
 
 #include <stdint.h>
 #include <stdlib.h>

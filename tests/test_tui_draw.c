@@ -1,17 +1,17 @@
 /* The workbench's pure drawing code (issue 7): axis scaling, bars, stacked
  * bars, charts, tables, layout at 80x24 and 200x60 and below the minimum,
  * and the live state fed from events. */
-#include "check.h"
+#include "tests/check.h"
 
 #include <stdio.h>
-#include "cells.h"
-#include "layout.h"
-#include "model.h"
-#include "screens.h"
-#include "config.h"
-#include "error.h"
-#include "predict.h"
-#include "sweep_chart.h"
+#include "tui/cells.h"
+#include "tui/layout.h"
+#include "engine/model.h"
+#include "tui/screens.h"
+#include "tui/config.h"
+#include "core/error.h"
+#include "lab/predict.h"
+#include "tui/sweep_chart.h"
 
 #include <locale.h>
 #include <stdlib.h>

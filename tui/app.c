@@ -1,12 +1,12 @@
 /* The workbench's event loop: keys, launching and cancelling the engine in
  * its own process group, following the run directory, re-attaching. */
-#include "tui.h"
+#include "tui/tui.h"
 
-#include "config.h"
-#include "error.h"
-#include "rundir.h"
-#include "screens.h"
-#include "term.h"
+#include "tui/config.h"
+#include "core/error.h"
+#include "rundir/rundir.h"
+#include "tui/screens.h"
+#include "tui/term.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* Cell buffer and drawing primitives (see cells.h). */
-#include "cells.h"
+#include "tui/cells.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -1,8 +1,8 @@
 /* Remembered settings (see config.h). */
-#include "config.h"
+#include "tui/config.h"
 
-#include "error.h"
-#include "export.h"
+#include "core/error.h"
+#include "lab/export.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -1,5 +1,5 @@
 /* Layout: a pure function of (cols, rows); see layout.h. */
-#include "layout.h"
+#include "tui/layout.h"
 
 #include <string.h>
 

@@ -3,7 +3,7 @@
 #ifndef TUI_LAYOUT_H
 #define TUI_LAYOUT_H
 
-#include "cells.h"
+#include "tui/cells.h"
 
 enum { TUI_MIN_COLS = 80, TUI_MIN_ROWS = 24 };
 

@@ -1,5 +1,5 @@
 /* Frame, presets, parameters, results, table, export and help screens. */
-#include "screens.h"
+#include "tui/screens.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -2,9 +2,9 @@
 #ifndef TUI_SCREENS_H
 #define TUI_SCREENS_H
 
-#include "cells.h"
-#include "layout.h"
-#include "model.h"
+#include "tui/cells.h"
+#include "tui/layout.h"
+#include "tui/state.h"
 
 /* The whole frame for the buffer's size: header, screen, status line (or
  * the "terminal too small" message). */

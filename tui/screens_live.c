@@ -1,7 +1,7 @@
 /* The live run: epoch progress, sweep progress, load/compute bars, loss and
  * accuracy curves, the sweep's chart and the engine's log. */
-#include "screens.h"
-#include "sweep_chart.h"
+#include "tui/screens.h"
+#include "tui/sweep_chart.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* The Results screens: the list of sweeps and loose runs, their tables
  * (two side by side when comparing) and the Markdown preview. */
-#include "screens.h"
+#include "tui/screens.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,13 +1,13 @@
 /* Workbench state: the presets list and following a running sweep
  * (parameters: model_params.c; results: model_results.c). */
-#include "model.h"
-#include "train_report.h"
+#include "tui/state.h"
+#include "rundir/train_report.h"
 
-#include "error.h"
-#include "export.h"
-#include "jfield.h"
-#include "results.h"
-#include "rundir.h"
+#include "core/error.h"
+#include "lab/export.h"
+#include "core/json.h"
+#include "lab/results.h"
+#include "rundir/rundir.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -5,9 +5,9 @@
 #ifndef TUI_MODEL_H
 #define TUI_MODEL_H
 
-#include "cells.h"
-#include "preset.h"
-#include "table.h"
+#include "tui/cells.h"
+#include "lab/preset.h"
+#include "lab/table.h"
 
 #include <sys/types.h>
 
@@ -34,7 +34,7 @@ typedef struct {
     char runs_as[256];    /* what the configurations get when it differs (smoke), "" same */
 } tui_param;
 
-enum { TUI_PHASES = 6 }; /* data, h2d, forward, backward, allreduce, optimizer (engine/train_report.h) */
+enum { TUI_PHASES = 6 }; /* data, h2d, forward, backward, allreduce, optimizer (rundir/train_report.h) */
 
 typedef struct {
     double load_s, train_s, epoch_s, train_loss, train_acc, test_acc;

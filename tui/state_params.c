@@ -2,10 +2,10 @@
  * axes as editable text, checked against the engine's own preset and plan
  * code as they are typed; turning an option into a sweep axis; saving the
  * result as a new preset file. */
-#include "model.h"
+#include "tui/state.h"
 
-#include "error.h"
-#include "export.h"
+#include "core/error.h"
+#include "lab/export.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -1,13 +1,13 @@
 /* The Results screen's state: sweeps and loose runs under the runs folder,
  * their tables (built exactly as `trainbench export` builds them) and the
  * Markdown export. */
-#include "model.h"
+#include "tui/state.h"
 
-#include "error.h"
-#include "export.h"
-#include "jfield.h"
-#include "results.h"
-#include "rundir.h"
+#include "core/error.h"
+#include "lab/export.h"
+#include "core/json.h"
+#include "lab/results.h"
+#include "rundir/rundir.h"
 
 #include <dirent.h>
 #include <math.h>

@@ -1,10 +1,10 @@
 /* The sweep's chart (see sweep_chart.h), and the reading of plan.json and
  * of each finished configuration's result.json that it needs. */
-#include "sweep_chart.h"
+#include "tui/sweep_chart.h"
 
-#include "jfield.h"
-#include "predict.h"
-#include "rundir.h"
+#include "core/json.h"
+#include "lab/predict.h"
+#include "rundir/rundir.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -102,7 +102,7 @@ static int baseline(const tui_live *l, int i)
     return -1;
 }
 
-/* The ring all-reduce model (engine/predict.c, as `trainbench predict`
+/* The ring all-reduce model (lab/predict.c, as `trainbench predict`
  * with its defaults) from the one-GPU measurement: predicted speedup. */
 static double predicted_speedup(const tui_config_row *base, int gpus)
 {

@@ -6,7 +6,7 @@
 #ifndef TUI_SWEEP_CHART_H
 #define TUI_SWEEP_CHART_H
 
-#include "model.h"
+#include "tui/state.h"
 
 typedef enum { TUI_CHART_BARS, TUI_CHART_SPEEDUP } tui_chart_kind;
 

@@ -1,5 +1,5 @@
 /* ncursesw terminal handling (see term.h). */
-#include "term.h"
+#include "tui/term.h"
 
 #include <curses.h>
 #include <fcntl.h>

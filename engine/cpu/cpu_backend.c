@@ -1,7 +1,7 @@
 /* The oneDNN CPU backend: creation, host memory, and the operation table. */
-#include "cpu_internal.h"
-#include "cpu_optim.h"
-#include "error.h"
+#include "engine/cpu/cpu_internal.h"
+#include "engine/cpu/cpu_optim.h"
+#include "core/error.h"
 
 #include <omp.h>
 #include <stdint.h>

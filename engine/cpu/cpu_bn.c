@@ -12,8 +12,8 @@
  * ReLU passes, that stage was about a fifth of a resnet18-cifar:w8 step.
  * oneDNN's backward primitive remains for tensors whose layouts differ from
  * x's.  No workspace is used. */
-#include "cpu_internal.h"
-#include "error.h"
+#include "engine/cpu/cpu_internal.h"
+#include "core/error.h"
 
 #include <string.h>
 

@@ -15,8 +15,8 @@
  * redo the reductions in float.  Both are memory bound: two reads of x
  * forward, two reads of x and dy (and y for the ReLU mask) and a write of
  * dx backward. */
-#include "cpu_internal.h"
-#include "error.h"
+#include "engine/cpu/cpu_internal.h"
+#include "core/error.h"
 
 #include <math.h>
 #include <omp.h>

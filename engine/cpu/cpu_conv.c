@@ -33,8 +33,8 @@
  * change every step).  Native (blocked) activations are handed to the
  * primitive as they are, so between layers no reorder runs at all; the
  * measurements above are for plain tensors, which still work that way. */
-#include "cpu_internal.h"
-#include "error.h"
+#include "engine/cpu/cpu_internal.h"
+#include "core/error.h"
 
 #include <string.h>
 

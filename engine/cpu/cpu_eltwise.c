@@ -7,8 +7,8 @@
  * oneDNN's jit kernels beat a plain OpenMP loop here (one thread, 4M floats:
  * add+relu 0.53 vs 0.66 ms, relu 0.20 vs 0.59 ms), so the add is a binary
  * primitive with a relu post-op. */
-#include "cpu_internal.h"
-#include "error.h"
+#include "engine/cpu/cpu_internal.h"
+#include "core/error.h"
 
 enum { ROLE_A, ROLE_B, ROLE_OUT, ROLE_COUNT };
 

@@ -1,7 +1,7 @@
 /* Fully connected layer with bias (oneDNN inner product): x [N][in] (any
  * N x C x H x W tensor, flattened), w [out][in], y [N][out]. */
-#include "cpu_internal.h"
-#include "error.h"
+#include "engine/cpu/cpu_internal.h"
+#include "core/error.h"
 
 enum { ROLE_X, ROLE_W, ROLE_BIAS, ROLE_Y, ROLE_COUNT };
 

@@ -13,8 +13,8 @@
 #ifndef TB_CPU_INTERNAL_H
 #define TB_CPU_INTERNAL_H
 
-#include "backend.h"
-#include "backend_check.h"
+#include "engine/backend.h"
+#include "engine/backend_check.h"
 
 #include <oneapi/dnnl/dnnl.h>
 

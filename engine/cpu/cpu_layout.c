@@ -8,8 +8,8 @@
  * twice the bytes; nChw8c instead runs avx2 kernels whose rounding differs
  * from the avx512 ones PyTorch gets, enough to take the 20-step PyTorch
  * oracle test (torch-training) past its bounds, so those stay plain too. */
-#include "cpu_internal.h"
-#include "error.h"
+#include "engine/cpu/cpu_internal.h"
+#include "core/error.h"
 
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /* Softmax cross-entropy: plain C, one sample per OpenMP iteration.  The
  * log-softmax subtracts the row maximum first so exp() never overflows. */
-#include "cpu_internal.h"
-#include "error.h"
+#include "engine/cpu/cpu_internal.h"
+#include "core/error.h"
 
 #include <math.h>
 

@@ -10,10 +10,10 @@
  * others differ by an ulp or so per operation.  Scalars PyTorch computes in
  * Python (1 - beta, bias corrections, Adagrad's clr) are computed in double
  * and rounded to float once, as PyTorch does when it passes them to a kernel. */
-#include "cpu_optim.h"
-#include "backend_check.h"
+#include "engine/cpu/cpu_optim.h"
+#include "engine/backend_check.h"
 
-#include "error.h"
+#include "core/error.h"
 
 #include <math.h>
 

@@ -5,8 +5,8 @@
  * argmax in the caller's workspace for backward.  The primitive runs on x's
  * layout (y in the same one); a y in another layout (the global pool
  * handing plain features to the classifier) gets a reorder. */
-#include "cpu_internal.h"
-#include "error.h"
+#include "engine/cpu/cpu_internal.h"
+#include "core/error.h"
 
 enum { ROLE_X, ROLE_Y, ROLE_WS, ROLE_COUNT };
 

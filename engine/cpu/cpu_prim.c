@@ -1,8 +1,8 @@
 /* The primitive cache: build a oneDNN primitive once per key, bind its
  * arguments (with reorders where oneDNN chose a layout other than the
  * caller's), and run it with the caller's pointers. */
-#include "cpu_internal.h"
-#include "error.h"
+#include "engine/cpu/cpu_internal.h"
+#include "core/error.h"
 
 #include <oneapi/dnnl/dnnl_debug.h>
 #include <stdint.h>

@@ -11,11 +11,11 @@
  * activations in 16-bit NHWC between layers, which is where mixed precision
  * saves its memory traffic, needs the interface to let a backend keep its
  * own activation format; not done yet (see docs/architecture.md). */
-#include "cuda_backend.h"
+#include "engine/cuda/cuda_backend.h"
 
-#include "cuda_internal.h"
-#include "cuda_kernels.h"
-#include "error.h"
+#include "engine/cuda/cuda_internal.h"
+#include "engine/cuda/cuda_kernels.h"
+#include "core/error.h"
 
 #include <stdio.h>
 #include <stdlib.h>

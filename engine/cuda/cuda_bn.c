@@ -15,9 +15,9 @@
  * average: padding counted, PyTorch's default).  cuDNN's backward wants the
  * forward output y as well as x and dy, and the interface passes no y, so
  * the forward keeps a copy of y in the layer's workspace. */
-#include "cuda_internal.h"
-#include "cuda_kernels.h"
-#include "error.h"
+#include "engine/cuda/cuda_internal.h"
+#include "engine/cuda/cuda_kernels.h"
+#include "core/error.h"
 
 static int bn_validate(const char *op, const tb_tensor *x, const tb_tensor *other, const char *name)
 {

@@ -20,9 +20,9 @@
  * The legacy descriptor API is deprecated in cuDNN 9 but present; the graph
  * API (fusing conv + BN statistics + ReLU) is the next step and will be
  * chosen per operation by measurement.  Not measured yet: no GPU here. */
-#include "cuda_internal.h"
-#include "cuda_kernels.h"
-#include "error.h"
+#include "engine/cuda/cuda_internal.h"
+#include "engine/cuda/cuda_kernels.h"
+#include "core/error.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -8,8 +8,8 @@
 #ifndef TB_CUDA_INTERNAL_H
 #define TB_CUDA_INTERNAL_H
 
-#include "backend.h"
-#include "backend_check.h"
+#include "engine/backend.h"
+#include "engine/backend_check.h"
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>

@@ -10,7 +10,7 @@
  * read and write 4-byte words, not 16-byte vectors; the layout conversions
  * are plain index maps, not tiled transposes.  Both are first versions to be
  * timed against a device-to-device copy on the GPU node. */
-#include "cuda_kernels.h"
+#include "engine/cuda/cuda_kernels.h"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>

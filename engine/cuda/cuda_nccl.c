@@ -1,7 +1,7 @@
-#include "cuda_nccl.h"
+#include "engine/cuda/cuda_nccl.h"
 
-#include "cuda_backend.h"
-#include "error.h"
+#include "engine/cuda/cuda_backend.h"
+#include "core/error.h"
 
 #include <cuda_runtime_api.h>
 #include <nccl.h>

@@ -8,9 +8,9 @@
  *
  * Not done yet: one launch over all tensors (a multi-tensor apply); the
  * interface hands the backend one tensor per call. */
-#include "cuda_internal.h"
-#include "cuda_kernels.h"
-#include "error.h"
+#include "engine/cuda/cuda_internal.h"
+#include "engine/cuda/cuda_kernels.h"
+#include "core/error.h"
 
 #include <math.h>
 

@@ -3,9 +3,9 @@
  * launched before it have run; the time between two marks is
  * cudaEventElapsedTime's (resolution about half a microsecond).  The
  * events are created on first use and kept for the backend's life. */
-#include "cuda_internal.h"
-#include "error.h"
-#include "profile.h"
+#include "engine/cuda/cuda_internal.h"
+#include "core/error.h"
+#include "core/profile.h"
 
 #include <stdlib.h>
 

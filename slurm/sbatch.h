@@ -1,0 +1,34 @@
+/* Slurm batch jobs for a preset's sweep: the script from job.sbatch.in, its
+ * file and its submission.
+ *
+ * Nothing from a preset or an option reaches the script unchecked: #SBATCH
+ * values must be plain tokens (tb_sbatch_check_token), and every word of the
+ * command line is single-quoted. */
+#ifndef TB_SBATCH_H
+#define TB_SBATCH_H
+
+#include "lab/preset.h" // uses: tb_preset
+
+#include <limits.h>
+#include <stddef.h>
+
+enum { TB_SBATCH_MAX_SETS = 32, TB_SBATCH_MAX = 16384 };
+
+typedef struct {
+    const char *preset, *partition, *time, *account, *container, *overlay, *runs_dir, *output, *scale, *out_file;
+    const char *sets[TB_SBATCH_MAX_SETS]; /* --set key=value, passed on to the sweep */
+    int nsets, nodes, gpus_per_node, cpus_per_task, submit;
+    char trainbench[PATH_MAX]; /* the executable the job runs */
+} tb_sbatch_job;
+
+/* Fails unless `v` is a plain token (letters, digits, ._:/@+-%,=): #SBATCH
+ * values cannot be quoted. */
+int tb_sbatch_check_token(const char *flag, const char *v);
+/* The filled-in script for preset `p` (at most `size` bytes). */
+int tb_sbatch_build(const tb_sbatch_job *a, const tb_preset *p, char *script, size_t size);
+/* Writes `text` to `path` through a temporary file and a rename. */
+int tb_sbatch_write(const char *path, const char *text);
+/* `sbatch --parsable SCRIPT`; the job id into job_id. */
+int tb_sbatch_submit(const char *script_path, char *job_id, size_t size);
+
+#endif
