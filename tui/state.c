@@ -1,5 +1,5 @@
 /* Workbench state: the presets list and following a running sweep
- * (parameters: model_params.c; results: model_results.c). */
+ * (parameters: state_params.c; results: state_results.c). */
 #include "tui/state.h"
 #include "rundir/train_report.h"
 

@@ -2,8 +2,8 @@
  * presets (through preset.h), sweep directories (plan.json, summary.json,
  * events.jsonl, followed incrementally) and the runs folder.  No curses
  * here, so tests drive it directly. */
-#ifndef TUI_MODEL_H
-#define TUI_MODEL_H
+#ifndef TUI_STATE_H
+#define TUI_STATE_H
 
 #include "tui/cells.h"
 #include "lab/preset.h"
