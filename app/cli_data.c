@@ -1,7 +1,12 @@
 /* `trainbench data`: fetch, imagenet, pack, synth. */
 #include "app/cli.h"
 
-#include "datasets/datatool.h"
+#include "datasets/catalog.h"
+#include "datasets/checksum.h"
+#include "datasets/download.h"
+#include "datasets/imagenet_prep.h"
+#include "datasets/pack.h"
+#include "datasets/standin_archives.h"
 #include "core/error.h"
 
 #include <stdio.h>
@@ -94,8 +99,8 @@ static int failed(const char *cmd)
 
 static int cmd_fetch(args *a)
 {
-    tb_data_fetch_options o = {0};
-    tb_fetch_options_defaults(&o.fetch);
+    tb_catalog_options o = {0};
+    tb_download_options_defaults(&o.fetch);
     const char *name = NULL;
     while (next_opt(a)) {
         int rc = 0, t = 0;
@@ -148,7 +153,7 @@ static int cmd_fetch(args *a)
         tb_fail_prefix("--checksum");
         return bad_usage("fetch");
     }
-    return tb_data_fetch(name, &o) ? failed("fetch") : 0;
+    return tb_catalog_fetch(name, &o) ? failed("fetch") : 0;
 }
 
 static int cmd_imagenet(args *a)
@@ -256,9 +261,9 @@ static int cmd_synth(args *a)
     }
     int rc;
     if (!strcmp(what, "cifar10"))
-        rc = tb_synth_cifar10(out, per_class > 0 ? per_class : 1000, (uint64_t)seed);
+        rc = tb_standin_cifar10(out, per_class > 0 ? per_class : 1000, (uint64_t)seed);
     else
-        rc = tb_synth_imagenet(out, classes, per_class > 0 ? per_class : 20,
+        rc = tb_standin_imagenet(out, classes, per_class > 0 ? per_class : 20,
                                val_per_class > 0 ? val_per_class : 5, (uint64_t)seed, 0);
     return rc ? failed("synth") : 0;
 }

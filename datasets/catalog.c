@@ -7,7 +7,10 @@
  * ROOT/.NAME.tmp-XXXXXX, write the stamp file, then rename into ROOT/NAME.
  * The stamp (.trainbench-fetched) lists the verified sums; a folder with a
  * matching stamp is not fetched again. */
-#include "datasets/datatool.h"
+#include "datasets/catalog.h"
+#include "datasets/checksum.h"
+#include "datasets/download.h"
+#include "datasets/extract.h"
 #include "core/error.h"
 #include "core/fsutil.h"
 
@@ -76,7 +79,7 @@ static void stamp_text(const source *s, const tb_checksum *sums, char *out, size
 }
 
 /* Downloads (or takes from --from) file i, verified, into `path`. */
-static int get_file(const source *s, int i, const tb_checksum *sum, const tb_data_fetch_options *o,
+static int get_file(const source *s, int i, const tb_checksum *sum, const tb_catalog_options *o,
                     const char *downloads, char *path, size_t n, int *is_local)
 {
     const char *file = s->files[i].file;
@@ -107,7 +110,7 @@ static int get_file(const source *s, int i, const tb_checksum *sum, const tb_dat
     snprintf(url, sizeof url, "%s%s%s", base, blen && base[blen - 1] == '/' ? "" : "/", file);
     if (!o->fetch.quiet)
         fprintf(stderr, "  downloading %s\n", url);
-    if (tb_fetch_url(url, path, &o->fetch))
+    if (tb_download_url(url, path, &o->fetch))
         return -1;
     if (tb_checksum_verify(path, sum) == 0)
         return 0;
@@ -140,7 +143,7 @@ static int install(const char *tmp, const char *dest, const char *root, const ch
     return 0;
 }
 
-int tb_data_fetch(const char *name, const tb_data_fetch_options *o)
+int tb_catalog_fetch(const char *name, const tb_catalog_options *o)
 {
     if (name && strcmp(name, "synthetic") == 0)
         return tb_fail("dataset synthetic is generated in memory and needs no download");

@@ -1,6 +1,6 @@
 /* File digests with OpenSSL 3's EVP interface (MD5 for the published
  * dataset sums, SHA-256 for anything newer). */
-#include "datasets/datatool.h"
+#include "datasets/checksum.h"
 #include "core/error.h"
 
 #include <ctype.h>

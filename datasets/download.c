@@ -2,7 +2,7 @@
  * a .part is left from an earlier attempt, renamed to DEST when complete.
  * Follows redirects; a transfer under 1 byte/s for the stall timeout fails
  * with a message saying that running again resumes it. */
-#include "datasets/datatool.h"
+#include "datasets/download.h"
 #include "core/error.h"
 
 #include <curl/curl.h>
@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-void tb_fetch_options_defaults(tb_fetch_options *o)
+void tb_download_options_defaults(tb_download_options *o)
 {
     memset(o, 0, sizeof *o);
     o->stall_timeout_s = 60;
@@ -113,7 +113,7 @@ static int open_part(transfer *t, int restart)
 
 /* One transfer attempt; *range_refused is set when the server could not
  * resume, so the caller can start over from byte 0. */
-static int transfer_once(const char *url, transfer *t, const tb_fetch_options *o, int *range_refused)
+static int transfer_once(const char *url, transfer *t, const tb_download_options *o, int *range_refused)
 {
     char errbuf[CURL_ERROR_SIZE] = "";
     CURL *c = curl_easy_init();
@@ -197,7 +197,7 @@ static int transfer_once(const char *url, transfer *t, const tb_fetch_options *o
     return tb_fail("download of %s failed after %lld bytes: %s (curl error %d)", url, have, detail, (int)rc);
 }
 
-int tb_fetch_url(const char *url, const char *dest, const tb_fetch_options *o)
+int tb_download_url(const char *url, const char *dest, const tb_download_options *o)
 {
     pthread_once(&curl_once, curl_init);
     if (curl_init_rc != CURLE_OK)

@@ -7,7 +7,7 @@
  * made).  Its NOABSOLUTEPATHS guard cannot be used because we hand it
  * absolute paths under the (symlink-free, realpath'd) target folder; the
  * check for absolute entry names is ours. */
-#include "datasets/datatool.h"
+#include "datasets/extract.h"
 #include "core/error.h"
 
 #include <archive.h>
@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int tb_check_entry_name(const char *archive, const char *name)
+int tb_extract_check_name(const char *archive, const char *name)
 {
     if (!name || !*name)
         return tb_fail("archive %s: an entry has an empty name; refusing to extract it", archive);
@@ -37,8 +37,8 @@ int tb_check_entry_name(const char *archive, const char *name)
 }
 
 /* Does a symlink at `name` pointing to `target` stay inside the root?
- * Declared in datatool.h for the fuzz target. */
-int tb_link_inside(const char *name, const char *target)
+ * Declared in extract.h for the fuzz target. */
+int tb_extract_link_inside(const char *name, const char *target)
 {
     if (target[0] == '/')
         return 0;
@@ -128,14 +128,14 @@ int tb_extract_archive(const char *archive, const char *dest)
         const char *entry_name = archive_entry_pathname(e);
         snprintf(name_buf, sizeof name_buf, "%s", entry_name ? entry_name : "");
         const char *name = name_buf;
-        if (tb_check_entry_name(archive, name)) {
+        if (tb_extract_check_name(archive, name)) {
             rc = -1;
             break;
         }
         mode_t type = archive_entry_filetype(e);
         const char *hardlink = archive_entry_hardlink(e);
         if (hardlink) {
-            if (tb_check_entry_name(archive, hardlink)) {
+            if (tb_extract_check_name(archive, hardlink)) {
                 rc = tb_fail_prefix("hard link '%s'", name);
                 break;
             }
@@ -143,7 +143,7 @@ int tb_extract_archive(const char *archive, const char *dest)
             archive_entry_copy_hardlink(e, path);
         } else if (type == AE_IFLNK) {
             const char *target = archive_entry_symlink(e);
-            if (!target || !tb_link_inside(name, target)) {
+            if (!target || !tb_extract_link_inside(name, target)) {
                 rc = tb_fail("archive %s: symbolic link '%s' points to '%s', outside the target folder; refusing "
                              "to extract it (unsafe archive)",
                              archive, name, target ? target : "");

@@ -14,7 +14,9 @@
  * Compared with the two-pass shell way (extract the outer tar, then for each
  * class mkdir + tar -xf + rm), every byte is read once and written once, and
  * the writes overlap the reading. */
-#include "datasets/datatool.h"
+#include "datasets/imagenet_prep.h"
+#include "datasets/checksum.h"
+#include "datasets/extract.h"
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "datasets/matfile.h"
@@ -239,7 +241,7 @@ static int read_entry(struct archive *a, const char *what, const char *name, la_
 /* A name for a file of a class folder: one plain path component. */
 static int plain_name(const char *what, const char *name)
 {
-    if (tb_check_entry_name(what, name))
+    if (tb_extract_check_name(what, name))
         return -1;
     if (strchr(name, '/') || !strcmp(name, "."))
         return tb_fail("%s: entry '%s' is not a plain file name; refusing it", what, name);
@@ -352,7 +354,7 @@ static int prep_class(prep *pr, struct archive *outer, const char *tarname, cons
             continue; /* folders in a class tar carry nothing */
         const char *name = archive_entry_pathname(e);
         const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
-        if (tb_check_entry_name(what, name) || plain_name(what, base)) {
+        if (tb_extract_check_name(what, name) || plain_name(what, base)) {
             rc = -1;
             break;
         }

@@ -6,7 +6,7 @@
  * generation loss.  Small in-memory datasets (CIFAR, IDX) are stored as raw
  * CHW pixels.  Workers process a chunk of images at once; the main thread
  * writes them in order, so the file is identical for any thread count. */
-#include "datasets/datatool.h"
+#include "datasets/pack.h"
 #include "datasets/dataset.h"
 #include "core/error.h"
 #include "core/fsutil.h"

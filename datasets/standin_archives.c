@@ -5,7 +5,7 @@
  * real set, quality 90 4:2:0 JPEGs.  Their content is a class-coloured
  * gradient, a few shapes and pixel noise, so file sizes are realistic (about
  * 60-130 kB) and no image is blank. */
-#include "datasets/datatool.h"
+#include "datasets/standin_archives.h"
 #include "datasets/dataset.h"
 #include "core/error.h"
 #include "core/fsutil.h"
@@ -104,7 +104,7 @@ static int close_tar(struct archive *a, const char *path, int ok)
 
 /* ---- CIFAR-10 ---------------------------------------------------------- */
 
-int tb_synth_cifar10(const char *out, int per_class, uint64_t seed)
+int tb_standin_cifar10(const char *out, int per_class, uint64_t seed)
 {
     if (tb_mkdir_p(out))
         return -1;
@@ -495,7 +495,7 @@ static int write_val(const char *out, int classes, int per_class, uint64_t seed)
     return rc;
 }
 
-int tb_synth_imagenet(const char *out, int classes, int per_class, int val_per_class, uint64_t seed, int quiet)
+int tb_standin_imagenet(const char *out, int classes, int per_class, int val_per_class, uint64_t seed, int quiet)
 {
     if (tb_mkdir_p(out))
         return -1;

@@ -3,9 +3,9 @@
  * An input that looks like a tar file (ustar magic at byte 257) is extracted
  * with tb_extract_archive into scratch/x, and nothing may appear beside x
  * afterwards (an escape through "..", an absolute name or a symlink).
- * Any other input is "NAME\nLINK-TARGET": tb_check_entry_name and
- * tb_link_inside are compared with a lexical resolver written here. */
-#include "datasets/datatool.h"
+ * Any other input is "NAME\nLINK-TARGET": tb_extract_check_name and
+ * tb_extract_link_inside are compared with a lexical resolver written here. */
+#include "datasets/extract.h"
 #include "fuzz/fuzz_util.h"
 
 #include <dirent.h>
@@ -107,10 +107,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         target = nl + 1;
     }
     const char *name = text;
-    int name_ok = tb_check_entry_name("fuzz", name) == 0;
+    int name_ok = tb_extract_check_name("fuzz", name) == 0;
     if (name_ok != (name[0] != '\0' && name[0] != '/' && !has_dotdot(name)))
         abort(); /* the name check disagrees with its contract */
-    if (name_ok && tb_link_inside(name, target) != resolves_inside(name, target)) {
+    if (name_ok && tb_extract_link_inside(name, target) != resolves_inside(name, target)) {
         fprintf(stderr, "fuzz_archive_names: link '%s' -> '%s' judged wrongly\n", name, target);
         abort();
     }

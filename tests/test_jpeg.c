@@ -3,7 +3,7 @@
  * batches identical for any worker count on class folders, and packed files
  * (JPEG and raw) read back byte for byte with identical loader output. */
 #include "tests/check.h"
-#include "datasets/datatool.h"
+#include "datasets/pack.h"
 #include "datasets/dataset.h"
 #include "core/error.h"
 #include "core/fsutil.h"
