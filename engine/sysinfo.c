@@ -4,7 +4,7 @@
 #define _GNU_SOURCE
 #endif
 
-#include "core/sysinfo.h"
+#include "engine/sysinfo.h"
 
 #include <oneapi/dnnl/dnnl.h>
 #include <stdint.h>

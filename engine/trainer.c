@@ -23,7 +23,7 @@
 #include "engine/optim.h"
 #include "core/profile.h"
 #include "rundir/rundir.h"
-#include "core/sysinfo.h"
+#include "engine/sysinfo.h"
 #include "rundir/train_report.h"
 #include "tb_config.h"
 #if TB_HAVE_CUDA

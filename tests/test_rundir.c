@@ -6,7 +6,7 @@
 #include "tests/check.h"
 #include "core/error.h"
 #include "rundir/rundir.h"
-#include "core/sysinfo.h"
+#include "engine/sysinfo.h"
 
 #include <ctype.h>
 #include <dirent.h>

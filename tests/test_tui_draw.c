@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include "tui/cells.h"
 #include "tui/layout.h"
-#include "engine/model.h"
 #include "tui/screens.h"
 #include "tui/config.h"
 #include "core/error.h"
