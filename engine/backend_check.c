@@ -2,6 +2,8 @@
 
 #include "core/error.h"
 
+#include <math.h>
+
 int tb_same_shape(tb_shape a, tb_shape b) { return a.n == b.n && a.c == b.c && a.h == b.h && a.w == b.w; }
 
 int tb_shape_mismatch(const char *op, const char *name, tb_shape got, tb_shape want)
@@ -58,6 +60,53 @@ int tb_pool_validate(const char *op, const tb_pool_desc *d, tb_shape x, tb_shape
     return 0;
 }
 
+int tb_bn_validate(const char *op, const tb_tensor *x, const tb_tensor *other, const char *other_name)
+{
+    if (x->shape.n < 1 || x->shape.c < 1 || x->shape.h < 1 || x->shape.w < 1)
+        return tb_fail("%s: x is " TB_SHAPE_FMT "; every dimension must be positive", op, TB_SHAPE_ARG(x->shape));
+    if (other && !tb_same_shape(other->shape, x->shape))
+        return tb_shape_mismatch(op, other_name, other->shape, x->shape);
+    return 0;
+}
+
+int tb_eltwise_validate(const char *op, const tb_tensor *a, const tb_tensor *b, const tb_tensor *out)
+{
+    if (!tb_same_shape(a->shape, out->shape))
+        return tb_shape_mismatch(op, "the output", out->shape, a->shape);
+    if (b && !tb_same_shape(a->shape, b->shape))
+        return tb_shape_mismatch(op, "the second input", b->shape, a->shape);
+    return 0;
+}
+
+int tb_fc_validate(const char *op, tb_shape x, tb_shape y)
+{
+    tb_shape want = {x.n, y.c, 1, 1};
+    if (x.n < 1 || x.c < 1 || x.h < 1 || x.w < 1 || y.c < 1)
+        return tb_fail("%s: x is " TB_SHAPE_FMT " with %d outputs; every dimension must be positive", op,
+                       TB_SHAPE_ARG(x), y.c);
+    if (!tb_same_shape(y, want))
+        return tb_shape_mismatch(op, "the output", y, want);
+    return 0;
+}
+
+int tb_softmax_validate(const tb_tensor *logits, const tb_tensor *dlogits)
+{
+    const tb_shape s = logits->shape;
+    if (s.n < 1 || s.c * s.h * s.w < 1)
+        return tb_fail("softmax_xent: logits are " TB_SHAPE_FMT "; need at least one sample and one class",
+                       TB_SHAPE_ARG(s));
+    if (dlogits && !tb_same_shape(dlogits->shape, s))
+        return tb_shape_mismatch("softmax_xent", "dlogits", dlogits->shape, s);
+    return 0;
+}
+
+int tb_softmax_bad_label(int sample, int label, int classes)
+{
+    return tb_fail("softmax_xent: label %d of sample %d is outside the %d classes [0, %d); check that "
+                   "the dataset's labels match the model's class count",
+                   label, sample, classes, classes - 1);
+}
+
 int tb_workspace_prepare(tb_backend *b, tb_workspace *ws, size_t bytes, int grow, const char *what)
 {
     if (!ws)
@@ -103,4 +152,16 @@ int tb_opt_check_step(const tb_opt_hyper *h, const float *param, const float *gr
         return tb_fail("optimizer step: kind %d needs %d state buffer%s, got NULL", (int)h->kind, need,
                        need > 1 ? "s" : "");
     return need;
+}
+
+double tb_opt_as_typed(float x)
+{
+    double scale = 1.0;
+    for (int places = 1; places <= 9; places++) {
+        scale *= 10.0;
+        double r = nearbyint((double)x * scale) / scale;
+        if ((float)r == x)
+            return r;
+    }
+    return x;
 }

@@ -101,15 +101,6 @@ static tb_cpu_prim *bn_build(tb_cpu *c, const tb_cpu_key *key, int op, const bn_
     return p;
 }
 
-static int bn_validate(const char *op, const tb_tensor *x, const tb_tensor *other, const char *other_name)
-{
-    if (x->shape.n < 1 || x->shape.c < 1 || x->shape.h < 1 || x->shape.w < 1)
-        return tb_fail("%s: x is " TB_SHAPE_FMT "; every dimension must be positive", op, TB_SHAPE_ARG(x->shape));
-    if (!tb_same_shape(x->shape, other->shape))
-        return tb_shape_mismatch(op, other_name, other->shape, x->shape);
-    return 0;
-}
-
 static int tag_of(const tb_tensor *t) { return t ? (int)tb_cpu_tag(t) : 0; }
 
 static int bn_run(tb_backend *b, int op, const tb_bn_desc *d, const bn_tensors *t, int relu, void *const *by_role)
@@ -146,7 +137,7 @@ int tb_cpu_bn_fwd_train(tb_backend *b, const tb_bn_desc *d, const tb_tensor *x, 
                         int relu, tb_workspace *ws)
 {
     (void)ws; /* backward masks with y */
-    if (bn_validate("bn_fwd_train", x, y, "y"))
+    if (tb_bn_validate("bn_fwd_train", x, y, "y"))
         return -1;
     const tb_shape s = x->shape;
     double count = (double)s.n * s.h * s.w;
@@ -171,7 +162,7 @@ int tb_cpu_bn_fwd_infer(tb_backend *b, const tb_bn_desc *d, const tb_tensor *x, 
                         const float *beta, const float *running_mean, const float *running_var, tb_tensor *y,
                         int relu)
 {
-    if (bn_validate("bn_fwd_infer", x, y, "y"))
+    if (tb_bn_validate("bn_fwd_infer", x, y, "y"))
         return -1;
     void *by_role[ROLE_COUNT] = {[ROLE_X] = x->data,
                                  [ROLE_Y] = y->data,
@@ -192,8 +183,8 @@ int tb_cpu_bn_bwd(tb_backend *b, const tb_bn_desc *d, const tb_tensor *x, const 
     (void)ws; /* see bn_fwd_train */
     if (relu && (!y || !y->data))
         return tb_fail("bn_bwd with relu needs y, the output of bn_fwd_train, to mask dy; pass the layer's output");
-    if (bn_validate("bn_bwd", x, dy, "dy") || bn_validate("bn_bwd", x, dx, "dx") ||
-        (relu && bn_validate("bn_bwd", x, y, "y")))
+    if (tb_bn_validate("bn_bwd", x, dy, "dy") || tb_bn_validate("bn_bwd", x, dx, "dx") ||
+        (relu && tb_bn_validate("bn_bwd", x, y, "y")))
         return -1;
     const float *mean = saved, *var = saved + x->shape.c;
     int tag = tag_of(x);

@@ -94,10 +94,8 @@ static int flat_mds(const tb_tensor *const *t, int flat, dnnl_memory_desc_t *md)
 static int flat_run(tb_backend *b, int op, int relu, const tb_tensor *a, const tb_tensor *bt, const tb_tensor *out)
 {
     const char *name = flat_ops[op].name;
-    if (!tb_same_shape(a->shape, out->shape))
-        return tb_shape_mismatch(name, "the output", out->shape, a->shape);
-    if (bt && !tb_same_shape(a->shape, bt->shape))
-        return tb_shape_mismatch(name, "the second input", bt->shape, a->shape);
+    if (tb_eltwise_validate(name, a, bt, out))
+        return -1;
     size_t count = tb_shape_count(a->shape);
     if (count == 0)
         return 0;

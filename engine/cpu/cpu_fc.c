@@ -82,20 +82,9 @@ static int fc_run(tb_backend *b, int op, tb_shape xs, int out, const float *x, c
     return 0;
 }
 
-static int fc_validate(const char *op, tb_shape x, tb_shape y)
-{
-    tb_shape want = {x.n, y.c, 1, 1};
-    if (x.n < 1 || x.c < 1 || x.h < 1 || x.w < 1 || y.c < 1)
-        return tb_fail("%s: x is " TB_SHAPE_FMT " with %d outputs; every dimension must be positive", op,
-                       TB_SHAPE_ARG(x), y.c);
-    if (!tb_same_shape(y, want))
-        return tb_shape_mismatch(op, "the output", y, want);
-    return 0;
-}
-
 int tb_cpu_fc_fwd(tb_backend *b, const tb_tensor *x, const float *w, const float *bias, tb_tensor *y)
 {
-    if (fc_validate("fc_fwd", x->shape, y->shape) || tb_cpu_require_plain("fc_fwd", "x", x) ||
+    if (tb_fc_validate("fc_fwd", x->shape, y->shape) || tb_cpu_require_plain("fc_fwd", "x", x) ||
         tb_cpu_require_plain("fc_fwd", "y", y))
         return -1;
     return fc_run(b, TB_OP_FC_FWD, x->shape, y->shape.c, x->data, w, bias, y->data);
@@ -104,7 +93,7 @@ int tb_cpu_fc_fwd(tb_backend *b, const tb_tensor *x, const float *w, const float
 int tb_cpu_fc_bwd(tb_backend *b, const tb_tensor *x, const tb_tensor *dy, const float *w, tb_tensor *dx,
                   float *dw, float *dbias)
 {
-    if (fc_validate("fc_bwd", x->shape, dy->shape) || tb_cpu_require_plain("fc_bwd", "x", x) ||
+    if (tb_fc_validate("fc_bwd", x->shape, dy->shape) || tb_cpu_require_plain("fc_bwd", "x", x) ||
         tb_cpu_require_plain("fc_bwd", "dy", dy) || tb_cpu_require_plain("fc_bwd", "dx", dx))
         return -1;
     if (dx && !tb_same_shape(dx->shape, x->shape))

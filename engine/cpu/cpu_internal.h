@@ -9,7 +9,21 @@
  * reorders inputs in, executes, and reorders outputs back.  Those buffers and
  * every scratchpad live in one arena shared by all entries: operations run
  * one at a time, so they never hold it across calls, and steady-state steps
- * allocate nothing. */
+ * allocate nothing.
+ *
+ * The files mirror engine/cuda/ one for one, and an operation has the same
+ * name on both sides but for the prefix (tb_cpu_fc_fwd in cpu_fc.c,
+ * tb_cuda_fc_fwd in cuda_fc.c): cpu_backend.c (creation, memory, the
+ * operation table), cpu_layout.c, cpu_conv.c, cpu_bn.c, cpu_eltwise.c,
+ * cpu_pool.c, cpu_fc.c, cpu_loss.c, cpu_optim.c.  Checks both sides make
+ * are in engine/backend_check.c.
+ *
+ * No twin: cpu_prim.c, because oneDNN needs the primitive cache and the
+ * reorders above while cuDNN and cuBLAS take plain pointers (the nearest
+ * thing is cuda_conv.c's algorithm cache); cpu_bn_stats.c, because the CPU
+ * computes batch-norm statistics itself in double, where cuDNN does it in
+ * one call; cpu_optim.h, which declares the optimizer apart from oneDNN's
+ * headers so tests/test_optim.c can call it without them. */
 #ifndef TB_CPU_INTERNAL_H
 #define TB_CPU_INTERNAL_H
 
@@ -148,10 +162,6 @@ int tb_cpu_prim_run(tb_cpu *c, tb_cpu_prim *p, void *const *by_role);
 size_t tb_cpu_prim_arg_bytes(const tb_cpu_prim *p, int arg);
 void tb_cpu_cache_free(tb_cpu *c);
 
-/* printf helpers for shapes in messages. */
-
-/* "what must be" vs "what is" shape mismatch; returns -1. */
-
 /* The operations, one family a file. */
 int tb_cpu_conv_fwd(tb_backend *b, const tb_conv_desc *d, const tb_tensor *x, const float *w, tb_tensor *y);
 int tb_cpu_conv_bwd_data(tb_backend *b, const tb_conv_desc *d, const tb_tensor *dy, const float *w,
@@ -194,5 +204,7 @@ int tb_cpu_fc_bwd(tb_backend *b, const tb_tensor *x, const tb_tensor *dy, const 
 
 int tb_cpu_softmax_xent(tb_backend *b, const tb_tensor *logits, const int32_t *labels, float grad_scale,
                         tb_tensor *dlogits, double *loss_sum_host);
+
+/* The optimizer (cpu_optim.c) is declared in cpu_optim.h. */
 
 #endif

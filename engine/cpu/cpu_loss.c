@@ -1,7 +1,6 @@
 /* Softmax cross-entropy: plain C, one sample per OpenMP iteration.  The
  * log-softmax subtracts the row maximum first so exp() never overflows. */
 #include "engine/cpu/cpu_internal.h"
-#include "core/error.h"
 
 #include <math.h>
 
@@ -11,18 +10,12 @@ int tb_cpu_softmax_xent(tb_backend *b, const tb_tensor *logits, const int32_t *l
     (void)b;
     const tb_shape s = logits->shape;
     const int n = s.n, k = s.c * s.h * s.w;
-    if (n < 1 || k < 1)
-        return tb_fail("softmax_xent: logits are " TB_SHAPE_FMT "; need at least one sample and one class",
-                       TB_SHAPE_ARG(s));
-    if (dlogits && !tb_same_shape(dlogits->shape, s))
-        return tb_shape_mismatch("softmax_xent", "dlogits", dlogits->shape, s);
-    if (tb_cpu_require_plain("softmax_xent", "logits", logits) || tb_cpu_require_plain("softmax_xent", "dlogits", dlogits))
+    if (tb_softmax_validate(logits, dlogits) || tb_cpu_require_plain("softmax_xent", "logits", logits) ||
+        tb_cpu_require_plain("softmax_xent", "dlogits", dlogits))
         return -1;
     for (int i = 0; i < n; i++)
         if (labels[i] < 0 || labels[i] >= k)
-            return tb_fail("softmax_xent: label %d of sample %d is outside the %d classes [0, %d); check that "
-                           "the dataset's labels match the model's class count",
-                           (int)labels[i], i, k, k - 1);
+            return tb_softmax_bad_label(i, (int)labels[i], k);
     const float *x = logits->data;
     float *dx = dlogits ? dlogits->data : NULL;
     double loss = 0;

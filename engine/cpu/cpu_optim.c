@@ -9,7 +9,8 @@
  * (-march with FMA), so such builds agree with PyTorch bit for bit, and
  * others differ by an ulp or so per operation.  Scalars PyTorch computes in
  * Python (1 - beta, bias corrections, Adagrad's clr) are computed in double
- * and rounded to float once, as PyTorch does when it passes them to a kernel. */
+ * from the decimal the user wrote (tb_opt_as_typed, backend_check.c) and
+ * rounded to float once, as PyTorch does when it passes them to a kernel. */
 #include "engine/cpu/cpu_optim.h"
 #include "engine/backend_check.h"
 
@@ -27,22 +28,6 @@
  * loops below all name their element count n. */
 #define PAR_MIN 16384
 #define PARALLEL_LOOP _Pragma("omp parallel for simd schedule(static) if(parallel: n >= PAR_MIN)")
-
-/* The double the user most likely wrote for a hyper-parameter that reached us
- * as a float: the shortest decimal (up to 9 places) that rounds to x, else x.
- * PyTorch computes 1 - 0.999 from the double 0.999; from 0.999f it would be
- * 1.3e-5 off relative, more than every other difference put together. */
-static double as_typed(float x)
-{
-    double scale = 1.0;
-    for (int places = 1; places <= 9; places++) {
-        scale *= 10.0;
-        double r = nearbyint((double)x * scale) / scale;
-        if ((float)r == x)
-            return r;
-    }
-    return x;
-}
 
 /* SGD, with momentum and Nesterov:
  *   d = g + wd * p
@@ -76,7 +61,7 @@ static void sgd(const tb_opt_hyper *h, float lr, int nesterov, float *restrict p
      * u = b * 1 + d * 0 is exactly b, u = b * m + d * 1 Nesterov's d + m * b. */
     const int first = h->step <= 1;
     const float keep = first ? 0.0f : m;
-    const float scale = first ? 1.0f : (float)(1.0 - as_typed(h->dampening));
+    const float scale = first ? 1.0f : (float)(1.0 - tb_opt_as_typed(h->dampening));
     const float u_b = nesterov ? m : 1.0f, u_d = nesterov ? 1.0f : 0.0f;
     PARALLEL_LOOP
     for (size_t i = 0; i < n; i++) {
@@ -94,7 +79,8 @@ static void adagrad(const tb_opt_hyper *h, float *restrict p, const float *restr
                     size_t n)
 {
     const float wd = h->weight_decay, eps = h->eps;
-    const float neg_clr = (float)-(as_typed(h->lr) / (1.0 + (double)(h->step - 1) * as_typed(h->lr_decay)));
+    const float neg_clr =
+        (float)-(tb_opt_as_typed(h->lr) / (1.0 + (double)(h->step - 1) * tb_opt_as_typed(h->lr_decay)));
     PARALLEL_LOOP
     for (size_t i = 0; i < n; i++) {
         float d = MADD(p[i], wd, g[i]);
@@ -114,7 +100,7 @@ static void adadelta(const tb_opt_hyper *h, float *restrict p, const float *rest
                      float *restrict acc, size_t n)
 {
     const float wd = h->weight_decay, eps = h->eps, rho = h->rho, neg_lr = -h->lr;
-    const float c = (float)(1.0 - as_typed(h->rho));
+    const float c = (float)(1.0 - tb_opt_as_typed(h->rho));
     PARALLEL_LOOP
     for (size_t i = 0; i < n; i++) {
         float d = MADD(p[i], wd, g[i]);
@@ -133,10 +119,10 @@ static void adadelta(const tb_opt_hyper *h, float *restrict p, const float *rest
 static void adam(const tb_opt_hyper *h, float *restrict p, const float *restrict g, float *restrict m,
                  float *restrict v, size_t n)
 {
-    const double b1 = as_typed(h->beta1), b2 = as_typed(h->beta2);
+    const double b1 = tb_opt_as_typed(h->beta1), b2 = tb_opt_as_typed(h->beta2);
     const float wd = h->weight_decay, eps = h->eps, beta1 = h->beta1, beta2 = h->beta2;
     const float c1 = (float)(1.0 - b1), c2 = (float)(1.0 - b2);
-    const float neg_step = (float)-(as_typed(h->lr) / (1.0 - pow(b1, (double)h->step)));
+    const float neg_step = (float)-(tb_opt_as_typed(h->lr) / (1.0 - pow(b1, (double)h->step)));
     const float bc2_sqrt = (float)sqrt(1.0 - pow(b2, (double)h->step));
     PARALLEL_LOOP
     for (size_t i = 0; i < n; i++) {

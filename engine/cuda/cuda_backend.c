@@ -1,7 +1,6 @@
-/* The CUDA backend: creation, device memory, error reporting, and the small
- * operations (element-wise, fully connected on cuBLAS, the loss, sums of
- * squares).  Convolutions are in cuda_conv.c, batch norm and pooling in
- * cuda_bn.c, optimizers in cuda_optim.c, kernels in cuda_kernels.cu.
+/* The CUDA backend: creation (device, stream, cuDNN and cuBLAS handles),
+ * device memory, error reporting, and the operation table.  The operations
+ * live in the file named like their CPU twin (cuda_internal.h lists them).
  *
  * Precision: parameters, gradients, optimizer state and every tensor at the
  * backend interface are fp32 NCHW (backend.h).  --precision selects how the
@@ -75,7 +74,6 @@ int tb_cuda_set_nchw(cudnnTensorDescriptor_t d, tb_shape s, const char *op)
         return tb_fail_prefix("%s: describing an fp32 tensor " TB_SHAPE_FMT, op, TB_SHAPE_ARG(s));
     return 0;
 }
-
 /* ---- memory -------------------------------------------------------------- */
 
 void *tb_cuda_raw_alloc(tb_cuda *c, size_t bytes, const char *what)
@@ -141,7 +139,7 @@ int tb_cuda_grow(tb_cuda *c, void **buf, size_t *have, size_t bytes, const char 
     return 0;
 }
 
-static void *cuda_alloc(tb_backend *b, size_t bytes, const char *what)
+void *tb_cuda_alloc(tb_backend *b, size_t bytes, const char *what)
 {
     tb_cuda *c = tb_cuda_of(b);
     void *p = tb_cuda_raw_alloc(c, bytes, what);
@@ -152,7 +150,7 @@ static void *cuda_alloc(tb_backend *b, size_t bytes, const char *what)
     return p;
 }
 
-static void cuda_release(tb_backend *b, void *ptr) { tb_cuda_raw_free(tb_cuda_of(b), ptr); }
+void tb_cuda_release(tb_backend *b, void *ptr) { tb_cuda_raw_free(tb_cuda_of(b), ptr); }
 
 /* Host memory the trainer passes is pageable: cudaMemcpyAsync stages it
  * before returning, so the caller may reuse its buffer at once.  Pinned
@@ -177,113 +175,12 @@ static int cuda_copy(tb_backend *b, void *dst, const void *src, size_t bytes)
                          "cudaMemcpyAsync (device to device)");
 }
 
-/* This backend has no layout of its own (native_layout is PLAIN, and its
- * operations read every tensor as NCHW), so a conversion is a copy. */
-static int cuda_convert(tb_backend *b, const tb_tensor *src, tb_tensor *dst)
-{
-    if (!tb_same_shape(src->shape, dst->shape))
-        return tb_shape_mismatch("convert", "dst", dst->shape, src->shape);
-    if (src->data == dst->data)
-        return 0;
-    return cuda_copy(b, dst->data, src->data, tb_shape_count(src->shape) * sizeof(float));
-}
-
 static int cuda_synchronize(tb_backend *b)
 {
     return tb_cuda_check(cudaStreamSynchronize(tb_cuda_of(b)->stream), "cudaStreamSynchronize");
 }
 
-/* ---- element-wise -------------------------------------------------------- */
-
-static int flat_check(const char *op, const tb_tensor *a, const tb_tensor *bt, const tb_tensor *out)
-{
-    if (!tb_same_shape(a->shape, out->shape))
-        return tb_shape_mismatch(op, "the output", out->shape, a->shape);
-    if (bt && !tb_same_shape(a->shape, bt->shape))
-        return tb_shape_mismatch(op, "the second input", bt->shape, a->shape);
-    return 0;
-}
-
-static int cuda_relu_fwd(tb_backend *b, const tb_tensor *x, tb_tensor *y)
-{
-    if (flat_check("relu_fwd", x, NULL, y))
-        return -1;
-    return tb_cuda_check(tbk_relu_fwd(x->data, y->data, tb_shape_count(x->shape), tb_cuda_of(b)->stream),
-                         "relu_fwd kernel launch");
-}
-
-static int cuda_relu_bwd(tb_backend *b, const tb_tensor *y, const tb_tensor *dy, tb_tensor *dx)
-{
-    if (flat_check("relu_bwd", y, dy, dx))
-        return -1;
-    return tb_cuda_check(tbk_relu_bwd(y->data, dy->data, dx->data, tb_shape_count(y->shape), tb_cuda_of(b)->stream),
-                         "relu_bwd kernel launch");
-}
-
-static int cuda_add(tb_backend *b, const tb_tensor *a, const tb_tensor *c, tb_tensor *y, int relu)
-{
-    if (flat_check("add", a, c, y))
-        return -1;
-    return tb_cuda_check(tbk_add(a->data, c->data, y->data, tb_shape_count(a->shape), relu, tb_cuda_of(b)->stream),
-                         relu ? "add+relu kernel launch" : "add kernel launch");
-}
-
-/* ---- fully connected (cuBLAS) ----------------------------------------------
- * Row-major x [N][in], w [out][in], y [N][out] are column-major x^T, w^T,
- * y^T to cuBLAS, so y^T = w x^T is gemm(T, N) with m = out, n = N, k = in;
- * dx^T = w^T dy^T is gemm(N, N); dw^T = x^T dy is gemm(N, T). */
-
-static int fc_validate(const char *op, tb_shape x, tb_shape y)
-{
-    tb_shape want = {x.n, y.c, 1, 1};
-    if (x.n < 1 || x.c < 1 || x.h < 1 || x.w < 1 || y.c < 1)
-        return tb_fail("%s: x is " TB_SHAPE_FMT " with %d outputs; every dimension must be positive", op,
-                       TB_SHAPE_ARG(x), y.c);
-    if (!tb_same_shape(y, want))
-        return tb_shape_mismatch(op, "the output", y, want);
-    return 0;
-}
-
-static int cuda_fc_fwd(tb_backend *b, const tb_tensor *x, const float *w, const float *bias, tb_tensor *y)
-{
-    if (fc_validate("fc_fwd", x->shape, y->shape))
-        return -1;
-    tb_cuda *c = tb_cuda_of(b);
-    const int n = x->shape.n, in = x->shape.c * x->shape.h * x->shape.w, out = y->shape.c;
-    const float one = 1.0f, zero = 0.0f;
-    if (tb_cublas_check(cublasSgemm(c->cublas, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &one, w, in, x->data, in, &zero,
-                                    y->data, out),
-                        "cublasSgemm") ||
-        tb_cuda_check(tbk_bias_add_rows(y->data, bias, n, out, c->stream), "fc bias kernel launch"))
-        return tb_fail_prefix("fc_fwd of x %dx%d to %d outputs", n, in, out);
-    return 0;
-}
-
-static int cuda_fc_bwd(tb_backend *b, const tb_tensor *x, const tb_tensor *dy, const float *w, tb_tensor *dx,
-                       float *dw, float *dbias)
-{
-    if (fc_validate("fc_bwd", x->shape, dy->shape))
-        return -1;
-    if (dx && !tb_same_shape(dx->shape, x->shape))
-        return tb_shape_mismatch("fc_bwd", "dx", dx->shape, x->shape);
-    tb_cuda *c = tb_cuda_of(b);
-    const int n = x->shape.n, in = x->shape.c * x->shape.h * x->shape.w, out = dy->shape.c;
-    const float one = 1.0f, zero = 0.0f;
-    if ((dx && tb_cublas_check(cublasSgemm(c->cublas, CUBLAS_OP_N, CUBLAS_OP_N, in, n, out, &one, w, in, dy->data,
-                                           out, &zero, dx->data, in),
-                               "cublasSgemm (data gradient)")) ||
-        tb_cublas_check(cublasSgemm(c->cublas, CUBLAS_OP_N, CUBLAS_OP_T, in, out, n, &one, x->data, in, dy->data, out,
-                                    &zero, dw, in),
-                        "cublasSgemm (weight gradient)") ||
-        tb_cuda_check(tbk_col_sum(dy->data, dbias, n, out, c->stream), "fc bias-gradient kernel launch"))
-        return tb_fail_prefix("fc_bwd of x %dx%d to %d outputs", n, in, out);
-    return 0;
-}
-
-/* ---- loss and reductions ----------------------------------------------------- */
-
-/* Copies the reduction result (and the bad-label flag) to the host and waits. */
-static int fetch_result(tb_cuda *c, const char *op)
+int tb_cuda_fetch_result(tb_cuda *c, const char *op)
 {
     if (tb_cuda_check(cudaMemcpyAsync(&c->host->value, c->red + TBK_REDUCE_BLOCKS, sizeof(double),
                                       cudaMemcpyDeviceToHost, c->stream),
@@ -292,53 +189,6 @@ static int fetch_result(tb_cuda *c, const char *op)
                       "cudaMemcpyAsync (flags to host)") ||
         tb_cuda_check(cudaStreamSynchronize(c->stream), "cudaStreamSynchronize"))
         return tb_fail_prefix("%s", op);
-    return 0;
-}
-
-static int cuda_softmax_xent(tb_backend *b, const tb_tensor *logits, const int32_t *labels, float grad_scale,
-                             tb_tensor *dlogits, double *loss_sum_host)
-{
-    tb_cuda *c = tb_cuda_of(b);
-    const tb_shape s = logits->shape;
-    const int n = s.n, k = s.c * s.h * s.w;
-    if (n < 1 || k < 1)
-        return tb_fail("softmax_xent: logits are " TB_SHAPE_FMT "; need at least one sample and one class",
-                       TB_SHAPE_ARG(s));
-    if (dlogits && !tb_same_shape(dlogits->shape, s))
-        return tb_shape_mismatch("softmax_xent", "dlogits", dlogits->shape, s);
-    if ((size_t)n > c->row_loss_n) {
-        size_t have = c->row_loss_n * sizeof(double);
-        void *p = c->row_loss;
-        if (tb_cuda_grow(c, &p, &have, (size_t)n * sizeof(double), "per-sample losses"))
-            return -1;
-        c->row_loss = p;
-        c->row_loss_n = have / sizeof(double);
-    }
-    if (tb_cuda_check(cudaMemsetAsync(c->bad, 0, 2 * sizeof(int), c->stream), "cudaMemsetAsync") ||
-        tb_cuda_check(tbk_softmax_xent(logits->data, labels, n, k, grad_scale, dlogits ? dlogits->data : NULL,
-                                       c->row_loss, c->red + TBK_REDUCE_BLOCKS, c->bad, c->stream),
-                      "softmax_xent kernel launch") ||
-        fetch_result(c, "softmax_xent"))
-        return -1;
-    if (c->host->bad[0])
-        return tb_fail("softmax_xent: label %d of sample %d is outside the %d classes [0, %d); check that "
-                       "the dataset's labels match the model's class count",
-                       c->host->bad[1], c->host->bad[0] - 1, k, k - 1);
-    *loss_sum_host += c->host->value;
-    return 0;
-}
-
-static int cuda_sum_squares(tb_backend *b, const float *x, size_t count, double *out_host)
-{
-    tb_cuda *c = tb_cuda_of(b);
-    if ((!x && count) || !out_host)
-        return tb_fail("sum of squares: NULL input or output");
-    if (tb_cuda_check(cudaMemsetAsync(c->bad, 0, 2 * sizeof(int), c->stream), "cudaMemsetAsync") ||
-        tb_cuda_check(tbk_sum_squares(x, count, c->red, c->red + TBK_REDUCE_BLOCKS, c->stream),
-                      "sum_squares kernel launch") ||
-        fetch_result(c, "sum of squares"))
-        return -1;
-    *out_host = c->host->value;
     return 0;
 }
 
@@ -486,12 +336,12 @@ static int cuda_init(tb_cuda *c, int device, const char *precision)
 
 static void set_ops(tb_backend *b)
 {
-    b->alloc = cuda_alloc;
-    b->release = cuda_release;
+    b->alloc = tb_cuda_alloc;
+    b->release = tb_cuda_release;
     b->upload = cuda_upload;
     b->download = cuda_download;
     b->copy = cuda_copy;
-    b->convert = cuda_convert;
+    b->convert = tb_cuda_convert;
     b->synchronize = cuda_synchronize;
     b->prof_device = tb_cuda_prof_device;
     b->conv_fwd = tb_cuda_conv_fwd;
@@ -500,16 +350,16 @@ static void set_ops(tb_backend *b)
     b->bn_fwd_train = tb_cuda_bn_fwd_train;
     b->bn_fwd_infer = tb_cuda_bn_fwd_infer;
     b->bn_bwd = tb_cuda_bn_bwd;
-    b->relu_fwd = cuda_relu_fwd;
-    b->relu_bwd = cuda_relu_bwd;
-    b->add = cuda_add;
+    b->relu_fwd = tb_cuda_relu_fwd;
+    b->relu_bwd = tb_cuda_relu_bwd;
+    b->add = tb_cuda_add;
     b->pool_fwd = tb_cuda_pool_fwd;
     b->pool_bwd = tb_cuda_pool_bwd;
-    b->fc_fwd = cuda_fc_fwd;
-    b->fc_bwd = cuda_fc_bwd;
-    b->softmax_xent = cuda_softmax_xent;
+    b->fc_fwd = tb_cuda_fc_fwd;
+    b->fc_bwd = tb_cuda_fc_bwd;
+    b->softmax_xent = tb_cuda_softmax_xent;
     b->opt_step = tb_cuda_opt_step;
-    b->sum_squares = cuda_sum_squares;
+    b->sum_squares = tb_cuda_sum_squares;
     b->destroy = cuda_destroy;
 }
 

@@ -1,4 +1,4 @@
-/* Batch normalisation and pooling on cuDNN's legacy API, fp32 NCHW.
+/* Batch normalisation on cuDNN's legacy API, fp32 NCHW.
  *
  * Batch norm, training: cudnnBatchNormalizationForwardTraining in SPATIAL
  * mode (not SPATIAL_PERSISTENT, whose faster kernels may overflow on some
@@ -9,24 +9,10 @@
  * in place after it, and backward masks dy with y into a scratch buffer
  * before cudnnBatchNormalizationBackward.  cuDNN's fused BN+ReLU
  * (cudnnBatchNormalizationForwardTrainingEx, CUDNN_BATCHNORM_OPS_BN_ACTIVATION)
- * wants NHWC 16-bit tensors; it comes with 16-bit NHWC activations.
- *
- * Pooling: cudnnPoolingForward/Backward (max: the deterministic mode;
- * average: padding counted, PyTorch's default).  cuDNN's backward wants the
- * forward output y as well as x and dy, and the interface passes no y, so
- * the forward keeps a copy of y in the layer's workspace. */
+ * wants NHWC 16-bit tensors; it comes with 16-bit NHWC activations. */
 #include "engine/cuda/cuda_internal.h"
 #include "engine/cuda/cuda_kernels.h"
 #include "core/error.h"
-
-static int bn_validate(const char *op, const tb_tensor *x, const tb_tensor *other, const char *name)
-{
-    if (x->shape.n < 1 || x->shape.c < 1 || x->shape.h < 1 || x->shape.w < 1)
-        return tb_fail("%s: x is " TB_SHAPE_FMT "; every dimension must be positive", op, TB_SHAPE_ARG(x->shape));
-    if (other && !tb_same_shape(other->shape, x->shape))
-        return tb_shape_mismatch(op, name, other->shape, x->shape);
-    return 0;
-}
 
 /* Describes x (and y, the same shape) and the per-channel parameters. */
 static int bn_describe(tb_cuda *c, tb_shape s, const char *op)
@@ -51,7 +37,7 @@ int tb_cuda_bn_fwd_train(tb_backend *b, const tb_bn_desc *d, const tb_tensor *x,
     (void)ws; /* backward masks with y */
     tb_cuda *c = tb_cuda_of(b);
     const tb_shape s = x->shape;
-    if (bn_validate("bn_fwd_train", x, y, "y") || eps_check("bn_fwd_train", d))
+    if (tb_bn_validate("bn_fwd_train", x, y, "y") || eps_check("bn_fwd_train", d))
         return -1;
     if ((double)s.n * s.h * s.w < 2)
         return tb_fail("bn_fwd_train: x is " TB_SHAPE_FMT ", one value per channel, so the batch variance is "
@@ -75,7 +61,7 @@ int tb_cuda_bn_fwd_infer(tb_backend *b, const tb_bn_desc *d, const tb_tensor *x,
 {
     tb_cuda *c = tb_cuda_of(b);
     const tb_shape s = x->shape;
-    if (bn_validate("bn_fwd_infer", x, y, "y") || eps_check("bn_fwd_infer", d))
+    if (tb_bn_validate("bn_fwd_infer", x, y, "y") || eps_check("bn_fwd_infer", d))
         return -1;
     const float one = 1.0f, zero = 0.0f;
     if (bn_describe(c, s, "bn_fwd_infer") ||
@@ -97,8 +83,8 @@ int tb_cuda_bn_bwd(tb_backend *b, const tb_bn_desc *d, const tb_tensor *x, const
     const tb_shape s = x->shape;
     if (relu && (!y || !y->data))
         return tb_fail("bn_bwd with relu needs y, the output of bn_fwd_train, to mask dy; pass the layer's output");
-    if (bn_validate("bn_bwd", x, dy, "dy") || bn_validate("bn_bwd", x, dx, "dx") ||
-        (relu && bn_validate("bn_bwd", x, y, "y")) || eps_check("bn_bwd", d))
+    if (tb_bn_validate("bn_bwd", x, dy, "dy") || tb_bn_validate("bn_bwd", x, dx, "dx") ||
+        (relu && tb_bn_validate("bn_bwd", x, y, "y")) || eps_check("bn_bwd", d))
         return -1;
     const float *g = dy->data;
     if (relu) {
@@ -118,63 +104,5 @@ int tb_cuda_bn_bwd(tb_backend *b, const tb_bn_desc *d, const tb_tensor *x, const
                                                        gamma, dgamma, dbeta, (double)d->eps, saved, saved + s.c),
                        "cudnnBatchNormalizationBackward"))
         return tb_fail_prefix("bn_bwd of " TB_SHAPE_FMT "%s", TB_SHAPE_ARG(s), relu ? " with relu" : "");
-    return 0;
-}
-
-/* ---- pooling --------------------------------------------------------------- */
-
-static int pool_describe(tb_cuda *c, const tb_pool_desc *d, tb_shape xs, tb_shape ys, const char *op)
-{
-    cudnnPoolingMode_t mode =
-        d->kind == TB_POOL_MAX ? CUDNN_POOLING_MAX_DETERMINISTIC : CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING;
-    if (tb_cudnn_check(cudnnSetPooling2dDescriptor(c->pool, mode, CUDNN_PROPAGATE_NAN, d->kernel, d->kernel, d->pad,
-                                                   d->pad, d->stride, d->stride),
-                       "cudnnSetPooling2dDescriptor") ||
-        tb_cuda_set_nchw(c->td_x, xs, op) || tb_cuda_set_nchw(c->td_y, ys, op))
-        return -1;
-    return 0;
-}
-
-static int pool_fail(const char *op, const tb_pool_desc *d, tb_shape xs)
-{
-    return tb_fail_prefix("%s (%s %dx%d, stride %d, pad %d) of x " TB_SHAPE_FMT, op,
-                          d->kind == TB_POOL_MAX ? "max" : "avg", d->kernel, d->kernel, d->stride, d->pad,
-                          TB_SHAPE_ARG(xs));
-}
-
-int tb_cuda_pool_fwd(tb_backend *b, const tb_pool_desc *d, const tb_tensor *x, tb_tensor *y, tb_workspace *ws)
-{
-    tb_cuda *c = tb_cuda_of(b);
-    if (tb_pool_validate("pool_fwd", d, x->shape, y->shape))
-        return -1;
-    const float one = 1.0f, zero = 0.0f;
-    const size_t ybytes = tb_shape_count(y->shape) * sizeof(float);
-    if (pool_describe(c, d, x->shape, y->shape, "pool_fwd") ||
-        tb_cudnn_check(cudnnPoolingForward(c->cudnn, c->pool, &one, c->td_x, x->data, &zero, c->td_y, y->data),
-                       "cudnnPoolingForward") ||
-        /* Without a workspace no backward follows (inference). */
-        (ws && (tb_workspace_prepare(b, ws, ybytes, 1, "the pooling output kept for backward") ||
-                tb_cuda_check(cudaMemcpyAsync(ws->ptr, y->data, ybytes, cudaMemcpyDeviceToDevice, c->stream),
-                              "cudaMemcpyAsync (keeping the pooling output)"))))
-        return pool_fail("pool_fwd", d, x->shape);
-    return 0;
-}
-
-int tb_cuda_pool_bwd(tb_backend *b, const tb_pool_desc *d, const tb_tensor *x, const tb_tensor *dy,
-                     tb_workspace *ws, tb_tensor *dx)
-{
-    tb_cuda *c = tb_cuda_of(b);
-    if (!tb_same_shape(x->shape, dx->shape))
-        return tb_shape_mismatch("pool_bwd", "dx", dx->shape, x->shape);
-    if (tb_pool_validate("pool_bwd", d, x->shape, dy->shape))
-        return -1;
-    const float one = 1.0f, zero = 0.0f;
-    if (tb_workspace_prepare(b, ws, tb_shape_count(dy->shape) * sizeof(float), 0,
-                                  "the pooling output kept for backward") ||
-        pool_describe(c, d, x->shape, dy->shape, "pool_bwd") ||
-        tb_cudnn_check(cudnnPoolingBackward(c->cudnn, c->pool, &one, c->td_y, ws->ptr, c->td_y, dy->data, c->td_x,
-                                            x->data, &zero, c->td_x, dx->data),
-                       "cudnnPoolingBackward"))
-        return pool_fail("pool_bwd", d, x->shape);
     return 0;
 }

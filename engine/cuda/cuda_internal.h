@@ -4,7 +4,21 @@
  *
  * Everything runs in order on one non-blocking stream; cuDNN and cuBLAS are
  * bound to it.  Device memory comes from cudaMalloc (the model allocates
- * once, so no caching allocator is needed) and is zeroed on that stream. */
+ * once, so no caching allocator is needed) and is zeroed on that stream.
+ *
+ * The files mirror engine/cpu/ one for one, and an operation has the same
+ * name on both sides but for the prefix (tb_cpu_fc_fwd in cpu_fc.c,
+ * tb_cuda_fc_fwd in cuda_fc.c): cuda_backend.c (creation, memory, the
+ * operation table), cuda_layout.c, cuda_conv.c, cuda_bn.c, cuda_eltwise.c,
+ * cuda_pool.c, cuda_fc.c, cuda_loss.c, cuda_optim.c.  Checks both sides make
+ * are in engine/backend_check.c.
+ *
+ * No twin: cuda_kernels.cu/.h, because device code must be compiled by nvcc
+ * and the CPU's loops sit in their family's file; cuda_nccl.c/.h, because
+ * CPU ranks all-reduce over MPI (engine/dist.c); cuda_timeline.c, because on
+ * the CPU the device is the host and prof_device is NULL; cuda_backend.h,
+ * because only CUDA builds may declare tb_cuda_backend_create (the CPU's is
+ * in backend.h). */
 #ifndef TB_CUDA_INTERNAL_H
 #define TB_CUDA_INTERNAL_H
 
@@ -98,6 +112,12 @@ void *tb_cuda_raw_alloc(tb_cuda *c, size_t bytes, const char *what);
 void tb_cuda_raw_free(tb_cuda *c, void *ptr);
 /* Makes *buf at least `bytes` (contents not kept); -1 after tb_fail. */
 int tb_cuda_grow(tb_cuda *c, void **buf, size_t *have, size_t bytes, const char *what);
+/* Device memory for the interface: zeroed on the stream. */
+void *tb_cuda_alloc(tb_backend *b, size_t bytes, const char *what);
+void tb_cuda_release(tb_backend *b, void *ptr);
+/* Copies a reduction's result (red[TBK_REDUCE_BLOCKS]) and the bad-label
+ * flags to c->host and waits; -1 after tb_fail naming op. */
+int tb_cuda_fetch_result(tb_cuda *c, const char *op);
 
 /* The profiler's device timeline: CUDA events on the stream. */
 struct tb_prof_device;
@@ -107,8 +127,10 @@ void tb_cuda_prof_free(tb_cuda *c);
 /* Describes an fp32 NCHW tensor. */
 int tb_cuda_set_nchw(cudnnTensorDescriptor_t d, tb_shape s, const char *op);
 
+/* Layouts (cuda_layout.c): every tensor is plain, so convert() is a copy. */
+int tb_cuda_convert(tb_backend *b, const tb_tensor *src, tb_tensor *dst);
 
-/* Operations, one family a file. */
+/* The operations, one family a file. */
 int tb_cuda_conv_fwd(tb_backend *b, const tb_conv_desc *d, const tb_tensor *x, const float *w, tb_tensor *y);
 int tb_cuda_conv_bwd_data(tb_backend *b, const tb_conv_desc *d, const tb_tensor *dy, const float *w,
                           tb_tensor *dx);
@@ -125,11 +147,25 @@ int tb_cuda_bn_fwd_infer(tb_backend *b, const tb_bn_desc *d, const tb_tensor *x,
 int tb_cuda_bn_bwd(tb_backend *b, const tb_bn_desc *d, const tb_tensor *x, const tb_tensor *dy,
                    const float *gamma, const float *saved, const tb_tensor *y, int relu, tb_workspace *ws,
                    tb_tensor *dx, float *dgamma, float *dbeta);
+
+int tb_cuda_relu_fwd(tb_backend *b, const tb_tensor *x, tb_tensor *y);
+int tb_cuda_relu_bwd(tb_backend *b, const tb_tensor *y, const tb_tensor *dy, tb_tensor *dx);
+int tb_cuda_add(tb_backend *b, const tb_tensor *a, const tb_tensor *c, tb_tensor *y, int relu);
+
 int tb_cuda_pool_fwd(tb_backend *b, const tb_pool_desc *d, const tb_tensor *x, tb_tensor *y, tb_workspace *ws);
 int tb_cuda_pool_bwd(tb_backend *b, const tb_pool_desc *d, const tb_tensor *x, const tb_tensor *dy,
                      tb_workspace *ws, tb_tensor *dx);
 
+int tb_cuda_fc_fwd(tb_backend *b, const tb_tensor *x, const float *w, const float *bias, tb_tensor *y);
+int tb_cuda_fc_bwd(tb_backend *b, const tb_tensor *x, const tb_tensor *dy, const float *w, tb_tensor *dx,
+                   float *dw, float *dbias);
+
+int tb_cuda_softmax_xent(tb_backend *b, const tb_tensor *logits, const int32_t *labels, float grad_scale,
+                         tb_tensor *dlogits, double *loss_sum_host);
+
+/* The optimizer (cuda_optim.c); the CPU declares its pair in cpu_optim.h. */
 int tb_cuda_opt_step(tb_backend *b, const tb_opt_hyper *h, float *param, const float *grad, float *state0,
                      float *state1, size_t count);
+int tb_cuda_sum_squares(tb_backend *b, const float *x, size_t count, double *out_host);
 
 #endif

@@ -1,6 +1,7 @@
 /* Optimizer steps on the GPU: the rules of engine/cpu/cpu_optim.c (PyTorch's
  * torch.optim updates), with the same host-side scalars, one kernel launch
- * per parameter tensor.
+ * per parameter tensor (scalars through tb_opt_as_typed, backend_check.c);
+ * and sums of squares, for LARS trust ratios and gradient norms.
  *
  * The element loops use fused multiply-adds where the CPU file writes MADD,
  * so they agree bit for bit with a CPU build that has fast fmaf and within
@@ -13,21 +14,6 @@
 #include "core/error.h"
 
 #include <math.h>
-
-/* The double the user most likely wrote for a hyper-parameter that reached
- * us as a float (see cpu_optim.c, which this mirrors: PyTorch computes
- * 1 - 0.999 from the double 0.999). */
-static double as_typed(float x)
-{
-    double scale = 1.0;
-    for (int places = 1; places <= 9; places++) {
-        scale *= 10.0;
-        double r = nearbyint((double)x * scale) / scale;
-        if ((float)r == x)
-            return r;
-    }
-    return x;
-}
 
 int tb_cuda_opt_step(tb_backend *b, const tb_opt_hyper *h, float *param, const float *grad, float *state0,
                      float *state1, size_t count)
@@ -47,26 +33,26 @@ int tb_cuda_opt_step(tb_backend *b, const tb_opt_hyper *h, float *param, const f
         const int nesterov = h->kind == TB_OPT_SGD_NESTEROV, first = h->step <= 1;
         const float m = h->momentum;
         const float keep = first ? 0.0f : m;
-        const float scale = first ? 1.0f : (float)(1.0 - as_typed(h->dampening));
+        const float scale = first ? 1.0f : (float)(1.0 - tb_opt_as_typed(h->dampening));
         const float u_b = nesterov ? m : 1.0f, u_d = nesterov ? 1.0f : 0.0f;
         e = tbk_sgd(param, grad, need ? state0 : NULL, count, wd, keep, scale, u_b, u_d, -lr, c->stream);
         break;
     }
     case TB_OPT_ADAGRAD: {
         const float neg_clr =
-            (float)-(as_typed(h->lr) / (1.0 + (double)(h->step - 1) * as_typed(h->lr_decay)));
+            (float)-(tb_opt_as_typed(h->lr) / (1.0 + (double)(h->step - 1) * tb_opt_as_typed(h->lr_decay)));
         e = tbk_adagrad(param, grad, state0, count, wd, h->eps, neg_clr, c->stream);
         break;
     }
     case TB_OPT_ADADELTA: {
-        const float cr = (float)(1.0 - as_typed(h->rho));
+        const float cr = (float)(1.0 - tb_opt_as_typed(h->rho));
         e = tbk_adadelta(param, grad, state0, state1, count, wd, h->eps, h->rho, cr, -h->lr, c->stream);
         break;
     }
     default: {
-        const double b1 = as_typed(h->beta1), b2 = as_typed(h->beta2);
+        const double b1 = tb_opt_as_typed(h->beta1), b2 = tb_opt_as_typed(h->beta2);
         const float c1 = (float)(1.0 - b1), c2 = (float)(1.0 - b2);
-        const float neg_step = (float)-(as_typed(h->lr) / (1.0 - pow(b1, (double)h->step)));
+        const float neg_step = (float)-(tb_opt_as_typed(h->lr) / (1.0 - pow(b1, (double)h->step)));
         const float bc2_sqrt = (float)sqrt(1.0 - pow(b2, (double)h->step));
         e = tbk_adam(param, grad, state0, state1, count, wd, h->eps, h->beta1, h->beta2, c1, c2, neg_step, bc2_sqrt,
                      c->stream);
@@ -75,5 +61,19 @@ int tb_cuda_opt_step(tb_backend *b, const tb_opt_hyper *h, float *param, const f
     }
     if (tb_cuda_check(e, "optimizer kernel launch"))
         return tb_fail_prefix("optimizer step over %zu parameters", count);
+    return 0;
+}
+
+int tb_cuda_sum_squares(tb_backend *b, const float *x, size_t count, double *out_host)
+{
+    tb_cuda *c = tb_cuda_of(b);
+    if ((!x && count) || !out_host)
+        return tb_fail("sum of squares: NULL input or output");
+    if (tb_cuda_check(cudaMemsetAsync(c->bad, 0, 2 * sizeof(int), c->stream), "cudaMemsetAsync") ||
+        tb_cuda_check(tbk_sum_squares(x, count, c->red, c->red + TBK_REDUCE_BLOCKS, c->stream),
+                      "sum_squares kernel launch") ||
+        tb_cuda_fetch_result(c, "sum of squares"))
+        return -1;
+    *out_host = c->host->value;
     return 0;
 }
