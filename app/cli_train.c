@@ -25,27 +25,7 @@ static int load_run_config(const char *dir, tb_train_config *c)
     if (!o)
         return tb_fail_prefix("--resume %s: not a run directory", dir);
     tb_train_config_defaults(c);
-    int rc = 0;
-    json_object_object_foreach(o, key, val)
-    {
-        if (rc || !strcmp(key, "run_dir") || !strcmp(key, "resume") || !strcmp(key, "quiet"))
-            continue;
-        const tb_option *opt = tb_option_find(key);
-        const char *value = json_object_get_string(val);
-        if (!opt && json_object_is_type(val, json_type_boolean)) {
-            /* flags stored positively: "batch_norm": false is --no-batch-norm */
-            char neg[80];
-            snprintf(neg, sizeof neg, "no-%s", key);
-            opt = tb_option_find(neg);
-            value = json_object_get_boolean(val) ? "false" : "true";
-        }
-        if (opt && opt->type == TB_OPT_STRING && !value[0])
-            continue; /* unset: the default applies */
-        if (!opt)
-            rc = tb_fail("%s: unknown option \"%s\" (written by another trainbench version?)", path, key);
-        else if (tb_option_set(c, opt, value))
-            rc = tb_fail_prefix("%s", path);
-    }
+    int rc = tb_train_config_from_json(c, o, path);
     json_object_put(o);
     return rc;
 }

@@ -49,41 +49,6 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
-struct json_object *tb_train_config_json(const tb_train_config *c)
-{
-    struct json_object *o = json_object_new_object();
-    for (const tb_option *opt = tb_train_options(); opt->name; opt++) {
-        char key[64], value[1100];
-        const char *name = opt->type == TB_OPT_FLAG && opt->negate ? opt->name + 3 : opt->name;
-        snprintf(key, sizeof key, "%s", name);
-        for (char *p = key; *p; p++)
-            if (*p == '-')
-                *p = '_';
-        const char *field = (const char *)c + opt->offset;
-        switch (opt->type) {
-        case TB_OPT_INT:
-            json_object_object_add(o, key, json_object_new_int(*(const int *)field));
-            break;
-        case TB_OPT_U64:
-            json_object_object_add(o, key, json_object_new_uint64(*(const uint64_t *)field));
-            break;
-        case TB_OPT_FLOAT:
-            json_object_object_add(o, key, json_object_new_double(*(const double *)field));
-            break;
-        case TB_OPT_FLAG: /* stored positively: "batch_norm": true */
-            json_object_object_add(o, key, json_object_new_boolean(*(const int *)field));
-            break;
-        case TB_OPT_CHOICE:
-        case TB_OPT_STRING:
-            tb_option_format(c, opt, value, sizeof value);
-            json_object_object_add(o, key, json_object_new_string(value));
-            break;
-        }
-    }
-    return o;
-}
-
-
 static void run_free(run *r)
 {
     free(r->class_hits);
@@ -561,7 +526,7 @@ static int start_run(run *r)
     char path[1024];
     /* The options as JSON without the per-invocation ones: the experiment's
      * identity, checked across ranks and against a checkpoint. */
-    struct json_object *cfg_json = tb_train_config_json(c);
+    struct json_object *cfg_json = tb_train_config_to_json(c);
     json_object_object_del(cfg_json, "quiet"); /* ranks > 0 are always quiet */
     snprintf(r->identity, sizeof r->identity, "%s", json_object_to_json_string_ext(cfg_json, JSON_C_TO_STRING_PLAIN));
     json_object_put(cfg_json);
@@ -583,7 +548,7 @@ static int start_run(run *r)
     r->dir = c->resume[0] ? tb_rundir_reopen(path) : tb_rundir_create(path);
     if (!r->dir)
         return -1;
-    struct json_object *config = tb_train_config_json(c);
+    struct json_object *config = tb_train_config_to_json(c);
     json_object_object_add(config, "run_dir", json_object_new_string(path));
     if (tb_rundir_write_json(r->dir, "config.json", config)) {
         json_object_put(config);

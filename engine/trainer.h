@@ -15,7 +15,4 @@ int tb_train_run(const tb_train_config *c);
  * readable checkpoint, of these options, with epochs left to train. */
 int tb_train_resume_check(const tb_train_config *c);
 
-/* The configuration as JSON (option names with '_', typed values). */
-struct json_object *tb_train_config_json(const tb_train_config *c);
-
 #endif

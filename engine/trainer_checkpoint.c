@@ -135,18 +135,15 @@ int run_begin_epoch_sums(run *r, int epoch, int classes)
     return first;
 }
 
-/* Options a resumed run may change: they do not alter the trajectory of the
- * weights (or, for lr and epochs, the user asks for the change on purpose). */
+/* Options a resumed run may change (the table's on_resume): they do not
+ * alter the trajectory of the weights (or, for lr and epochs, the user asks
+ * for the change on purpose). */
 static int changeable_on_resume(const char *key)
 {
-    static const char *const keys[] = {"epochs", "num_workers", "threads", "lr", "quiet", "run_dir", "runs_dir",
-                                       "resume", "no_checkpoint", "checkpoint", "checkpoint_every", "profile",
-                                       "profile_layers", "rank_timeout", "data_dir", "save_weights", "repeat",
-                                       "overlap", "bucket_mb"};
-    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
-        if (!strcmp(key, keys[i]))
-            return 1;
-    return 0;
+    const tb_option *o = tb_option_find(key); /* "no_checkpoint" as well as the key "checkpoint" */
+    if (!o)
+        o = tb_option_find_key(key);
+    return o && tb_option_resume_ok(o);
 }
 
 /* The checkpoint's options against this run's: any other difference would
@@ -169,10 +166,12 @@ static int check_resume_config(const char *saved, const char *now)
                        ? fabs(json_object_get_double(va) - json_object_get_double(vb)) <=
                              1e-9 * fabs(json_object_get_double(va))
                        : strcmp(sa, sb) == 0;
-        if (!same)
-            rc = tb_fail("the checkpoint was taken with %s = %s, this run has %s; only --epochs, --num-workers, "
-                         "--threads, --lr and output options may change on resume: start a new run instead",
-                         key, sa, sb);
+        if (!same) {
+            char flags[1024];
+            rc = tb_fail("the checkpoint was taken with %s = %s, this run has %s; only %s may change on resume: "
+                         "start a new run instead",
+                         key, sa, sb, tb_option_resume_flags(flags, sizeof flags));
+        }
     }
     json_object_put(a);
     json_object_put(b);
@@ -196,7 +195,7 @@ int tb_train_resume_check(const tb_train_config *c)
     tb_st_close(&f);
     if (rc)
         return -1;
-    struct json_object *cfg = tb_train_config_json(c);
+    struct json_object *cfg = tb_train_config_to_json(c);
     rc = check_resume_config(st.config, json_object_to_json_string_ext(cfg, JSON_C_TO_STRING_PLAIN));
     json_object_put(cfg);
     if (!rc && (st.epoch > c->epochs || (st.epoch == c->epochs && st.repeat + 1 >= c->repeat)))

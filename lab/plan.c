@@ -26,11 +26,7 @@ static int set_key(tb_train_config *c, const char *key, const char *value)
 static void json_key_value(const tb_train_config *c, const tb_option *o, char *key, size_t ksize, char *val,
                            size_t vsize)
 {
-    const char *name = o->type == TB_OPT_FLAG && o->negate ? o->name + 3 : o->name;
-    snprintf(key, ksize, "%s", name);
-    for (char *p = key; *p; p++)
-        if (*p == '-')
-            *p = '_';
+    tb_option_spell(o->name, TB_SPELL_KEY, key, ksize);
     if (o->type == TB_OPT_FLAG)
         snprintf(val, vsize, "%s", *(const int *)((const char *)c + o->offset) ? "true" : "false");
     else

@@ -36,12 +36,8 @@ static void join_list(const char *const *items, int n, char *out, size_t size)
     }
 }
 
-static void underscore(char *s)
-{
-    for (; *s; s++)
-        if (*s == '-')
-            *s = '_';
-}
+/* Presets spell keys with '_' (num_workers); either spelling is accepted. */
+static void underscore(char *s) { tb_option_spell(s, TB_SPELL_PRESET, s, strlen(s) + 1); }
 
 static char *trim(char *s)
 {
@@ -60,21 +56,14 @@ static int find_option(const char *key, const tb_option **out)
     *out = NULL;
     const tb_option *o = tb_option_find(key);
     if (!o) {
-        char dashed[64];
-        snprintf(dashed, sizeof dashed, "%s", key);
-        for (char *c = dashed; *c; c++)
-            if (*c == '_')
-                *c = '-';
-        const char *s = tb_option_suggest(dashed);
-        char us[64] = "";
-        if (s) {
-            snprintf(us, sizeof us, "%s", s);
-            underscore(us);
-        }
+        char dashed[64], us[64] = "";
+        const char *s = tb_option_suggest(tb_option_spell(key, TB_SPELL_FLAG, dashed, sizeof dashed));
+        if (s)
+            tb_option_spell(s, TB_SPELL_PRESET, us, sizeof us);
         return tb_fail("unknown option%s%s%s (accepted: any `trainbench train` option; see trainbench train --help)",
                        s ? "; did you mean '" : "", us, s ? "'?" : "");
     }
-    if (tb_option_per_invocation(o))
+    if (o->per_invocation)
         return tb_fail("not allowed in a preset: it belongs to one invocation (trainbench run sets the run "
                        "directories; use trainbench run --runs-dir or --resume)");
     *out = o;
@@ -146,19 +135,15 @@ static tb_sweep_axis *find_axis(tb_preset *p, const char *key)
 /* Canonical key of an option as presets and plan.json write it: num_workers. */
 static void option_key(const tb_option *o, char *out, size_t size)
 {
-    snprintf(out, size, "%s", o->name);
-    underscore(out);
+    tb_option_spell(o->name, TB_SPELL_PRESET, out, size);
 }
 
 /* ---- [table] ---- */
 
 static int known_column(const char *id)
 {
-    if (tb_table_column_find(id))
-        return 1;
-    char neg[80];
-    snprintf(neg, sizeof neg, "no_%s", id);
-    return tb_option_find(id) != NULL || tb_option_find(neg) != NULL;
+    /* an option by name (no_batch_norm) or by its config.json key (batch_norm) */
+    return tb_table_column_find(id) || tb_option_find(id) || tb_option_find_key(id);
 }
 
 /* columns, or pivot_columns (pivot != 0: `id[v1 v2] as Header {}`, the

@@ -2,38 +2,18 @@
 #include "lab/results.h"
 
 #include "core/error.h"
+#include "core/json.h"
 #include "rundir/rundir.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static const char *jstr(struct json_object *o, const char *key)
-{
-    struct json_object *v;
-    if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-        return NULL;
-    return json_object_get_string(v);
-}
-
-static double jnum(struct json_object *o, const char *key)
-{
-    struct json_object *v;
-    if (!o || !json_object_object_get_ex(o, key, &v) || !v)
-        return 0;
-    return json_object_get_double(v);
-}
-
-static struct json_object *jget(struct json_object *o, const char *key)
-{
-    struct json_object *v;
-    return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
 
 const char *tb_sweep_effective_status(const char *status, int pid, const char *host)
 {
@@ -74,10 +54,12 @@ static struct json_object *read_opt(const char *dir, const char *name)
 
 static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* Adds a number, or null when the file lacks it (jnum reads that as 0). */
+/* Adds a number, or null when the file lacks it (the text listing shows 0) or
+ * holds NaN, which JSON has no number for. */
 static void add_num(struct json_object *o, const char *key, struct json_object *from, const char *from_key)
 {
-    json_object_object_add(o, key, jget(from, from_key) ? json_object_new_double(jnum(from, from_key)) : NULL);
+    double v = tb_json_num(from, from_key, NAN);
+    json_object_object_add(o, key, isnan(v) ? NULL : json_object_new_double(v));
 }
 
 static void add_str(struct json_object *o, const char *key, const char *v)
@@ -125,22 +107,24 @@ int tb_results_list_format(const char *runs_dir, FILE *out, int json)
         snprintf(dir, sizeof dir, "%s/%s", runs_dir, names[i]);
         struct json_object *plan = read_opt(dir, "plan.json");
         if (plan) {
-            struct json_object *sum = read_opt(dir, "summary.json"), *counts = jget(sum, "counts");
-            date_of(jnum(sum ? sum : plan, sum ? "started_at" : "created_at"), date, sizeof date);
-            double pid = jnum(sum, "pid"); /* checked: NaN or huge values are undefined as int */
-            const char *st = tb_sweep_effective_status(jstr(sum, "status"), pid >= 1 && pid <= INT_MAX ? (int)pid : 0,
-                                                       jstr(sum, "hostname"));
-            struct json_object *cfgs = jget(plan, "configs");
+            struct json_object *sum = read_opt(dir, "summary.json"), *counts = tb_json_get(sum, "counts");
+            date_of(tb_json_num(sum ? sum : plan, sum ? "started_at" : "created_at", 0), date, sizeof date);
+            double pid = tb_json_num(sum, "pid", 0); /* checked: NaN or huge values are undefined as int */
+            const char *st = tb_sweep_effective_status(tb_json_str(sum, "status", NULL),
+                                                       pid >= 1 && pid <= INT_MAX ? (int)pid : 0,
+                                                       tb_json_str(sum, "hostname", NULL));
             /* A damaged plan.json may hold anything; json-c asserts on non-arrays. */
-            size_t ncfgs = cfgs && json_object_is_type(cfgs, json_type_array) ? json_object_array_length(cfgs) : 0;
-            snprintf(figures, sizeof figures, "%.0f/%zu completed, %.0f failed, %.0f refused", jnum(counts, "completed"),
-                     ncfgs, jnum(counts, "failed"), jnum(counts, "refused"));
+            struct json_object *cfgs = tb_json_arr(plan, "configs");
+            size_t ncfgs = cfgs ? json_object_array_length(cfgs) : 0;
+            snprintf(figures, sizeof figures, "%.0f/%zu completed, %.0f failed, %.0f refused",
+                     tb_json_num(counts, "completed", 0), ncfgs, tb_json_num(counts, "failed", 0),
+                     tb_json_num(counts, "refused", 0));
             if (json) {
                 struct json_object *o = json_object_new_object(), *c = json_object_new_object();
                 add_str(o, "kind", "sweep");
                 add_num(o, "started_at", sum ? sum : plan, sum ? "started_at" : "created_at");
-                add_str(o, "preset", jstr(plan, "preset"));
-                add_str(o, "scale", jstr(plan, "scale"));
+                add_str(o, "preset", tb_json_str(plan, "preset", NULL));
+                add_str(o, "scale", tb_json_str(plan, "scale", NULL));
                 add_str(o, "status", st);
                 json_object_object_add(c, "total", json_object_new_int64((int64_t)ncfgs));
                 add_num(c, "completed", counts, "completed");
@@ -151,23 +135,24 @@ int tb_results_list_format(const char *runs_dir, FILE *out, int json)
                 json_object_array_add(entries, o);
             } else
                 fprintf(out, "%-16s  %-5s  %-24s  %-6s  %-11s  %-44s  %s\n", date, "sweep",
-                        jstr(plan, "preset") ?: "?", jstr(plan, "scale") ?: "?", st, figures, dir);
+                        tb_json_str(plan, "preset", "?"), tb_json_str(plan, "scale", "?"), st, figures, dir);
             json_object_put(sum);
             json_object_put(plan);
             listed++;
         } else {
             struct json_object *r = read_opt(dir, "result.json");
             if (r) {
-                struct json_object *s = jget(r, "summary"), *c = jget(r, "config");
-                date_of(jnum(r, "started_at"), date, sizeof date);
+                struct json_object *s = tb_json_get(r, "summary"), *c = tb_json_get(r, "config");
+                date_of(tb_json_num(r, "started_at", 0), date, sizeof date);
                 snprintf(figures, sizeof figures, "%.0f epochs, %.3f s/epoch, test acc %.2f%%",
-                         jnum(s, "epochs_completed"), jnum(s, "avg_epoch_s"), jnum(s, "final_test_acc"));
+                         tb_json_num(s, "epochs_completed", 0), tb_json_num(s, "avg_epoch_s", 0),
+                         tb_json_num(s, "final_test_acc", 0));
                 if (json) {
                     struct json_object *o = json_object_new_object();
                     add_str(o, "kind", "run");
                     add_num(o, "started_at", r, "started_at");
-                    add_str(o, "model", jstr(c, "model"));
-                    add_str(o, "status", jstr(r, "status"));
+                    add_str(o, "model", tb_json_str(c, "model", NULL));
+                    add_str(o, "status", tb_json_str(r, "status", NULL));
                     add_num(o, "epochs_completed", s, "epochs_completed");
                     add_num(o, "avg_epoch_s", s, "avg_epoch_s");
                     add_num(o, "final_test_acc", s, "final_test_acc");
@@ -175,7 +160,7 @@ int tb_results_list_format(const char *runs_dir, FILE *out, int json)
                     json_object_array_add(entries, o);
                 } else
                     fprintf(out, "%-16s  %-5s  %-24s  %-6s  %-11s  %-44s  %s\n", date, "run",
-                            jstr(c, "model") ?: "?", "-", jstr(r, "status") ?: "?", figures, dir);
+                            tb_json_str(c, "model", "?"), "-", tb_json_str(r, "status", "?"), figures, dir);
                 json_object_put(r);
                 listed++;
             }

@@ -10,6 +10,7 @@
 
 
 #include "core/error.h"
+#include "core/json.h"
 #include "lab/export.h"
 #include "rundir/rundir.h"
 #include "lab/table.h"
@@ -61,25 +62,11 @@ static int mkdir_p(const char *path)
     return 0;
 }
 
-static const char *jstr(struct json_object *o, const char *key)
-{
-    struct json_object *v;
-    if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-        return NULL;
-    return json_object_get_string(v);
-}
-
-static struct json_object *jget(struct json_object *o, const char *key)
-{
-    struct json_object *v;
-    return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
-
 struct json_object *tb_plan_entry_args(const tb_plan_entry *e)
 {
     struct json_object *a = json_object_new_array();
     for (const tb_option *o = tb_train_options(); o->name; o++) {
-        if (tb_option_per_invocation(o))
+        if (o->per_invocation)
             continue;
         char value[1100], arg[1200];
         tb_option_format(&e->cfg, o, value, sizeof value);
@@ -139,7 +126,7 @@ typedef struct {
 
 static struct json_object *cfg_summary(sweep *s, int i)
 {
-    return json_object_array_get_idx(jget(s->summary, "configs"), (size_t)i);
+    return json_object_array_get_idx(tb_json_arr(s->summary, "configs"), (size_t)i);
 }
 
 static void set_str(struct json_object *o, const char *key, const char *v)
@@ -153,15 +140,16 @@ static int write_summary(sweep *s, const char *status)
 {
     static const char *states[] = {"completed", "failed", "refused", "interrupted", "running", "pending"};
     int counts[6] = {0};
-    struct json_object *cfgs = jget(s->summary, "configs"), *missing = json_object_new_array();
+    struct json_object *cfgs = tb_json_arr(s->summary, "configs"), *missing = json_object_new_array();
     size_t n = json_object_array_length(cfgs);
     for (size_t i = 0; i < n; i++) {
-        const char *st = jstr(json_object_array_get_idx(cfgs, i), "status");
+        const char *st = tb_json_str(json_object_array_get_idx(cfgs, i), "status", NULL);
         for (int k = 0; k < 6; k++)
             if (st && !strcmp(st, states[k]))
                 counts[k]++;
         if (!st || strcmp(st, "completed"))
-            json_object_array_add(missing, json_object_new_string(jstr(json_object_array_get_idx(cfgs, i), "id")));
+            json_object_array_add(missing,
+                                  json_object_new_string(tb_json_str(json_object_array_get_idx(cfgs, i), "id", NULL)));
     }
     struct json_object *c = json_object_new_object();
     json_object_object_add(c, "total", json_object_new_int((int)n));
@@ -207,9 +195,8 @@ static void follow_events(sweep *s, const char *path, long *offset, const char *
         struct json_object *ev = json_tokener_parse(line);
         if (!ev)
             continue;
-        const char *type = jstr(ev, "event");
-        struct json_object *v;
-#define NUM(k) (json_object_object_get_ex(ev, k, &v) ? json_object_get_double(v) : 0)
+        const char *type = tb_json_str(ev, "event", NULL);
+#define NUM(k) tb_json_num(ev, k, 0)
         if (type && s->tty && !strcmp(type, "progress")) {
             int width = 24, batches = (int)NUM("batches"), batch = (int)NUM("batch");
             int done = batches ? batch * width / batches : 0;
@@ -257,7 +244,7 @@ static void last_log_line(const char *path, char *out, size_t size)
 static int run_one(sweep *s, struct json_object *plan_cfg, int i, int total, const char *exe)
 {
     struct json_object *cs = cfg_summary(s, i);
-    const char *id = jstr(plan_cfg, "id"), *label = jstr(plan_cfg, "label");
+    const char *id = tb_json_str(plan_cfg, "id", NULL), *label = tb_json_str(plan_cfg, "label", NULL);
     char rundir[PATH_MAX], logpath[PATH_MAX], events[PATH_MAX], tag[64];
     if (FMT(rundir, "%s/%s", s->dir, id) || FMT(logpath, "%s/%s.log", s->dir, id) ||
         FMT(events, "%s/events.jsonl", rundir)) {
@@ -275,7 +262,7 @@ static int run_one(sweep *s, struct json_object *plan_cfg, int i, int total, con
         char rpath[PATH_MAX];
         struct json_object *old =
             !FMT(rpath, "%s/result.json", rundir) && access(rpath, R_OK) == 0 ? tb_json_read_file(rpath) : NULL;
-        const char *was = jstr(old, "status");
+        const char *was = tb_json_str(old, "status", NULL);
         resume = was && (!strcmp(was, "interrupted") || !strcmp(was, "running"));
         json_object_put(old);
     }
@@ -298,7 +285,7 @@ static int run_one(sweep *s, struct json_object *plan_cfg, int i, int total, con
     printf("%s %s: %s (%s)\n", tag, id, resume ? "resuming from its checkpoint" : "running", label);
     fflush(stdout);
 
-    struct json_object *args = jget(plan_cfg, "args");
+    struct json_object *args = tb_json_get(plan_cfg, "args");
     size_t nargs = args ? json_object_array_length(args) : 0;
     char **argv = calloc(nargs + 8, sizeof *argv);
     if (!argv)
@@ -382,23 +369,23 @@ static int run_one(sweep *s, struct json_object *plan_cfg, int i, int total, con
     if (FMT(rpath, "%s/result.json", rundir))
         rpath[0] = '\0';
     struct json_object *result = access(rpath, R_OK) == 0 ? tb_json_read_file(rpath) : NULL;
-    const char *rstatus = jstr(result, "status");
+    const char *rstatus = tb_json_str(result, "status", NULL);
     const char *state;
     int outcome;
     if (code == 0 && rstatus && !strcmp(rstatus, "completed")) {
         state = "completed";
         outcome = 0;
-        struct json_object *sum = jget(result, "summary"), *fig = json_object_new_object();
+        struct json_object *sum = tb_json_obj(result, "summary"), *fig = json_object_new_object();
         const char *keys[] = {"avg_epoch_s", "avg_train_s", "images_per_s", "final_test_acc", "final_train_loss"};
         for (int q = 0; q < 5; q++) {
-            struct json_object *v = jget(sum, keys[q]);
+            struct json_object *v = tb_json_get(sum, keys[q]);
             if (v)
                 json_object_object_add(fig, keys[q], json_object_get(v));
         }
         json_object_object_add(cs, "figures", fig);
         printf("%s %s: completed in %.1f s (epoch %.3f s, %.0f img/s, test acc %.2f%%)\n", tag, id, wall,
-               json_object_get_double(jget(sum, "avg_epoch_s")), json_object_get_double(jget(sum, "images_per_s")),
-               json_object_get_double(jget(sum, "final_test_acc")));
+               tb_json_num(sum, "avg_epoch_s", 0), tb_json_num(sum, "images_per_s", 0),
+               tb_json_num(sum, "final_test_acc", 0));
     } else if (code == 130 || (sig && stop_signal)) {
         state = "interrupted";
         outcome = 130;
@@ -410,8 +397,8 @@ static int run_one(sweep *s, struct json_object *plan_cfg, int i, int total, con
     } else {
         state = "failed";
         outcome = 1;
-        if (jstr(result, "error"))
-            snprintf(msg, sizeof msg, "%s", jstr(result, "error"));
+        if (tb_json_str(result, "error", NULL))
+            snprintf(msg, sizeof msg, "%s", tb_json_str(result, "error", NULL));
         else if (sig)
             snprintf(msg, sizeof msg, "killed by signal %d (%s)", sig, strsignal(sig));
         else
@@ -446,7 +433,7 @@ static int find_resumable(const char *runs_dir, const char *preset, const char *
         if (FMT(path, "%s/%s/plan.json", runs_dir, e->d_name) || access(path, R_OK) != 0)
             continue;
         struct json_object *plan = tb_json_read_file(path);
-        const char *p = jstr(plan, "preset"), *sc = jstr(plan, "scale");
+        const char *p = tb_json_str(plan, "preset", NULL), *sc = tb_json_str(plan, "scale", NULL);
         if (p && sc && !strcmp(p, preset) && !strcmp(sc, scale) && strcmp(e->d_name, best) > 0)
             snprintf(best, sizeof best, "%s", e->d_name);
         json_object_put(plan);
@@ -477,13 +464,13 @@ int tb_sweep_run(const tb_preset *p, const tb_plan *plan, const tb_sweep_options
             goto usage;
         }
         /* The configurations must be the same ones, option for option. */
-        struct json_object *a = jget(old, "configs"), *b = jget(pj, "configs");
+        struct json_object *a = tb_json_arr(old, "configs"), *b = tb_json_arr(pj, "configs");
         int same = a && json_object_array_length(a) == json_object_array_length(b);
         for (size_t i = 0; same && i < json_object_array_length(b); i++)
-            same = json_object_equal(jget(json_object_array_get_idx(a, i), "args"),
-                                     jget(json_object_array_get_idx(b, i), "args")) &&
-                   !strcmp(jstr(json_object_array_get_idx(a, i), "id") ?: "",
-                           jstr(json_object_array_get_idx(b, i), "id") ?: "");
+            same = json_object_equal(tb_json_get(json_object_array_get_idx(a, i), "args"),
+                                     tb_json_get(json_object_array_get_idx(b, i), "args")) &&
+                   !strcmp(tb_json_str(json_object_array_get_idx(a, i), "id", ""),
+                           tb_json_str(json_object_array_get_idx(b, i), "id", ""));
         if (!same) {
             json_object_put(old);
             tb_fail("--resume %s: the preset, --set or --scale differ from the sweep's plan.json; resume with the "
@@ -543,7 +530,7 @@ int tb_sweep_run(const tb_preset *p, const tb_plan *plan, const tb_sweep_options
     printf("Sweep %s: %s, %d configuration%s at %s scale\n", dir, p->title, plan->count, plan->count == 1 ? "" : "s",
            scale);
     int failures = 0, interrupted = 0, skipped = 0;
-    struct json_object *pcfgs = jget(pj, "configs");
+    struct json_object *pcfgs = tb_json_arr(pj, "configs");
     for (int i = 0; i < plan->count; i++) {
         struct json_object *cs = cfg_summary(&s, i);
         const char *id = plan->entries[i].id;
@@ -551,7 +538,7 @@ int tb_sweep_run(const tb_preset *p, const tb_plan *plan, const tb_sweep_options
             char rpath[PATH_MAX];
             struct json_object *r =
                 !FMT(rpath, "%s/%s/result.json", dir, id) && access(rpath, R_OK) == 0 ? tb_json_read_file(rpath) : NULL;
-            int done = r && jstr(r, "status") && !strcmp(jstr(r, "status"), "completed");
+            int done = !strcmp(tb_json_str(r, "status", ""), "completed");
             json_object_put(r);
             if (done) {
                 set_str(cs, "status", "completed");
@@ -566,7 +553,7 @@ int tb_sweep_run(const tb_preset *p, const tb_plan *plan, const tb_sweep_options
         if (rc == 130 || stop_signal) {
             interrupted = 1;
             if (rc != 130) {
-                const char *st = jstr(cs, "status");
+                const char *st = tb_json_str(cs, "status", NULL);
                 if (st && !strcmp(st, "running"))
                     set_str(cs, "status", "interrupted");
             }
@@ -580,9 +567,9 @@ int tb_sweep_run(const tb_preset *p, const tb_plan *plan, const tb_sweep_options
     }
     const char *final = interrupted ? "interrupted" : failures ? "failed" : "completed";
     int pending = 0;
-    struct json_object *cfgs = jget(summary, "configs");
+    struct json_object *cfgs = tb_json_arr(summary, "configs");
     for (size_t i = 0; i < json_object_array_length(cfgs); i++)
-        pending += !strcmp(jstr(json_object_array_get_idx(cfgs, i), "status") ?: "", "pending");
+        pending += !strcmp(tb_json_str(json_object_array_get_idx(cfgs, i), "status", ""), "pending");
     if (!interrupted && pending)
         final = failures ? "failed" : "interrupted"; /* stopped on failure */
     int rc = 0;
@@ -592,7 +579,7 @@ int tb_sweep_run(const tb_preset *p, const tb_plan *plan, const tb_sweep_options
     }
     int done = 0;
     for (size_t i = 0; i < json_object_array_length(cfgs); i++)
-        done += !strcmp(jstr(json_object_array_get_idx(cfgs, i), "status") ?: "", "completed");
+        done += !strcmp(tb_json_str(json_object_array_get_idx(cfgs, i), "status", ""), "completed");
     printf("Sweep %s: %s, %d of %d completed%s%s; table in %s/summary.md\n", dir, final, done, plan->count,
            skipped ? " (" : "", skipped ? "some were already done)" : "", dir);
     sigaction(SIGINT, &old_int, NULL);

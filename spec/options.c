@@ -13,79 +13,108 @@
 #define F(field) offsetof(tb_train_config, field)
 #define S(field) sizeof(((tb_train_config *)0)->field)
 
+/* One entry per option; `help` leaves the default out (--help prints it from
+ * tb_train_config_defaults). */
 static const tb_option options[] = {
-    {"model", NULL, TB_OPT_STRING, F(model), S(model), 0, 0, NULL, 0, "NAME",
-     "resnet18-cifar (default), resnet18, resnet34, resnet50, ...; NAME:wN sets the base width"},
-    {"dataset", NULL, TB_OPT_CHOICE, F(dataset), S(dataset), 0, 0, "cifar10|cifar100|fashion-mnist|mnist|synthetic|imagenet|packed:FILE",
-     0, "NAME", "training data (default fashion-mnist); packed:FILE reads `trainbench data pack` output"},
-    {"data-dir", "dataset-path", TB_OPT_STRING, F(data_dir), S(data_dir), 0, 0, NULL, 0, "DIR",
-     "where the dataset files are (default: the dataset's standard place)"},
-    {"device", NULL, TB_OPT_CHOICE, F(device), S(device), 0, 0, "cpu|cuda", 0, "DEV", "cpu or cuda (default cpu)"},
-    {"num-workers", "num-of-workers", TB_OPT_INT, F(num_workers), 0, 0, 256, NULL, 0, "N",
-     "data-loader threads; 0 loads in the training thread (default 2)"},
-    {"batch-size", NULL, TB_OPT_INT, F(batch_size), 0, 1, 65536, NULL, 0, "N", "mini-batch size per GPU (default 128)"},
-    {"gpus", NULL, TB_OPT_INT, F(gpus), 0, 1, 4096, NULL, 0, "N",
-     "data-parallel ranks, one GPU each (CPU ranks with --device cpu); started with mpirun, or srun inside "
-     "a Slurm allocation (default 1)"},
-    {"rank-timeout", NULL, TB_OPT_FLOAT, F(rank_timeout), 0, 0, 1e6, NULL, 0, "S",
-     "data-parallel: seconds a rank waits for the others before stopping the job (default 600)"},
-    {"bucket-mb", NULL, TB_OPT_FLOAT, F(bucket_mb), 0, 0.001, 65536, NULL, 0, "MB",
-     "data-parallel: gradients are all-reduced in buckets of about MB megabytes (default 25)"},
-    {"overlap", NULL, TB_OPT_CHOICE, F(overlap), S(overlap), 0, 0, "on|off", 0, "on|off",
-     "data-parallel: all-reduce each bucket as soon as backward has written it (on, default) or after "
-     "backward (off: compute and communication times apart)"},
-    {"epochs", NULL, TB_OPT_INT, F(epochs), 0, 1, 100000, NULL, 0, "N", "training epochs (default 5)"},
-    {"optimizer", NULL, TB_OPT_CHOICE, F(optimizer), S(optimizer), 0, 0,
-     "sgd|sgd-nesterov|adagrad|adadelta|adam|lars", 0, "NAME", "optimizer (default sgd)"},
-    {"lr", NULL, TB_OPT_FLOAT, F(lr), 0, 0, 1e6, NULL, 0, "X", "learning rate (default 0.1)"},
-    {"lr-scaling", NULL, TB_OPT_CHOICE, F(lr_scaling), S(lr_scaling), 0, 0, "none|linear", 0, "MODE",
-     "linear: lr x (batch size x gpus) / 256 (default none)"},
-    {"lars-eta", NULL, TB_OPT_FLOAT, F(lars_eta), 0, 0, 1, NULL, 0, "X", "LARS trust coefficient (default 0.001)"},
-    {"momentum", NULL, TB_OPT_FLOAT, F(momentum), 0, 0, 1, NULL, 0, "X", "momentum (default 0.9)"},
-    {"weight-decay", NULL, TB_OPT_FLOAT, F(weight_decay), 0, 0, 1, NULL, 0, "X", "L2 weight decay (default 5e-4)"},
-    {"lr-schedule", NULL, TB_OPT_CHOICE, F(lr_schedule), S(lr_schedule), 0, 0, "constant|step|cosine", 0, "NAME",
-     "learning-rate schedule after warm-up (default constant)"},
-    {"warmup-epochs", NULL, TB_OPT_INT, F(warmup_epochs), 0, 0, 1000, NULL, 0, "N",
-     "linear learning-rate warm-up epochs (default 0)"},
-    {"step-size", NULL, TB_OPT_INT, F(step_size), 0, 1, 100000, NULL, 0, "N",
-     "step schedule: epochs between decays (default 30)"},
-    {"step-gamma", NULL, TB_OPT_FLOAT, F(step_gamma), 0, 0, 1, NULL, 0, "X",
-     "step schedule: decay factor (default 0.1)"},
-    {"no-batch-norm", NULL, TB_OPT_FLAG, F(batch_norm), 0, 0, 0, NULL, 1, NULL,
-     "drop the batch-norm layers (the lab's C7)"},
-    {"no-augment", NULL, TB_OPT_FLAG, F(augment), 0, 0, 0, NULL, 1, NULL,
-     "no random crop and flip"},
-    {"limit-train", NULL, TB_OPT_INT, F(limit_train), 0, 0, 100000000, NULL, 0, "N",
-     "train on the first N images only (0: all)"},
-    {"limit-test", NULL, TB_OPT_INT, F(limit_test), 0, 0, 100000000, NULL, 0, "N",
-     "test on the first N images only (0: all)"},
-    {"image-size", NULL, TB_OPT_INT, F(image_size), 0, 0, 4096, NULL, 0, "N",
-     "JPEG datasets (imagenet, packed JPEG): input size of the crops (default 224)"},
-    {"seed", NULL, TB_OPT_U64, F(seed), 0, 0, 0, NULL, 0, "N", "random seed (default 1)"},
-    {"threads", NULL, TB_OPT_INT, F(threads), 0, 0, 4096, NULL, 0, "N", "compute threads; 0 uses all cores"},
-    {"precision", NULL, TB_OPT_CHOICE, F(precision), S(precision), 0, 0, "fp32|tf32|bf16|fp16", 0, "P",
-     "arithmetic precision (CPU: fp32)"},
-    {"run-dir", NULL, TB_OPT_STRING, F(run_dir), S(run_dir), 0, 0, NULL, 0, "DIR",
-     "run directory (default RUNS/<timestamp>-train)"},
-    {"runs-dir", NULL, TB_OPT_STRING, F(runs_dir), S(runs_dir), 0, 0, NULL, 0, "DIR",
-     "where default run directories go (default runs)"},
-    {"save-weights", NULL, TB_OPT_FLAG, F(save_weights), 0, 0, 0, NULL, 0, NULL,
-     "write the final weights and running statistics to RUN_DIR/weights.safetensors (PyTorch names)"},
-    {"resume", NULL, TB_OPT_STRING, F(resume), S(resume), 0, 0, NULL, 0, "RUN_DIR",
-     "continue the stopped run in RUN_DIR from its last checkpoint (its options apply; --epochs, --num-workers, "
-     "--threads, --lr and the output options may be changed)"},
-    {"no-checkpoint", NULL, TB_OPT_FLAG, F(checkpoint), 0, 0, 0, NULL, 1, NULL,
-     "write no RUN_DIR/checkpoint.safetensors (default: at every epoch end and on interrupt)"},
-    {"checkpoint-every", NULL, TB_OPT_FLOAT, F(checkpoint_every), 0, 0, 1e6, NULL, 0, "MIN",
-     "also checkpoint mid-epoch every MIN minutes (default 0: epoch ends only)"},
-    {"profile", NULL, TB_OPT_STRING, F(profile), S(profile), 0, 0, NULL, 0, "FILE",
-     "write a Chrome trace-event profile (Perfetto, chrome://tracing) and per-phase times per epoch"},
-    {"profile-layers", NULL, TB_OPT_FLAG, F(profile_layers), 0, 0, 0, NULL, 0, NULL,
-     "with --profile: forward and backward spans per layer"},
-    {"repeat", NULL, TB_OPT_INT, F(repeat), 0, 1, 1000, NULL, 0, "K",
-     "train K times from the same start; timings become min/median/max over the repeats (default 1)"},
-    {"quiet", NULL, TB_OPT_FLAG, F(quiet), 0, 0, 0, NULL, 0, NULL, "print only the final summary"},
-    {NULL, NULL, 0, 0, 0, 0, 0, NULL, 0, NULL, NULL},
+    {.name = "model", .type = TB_OPT_STRING, .offset = F(model), .size = S(model), .metavar = "NAME",
+     .help = "resnet18-cifar, resnet18, resnet34, resnet50, ...; NAME:wN sets the base width", .tui = 1,
+     .header = "Model"},
+    {.name = "dataset", .type = TB_OPT_CHOICE, .offset = F(dataset), .size = S(dataset),
+     .choices = "cifar10|cifar100|fashion-mnist|mnist|synthetic|imagenet|packed:FILE", .metavar = "NAME",
+     .help = "training data; packed:FILE reads `trainbench data pack` output", .tui = 2, .header = "Dataset"},
+    {.name = "data-dir", .alias = "dataset-path", .type = TB_OPT_STRING, .offset = F(data_dir), .size = S(data_dir),
+     .metavar = "DIR", .help = "where the dataset files are", .default_means = "the dataset's standard place",
+     .on_resume = TB_RESUME_CHANGE, .tui = 3},
+    {.name = "device", .type = TB_OPT_CHOICE, .offset = F(device), .size = S(device), .choices = "cpu|cuda",
+     .metavar = "DEV", .help = "cpu or cuda", .tui = 4, .header = "Device"},
+    {.name = "num-workers", .alias = "num-of-workers", .type = TB_OPT_INT, .offset = F(num_workers), .max = 256,
+     .metavar = "N", .help = "data-loader threads; 0 loads in the training thread", .on_resume = TB_RESUME_CHANGE,
+     .tui = 5, .header = "Workers", .chart = {2, "load_s", "workers vs data-load time", "s"}},
+    {.name = "batch-size", .type = TB_OPT_INT, .offset = F(batch_size), .min = 1, .max = 65536, .metavar = "N",
+     .help = "mini-batch size per GPU", .tui = 6, .header = "Batch size",
+     .chart = {3, "epoch_s", "batch size vs epoch time", "s"}},
+    {.name = "gpus", .type = TB_OPT_INT, .offset = F(gpus), .min = 1, .max = 4096, .metavar = "N",
+     .help = "data-parallel ranks, one GPU each (CPU ranks with --device cpu); started with mpirun, or srun inside "
+             "a Slurm allocation",
+     .tui = 12, .header = "#GPUs", .chart = {1, "speedup", "GPUs vs speedup", "x"}},
+    {.name = "rank-timeout", .type = TB_OPT_FLOAT, .offset = F(rank_timeout), .max = 1e6, .metavar = "S",
+     .help = "data-parallel: seconds a rank waits for the others before stopping the job",
+     .on_resume = TB_RESUME_CHANGE},
+    {.name = "bucket-mb", .type = TB_OPT_FLOAT, .offset = F(bucket_mb), .min = 0.001, .max = 65536, .metavar = "MB",
+     .help = "data-parallel: gradients are all-reduced in buckets of about MB megabytes",
+     .on_resume = TB_RESUME_CHANGE},
+    {.name = "overlap", .type = TB_OPT_CHOICE, .offset = F(overlap), .size = S(overlap), .choices = "on|off",
+     .metavar = "on|off",
+     .help = "data-parallel: all-reduce each bucket as soon as backward has written it (on) or after backward "
+             "(off: compute and communication times apart)",
+     .on_resume = TB_RESUME_CHANGE},
+    {.name = "epochs", .type = TB_OPT_INT, .offset = F(epochs), .min = 1, .max = 100000, .metavar = "N",
+     .help = "training epochs", .on_resume = TB_RESUME_CHANGE, .tui = 10, .header = "Epochs"},
+    {.name = "optimizer", .type = TB_OPT_CHOICE, .offset = F(optimizer), .size = S(optimizer),
+     .choices = "sgd|sgd-nesterov|adagrad|adadelta|adam|lars", .metavar = "NAME", .help = "optimizer", .tui = 7,
+     .header = "Optimizer", .chart = {4, "test_acc", "optimizer vs test accuracy", "%"}},
+    {.name = "lr", .type = TB_OPT_FLOAT, .offset = F(lr), .max = 1e6, .metavar = "X", .help = "learning rate",
+     .on_resume = TB_RESUME_CHANGE, .tui = 8, .header = "LR"},
+    {.name = "lr-scaling", .type = TB_OPT_CHOICE, .offset = F(lr_scaling), .size = S(lr_scaling),
+     .choices = "none|linear", .metavar = "MODE", .help = "linear: lr x (batch size x gpus) / 256",
+     .header = "LR scaling"},
+    {.name = "lars-eta", .type = TB_OPT_FLOAT, .offset = F(lars_eta), .max = 1, .metavar = "X",
+     .help = "LARS trust coefficient", .header = "LARS eta"},
+    {.name = "momentum", .type = TB_OPT_FLOAT, .offset = F(momentum), .max = 1, .metavar = "X", .help = "momentum"},
+    {.name = "weight-decay", .type = TB_OPT_FLOAT, .offset = F(weight_decay), .max = 1, .metavar = "X",
+     .help = "L2 weight decay"},
+    {.name = "lr-schedule", .type = TB_OPT_CHOICE, .offset = F(lr_schedule), .size = S(lr_schedule),
+     .choices = "constant|step|cosine", .metavar = "NAME", .help = "learning-rate schedule after warm-up", .tui = 9,
+     .header = "LR schedule"},
+    {.name = "warmup-epochs", .type = TB_OPT_INT, .offset = F(warmup_epochs), .max = 1000, .metavar = "N",
+     .help = "linear learning-rate warm-up epochs", .header = "Warm-up epochs"},
+    {.name = "step-size", .type = TB_OPT_INT, .offset = F(step_size), .min = 1, .max = 100000, .metavar = "N",
+     .help = "step schedule: epochs between decays"},
+    {.name = "step-gamma", .type = TB_OPT_FLOAT, .offset = F(step_gamma), .max = 1, .metavar = "X",
+     .help = "step schedule: decay factor"},
+    {.name = "no-batch-norm", .type = TB_OPT_FLAG, .offset = F(batch_norm), .negate = 1,
+     .help = "drop the batch-norm layers (the lab's C7)", .header = "Batch norm"},
+    {.name = "no-augment", .type = TB_OPT_FLAG, .offset = F(augment), .negate = 1, .help = "no random crop and flip"},
+    {.name = "limit-train", .type = TB_OPT_INT, .offset = F(limit_train), .max = 100000000, .metavar = "N",
+     .help = "train on the first N images only", .default_means = "all"},
+    {.name = "limit-test", .type = TB_OPT_INT, .offset = F(limit_test), .max = 100000000, .metavar = "N",
+     .help = "test on the first N images only", .default_means = "all"},
+    {.name = "image-size", .type = TB_OPT_INT, .offset = F(image_size), .max = 4096, .metavar = "N",
+     .help = "JPEG datasets (imagenet, packed JPEG): input size of the crops", .default_means = "224"},
+    {.name = "seed", .type = TB_OPT_U64, .offset = F(seed), .metavar = "N", .help = "random seed"},
+    {.name = "threads", .type = TB_OPT_INT, .offset = F(threads), .max = 4096, .metavar = "N",
+     .help = "compute threads", .default_means = "all cores", .on_resume = TB_RESUME_CHANGE},
+    {.name = "precision", .type = TB_OPT_CHOICE, .offset = F(precision), .size = S(precision),
+     .choices = "fp32|tf32|bf16|fp16", .metavar = "P", .help = "arithmetic precision; the CPU backend computes in fp32",
+     .tui = 11},
+    {.name = "run-dir", .type = TB_OPT_STRING, .offset = F(run_dir), .size = S(run_dir), .metavar = "DIR",
+     .help = "run directory", .default_means = "RUNS/<timestamp>-train", .per_invocation = 1,
+     .on_resume = TB_RESUME_FRESH},
+    {.name = "runs-dir", .type = TB_OPT_STRING, .offset = F(runs_dir), .size = S(runs_dir), .metavar = "DIR",
+     .help = "where default run directories go", .per_invocation = 1, .on_resume = TB_RESUME_CHANGE},
+    {.name = "save-weights", .type = TB_OPT_FLAG, .offset = F(save_weights),
+     .help = "write the final weights and running statistics to RUN_DIR/weights.safetensors (PyTorch names)",
+     .on_resume = TB_RESUME_CHANGE},
+    {.name = "resume", .type = TB_OPT_STRING, .offset = F(resume), .size = S(resume), .metavar = "RUN_DIR",
+     .help = "continue the stopped run in RUN_DIR from its last checkpoint", /* --help adds what may change */
+     .per_invocation = 1, .on_resume = TB_RESUME_FRESH},
+    {.name = "no-checkpoint", .type = TB_OPT_FLAG, .offset = F(checkpoint), .negate = 1,
+     .help = "write no RUN_DIR/checkpoint.safetensors", .default_means = "at every epoch end and on interrupt",
+     .on_resume = TB_RESUME_CHANGE},
+    {.name = "checkpoint-every", .type = TB_OPT_FLOAT, .offset = F(checkpoint_every), .max = 1e6, .metavar = "MIN",
+     .help = "also checkpoint mid-epoch every MIN minutes", .default_means = "epoch ends only",
+     .on_resume = TB_RESUME_CHANGE},
+    {.name = "profile", .type = TB_OPT_STRING, .offset = F(profile), .size = S(profile), .metavar = "FILE",
+     .help = "write a Chrome trace-event profile (Perfetto, chrome://tracing) and per-phase times per epoch",
+     .on_resume = TB_RESUME_CHANGE},
+    {.name = "profile-layers", .type = TB_OPT_FLAG, .offset = F(profile_layers),
+     .help = "with --profile: forward and backward spans per layer", .on_resume = TB_RESUME_CHANGE},
+    {.name = "repeat", .type = TB_OPT_INT, .offset = F(repeat), .min = 1, .max = 1000, .metavar = "K",
+     .help = "train K times from the same start; timings become min/median/max over the repeats",
+     .on_resume = TB_RESUME_CHANGE},
+    {.name = "quiet", .type = TB_OPT_FLAG, .offset = F(quiet), .help = "print only the final summary",
+     .per_invocation = 1, .on_resume = TB_RESUME_FRESH},
+    {.name = NULL},
 };
 
 void tb_train_config_defaults(tb_train_config *c)
@@ -119,34 +148,70 @@ void tb_train_config_defaults(tb_train_config *c)
     c->repeat = 1;
 }
 
-int tb_option_per_invocation(const tb_option *o)
-{
-    static const char *const names[] = {"run-dir", "runs-dir", "quiet", "resume"};
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (!strcmp(o->name, names[i]))
-            return 1;
-    return 0;
-}
-
 const tb_option *tb_train_options(void) { return options; }
 
-/* Compares option names treating '-' and '_' alike. */
-static int same_name(const char *a, const char *b)
+const char *tb_option_spell(const char *name, tb_spelling how, char *out, size_t size)
 {
-    for (; *a && *b; a++, b++) {
-        char x = *a == '_' ? '-' : *a, y = *b == '_' ? '-' : *b;
-        if (x != y)
-            return 0;
-    }
-    return *a == *b;
+    if (!size)
+        return out;
+    const char *from = name;
+    const tb_option *o = how == TB_SPELL_KEY ? tb_option_find(name) : NULL;
+    if (o) /* the canonical name; a negated flag's key is its field, stored positively */
+        from = o->negate ? o->name + 3 : o->name;
+    char want = how == TB_SPELL_FLAG ? '-' : '_', other = how == TB_SPELL_FLAG ? '_' : '-';
+    size_t i = 0;
+    for (; from[i] && i + 1 < size; i++)
+        out[i] = from[i] == other ? want : from[i];
+    out[i] = '\0';
+    return out;
 }
 
 const tb_option *tb_option_find(const char *name)
 {
+    /* Flags are named with '-'; compare in that spelling.  A name too long
+     * for the buffer is no option (rather than a truncated match). */
+    char flag[64] = "";
+    if (strlen(name) >= sizeof flag)
+        return NULL;
+    for (size_t i = 0; name[i]; i++)
+        flag[i] = name[i] == '_' ? '-' : name[i];
     for (const tb_option *o = options; o->name; o++)
-        if (same_name(o->name, name) || (o->alias && same_name(o->alias, name)))
+        if (!strcmp(o->name, flag) || (o->alias && !strcmp(o->alias, flag)))
             return o;
     return NULL;
+}
+
+const tb_option *tb_option_find_key(const char *key)
+{
+    char want[64], have[64];
+    if (strlen(key) >= sizeof want)
+        return NULL;
+    tb_option_spell(key, TB_SPELL_PRESET, want, sizeof want); /* '-' and '_' alike, no "no_" dropped */
+    for (const tb_option *o = options; o->name; o++)
+        if (!strcmp(tb_option_spell(o->name, TB_SPELL_KEY, have, sizeof have), want))
+            return o;
+    return NULL;
+}
+
+const char *tb_option_header(const char *key)
+{
+    const tb_option *o = tb_option_find_key(key);
+    return o ? o->header : NULL;
+}
+
+int tb_option_resume_ok(const tb_option *o) { return o->on_resume != TB_RESUME_KEEP; }
+
+const char *tb_option_resume_flags(char *out, size_t size)
+{
+    size_t n = 0;
+    if (size)
+        out[0] = '\0';
+    for (const tb_option *o = options; o->name && n < size; o++)
+        if (o->on_resume == TB_RESUME_CHANGE) { /* the FRESH ones are this invocation's anyway */
+            int w = snprintf(out + n, size - n, "%s--%s", n ? ", " : "", o->name);
+            n += w > 0 ? (size_t)w : 0;
+        }
+    return out;
 }
 
 static int edit_distance(const char *a, const char *b)
@@ -299,15 +364,38 @@ void tb_option_format(const tb_train_config *c, const tb_option *o, char *out, s
     }
 }
 
+/* " (default 128)", " (default 0: all cores)", " (default: NOTE)" for an
+ * unset string or a flag, or "" when there is nothing to say. */
+static void format_default(const tb_train_config *defaults, const tb_option *o, char *out, size_t size)
+{
+    char value[1100] = "";
+    if (o->type != TB_OPT_FLAG)
+        tb_option_format(defaults, o, value, sizeof value);
+    const char *means = o->default_means;
+    if (value[0])
+        snprintf(out, size, " (default %s%s%s)", value, means ? ": " : "", means ? means : "");
+    else if (means)
+        snprintf(out, size, " (default: %s)", means);
+    else
+        out[0] = '\0';
+}
+
 void tb_train_print_help(void)
 {
+    tb_train_config defaults;
+    tb_train_config_defaults(&defaults);
+    char resume[1024];
+    tb_option_resume_flags(resume, sizeof resume);
     printf("usage: trainbench train [options]\n\nTrains a ResNet and writes a run directory "
            "(config.json, events.jsonl, result.json).\n\noptions:\n");
     for (const tb_option *o = options; o->name; o++) {
-        char flag[64];
+        char flag[64], def[1200];
         snprintf(flag, sizeof flag, "--%s%s%s", o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
-        printf("  %-24s %s%s%s%s\n", flag, o->help, o->alias ? " (also --" : "", o->alias ? o->alias : "",
-               o->alias ? ")" : "");
+        format_default(&defaults, o, def, sizeof def);
+        int is_resume = o->offset == F(resume);
+        printf("  %-24s %s%s%s%s%s%s%s%s\n", flag, o->help, is_resume ? " (its options apply; " : "",
+               is_resume ? resume : "", is_resume ? " may be changed)" : "", def, o->alias ? " (also --" : "",
+               o->alias ? o->alias : "", o->alias ? ")" : "");
     }
 }
 

@@ -56,6 +56,15 @@ void tb_train_config_defaults(tb_train_config *c);
 
 typedef enum { TB_OPT_INT, TB_OPT_FLOAT, TB_OPT_U64, TB_OPT_STRING, TB_OPT_CHOICE, TB_OPT_FLAG } tb_option_type;
 
+/* What `--resume` does with an option (see tb_train_resume_check). */
+typedef enum {
+    TB_RESUME_KEEP,   /* must equal the checkpoint's value: it shapes the weights' trajectory */
+    TB_RESUME_CHANGE, /* may be given anew; otherwise the stopped run's value applies */
+    TB_RESUME_FRESH,  /* this invocation's own (run-dir, resume, quiet): never read back from config.json */
+} tb_resume_rule;
+
+/* One option, written in the table with designated initialisers so that
+ * adding an option is one entry; fields left out are 0/NULL. */
 typedef struct {
     const char *name;    /* canonical flag name without dashes: "num-workers" */
     const char *alias;   /* the labs' spelling, or NULL: "num-of-workers" */
@@ -66,22 +75,48 @@ typedef struct {
     const char *choices; /* TB_OPT_CHOICE: "cpu|cuda" */
     int negate;          /* TB_OPT_FLAG: --no-batch-norm sets batch_norm = 0 */
     const char *metavar;
-    const char *help;
+    const char *help;    /* without the default: --help adds it from tb_train_config_defaults */
+    const char *default_means; /* what the default stands for, where its value alone does not say: "all cores" */
+    int per_invocation;  /* belongs to one invocation, not to an experiment: presets and sweeps refuse it */
+    tb_resume_rule on_resume;
+    int tui;             /* position on the workbench's Parameters screen (1 = first); 0: not shown */
+    const char *header;  /* results-table column header: "Workers"; NULL: the key */
+    struct {
+        int rank;           /* preference when several axes are swept (1 = first); 0: no chart of its own */
+        const char *metric; /* what is charted, as a table column: speedup, load_s, epoch_s, test_acc */
+        const char *title;  /* "workers vs data-load time" */
+        const char *unit;   /* of the metric: "s" */
+    } chart;              /* the workbench's sweep chart with this option as its axis */
 } tb_option;
 
 /* The table, terminated by an entry with a NULL name. */
 const tb_option *tb_train_options(void);
 
+/* Spellings.  Flags write "no-batch-norm", presets "no_batch_norm";
+ * config.json, plan.json and table columns write the key "batch_norm"
+ * ('_' for '-', negated flags positively).  Every conversion goes through
+ * tb_option_spell. */
+typedef enum { TB_SPELL_FLAG, TB_SPELL_PRESET, TB_SPELL_KEY } tb_spelling;
+/* `name` in any spelling, written as `how` asks: TB_SPELL_KEY gives the
+ * option's canonical key (aliases too), other spellings and names not in the
+ * table only have '-' or '_' converted.  `out` may be `name`.  Returns out. */
+const char *tb_option_spell(const char *name, tb_spelling how, char *out, size_t size);
 /* Finds an option by name or alias; '-' and '_' are interchangeable
  * (presets write num_workers).  NULL when unknown. */
 const tb_option *tb_option_find(const char *name);
+/* Finds an option by its config.json key ("batch_norm" is --no-batch-norm);
+ * NULL when unknown. */
+const tb_option *tb_option_find_key(const char *key);
+/* The results-table header of the option with config.json key `key`, or NULL. */
+const char *tb_option_header(const char *key);
+/* Whether a resumed run may differ from its checkpoint in this option. */
+int tb_option_resume_ok(const tb_option *o);
+/* The flags a resumed run may change, for messages: "--data-dir, --num-workers, ...". */
+const char *tb_option_resume_flags(char *out, size_t size);
+
 /* Closest of `n` candidates to `name` by edit distance (at most 3), or NULL:
  * the "did you mean" of every parser (options, presets). */
 const char *tb_suggest(const char *name, const char *const *candidates, int n);
-
-/* Options that belong to one invocation, not to an experiment: presets and
- * sweeps refuse them (run-dir, runs-dir, quiet, resume). */
-int tb_option_per_invocation(const tb_option *o);
 
 /* The closest known name to a misspelling (edit distance), or NULL. */
 const char *tb_option_suggest(const char *name);
@@ -92,6 +127,16 @@ const char *tb_option_suggest(const char *name);
 int tb_option_set(tb_train_config *c, const tb_option *o, const char *value);
 /* Formats the option's current value ("0.1", "true", "resnet18-cifar"). */
 void tb_option_format(const tb_train_config *c, const tb_option *o, char *out, size_t out_size);
+
+/* config.json, both halves (spec/options_json.c).  Every option under its
+ * key, in table order: numbers as JSON numbers, flags as booleans stored
+ * positively ("batch_norm": false), strings as strings. */
+struct json_object;
+struct json_object *tb_train_config_to_json(const tb_train_config *c);
+/* Sets c's options from such an object, on top of what c holds: empty
+ * strings (unset) and TB_RESUME_FRESH options are left alone.  Fails,
+ * naming `what`, on an unknown key or a bad value. */
+int tb_train_config_from_json(tb_train_config *c, struct json_object *o, const char *what);
 
 /* Parses `trainbench train` arguments (argv[0] is "train").  Returns 0, or -1
  * after tb_fail for a bad flag or value, or 1 when help was printed. */

@@ -10,7 +10,9 @@
 #include "core/error.h"
 #include "lab/preset.h"
 #include "lab/table.h"
+#include "spec/options.h"
 
+#include <json-c/json.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -285,6 +287,85 @@ static void test_shipped(void)
     free(p);
 }
 
+/* The option table's side fields: what used to be lists beside it. */
+static void test_option_table(void)
+{
+    /* The keys --resume let change before they were table fields. */
+    static const char *const resume_keys[] = {"epochs",   "num_workers", "threads", "lr", "quiet", "run_dir",
+                                              "runs_dir", "resume", "checkpoint", "checkpoint_every", "profile",
+                                              "profile_layers", "rank_timeout", "data_dir", "save_weights",
+                                              "repeat", "overlap", "bucket_mb"};
+    static const char *const tui_keys[] = {"model", "dataset", "data_dir", "device", "num_workers", "batch_size",
+                                           "optimizer", "lr", "lr_schedule", "epochs", "precision", "gpus"};
+    int ntui = 0;
+    for (const tb_option *o = tb_train_options(); o->name; o++) {
+        char key[64];
+        tb_option_spell(o->name, TB_SPELL_KEY, key, sizeof key);
+        CHECK(o->help && o->help[0] && !strstr(o->help, "(default"), "--%s: help, without the default", o->name);
+        int was = 0;
+        for (size_t i = 0; i < sizeof resume_keys / sizeof *resume_keys; i++)
+            was |= !strcmp(resume_keys[i], key);
+        CHECK(tb_option_resume_ok(o) == was, "--%s: may change on resume: %d, was %d", o->name,
+              tb_option_resume_ok(o), was);
+        CHECK(tb_option_find_key(key) == o && tb_option_find(o->name) == o, "--%s found by key %s", o->name, key);
+        if (o->tui) {
+            ntui++;
+            CHECK(o->tui <= 12 && !strcmp(tui_keys[o->tui - 1], key), "--%s at Parameters place %d", o->name,
+                  o->tui);
+        }
+        CHECK(!o->chart.rank || (o->chart.metric && o->chart.title && o->chart.unit), "--%s: chart", o->name);
+    }
+    CHECK(ntui == 12, "%d options on the Parameters screen, want 12", ntui);
+
+    /* Spellings. */
+    char out[64];
+    CHECK(!strcmp(tb_option_spell("no-batch-norm", TB_SPELL_KEY, out, sizeof out), "batch_norm"), "%s", out);
+    CHECK(!strcmp(tb_option_spell("num_of_workers", TB_SPELL_KEY, out, sizeof out), "num_workers"), "%s", out);
+    CHECK(!strcmp(tb_option_spell("no-batch-norm", TB_SPELL_PRESET, out, sizeof out), "no_batch_norm"), "%s", out);
+    CHECK(!strcmp(tb_option_spell("num_workers", TB_SPELL_FLAG, out, sizeof out), "num-workers"), "%s", out);
+    CHECK(!strcmp(tb_option_spell("not_an_option", TB_SPELL_KEY, out, sizeof out), "not_an_option"), "%s", out);
+    CHECK(tb_option_find_key("batch_norm") == tb_option_find("no-batch-norm"), "%s", "batch_norm key");
+    CHECK(tb_option_find_key("no_batch_norm") == NULL && tb_option_find("batch_norm") == NULL, "%s",
+          "a negated flag's name is no key, its key no flag");
+    CHECK(tb_option_header("num_workers") && !strcmp(tb_option_header("num_workers"), "Workers"), "%s",
+          "num_workers header");
+    CHECK(tb_option_header("batch_norm") && !strcmp(tb_option_header("batch_norm"), "Batch norm"), "%s",
+          "batch_norm header");
+    CHECK(tb_option_header("momentum") == NULL, "%s", "momentum has no header");
+
+    /* config.json round trip: everything but this invocation's own options. */
+    tb_train_config c, back;
+    tb_train_config_defaults(&c);
+    const char *sets[][2] = {{"num-workers", "7"},    {"no-batch-norm", "true"}, {"lr", "0.025"},
+                             {"seed", "123456789012"}, {"dataset", "synthetic"}, {"data-dir", "/d"},
+                             {"save-weights", "true"}, {"run-dir", "/r"},        {"quiet", "true"}};
+    for (size_t i = 0; i < sizeof sets / sizeof *sets; i++)
+        CHECK(tb_option_set(&c, tb_option_find(sets[i][0]), sets[i][1]) == 0, "set %s", sets[i][0]);
+    struct json_object *j = tb_train_config_to_json(&c);
+    struct json_object *v;
+    CHECK(json_object_object_get_ex(j, "batch_norm", &v) && json_object_is_type(v, json_type_boolean) &&
+              !json_object_get_boolean(v),
+          "%s", "batch_norm stored positively");
+    CHECK(json_object_object_get_ex(j, "num_workers", &v) && json_object_is_type(v, json_type_int), "%s",
+          "num_workers an int");
+    tb_train_config_defaults(&back);
+    CHECK(tb_train_config_from_json(&back, j, "config.json") == 0, "from_json: %s", tb_last_error());
+    CHECK(back.num_workers == 7 && !back.batch_norm && back.lr == 0.025 && back.seed == 123456789012ull &&
+              !strcmp(back.dataset, "synthetic") && !strcmp(back.data_dir, "/d") && back.save_weights,
+          "%s", "options read back");
+    CHECK(!back.run_dir[0] && !back.quiet, "%s", "run_dir and quiet belong to the invocation that wrote them");
+    back.quiet = c.quiet;
+    snprintf(back.run_dir, sizeof back.run_dir, "%s", c.run_dir);
+    struct json_object *j2 = tb_train_config_to_json(&back);
+    CHECK(!strcmp(json_object_to_json_string(j), json_object_to_json_string(j2)), "round trip: %s",
+          json_object_to_json_string(j2));
+    json_object_put(j2);
+    json_object_object_add(j, "frobnicate", json_object_new_int(1));
+    CHECK(tb_train_config_from_json(&back, j, "x/config.json") != 0 && strstr(tb_last_error(), "frobnicate"), "%s",
+          "unknown key refused");
+    json_object_put(j);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/tb-presets-XXXXXX");
@@ -296,6 +377,7 @@ int main(void)
     test_errors();
     test_expand();
     test_shipped();
+    test_option_table();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)

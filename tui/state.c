@@ -173,23 +173,23 @@ static void live_reset_run(tui_live *l)
 
 void tui_live_event(tui_live *l, struct json_object *ev)
 {
-    const char *type = tui_jstr(ev, "event");
+    const char *type = tb_json_str(ev, "event", NULL);
     if (!type)
         return;
-    double t = tui_jnum(ev, "time");
+    double t = tb_json_num(ev, "time", NAN);
     if (!strcmp(type, "epoch_start")) {
-        l->epoch = tui_jint(ev, "epoch");
-        l->epochs = tui_jint(ev, "epochs");
-        l->batches = tui_jint(ev, "batches");
+        l->epoch = tb_json_int(ev, "epoch", 0);
+        l->epochs = tb_json_int(ev, "epochs", 0);
+        l->batches = tb_json_int(ev, "batches", 0);
         l->batch = 0;
         l->last_batch = 0;
         l->last_t = t;
     } else if (!strcmp(type, "progress")) {
-        int batch = tui_jint(ev, "batch");
-        l->epoch = tui_jint(ev, "epoch");
-        l->batches = tui_jint(ev, "batches");
-        l->ips = tui_jnum(ev, "images_per_s");
-        l->loss = tui_jnum(ev, "loss");
+        int batch = tb_json_int(ev, "batch", 0);
+        l->epoch = tb_json_int(ev, "epoch", 0);
+        l->batches = tb_json_int(ev, "batches", 0);
+        l->ips = tb_json_num(ev, "images_per_s", NAN);
+        l->loss = tb_json_num(ev, "loss", NAN);
         if (isfinite(l->loss)) {
             if (l->nloss == 256) {
                 memmove(l->loss_hist, l->loss_hist + 1, sizeof l->loss_hist[0] * 255);
@@ -212,18 +212,18 @@ void tui_live_event(tui_live *l, struct json_object *ev)
         l->last_t = t;
     } else if (!strcmp(type, "epoch_end") && l->nep < TUI_MAX_EPOCHS) {
         tui_epoch *e = &l->ep[l->nep++];
-        e->load_s = tui_jnum(ev, "load_s");
-        e->train_s = tui_jnum(ev, "train_s");
-        e->epoch_s = tui_jnum(ev, "epoch_s");
-        e->train_loss = tui_jnum(ev, "train_loss");
-        e->train_acc = tui_jnum(ev, "train_acc");
-        e->test_acc = tui_jnum(ev, "test_acc");
-        struct json_object *ph;
-        e->has_phases = json_object_object_get_ex(ev, "phases", &ph) && json_object_is_type(ph, json_type_object);
+        e->load_s = tb_json_num(ev, "load_s", NAN);
+        e->train_s = tb_json_num(ev, "train_s", NAN);
+        e->epoch_s = tb_json_num(ev, "epoch_s", NAN);
+        e->train_loss = tb_json_num(ev, "train_loss", NAN);
+        e->train_acc = tb_json_num(ev, "train_acc", NAN);
+        e->test_acc = tb_json_num(ev, "test_acc", NAN);
+        struct json_object *ph = tb_json_obj(ev, "phases");
+        e->has_phases = ph != NULL;
         for (int p = 0; e->has_phases && p < TUI_PHASES; p++) {
             char key[32];
             snprintf(key, sizeof key, "%s_s", tb_phase_name((tb_phase)p));
-            e->phase_s[p] = tui_jnum(ph, key);
+            e->phase_s[p] = tb_json_num(ph, key, NAN);
         }
         l->batch = l->batches;
         l->eta_s = 0;
@@ -304,38 +304,38 @@ int tui_live_poll(tui_live *l)
     int changed = 0;
     struct json_object *sum = access(path, R_OK) == 0 ? tb_json_read_file(path) : NULL;
     if (sum) {
-        const char *st = tui_jstr(sum, "status");
-        int pid = tui_jint(sum, "pid");
+        const char *st = tb_json_str(sum, "status", NULL);
+        int pid = tb_json_int(sum, "pid", 0);
         if (l->pid <= 0 && pid > 0)
             l->pid = pid;
-        const char *eff = l->ours && !l->child_done ? (st ? st : "running")
-                                                    : tb_sweep_effective_status(st, pid, tui_jstr(sum, "hostname"));
+        const char *host = tb_json_str(sum, "hostname", NULL);
+        const char *eff = l->ours && !l->child_done ? (st ? st : "running") : tb_sweep_effective_status(st, pid, host);
         snprintf(l->status, sizeof l->status, "%s", eff);
-        tui_jcopy(l->preset, sizeof l->preset, sum, "preset", "");
-        tui_jcopy(l->title, sizeof l->title, sum, "title", "");
-        struct json_object *counts = tui_jget(sum, "counts"), *cfgs = tui_jget(sum, "configs");
-        l->total = tui_jint(counts, "total");
-        l->completed = tui_jint(counts, "completed");
-        l->failed = tui_jint(counts, "failed") + tui_jint(counts, "refused");
+        tb_json_copy(l->preset, sizeof l->preset, sum, "preset", "");
+        tb_json_copy(l->title, sizeof l->title, sum, "title", "");
+        struct json_object *counts = tb_json_get(sum, "counts"), *cfgs = tb_json_arr(sum, "configs");
+        l->total = tb_json_int(counts, "total", 0);
+        l->completed = tb_json_int(counts, "completed", 0);
+        l->failed = tb_json_int(counts, "failed", 0) + tb_json_int(counts, "refused", 0);
         if (!l->plan_read)
             tui_live_read_plan(l);
         l->nconfigs = 0;
         int running = -1, lastdone = -1;
-        size_t ncfg = cfgs && json_object_is_type(cfgs, json_type_array) ? json_object_array_length(cfgs) : 0;
+        size_t ncfg = cfgs ? json_object_array_length(cfgs) : 0;
         for (size_t i = 0; i < ncfg && l->nconfigs < TUI_MAX_CONFIGS; i++) {
             struct json_object *c = json_object_array_get_idx(cfgs, i);
             tui_config_row *r = &l->configs[l->nconfigs];
             char id[sizeof r->id];
-            tui_jcopy(id, sizeof id, c, "id", "?");
+            tb_json_copy(id, sizeof id, c, "id", "?");
             if (strcmp(id, r->id)) { /* a new row: what was read for the old one goes */
                 memset(r, 0, sizeof *r);
                 snprintf(r->id, sizeof r->id, "%s", id);
             }
-            tui_jcopy(r->label, sizeof r->label, c, "label", "");
-            tui_jcopy(r->status, sizeof r->status, c, "status", "?");
-            struct json_object *fig = tui_jget(c, "figures");
-            r->avg_epoch_s = tui_jnum(fig, "avg_epoch_s");
-            r->images_per_s = tui_jnum(fig, "images_per_s");
+            tb_json_copy(r->label, sizeof r->label, c, "label", "");
+            tb_json_copy(r->status, sizeof r->status, c, "status", "?");
+            struct json_object *fig = tb_json_get(c, "figures");
+            r->avg_epoch_s = tb_json_num(fig, "avg_epoch_s", NAN);
+            r->images_per_s = tb_json_num(fig, "images_per_s", NAN);
             if (!r->have_result && !strcmp(r->status, "completed"))
                 tui_live_read_result(l, l->nconfigs);
             if (!strcmp(r->status, "running") && running < 0)

@@ -12,11 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The options the parameter screen offers, in the order. */
-static const char *const param_keys[] = {"model",     "dataset", "data_dir",    "device", "num_workers",
-                                         "batch_size", "optimizer", "lr",        "lr_schedule", "epochs",
-                                         "precision",  "gpus"};
-
 static int check_plan(const tui_app *a, int i, const char *text, char *err, size_t errsize, tb_plan *keep);
 
 /* The parameter list from a->base: the options (those swept left out),
@@ -27,15 +22,22 @@ static void build_params(tui_app *a)
     tb_train_config defaults;
     tb_train_config_defaults(&defaults);
     a->nparams = 0;
-    for (size_t k = 0; k < sizeof param_keys / sizeof *param_keys; k++) {
+    /* The options the table marks for this screen, in their `tui` order
+     * (1, 2, ...); the scale row needs the last place. */
+    for (int pos = 1; a->nparams < TUI_MAX_PARAMS - 1; pos++) {
+        const tb_option *o = tb_train_options();
+        while (o->name && o->tui != pos)
+            o++;
+        if (!o->name)
+            break;
         tui_param *pr = &a->params[a->nparams];
         memset(pr, 0, sizeof *pr);
-        snprintf(pr->key, sizeof pr->key, "%s", param_keys[k]);
-        pr->opt = tb_option_find(pr->key);
+        tb_option_spell(o->name, TB_SPELL_PRESET, pr->key, sizeof pr->key);
+        pr->opt = o;
         int swept = 0;
         for (int x = 0; x < p->naxes; x++)
             swept |= !strcmp(p->axes[x].key, pr->key);
-        if (swept || !pr->opt)
+        if (swept)
             continue; /* shown with the sweep axes below */
         tb_option_format(&defaults, pr->opt, pr->value, sizeof pr->value);
         for (int r = 0; r < p->nrun; r++)

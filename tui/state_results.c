@@ -23,21 +23,21 @@ static int result_cmp(const void *x, const void *y)
 
 static void fill_sweep(tui_result_item *r, struct json_object *pj, struct json_object *sj)
 {
-    tui_jcopy(r->preset, sizeof r->preset, pj, "preset", "?");
-    tui_jcopy(r->scale, sizeof r->scale, pj, "scale", "?");
-    const char *st = sj ? tb_sweep_effective_status(tui_jstr(sj, "status"), tui_jint(sj, "pid"),
-                                                    tui_jstr(sj, "hostname"))
+    tb_json_copy(r->preset, sizeof r->preset, pj, "preset", "?");
+    tb_json_copy(r->scale, sizeof r->scale, pj, "scale", "?");
+    const char *st = sj ? tb_sweep_effective_status(tb_json_str(sj, "status", NULL), tb_json_int(sj, "pid", 0),
+                                                    tb_json_str(sj, "hostname", NULL))
                         : "starting";
     snprintf(r->status, sizeof r->status, "%s", st);
-    struct json_object *counts = tui_jget(sj, "counts"), *cfgs = tui_jget(sj, "configs");
-    r->total = tui_jint(counts, "total");
-    r->completed = tui_jint(counts, "completed");
+    struct json_object *counts = tb_json_get(sj, "counts"), *cfgs = tb_json_arr(sj, "configs");
+    r->total = tb_json_int(counts, "total", 0);
+    r->completed = tb_json_int(counts, "completed", 0);
     r->final_acc = NAN;
-    for (size_t i = 0; cfgs && json_object_is_type(cfgs, json_type_array) && i < json_object_array_length(cfgs); i++) {
+    for (size_t i = 0; cfgs && i < json_object_array_length(cfgs); i++) {
         struct json_object *c = json_object_array_get_idx(cfgs, i);
-        double w = tui_jnum(c, "wall_s");
+        double w = tb_json_num(c, "wall_s", NAN);
         r->wall_s += isfinite(w) ? w : 0;
-        const char *st = tui_jstr(c, "status");
+        const char *st = tb_json_str(c, "status", NULL);
         if (st && !strcmp(st, "completed") && isfinite(w))
             r->done_wall_s += w;
     }
@@ -47,16 +47,16 @@ static void fill_sweep(tui_result_item *r, struct json_object *pj, struct json_o
 static void fill_run(tui_result_item *r, struct json_object *rj)
 {
     r->run = 1;
-    struct json_object *cfg = tui_jget(rj, "config"), *sum = tui_jget(rj, "summary");
-    tui_jcopy(r->preset, sizeof r->preset, cfg, "model", "?");
+    struct json_object *cfg = tb_json_get(rj, "config"), *sum = tb_json_get(rj, "summary");
+    tb_json_copy(r->preset, sizeof r->preset, cfg, "model", "?");
     snprintf(r->scale, sizeof r->scale, "-");
-    const char *st = tui_jstr(rj, "status");
+    const char *st = tb_json_str(rj, "status", NULL);
     snprintf(r->status, sizeof r->status, "%s", st ? st : "unknown");
-    r->completed = tui_jint(sum, "epochs_completed");
-    r->total = tui_jint(cfg, "epochs");
-    double w = tui_jnum(sum, "wall_s");
+    r->completed = tb_json_int(sum, "epochs_completed", 0);
+    r->total = tb_json_int(cfg, "epochs", 0);
+    double w = tb_json_num(sum, "wall_s", NAN);
     r->wall_s = isfinite(w) ? w : 0;
-    r->final_acc = tui_jnum(sum, "final_test_acc");
+    r->final_acc = tb_json_num(sum, "final_test_acc", NAN);
 }
 
 static struct json_object *read_json(const char *dir, const char *name)
@@ -128,7 +128,7 @@ int tui_results_find_running(const tui_app *a, pid_t *pid)
         struct json_object *sj = read_json(a->results[i].dir, "summary.json");
         if (!sj)
             continue;
-        *pid = (pid_t)tui_jint(sj, "pid");
+        *pid = (pid_t)tb_json_int(sj, "pid", 0);
         json_object_put(sj);
         return i;
     }

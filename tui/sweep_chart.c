@@ -5,6 +5,7 @@
 #include "core/json.h"
 #include "lab/predict.h"
 #include "rundir/rundir.h"
+#include "spec/options.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -12,16 +13,14 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The axes a chart knows, in the order one is preferred when several are
- * swept (lab5 sweeps GPUs and batch size: the speedup is the question). */
-static const struct {
-    const char *key, *title, *unit;
-} axes[] = {
-    {"gpus", "GPUs vs speedup", "x"},
-    {"num_workers", "workers vs data-load time", "s"},
-    {"batch_size", "batch size vs epoch time", "s"},
-    {"optimizer", "optimizer vs test accuracy", "%"},
-};
+/* The axes a chart knows are the options with a `chart` in the option
+ * table; its rank says which is preferred when several are swept (lab5
+ * sweeps GPUs and batch size: the speedup is the question). */
+static int chart_rank(const char *key)
+{
+    const tb_option *o = tb_option_find(key);
+    return o ? o->chart.rank : 0;
+}
 
 static struct json_object *read_json(const char *dir, const char *sub, const char *name)
 {
@@ -36,26 +35,27 @@ void tui_live_read_plan(tui_live *l)
     if (!plan)
         return; /* not written yet: try at the next poll */
     l->plan_read = 1;
-    struct json_object *cfgs = tui_jget(plan, "configs");
-    size_t n = cfgs && json_object_is_type(cfgs, json_type_array) ? json_object_array_length(cfgs) : 0;
-    struct json_object *p0 = n ? tui_jget(json_object_array_get_idx(cfgs, 0), "params") : NULL;
+    struct json_object *cfgs = tb_json_arr(plan, "configs");
+    size_t n = cfgs ? json_object_array_length(cfgs) : 0;
+    struct json_object *p0 = n ? tb_json_obj(json_object_array_get_idx(cfgs, 0), "params") : NULL;
     l->chart_axis[0] = '\0';
-    if (p0 && json_object_is_type(p0, json_type_object)) {
-        for (size_t k = 0; k < sizeof axes / sizeof *axes && !l->chart_axis[0]; k++)
-            if (tui_jget(p0, axes[k].key))
-                snprintf(l->chart_axis, sizeof l->chart_axis, "%s", axes[k].key);
+    if (p0) {
+        int best = 0; /* the chosen axis's chart rank; 0: the first key, no chart of its own */
         json_object_object_foreach(p0, key, val) {
             (void)val;
-            if (!l->chart_axis[0])
+            int rank = chart_rank(key);
+            if (!l->chart_axis[0] || (rank && (!best || rank < best))) {
                 snprintf(l->chart_axis, sizeof l->chart_axis, "%.63s", key);
+                best = rank;
+            }
         }
     }
     l->npoints = 0;
     for (size_t i = 0; i < n && l->npoints < TUI_MAX_CONFIGS; i++) {
         tui_plan_point *pt = &l->points[l->npoints++];
         memset(pt, 0, sizeof *pt);
-        struct json_object *params = tui_jget(json_object_array_get_idx(cfgs, i), "params");
-        if (!params || !json_object_is_type(params, json_type_object))
+        struct json_object *params = tb_json_obj(json_object_array_get_idx(cfgs, i), "params");
+        if (!params)
             continue;
         size_t used = 0;
         json_object_object_foreach(params, key, val) {
@@ -79,16 +79,17 @@ void tui_live_read_result(tui_live *l, int i)
     if (!res)
         return;
     r->have_result = 1;
-    struct json_object *sum = tui_jget(res, "summary"), *cfg = tui_jget(res, "config"), *m = tui_jget(res, "model");
-    r->load_s = tui_jnum(sum, "avg_load_s");
-    r->train_s = tui_jnum(sum, "avg_train_s");
-    r->test_acc = tui_jnum(sum, "final_test_acc");
-    r->batch = tui_jint(cfg, "batch_size");
-    double grads = tui_jnum(m, "gradients");
+    struct json_object *sum = tb_json_get(res, "summary"), *cfg = tb_json_get(res, "config");
+    struct json_object *m = tb_json_get(res, "model");
+    r->load_s = tb_json_num(sum, "avg_load_s", NAN);
+    r->train_s = tb_json_num(sum, "avg_train_s", NAN);
+    r->test_acc = tb_json_num(sum, "final_test_acc", NAN);
+    r->batch = tb_json_int(cfg, "batch_size", 0);
+    double grads = tb_json_num(m, "gradients", NAN);
     r->grad_bytes = isfinite(grads) && grads > 0 ? 4.0 * grads : 0; /* fp32 gradients */
-    struct json_object *eps = tui_jget(res, "epochs");
-    if (eps && json_object_is_type(eps, json_type_array) && json_object_array_length(eps))
-        r->images = tui_jint(json_object_array_get_idx(eps, 0), "images");
+    struct json_object *eps = tb_json_arr(res, "epochs");
+    if (eps && json_object_array_length(eps))
+        r->images = tb_json_int(json_object_array_get_idx(eps, 0), "images", 0);
     json_object_put(res);
 }
 
@@ -149,14 +150,12 @@ void tui_sweep_chart_build(const tui_live *l, tui_sweep_chart *c)
 {
     memset(c, 0, sizeof *c);
     c->cur = l->cur;
-    int ax = -1;
-    for (int k = 0; k < (int)(sizeof axes / sizeof *axes); k++)
-        if (!strcmp(l->chart_axis, axes[k].key))
-            ax = k;
-    c->kind = ax == 0 ? TUI_CHART_SPEEDUP : TUI_CHART_BARS;
-    if (ax >= 0) {
-        snprintf(c->title, sizeof c->title, "%s", axes[ax].title);
-        snprintf(c->unit, sizeof c->unit, "%s", axes[ax].unit);
+    const tb_option *ax = chart_rank(l->chart_axis) ? tb_option_find(l->chart_axis) : NULL;
+    const char *metric = ax ? ax->chart.metric : "epoch_s";
+    c->kind = !strcmp(metric, "speedup") ? TUI_CHART_SPEEDUP : TUI_CHART_BARS;
+    if (ax) {
+        snprintf(c->title, sizeof c->title, "%s", ax->chart.title);
+        snprintf(c->unit, sizeof c->unit, "%s", ax->chart.unit);
     } else {
         snprintf(c->title, sizeof c->title, "%s%sepoch time", l->chart_axis, l->chart_axis[0] ? " vs " : "");
         snprintf(c->unit, sizeof c->unit, "s");
@@ -201,7 +200,9 @@ void tui_sweep_chart_build(const tui_live *l, tui_sweep_chart *c)
                 c->npredicted += isfinite(row->predicted);
             }
         } else if (done) {
-            row->value = ax == 1 ? r->load_s : ax == 3 ? r->test_acc : r->avg_epoch_s;
+            row->value = !strcmp(metric, "load_s")     ? r->load_s
+                         : !strcmp(metric, "test_acc") ? r->test_acc
+                                                       : r->avg_epoch_s;
         }
     }
 }
