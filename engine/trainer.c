@@ -580,7 +580,7 @@ static int start_run(run *r)
     tb_rundir_event(r->dir, "run_start", ev);
     if (!c->quiet)
         printf("Run directory %s\n", path);
-    return run_write_result(r, "running");
+    return run_write_result(r, TB_STATUS_RUNNING);
 }
 
 static int save_weights(run *r)
@@ -634,7 +634,7 @@ static int epoch_loop(run *r, int first_epoch)
         if (run_save_checkpoint(r, "epoch end"))
             return -1;
         tb_rundir_event(r->dir, "epoch_end", tb_epoch_report_json(rep));
-        if (run_write_result(r, "running"))
+        if (run_write_result(r, TB_STATUS_RUNNING))
             return -1;
         if (!c->quiet)
             tb_report_print_epoch(stdout, rep);
@@ -736,7 +736,7 @@ int tb_train_run(const tb_train_config *c)
     if (!status && c->save_weights && r.dir && save_weights(&r))
         status = run_fail(&r, "saving weights");
     if (!status) {
-        const char *final = r.stop ? "interrupted" : "completed";
+        const char *final = r.stop ? TB_STATUS_INTERRUPTED : TB_STATUS_COMPLETED;
         status = r.stop ? 130 : 0;
         if (run_write_result(&r, final)) {
             fprintf(stderr, "trainbench: %s\n", tb_last_error());
@@ -754,7 +754,7 @@ int tb_train_run(const tb_train_config *c)
                     c->checkpoint ? tb_rundir_path(r.dir) : "");
     } else {
         struct json_object *ev = json_object_new_object();
-        json_object_object_add(ev, "status", json_object_new_string("failed"));
+        json_object_object_add(ev, "status", json_object_new_string(TB_STATUS_FAILED));
         tb_rundir_event(r.dir, "run_end", ev);
     }
     if (c->profile[0] && status != 1 && finish_profile(&r)) {

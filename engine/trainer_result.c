@@ -5,6 +5,7 @@
 #include "tb_config.h"
 #if TB_HAVE_CUDA
 #include "engine/cuda/cuda_backend.h"
+#include "rundir/rundir.h"
 #endif
 
 #include <stdio.h>
@@ -102,7 +103,7 @@ int run_fail(run *r, const char *phase)
     json_object_object_add(ev, "message", json_object_new_string(msg));
     tb_rundir_event(r->dir, "error", ev);
     json_object_object_add(r->result, "error", json_object_new_string(msg));
-    if (run_write_result(r, "failed"))
+    if (run_write_result(r, TB_STATUS_FAILED))
         fprintf(stderr, "trainbench: %s\n", tb_last_error());
     return 1;
 }

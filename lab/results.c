@@ -19,7 +19,7 @@ const char *tb_sweep_effective_status(const char *status, int pid, const char *h
 {
     if (!status)
         return "unknown";
-    if (strcmp(status, "running"))
+    if (strcmp(status, TB_STATUS_RUNNING))
         return status;
     char me[256] = "";
     gethostname(me, sizeof me - 1);
@@ -28,7 +28,7 @@ const char *tb_sweep_effective_status(const char *status, int pid, const char *h
         return status;
     if (pid > 0 && (kill(pid, 0) == 0 || errno == EPERM))
         return status;
-    return "interrupted";
+    return TB_STATUS_INTERRUPTED;
 }
 
 static void date_of(double t, char *out, size_t size)
@@ -117,8 +117,8 @@ int tb_results_list_format(const char *runs_dir, FILE *out, int json)
             struct json_object *cfgs = tb_json_arr(plan, "configs");
             size_t ncfgs = cfgs ? json_object_array_length(cfgs) : 0;
             snprintf(figures, sizeof figures, "%.0f/%zu completed, %.0f failed, %.0f refused",
-                     tb_json_num(counts, "completed", 0), ncfgs, tb_json_num(counts, "failed", 0),
-                     tb_json_num(counts, "refused", 0));
+                     tb_json_num(counts, TB_STATUS_COMPLETED, 0), ncfgs, tb_json_num(counts, TB_STATUS_FAILED, 0),
+                     tb_json_num(counts, TB_STATUS_REFUSED, 0));
             if (json) {
                 struct json_object *o = json_object_new_object(), *c = json_object_new_object();
                 add_str(o, "kind", "sweep");
@@ -127,9 +127,9 @@ int tb_results_list_format(const char *runs_dir, FILE *out, int json)
                 add_str(o, "scale", tb_json_str(plan, "scale", NULL));
                 add_str(o, "status", st);
                 json_object_object_add(c, "total", json_object_new_int64((int64_t)ncfgs));
-                add_num(c, "completed", counts, "completed");
-                add_num(c, "failed", counts, "failed");
-                add_num(c, "refused", counts, "refused");
+                add_num(c, TB_STATUS_COMPLETED, counts, TB_STATUS_COMPLETED);
+                add_num(c, TB_STATUS_FAILED, counts, TB_STATUS_FAILED);
+                add_num(c, TB_STATUS_REFUSED, counts, TB_STATUS_REFUSED);
                 json_object_object_add(o, "counts", c);
                 add_str(o, "path", dir);
                 json_object_array_add(entries, o);

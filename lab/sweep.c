@@ -138,7 +138,7 @@ static void set_str(struct json_object *o, const char *key, const char *v)
  * summary.md, both atomically. */
 static int write_summary(sweep *s, const char *status)
 {
-    static const char *states[] = {"completed", "failed", "refused", "interrupted", "running", "pending"};
+    static const char *states[] = {TB_STATUS_COMPLETED, TB_STATUS_FAILED, TB_STATUS_REFUSED, TB_STATUS_INTERRUPTED, TB_STATUS_RUNNING, TB_STATUS_PENDING};
     int counts[6] = {0};
     struct json_object *cfgs = tb_json_arr(s->summary, "configs"), *missing = json_object_new_array();
     size_t n = json_object_array_length(cfgs);
@@ -147,7 +147,7 @@ static int write_summary(sweep *s, const char *status)
         for (int k = 0; k < 6; k++)
             if (st && !strcmp(st, states[k]))
                 counts[k]++;
-        if (!st || strcmp(st, "completed"))
+        if (!st || strcmp(st, TB_STATUS_COMPLETED))
             json_object_array_add(missing,
                                   json_object_new_string(tb_json_str(json_object_array_get_idx(cfgs, i), "id", NULL)));
     }
@@ -248,7 +248,7 @@ static int run_one(sweep *s, struct json_object *plan_cfg, int i, int total, con
     char rundir[PATH_MAX], logpath[PATH_MAX], events[PATH_MAX], tag[64];
     if (FMT(rundir, "%s/%s", s->dir, id) || FMT(logpath, "%s/%s.log", s->dir, id) ||
         FMT(events, "%s/events.jsonl", rundir)) {
-        set_str(cs, "status", "failed");
+        set_str(cs, "status", TB_STATUS_FAILED);
         set_str(cs, "error", tb_last_error());
         return 1;
     }
@@ -263,7 +263,7 @@ static int run_one(sweep *s, struct json_object *plan_cfg, int i, int total, con
         struct json_object *old =
             !FMT(rpath, "%s/result.json", rundir) && access(rpath, R_OK) == 0 ? tb_json_read_file(rpath) : NULL;
         const char *was = tb_json_str(old, "status", NULL);
-        resume = was && (!strcmp(was, "interrupted") || !strcmp(was, "running"));
+        resume = was && (!strcmp(was, TB_STATUS_INTERRUPTED) || !strcmp(was, TB_STATUS_RUNNING));
         json_object_put(old);
     }
     if (!resume && lstat(rundir, &st) == 0) {
@@ -277,12 +277,12 @@ static int run_one(sweep *s, struct json_object *plan_cfg, int i, int total, con
         if (rename(rundir, aside) != 0)
             return tb_fail("cannot move the unfinished %s aside: %s", rundir, strerror(errno)), 1;
     }
-    set_str(cs, "status", "running");
+    set_str(cs, "status", TB_STATUS_RUNNING);
     set_str(cs, "error", NULL);
     json_object_object_add(cs, "started_at", json_object_new_int64((int64_t)time(NULL)));
-    if (write_summary(s, "running"))
+    if (write_summary(s, TB_STATUS_RUNNING))
         fprintf(stderr, "trainbench run: %s\n", tb_last_error());
-    printf("%s %s: %s (%s)\n", tag, id, resume ? "resuming from its checkpoint" : "running", label);
+    printf("%s %s: %s (%s)\n", tag, id, resume ? "resuming from its checkpoint" : TB_STATUS_RUNNING, label);
     fflush(stdout);
 
     struct json_object *args = tb_json_get(plan_cfg, "args");
@@ -311,7 +311,7 @@ static int run_one(sweep *s, struct json_object *plan_cfg, int i, int total, con
     pid_t pid = fork();
     if (pid < 0) {
         free(argv);
-        set_str(cs, "status", "failed");
+        set_str(cs, "status", TB_STATUS_FAILED);
         set_str(cs, "error", strerror(errno));
         return 1;
     }
@@ -372,8 +372,8 @@ static int run_one(sweep *s, struct json_object *plan_cfg, int i, int total, con
     const char *rstatus = tb_json_str(result, "status", NULL);
     const char *state;
     int outcome;
-    if (code == 0 && rstatus && !strcmp(rstatus, "completed")) {
-        state = "completed";
+    if (code == 0 && rstatus && !strcmp(rstatus, TB_STATUS_COMPLETED)) {
+        state = TB_STATUS_COMPLETED;
         outcome = 0;
         struct json_object *sum = tb_json_obj(result, "summary"), *fig = json_object_new_object();
         const char *keys[] = {"avg_epoch_s", "avg_train_s", "images_per_s", "final_test_acc", "final_train_loss"};
@@ -387,15 +387,15 @@ static int run_one(sweep *s, struct json_object *plan_cfg, int i, int total, con
                tb_json_num(sum, "avg_epoch_s", 0), tb_json_num(sum, "images_per_s", 0),
                tb_json_num(sum, "final_test_acc", 0));
     } else if (code == 130 || (sig && stop_signal)) {
-        state = "interrupted";
+        state = TB_STATUS_INTERRUPTED;
         outcome = 130;
         snprintf(msg, sizeof msg, "interrupted; finished epochs are kept in %s", id);
     } else if (code == 2) {
-        state = "refused";
+        state = TB_STATUS_REFUSED;
         outcome = 1;
         last_log_line(logpath, msg, sizeof msg);
     } else {
-        state = "failed";
+        state = TB_STATUS_FAILED;
         outcome = 1;
         if (tb_json_str(result, "error", NULL))
             snprintf(msg, sizeof msg, "%s", tb_json_str(result, "error", NULL));
@@ -511,7 +511,7 @@ int tb_sweep_run(const tb_preset *p, const tb_plan *plan, const tb_sweep_options
             json_object_object_add(c, "index", json_object_new_int(plan->entries[i].index));
             set_str(c, "id", plan->entries[i].id);
             set_str(c, "label", plan->entries[i].label);
-            set_str(c, "status", "pending");
+            set_str(c, "status", TB_STATUS_PENDING);
             json_object_array_add(cfgs, c);
         }
         json_object_object_add(summary, "configs", cfgs);
@@ -538,10 +538,10 @@ int tb_sweep_run(const tb_preset *p, const tb_plan *plan, const tb_sweep_options
             char rpath[PATH_MAX];
             struct json_object *r =
                 !FMT(rpath, "%s/%s/result.json", dir, id) && access(rpath, R_OK) == 0 ? tb_json_read_file(rpath) : NULL;
-            int done = !strcmp(tb_json_str(r, "status", ""), "completed");
+            int done = !strcmp(tb_json_str(r, "status", ""), TB_STATUS_COMPLETED);
             json_object_put(r);
             if (done) {
-                set_str(cs, "status", "completed");
+                set_str(cs, "status", TB_STATUS_COMPLETED);
                 printf("[%d/%d] %s: already completed, skipped\n", i + 1, plan->count, id);
                 skipped++;
                 continue;
@@ -554,24 +554,24 @@ int tb_sweep_run(const tb_preset *p, const tb_plan *plan, const tb_sweep_options
             interrupted = 1;
             if (rc != 130) {
                 const char *st = tb_json_str(cs, "status", NULL);
-                if (st && !strcmp(st, "running"))
-                    set_str(cs, "status", "interrupted");
+                if (st && !strcmp(st, TB_STATUS_RUNNING))
+                    set_str(cs, "status", TB_STATUS_INTERRUPTED);
             }
         } else if (rc)
             failures++;
-        const char *state = interrupted ? "interrupted" : "running";
+        const char *state = interrupted ? TB_STATUS_INTERRUPTED : TB_STATUS_RUNNING;
         if (write_summary(&s, state))
             fprintf(stderr, "trainbench run: %s\n", tb_last_error());
         if (interrupted)
             break;
     }
-    const char *final = interrupted ? "interrupted" : failures ? "failed" : "completed";
+    const char *final = interrupted ? TB_STATUS_INTERRUPTED : failures ? TB_STATUS_FAILED : TB_STATUS_COMPLETED;
     int pending = 0;
     struct json_object *cfgs = tb_json_arr(summary, "configs");
     for (size_t i = 0; i < json_object_array_length(cfgs); i++)
-        pending += !strcmp(tb_json_str(json_object_array_get_idx(cfgs, i), "status", ""), "pending");
+        pending += !strcmp(tb_json_str(json_object_array_get_idx(cfgs, i), "status", ""), TB_STATUS_PENDING);
     if (!interrupted && pending)
-        final = failures ? "failed" : "interrupted"; /* stopped on failure */
+        final = failures ? TB_STATUS_FAILED : TB_STATUS_INTERRUPTED; /* stopped on failure */
     int rc = 0;
     if (write_summary(&s, final)) {
         fprintf(stderr, "trainbench run: %s\n", tb_last_error());
@@ -579,7 +579,7 @@ int tb_sweep_run(const tb_preset *p, const tb_plan *plan, const tb_sweep_options
     }
     int done = 0;
     for (size_t i = 0; i < json_object_array_length(cfgs); i++)
-        done += !strcmp(tb_json_str(json_object_array_get_idx(cfgs, i), "status", ""), "completed");
+        done += !strcmp(tb_json_str(json_object_array_get_idx(cfgs, i), "status", ""), TB_STATUS_COMPLETED);
     printf("Sweep %s: %s, %d of %d completed%s%s; table in %s/summary.md\n", dir, final, done, plan->count,
            skipped ? " (" : "", skipped ? "some were already done)" : "", dir);
     sigaction(SIGINT, &old_int, NULL);

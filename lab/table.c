@@ -77,7 +77,7 @@ static int assemble(tb_table *t, row *rows, int n, struct json_object *tspec, in
     int ncols = (int)json_object_array_length(cols);
     int incomplete = 0;
     for (int i = 0; i < n; i++)
-        incomplete |= !rows[i].status || strcmp(rows[i].status, "completed");
+        incomplete |= !rows[i].status || strcmp(rows[i].status, TB_STATUS_COMPLETED);
     int has_status = 0;
     for (int c = 0; c < ncols; c++)
         has_status |= !strcmp(tb_json_str(json_object_array_get_idx(cols, (size_t)c), "id", ""), "status");
@@ -125,7 +125,7 @@ static int assemble(tb_table *t, row *rows, int n, struct json_object *tspec, in
         for (int c = 0; c < total; c++) {
             tb_cell *cell = &t->cells[(size_t)i * total + c];
             tb_table_cell_value(rows, n, &rows[i], &s, t->ids[c], cell);
-            if (isnan(cell->num) && !cell->text && rows[i].status && !strcmp(rows[i].status, "completed") &&
+            if (isnan(cell->num) && !cell->text && rows[i].status && !strcmp(rows[i].status, TB_STATUS_COMPLETED) &&
                 (!strcmp(t->ids[c], "compute_s") || !strcmp(t->ids[c], "comm_s") || !strcmp(t->ids[c], "bandwidth")))
                 missing_comm = 1;
         }
@@ -183,7 +183,7 @@ static int assemble(tb_table *t, row *rows, int n, struct json_object *tspec, in
                  all[0] ? all : "no substitutions", NULL);
     }
     for (int i = 0; i < n; i++)
-        if (rows[i].status && strcmp(rows[i].status, "completed")) {
+        if (rows[i].status && strcmp(rows[i].status, TB_STATUS_COMPLETED)) {
             char full[1800];
             snprintf(full, sizeof full, "Configuration %s (%s): %s%s%s", rows[i].id ? rows[i].id : "?",
                      rows[i].label ? rows[i].label : "", rows[i].status, rows[i].error ? ": " : "",
@@ -240,14 +240,14 @@ int tb_table_from_sweep(const char *dir, tb_table *t)
         struct json_object *sc = scfgs && (size_t)i < json_object_array_length(scfgs)
                                      ? json_object_array_get_idx(scfgs, (size_t)i)
                                      : NULL;
-        r->status = sc ? tb_json_str(sc, "status", NULL) : "pending";
+        r->status = sc ? tb_json_str(sc, "status", NULL) : TB_STATUS_PENDING;
         r->error = sc ? tb_json_str(sc, "error", NULL) : NULL;
         if (r->id) {
             char rd[PATH_MAX];
             snprintf(rd, sizeof rd, "%s/%s", dir, r->id);
             r->result = read_if_there(rd, "result.json");
             r->config = tb_json_get(r->result, "config");
-            if (r->result && !first && r->status && !strcmp(r->status, "completed"))
+            if (r->result && !first && r->status && !strcmp(r->status, TB_STATUS_COMPLETED))
                 first = r->result;
         }
     }

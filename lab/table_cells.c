@@ -4,6 +4,7 @@
 
 #include "rundir/derived.h"
 #include "spec/options.h"
+#include "rundir/rundir.h"
 
 #include <limits.h>
 #include <math.h>
@@ -184,7 +185,7 @@ void tb_table_cell_value(const row *rows, int n, const row *r, const spec *s, co
 {
     cell_value_of(rows, n, r, s, id, cell);
     const char *rk = s->pick_epoch > 0 || cell->text || isnan(cell->num) ? NULL : repeat_key(id);
-    struct json_object *st = rk && r->status && !strcmp(r->status, "completed") ? repeat_stat(r, rk) : NULL;
+    struct json_object *st = rk && r->status && !strcmp(r->status, TB_STATUS_COMPLETED) ? repeat_stat(r, rk) : NULL;
     if (st) {
         cell->num = tb_json_num(st, "median", NAN);
         cell->lo = tb_json_num(st, "min", NAN);
@@ -200,9 +201,9 @@ static void cell_value_of(const row *rows, int n, const row *r, const spec *s, c
     cell->has_range = 0;
     struct json_object *ep = shown_epoch(r, s);
     struct json_object *model = tb_json_get(r->result, "model");
-    const char *ok = r->status && !strcmp(r->status, "completed") ? r->status : NULL;
+    const char *ok = r->status && !strcmp(r->status, TB_STATUS_COMPLETED) ? r->status : NULL;
     if (!strcmp(id, "status")) {
-        cell->text = dupstr(r->status ? r->status : "pending");
+        cell->text = dupstr(r->status ? r->status : TB_STATUS_PENDING);
         return;
     }
     if (!strcmp(id, "backend")) {
@@ -295,7 +296,7 @@ static void cell_value_of(const row *rows, int n, const row *r, const spec *s, c
         cell->num = bw / 1e9;
     } else if (!strcmp(id, "speedup") || !strcmp(id, "weak_speedup") || !strcmp(id, "efficiency")) {
         const row *b = baseline(rows, n, r, s);
-        if (!b || !b->status || strcmp(b->status, "completed"))
+        if (!b || !b->status || strcmp(b->status, TB_STATUS_COMPLETED))
             return;
         double tb_ = timing(b, s, s->time), t = timing(r, s, s->time);
         double nb = scaling_n(b, s), nr = scaling_n(r, s);

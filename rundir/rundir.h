@@ -24,6 +24,18 @@ tb_rundir *tb_rundir_reopen(const char *path);
 void tb_rundir_close(tb_rundir *r);
 const char *tb_rundir_path(const tb_rundir *r);
 
+/* The vocabulary of "status": a run's (result.json: running, then completed,
+ * interrupted or failed) and a sweep configuration's (summary.json: also
+ * pending, starting and refused, and the keys of its "counts").  Written by
+ * the engine and lab/sweep.c, read by lab/ and tui/. */
+#define TB_STATUS_PENDING "pending"
+#define TB_STATUS_STARTING "starting"
+#define TB_STATUS_RUNNING "running"
+#define TB_STATUS_COMPLETED "completed"
+#define TB_STATUS_INTERRUPTED "interrupted"
+#define TB_STATUS_FAILED "failed"
+#define TB_STATUS_REFUSED "refused"
+
 /* Default path: runs/<YYYYmmdd-HHMMSS>-<suffix> under `base` (usually "runs"). */
 int tb_rundir_default_path(const char *base, const char *suffix, char *out, size_t out_size);
 

@@ -1,5 +1,6 @@
 /* Frame, presets, parameters, results, table, export and help screens. */
 #include "tui/screens.h"
+#include "rundir/rundir.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -21,11 +22,11 @@ void tui_fmt_duration(double s, char *out, size_t size)
 
 int tui_status_attr(const char *s)
 {
-    if (!strcmp(s, "completed"))
+    if (!strcmp(s, TB_STATUS_COMPLETED))
         return TUI_C_OK;
-    if (!strcmp(s, "running") || !strcmp(s, "starting") || !strcmp(s, "pending"))
+    if (!strcmp(s, TB_STATUS_RUNNING) || !strcmp(s, TB_STATUS_STARTING) || !strcmp(s, TB_STATUS_PENDING))
         return TUI_C_WARN;
-    if (!strcmp(s, "failed") || !strcmp(s, "refused") || !strcmp(s, "interrupted"))
+    if (!strcmp(s, TB_STATUS_FAILED) || !strcmp(s, TB_STATUS_REFUSED) || !strcmp(s, TB_STATUS_INTERRUPTED))
         return TUI_C_ERR;
     return TUI_C_NORMAL;
 }

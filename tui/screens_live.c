@@ -187,13 +187,13 @@ static void draw_split(const tui_live *lv, tui_buf *b, tui_rect r)
     const tui_epoch *last = lv->nep ? &lv->ep[lv->nep - 1] : NULL;
     int phases = last && last->has_phases && r.h >= 5;
     if (phases) {
-        static const char *const label[TUI_PHASES] = {"data", "h2d", "fwd", "bwd", "allreduce", "opt"};
+        static const char *const label[TB_PHASE_COUNT] = {"data", "h2d", "fwd", "bwd", "allreduce", "opt"};
         double sum = 0;
-        for (int p = 0; p < TUI_PHASES; p++)
+        for (int p = 0; p < TB_PHASE_COUNT; p++)
             sum += isfinite(last->phase_s[p]) ? last->phase_s[p] : 0;
         char line[256];
         int n = snprintf(line, sizeof line, "E%d phases %%:", lv->nep);
-        for (int p = 0; p < TUI_PHASES && sum > 0 && n > 0 && (size_t)n < sizeof line; p++)
+        for (int p = 0; p < TB_PHASE_COUNT && sum > 0 && n > 0 && (size_t)n < sizeof line; p++)
             if (last->phase_s[p] >= 0.005 * sum) /* room for what matters */
                 n += snprintf(line + n, sizeof line - (size_t)n, " %s %.0f", label[p], 100 * last->phase_s[p] / sum);
         tui_text(b, x, r.y + r.h - 2, w, line, TUI_C_DIM);

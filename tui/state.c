@@ -158,7 +158,7 @@ void tui_live_attach(tui_live *l, const char *sweep_dir, pid_t pid, int ours)
     l->pid = pid;
     l->ours = ours;
     snprintf(l->sweep_dir, sizeof l->sweep_dir, "%s", sweep_dir);
-    snprintf(l->status, sizeof l->status, "starting");
+    snprintf(l->status, sizeof l->status, TB_STATUS_STARTING);
 }
 
 static void live_reset_run(tui_live *l)
@@ -220,7 +220,7 @@ void tui_live_event(tui_live *l, struct json_object *ev)
         e->test_acc = tb_json_num(ev, "test_acc", NAN);
         struct json_object *ph = tb_json_obj(ev, "phases");
         e->has_phases = ph != NULL;
-        for (int p = 0; e->has_phases && p < TUI_PHASES; p++) {
+        for (int p = 0; e->has_phases && p < TB_PHASE_COUNT; p++) {
             char key[32];
             snprintf(key, sizeof key, "%s_s", tb_phase_name((tb_phase)p));
             e->phase_s[p] = tb_json_num(ph, key, NAN);
@@ -309,14 +309,14 @@ int tui_live_poll(tui_live *l)
         if (l->pid <= 0 && pid > 0)
             l->pid = pid;
         const char *host = tb_json_str(sum, "hostname", NULL);
-        const char *eff = l->ours && !l->child_done ? (st ? st : "running") : tb_sweep_effective_status(st, pid, host);
+        const char *eff = l->ours && !l->child_done ? (st ? st : TB_STATUS_RUNNING) : tb_sweep_effective_status(st, pid, host);
         snprintf(l->status, sizeof l->status, "%s", eff);
         tb_json_copy(l->preset, sizeof l->preset, sum, "preset", "");
         tb_json_copy(l->title, sizeof l->title, sum, "title", "");
         struct json_object *counts = tb_json_get(sum, "counts"), *cfgs = tb_json_arr(sum, "configs");
         l->total = tb_json_int(counts, "total", 0);
-        l->completed = tb_json_int(counts, "completed", 0);
-        l->failed = tb_json_int(counts, "failed", 0) + tb_json_int(counts, "refused", 0);
+        l->completed = tb_json_int(counts, TB_STATUS_COMPLETED, 0);
+        l->failed = tb_json_int(counts, TB_STATUS_FAILED, 0) + tb_json_int(counts, TB_STATUS_REFUSED, 0);
         if (!l->plan_read)
             tui_live_read_plan(l);
         l->nconfigs = 0;
@@ -336,11 +336,11 @@ int tui_live_poll(tui_live *l)
             struct json_object *fig = tb_json_get(c, "figures");
             r->avg_epoch_s = tb_json_num(fig, "avg_epoch_s", NAN);
             r->images_per_s = tb_json_num(fig, "images_per_s", NAN);
-            if (!r->have_result && !strcmp(r->status, "completed"))
+            if (!r->have_result && !strcmp(r->status, TB_STATUS_COMPLETED))
                 tui_live_read_result(l, l->nconfigs);
-            if (!strcmp(r->status, "running") && running < 0)
+            if (!strcmp(r->status, TB_STATUS_RUNNING) && running < 0)
                 running = l->nconfigs;
-            if (strcmp(r->status, "pending"))
+            if (strcmp(r->status, TB_STATUS_PENDING))
                 lastdone = l->nconfigs;
             l->nconfigs++;
         }
@@ -356,7 +356,7 @@ int tui_live_poll(tui_live *l)
         json_object_put(sum);
         changed = 1;
     } else if (l->ours && l->child_done) {
-        snprintf(l->status, sizeof l->status, "failed");
+        snprintf(l->status, sizeof l->status, TB_STATUS_FAILED);
     }
     if (l->cur_id[0]) {
         snprintf(path, sizeof path, "%s/%s/events.jsonl", l->sweep_dir, l->cur_id);
@@ -372,6 +372,6 @@ int tui_live_running(const tui_live *l)
         return 0;
     if (l->ours)
         return !l->child_done;
-    return !strcmp(l->status, "running") || !strcmp(l->status, "starting");
+    return !strcmp(l->status, TB_STATUS_RUNNING) || !strcmp(l->status, TB_STATUS_STARTING);
 }
 

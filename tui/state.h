@@ -8,6 +8,7 @@
 #include "tui/cells.h"
 #include "lab/preset.h"
 #include "lab/table.h"
+#include "rundir/train_report.h" // uses: TB_PHASE_COUNT
 
 #include <sys/types.h>
 
@@ -34,12 +35,11 @@ typedef struct {
     char runs_as[256];    /* what the configurations get when it differs (smoke), "" same */
 } tui_param;
 
-enum { TUI_PHASES = 6 }; /* data, h2d, forward, backward, allreduce, optimizer (rundir/train_report.h) */
 
 typedef struct {
     double load_s, train_s, epoch_s, train_loss, train_acc, test_acc;
     int has_phases;                 /* the run has --profile */
-    double phase_s[TUI_PHASES];
+    double phase_s[TB_PHASE_COUNT];
 } tui_epoch;
 
 typedef struct {

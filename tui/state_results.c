@@ -27,18 +27,18 @@ static void fill_sweep(tui_result_item *r, struct json_object *pj, struct json_o
     tb_json_copy(r->scale, sizeof r->scale, pj, "scale", "?");
     const char *st = sj ? tb_sweep_effective_status(tb_json_str(sj, "status", NULL), tb_json_int(sj, "pid", 0),
                                                     tb_json_str(sj, "hostname", NULL))
-                        : "starting";
+                        : TB_STATUS_STARTING;
     snprintf(r->status, sizeof r->status, "%s", st);
     struct json_object *counts = tb_json_get(sj, "counts"), *cfgs = tb_json_arr(sj, "configs");
     r->total = tb_json_int(counts, "total", 0);
-    r->completed = tb_json_int(counts, "completed", 0);
+    r->completed = tb_json_int(counts, TB_STATUS_COMPLETED, 0);
     r->final_acc = NAN;
     for (size_t i = 0; cfgs && i < json_object_array_length(cfgs); i++) {
         struct json_object *c = json_object_array_get_idx(cfgs, i);
         double w = tb_json_num(c, "wall_s", NAN);
         r->wall_s += isfinite(w) ? w : 0;
         const char *st = tb_json_str(c, "status", NULL);
-        if (st && !strcmp(st, "completed") && isfinite(w))
+        if (st && !strcmp(st, TB_STATUS_COMPLETED) && isfinite(w))
             r->done_wall_s += w;
     }
 }
@@ -123,7 +123,7 @@ int tui_results_scan(tui_app *a)
 int tui_results_find_running(const tui_app *a, pid_t *pid)
 {
     for (int i = 0; i < a->nresults; i++) {
-        if (a->results[i].run || strcmp(a->results[i].status, "running"))
+        if (a->results[i].run || strcmp(a->results[i].status, TB_STATUS_RUNNING))
             continue;
         struct json_object *sj = read_json(a->results[i].dir, "summary.json");
         if (!sj)

@@ -188,7 +188,7 @@ void tui_sweep_chart_build(const tui_live *l, tui_sweep_chart *c)
             snprintf(row->label, sizeof row->label, "%.40s%s%.50s", pt->value, vals[0] ? " " : "", vals);
         } else
             snprintf(row->label, sizeof row->label, "%.95s", r->label[0] ? r->label : r->id);
-        int done = !strcmp(r->status, "completed");
+        int done = !strcmp(r->status, TB_STATUS_COMPLETED);
         if (c->kind == TUI_CHART_SPEEDUP && pt) {
             int gpus = atoi_safe(pt->value);
             int b = baseline(l, i);
