@@ -1,13 +1,13 @@
 /* `trainbench data`: fetch, imagenet, pack, synth. */
-#include "app/cli.h"
+#include "app/cli.h" // uses: tb_cli_data
 
-#include "datasets/catalog.h"
-#include "datasets/checksum.h"
-#include "datasets/download.h"
-#include "datasets/imagenet_prep.h"
-#include "datasets/pack.h"
-#include "datasets/standin_archives.h"
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail, tb_last_error, tb_fail_prefix
+#include "datasets/catalog.h" // uses: tb_catalog_options, tb_catalog_fetch
+#include "datasets/checksum.h" // uses: tb_checksum, tb_checksum_parse
+#include "datasets/download.h" // uses: tb_download_options_defaults
+#include "datasets/imagenet_prep.h" // uses: tb_imagenet_prep_options, tb_imagenet_prepare
+#include "datasets/pack.h" // uses: tb_pack_options, tb_pack_write
+#include "datasets/standin_archives.h" // uses: tb_standin_cifar10, tb_standin_imagenet
 
 #include <stdio.h>
 #include <stdlib.h>

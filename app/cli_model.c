@@ -1,9 +1,9 @@
 /* `trainbench model info NAME`: layers, convolution count, parameters,
  * gradients and forward multiply-accumulates, as text or JSON. */
-#include "app/cli.h"
+#include "app/cli.h" // uses: tb_cli_model
 
-#include "core/error.h"
-#include "engine/model.h"
+#include "core/error.h" // uses: tb_fail, tb_last_error
+#include "engine/model.h" // uses: tb_model_info, tb_layer_info, tb_model_describe, tb_model_info_free
 
 #include <json-c/json.h>
 #include <stdio.h>

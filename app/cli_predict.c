@@ -1,10 +1,10 @@
 /* `trainbench predict`: multi-GPU and multi-node epoch times from one
  * measured GPU, with the ring all-reduce cost model (lab/predict.h). */
-#include "app/cli.h"
+#include "app/cli.h" // uses: tb_cli_predict
 
-#include "core/error.h"
-#include "engine/model.h"
-#include "lab/predict.h"
+#include "core/error.h" // uses: tb_fail, tb_last_error
+#include "engine/model.h" // uses: tb_model_info, tb_model_describe, tb_model_info_free
+#include "lab/predict.h" // uses: tb_predict_input, tb_predict_point, tb_predict_defaults, tb_predict
 
 #include <json-c/json.h>
 #include <stdio.h>

@@ -1,12 +1,12 @@
 /* `trainbench run`, `results` and `export`: presets, sweeps and tables. */
-#include "app/cli.h"
+#include "app/cli.h" // uses: tb_cli_run, tb_cli_results, tb_cli_export
 
-#include "core/error.h"
-#include "lab/export.h"
-#include "lab/preset.h"
-#include "lab/results.h"
-#include "lab/sweep.h"
-#include "lab/table.h"
+#include "core/error.h" // uses: tb_fail, tb_clear_error, tb_last_error
+#include "lab/export.h" // uses: tb_export_format_parse, tb_export_format, tb_export_string, tb_text_write_atomic, ...
+#include "lab/preset.h" // uses: tb_preset, tb_preset_resolve, tb_preset_load, tb_preset_set, tb_plan, ...
+#include "lab/results.h" // uses: tb_results_list_format
+#include "lab/sweep.h" // uses: tb_plan_entry_args, tb_sweep_options, tb_sweep_run
+#include "lab/table.h" // uses: tb_table, tb_table_from_sweep, tb_table_merge, tb_table_free, tb_table_from_runs
 
 #include <limits.h>
 #include <stdio.h>

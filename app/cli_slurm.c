@@ -1,12 +1,12 @@
 /* `trainbench slurm PRESET`: the command line of the sbatch generator
  * (slurm/sbatch.h): parses and checks the flags, then prints, writes or
  * submits the script. */
-#include "app/cli.h"
+#include "app/cli.h" // uses: tb_cli_slurm
 
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail, tb_last_error
 #include "core/fsutil.h" // uses: tb_mkdir_p
-#include "lab/preset.h"  // uses: tb_preset_resolve, tb_preset_load, tb_preset_set
-#include "slurm/sbatch.h"
+#include "lab/preset.h" // uses: tb_preset, tb_preset_resolve, tb_preset_load, tb_preset_set
+#include "slurm/sbatch.h" // uses: tb_sbatch_job, TB_SBATCH_MAX_SETS, tb_sbatch_check_token, TB_SBATCH_MAX, ...
 
 #include <errno.h>
 #include <limits.h>

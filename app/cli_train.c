@@ -1,14 +1,14 @@
-#include "app/cli.h"
+#include "app/cli.h" // uses: tb_cli_train
 
-#include "engine/dist.h"
-#include "core/error.h"
-#include "spec/options.h"
-#include "rundir/rundir.h"
+#include "core/error.h" // uses: tb_fail_prefix, tb_fail, tb_last_error
+#include "engine/dist.h" // uses: tb_dist_launched
+#include "rundir/rundir.h" // uses: tb_json_read_file
+#include "spec/options.h" // uses: tb_train_config, tb_train_config_defaults, tb_train_config_from_json, ...
 #include "tb_config.h"
-#include "engine/trainer.h"
+#include "engine/trainer.h" // uses: tb_train_resume_check, tb_train_run
 
 #if TB_HAVE_CUDA
-#include "engine/cuda/cuda_backend.h"
+#include "engine/cuda/cuda_backend.h" // uses: tb_cuda_device_count
 #endif
 
 #include <stdio.h>

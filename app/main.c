@@ -1,7 +1,7 @@
 /* trainbench: one binary, one subcommand per job. */
-#include "app/cli.h"
+#include "app/cli.h" // uses: tb_cli_train, tb_cli_model, tb_cli_data, tb_cli_predict, tb_cli_slurm, tb_cli_run, ...
 #include "tb_config.h"
-#include "tui/tui.h"
+#include "tui/tui.h" // uses: tb_cli_tui
 
 #include <stdio.h>
 #include <string.h>

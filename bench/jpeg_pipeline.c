@@ -3,9 +3,9 @@
  *
  *   jpeg_pipeline DATASET DIR WORKERS IMAGES [SIZE]
  * DATASET: imagenet (DIR: class folders) or packed:FILE (DIR ignored). */
-#include "datasets/dataset.h"
-#include "core/error.h"
-#include "datasets/loader.h"
+#include "core/error.h" // uses: tb_last_error
+#include "datasets/dataset.h" // uses: tb_dataset, tb_dataset_load, TB_SPLIT_TRAIN, tb_dataset_free
+#include "datasets/loader.h" // uses: tb_loader_config, tb_loader_config_defaults, tb_loader, tb_loader_create, ...
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,11 +4,11 @@
  * so the figure compares engines, not data pipelines.  Prints one line:
  *   images_per_s=X step_ms=Y (median of the timed steps)
  * usage: step_bench MODEL BATCH SIZE THREADS WARMUP STEPS */
-#include "engine/backend.h"
-#include "core/error.h"
-#include "engine/model.h"
-#include "engine/optim.h"
-#include "core/rng.h"
+#include "core/error.h" // uses: tb_fail, tb_last_error
+#include "core/rng.h" // uses: tb_rng, tb_rng_seed, tb_rng_normal, tb_rng_uniform
+#include "engine/backend.h" // uses: tb_backend, tb_cpu_backend_create
+#include "engine/model.h" // uses: tb_model, tb_model_create, tb_model_input, tb_model_forward, tb_model_logits, ...
+#include "engine/optim.h" // uses: tb_optim_config, tb_optim_config_defaults, tb_optimizer, tb_optimizer_init, ...
 
 #include <stdio.h>
 #include <stdlib.h>

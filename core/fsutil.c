@@ -1,5 +1,5 @@
 #include "core/fsutil.h"
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail
 
 #include <errno.h>
 #include <stdarg.h>

@@ -3,7 +3,7 @@
 #ifndef TB_FSUTIL_H
 #define TB_FSUTIL_H
 
-#include "core/error.h"
+#include "core/error.h" // uses: TB_PRINTF
 
 #include <stddef.h>
 

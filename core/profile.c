@@ -1,6 +1,6 @@
 #include "core/profile.h"
 
-#include "core/error.h"
+#include "core/error.h" // uses: tb_last_error, tb_fail
 
 #include <errno.h>
 #include <stdarg.h>

@@ -5,7 +5,7 @@
 #ifndef TB_AUGMENT_H
 #define TB_AUGMENT_H
 
-#include "datasets/dataset.h"
+#include "datasets/dataset.h" // uses: tb_dataset
 
 #include <stdint.h>
 

@@ -8,11 +8,11 @@
  * The stamp (.trainbench-fetched) lists the verified sums; a folder with a
  * matching stamp is not fetched again. */
 #include "datasets/catalog.h"
-#include "datasets/checksum.h"
-#include "datasets/download.h"
-#include "datasets/extract.h"
-#include "core/error.h"
-#include "core/fsutil.h"
+#include "core/error.h" // uses: tb_fail, tb_last_error, tb_fail_prefix
+#include "core/fsutil.h" // uses: tb_is_file, tb_pathf, tb_is_dir, tb_rm_rf, tb_rename_durable, tb_read_file, ...
+#include "datasets/checksum.h" // uses: tb_checksum, tb_checksum_verify, tb_checksum_parse
+#include "datasets/download.h" // uses: tb_download_url
+#include "datasets/extract.h" // uses: tb_extract_archive
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* File digests with OpenSSL 3's EVP interface (MD5 for the published
  * dataset sums, SHA-256 for anything newer). */
 #include "datasets/checksum.h"
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* CIFAR-10/100 binary batches: fixed-size records of label byte(s) followed
  * by 3x32x32 pixels already in CHW order (all red, then green, then blue). */
-#include "datasets/dataset.h"
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail, tb_malloc
+#include "datasets/dataset.h" // uses: tb_dataset, tb_cifar_read_batches, tb_dataset_free
 
 #include <errno.h>
 #include <stdio.h>

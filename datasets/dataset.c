@@ -2,8 +2,8 @@
  * files, hands them to the format readers and adds what the format does not
  * say (class count, normalisation constants, whether flips are allowed). */
 #include "datasets/dataset.h"
-#include "core/error.h"
-#include "datasets/imageset.h"
+#include "core/error.h" // uses: tb_fail
+#include "datasets/imageset.h" // uses: tb_imageset_load_packed, tb_imageset_load_folders, tb_imageset_free
 
 #include <stdio.h>
 #include <stdlib.h>

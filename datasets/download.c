@@ -3,7 +3,7 @@
  * Follows redirects; a transfer under 1 byte/s for the stall timeout fails
  * with a message saying that running again resumes it. */
 #include "datasets/download.h"
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail, tb_last_error
 
 #include <curl/curl.h>
 #include <errno.h>

@@ -8,7 +8,7 @@
  * absolute paths under the (symlink-free, realpath'd) target folder; the
  * check for absolute entry names is ours. */
 #include "datasets/extract.h"
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail, tb_fail_prefix
 
 #include <archive.h>
 #include <archive_entry.h>

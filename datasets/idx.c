@@ -1,8 +1,8 @@
 /* IDX files (MNIST, Fashion-MNIST), plain or gzipped: zlib's gzread reads
  * both.  A file must hold exactly what its header declares, so a partial
  * download or an appended file is caught even when `limit` keeps a few. */
-#include "datasets/dataset.h"
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail, tb_malloc
+#include "datasets/dataset.h" // uses: tb_idx_read_images, tb_dataset, tb_idx_read_labels
 
 #include <limits.h>
 #include <stdlib.h>

@@ -15,11 +15,11 @@
  * class mkdir + tar -xf + rm), every byte is read once and written once, and
  * the writes overlap the reading. */
 #include "datasets/imagenet_prep.h"
-#include "datasets/checksum.h"
-#include "datasets/extract.h"
-#include "core/error.h"
-#include "core/fsutil.h"
-#include "datasets/matfile.h"
+#include "core/error.h" // uses: tb_fail, tb_last_error
+#include "core/fsutil.h" // uses: tb_pathf, tb_rm_rf, tb_mkdir_p, tb_is_dir, tb_read_file, tb_rename_durable
+#include "datasets/checksum.h" // uses: tb_checksum, tb_checksum_parse, tb_checksum_verify
+#include "datasets/extract.h" // uses: tb_extract_check_name
+#include "datasets/matfile.h" // uses: tb_mat_struct, tb_mat_field, tb_mat_value, TB_MAT_NUMBER, TB_MAT_CHAR, ...
 
 #include <archive.h>
 #include <archive_entry.h>

@@ -1,7 +1,7 @@
 /* Class-folder and packed-file image sets. */
 #include "datasets/imageset.h"
-#include "core/error.h"
-#include "core/fsutil.h"
+#include "core/error.h" // uses: tb_calloc, tb_fail, tb_fail_prefix, tb_malloc
+#include "core/fsutil.h" // uses: tb_pathf
 
 #include <dirent.h>
 #include <errno.h>

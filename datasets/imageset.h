@@ -4,7 +4,7 @@
 #ifndef TB_IMAGESET_H
 #define TB_IMAGESET_H
 
-#include "datasets/dataset.h"
+#include "datasets/dataset.h" // uses: tb_split, tb_dataset
 
 #include <stddef.h>
 #include <stdint.h>

@@ -9,7 +9,7 @@
  * image whose random crop covers 60% of it still decodes at full size, the
  * evaluation crop of a 1000x750 image decodes at half size. */
 #include "datasets/jpeg.h"
-#include "core/error.h"
+#include "core/error.h" // uses: tb_calloc, tb_fail, tb_fail_prefix
 
 #include <math.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
 #ifndef TB_JPEG_H
 #define TB_JPEG_H
 
-#include "core/rng.h"
+#include "core/rng.h" // uses: tb_rng
 
 #include <stddef.h>
 #include <stdint.h>

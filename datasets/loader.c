@@ -9,12 +9,12 @@
  * images about 590k/s with num_workers 0 (one core), 1.1M/s with 2 workers;
  * Fashion-MNIST padded 28 -> 32 about 1.3M/s on one core. */
 #include "datasets/loader.h"
-#include "datasets/augment.h"
-#include "core/error.h"
-#include "core/profile.h"
-#include "datasets/imageset.h"
-#include "datasets/jpeg.h"
-#include "core/rng.h"
+#include "core/error.h" // uses: tb_fail_prefix, tb_fail, tb_last_error, tb_calloc, tb_malloc
+#include "core/profile.h" // uses: tb_prof_thread_name, tb_prof_begin, tb_prof_end
+#include "core/rng.h" // uses: tb_rng, tb_rng_uniform, tb_rng_seed, tb_rng_below, tb_rng_shuffle
+#include "datasets/augment.h" // uses: tb_augment, TB_AUGMENT_PAD, tb_augment_image, tb_augment_init
+#include "datasets/imageset.h" // uses: tb_imageset_get
+#include "datasets/jpeg.h" // uses: tb_jpeg_ctx, tb_jpeg_ctx_new, tb_jpeg_size, tb_crop, tb_rrc_params, ...
 
 #include <pthread.h>
 #include <stdio.h>

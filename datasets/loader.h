@@ -25,7 +25,7 @@
 #ifndef TB_LOADER_H
 #define TB_LOADER_H
 
-#include "datasets/dataset.h"
+#include "datasets/dataset.h" // uses: tb_dataset
 
 #include <stdint.h>
 

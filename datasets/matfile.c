@@ -1,7 +1,7 @@
 /* MATLAB v5 MAT file reader for struct arrays (see matfile.h).  Reference:
  * "MAT-File Format", The MathWorks, sections 1-3 (Level 5 MAT-files). */
 #include "datasets/matfile.h"
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail
 
 #include <stdint.h>
 #include <stdlib.h>

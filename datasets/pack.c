@@ -7,11 +7,11 @@
  * CHW pixels.  Workers process a chunk of images at once; the main thread
  * writes them in order, so the file is identical for any thread count. */
 #include "datasets/pack.h"
-#include "datasets/dataset.h"
-#include "core/error.h"
-#include "core/fsutil.h"
-#include "datasets/imageset.h"
-#include "datasets/jpeg.h"
+#include "core/error.h" // uses: tb_fail, tb_last_error, tb_fail_prefix, tb_calloc
+#include "core/fsutil.h" // uses: tb_is_dir, tb_rename_durable
+#include "datasets/dataset.h" // uses: tb_dataset, tb_dataset_known, tb_dataset_names, tb_split, TB_SPLIT_TEST, ...
+#include "datasets/imageset.h" // uses: tb_pack_entry, TB_PACK_PAGE, tb_imageset, tb_imageset_get, ...
+#include "datasets/jpeg.h" // uses: tb_jpeg_ctx, tb_jpeg_size, tb_crop, tb_jpeg_decode, tb_resize_rgb, ...
 
 #include <errno.h>
 #include <pthread.h>

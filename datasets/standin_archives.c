@@ -6,10 +6,10 @@
  * gradient, a few shapes and pixel noise, so file sizes are realistic (about
  * 60-130 kB) and no image is blank. */
 #include "datasets/standin_archives.h"
-#include "datasets/dataset.h"
-#include "core/error.h"
-#include "core/fsutil.h"
-#include "core/rng.h"
+#include "core/error.h" // uses: tb_fail, tb_last_error
+#include "core/fsutil.h" // uses: tb_pathf, tb_rename_durable, tb_mkdir_p, tb_write_file
+#include "core/rng.h" // uses: tb_rng, tb_rng_below, tb_rng_seed, tb_rng_uniform, tb_rng_next, tb_rng_shuffle
+#include "datasets/dataset.h" // uses: tb_dataset, tb_dataset_synthetic, tb_dataset_free
 
 #include <archive.h>
 #include <archive_entry.h>

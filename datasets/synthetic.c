@@ -6,9 +6,9 @@
  * random crops, which shift by at most half a block), yet no two images are
  * alike.  The templates do not depend on the seed, so differently seeded sets
  * (train and test) are samples of the same task. */
-#include "datasets/dataset.h"
-#include "core/error.h"
-#include "core/rng.h"
+#include "core/error.h" // uses: tb_fail, tb_malloc
+#include "core/rng.h" // uses: tb_rng, tb_rng_seed, tb_rng_below, tb_rng_next
+#include "datasets/dataset.h" // uses: tb_dataset_synthetic, tb_dataset, tb_dataset_free
 
 #include <stdlib.h>
 #include <string.h>

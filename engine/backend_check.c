@@ -1,6 +1,6 @@
 #include "engine/backend_check.h"
 
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail
 
 #include <math.h>
 

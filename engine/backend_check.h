@@ -4,7 +4,7 @@
 #ifndef TB_SHAPE_CHECK_H
 #define TB_SHAPE_CHECK_H
 
-#include "engine/backend.h"
+#include "engine/backend.h" // uses: tb_shape, tb_conv_desc, tb_pool_desc, tb_tensor, tb_backend, tb_workspace, ...
 
 #define TB_SHAPE_FMT "%dx%dx%dx%d"
 #define TB_SHAPE_ARG(s) (s).n, (s).c, (s).h, (s).w

@@ -1,9 +1,9 @@
 #include "engine/checkpoint.h"
 
-#include "core/error.h"
-#include "engine/model_io.h"
-#include "rundir/rundir.h"
-#include "engine/safetensors.h"
+#include "core/error.h" // uses: tb_fail, tb_fail_prefix
+#include "engine/model_io.h" // uses: TB_IO_PARAMS, TB_IO_BUFFERS, TB_IO_OPT_STATE, tb_model_io_add, tb_model_io_load
+#include "engine/safetensors.h" // uses: tb_st_writer, tb_st_writer_create, tb_st_writer_meta, tb_st_writer_save, ...
+#include "rundir/rundir.h" // uses: tb_json_write_atomic
 
 #include <errno.h>
 #include <limits.h>

@@ -17,9 +17,9 @@
 #ifndef TB_CHECKPOINT_H
 #define TB_CHECKPOINT_H
 
-#include "engine/model.h"
-#include "engine/optim.h"
-#include "rundir/train_report.h"
+#include "engine/model.h" // uses: tb_model
+#include "engine/optim.h" // uses: tb_optimizer
+#include "rundir/train_report.h" // uses: tb_epoch_report
 
 #include <json-c/json.h>
 

@@ -1,6 +1,6 @@
 #include "engine/dist.h"
 
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail
 #include "tb_config.h"
 
 #include <pthread.h>

@@ -1,6 +1,6 @@
 #include "engine/grad_buckets.h"
 
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail
 
 #include <stdlib.h>
 

@@ -1,10 +1,10 @@
 #include "engine/grad_reduce.h"
 
-#include "core/error.h"
-#include "engine/grad_buckets.h"
+#include "core/error.h" // uses: tb_fail, tb_calloc, tb_malloc
+#include "engine/grad_buckets.h" // uses: tb_grad_bucket, tb_grad_buckets_plan
 #include "tb_config.h"
 #if TB_HAVE_CUDA
-#include "engine/cuda/cuda_nccl.h"
+#include "engine/cuda/cuda_nccl.h" // uses: tb_nccl, tb_nccl_allreduce, TB_NCCL_ID_BYTES, tb_nccl_unique_id, ...
 #endif
 
 #include <stdio.h>

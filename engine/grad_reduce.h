@@ -11,9 +11,9 @@
 #ifndef TB_GRAD_REDUCE_H
 #define TB_GRAD_REDUCE_H
 
-#include "engine/backend.h"
-#include "engine/dist.h"
-#include "engine/model.h"
+#include "engine/backend.h" // uses: tb_backend
+#include "engine/dist.h" // uses: tb_dist
+#include "engine/model.h" // uses: tb_model
 
 typedef struct tb_grad_reducer tb_grad_reducer;
 

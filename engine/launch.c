@@ -4,7 +4,7 @@
  * the caller (the CLI, or a sweep) waits for it and gets its exit status. */
 #include "engine/launch.h"
 
-#include "core/error.h"
+#include "core/error.h" // uses: TB_PRINTF, tb_fail, tb_last_error
 
 #include <errno.h>
 #include <limits.h>

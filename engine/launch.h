@@ -2,7 +2,7 @@
 #ifndef TB_LAUNCH_H
 #define TB_LAUNCH_H
 
-#include "spec/options.h"
+#include "spec/options.h" // uses: tb_train_config
 
 /* Runs `trainbench train` with c's options as c->gpus ranks under mpirun (or
  * srun --mpi=pmix inside a Slurm allocation) and returns its exit status.

@@ -7,10 +7,10 @@
  * head; a unit is convolution + optional batch norm + optional ReLU. */
 #include "engine/model.h"
 
-#include "core/error.h"
-#include "core/profile.h"
-#include "core/rng.h"
-#include "engine/backend_check.h"
+#include "core/error.h" // uses: tb_fail, tb_malloc, tb_calloc, tb_fail_prefix
+#include "core/profile.h" // uses: tb_prof_layers, tb_prof_begin, tb_prof_end
+#include "core/rng.h" // uses: tb_rng, tb_rng_seed, tb_rng_normal, tb_rng_uniform
+#include "engine/backend_check.h" // uses: tb_conv_out_shape
 
 #include <math.h>
 #include <stdio.h>

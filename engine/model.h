@@ -7,8 +7,8 @@
 #ifndef TB_MODEL_H
 #define TB_MODEL_H
 
-#include "engine/backend.h"
-#include "spec/model_spec.h" // defines: tb_model_spec, tb_model_spec_parse
+#include "engine/backend.h" // uses: tb_shape, tb_backend, tb_tensor
+#include "spec/model_spec.h" // uses: tb_model_spec
 
 #include <stdint.h>
 

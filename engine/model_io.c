@@ -1,6 +1,6 @@
 #include "engine/model_io.h"
 
-#include "core/error.h"
+#include "core/error.h" // uses: tb_calloc, tb_fail, tb_malloc, tb_fail_prefix
 
 #include <stdio.h>
 #include <stdlib.h>

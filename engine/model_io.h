@@ -10,9 +10,9 @@
 #ifndef TB_MODEL_IO_H
 #define TB_MODEL_IO_H
 
-#include "engine/model.h"
-#include "engine/optim.h"
-#include "engine/safetensors.h"
+#include "engine/model.h" // uses: tb_model
+#include "engine/optim.h" // uses: tb_optimizer
+#include "engine/safetensors.h" // uses: tb_st_writer, tb_st_file
 
 enum {
     TB_IO_PARAMS = 1u << 0,

@@ -1,7 +1,7 @@
 #include "engine/optim.h"
 
-#include "engine/backend_check.h"
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail, tb_fail_prefix
+#include "engine/backend_check.h" // uses: tb_opt_state_buffers
 
 #include <math.h>
 #include <stddef.h>

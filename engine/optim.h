@@ -7,8 +7,8 @@
 #ifndef TB_OPTIM_H
 #define TB_OPTIM_H
 
-#include "engine/backend.h"
-#include "engine/model.h"
+#include "engine/backend.h" // uses: tb_opt_kind, tb_backend
+#include "engine/model.h" // uses: tb_param
 
 typedef enum { TB_LR_CONSTANT, TB_LR_STEP, TB_LR_COSINE } tb_lr_schedule;
 

@@ -1,7 +1,7 @@
 /* safetensors reader and writer (format in safetensors.h). */
 #include "engine/safetensors.h"
 
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail, tb_calloc, tb_fail_prefix
 
 #include <errno.h>
 #include <fcntl.h>

@@ -8,26 +8,26 @@
  * Checkpoints and --resume are in trainer_checkpoint.c, result.json and
  * --repeat in trainer_result.c; trainer_run.h holds the state they share. */
 #include "engine/trainer.h"
-#include "engine/trainer_run.h"
+#include "engine/trainer_run.h" // uses: run, run_broadcast_dev, run_broadcast_model, run_now_s, ...
 
-#include "engine/backend.h"
-#include "engine/checkpoint.h"
-#include "datasets/dataset.h"
-#include "engine/dist.h"
-#include "core/error.h"
-#include "engine/grad_reduce.h"
-#include "engine/launch.h"
-#include "datasets/loader.h"
-#include "engine/model.h"
-#include "engine/model_io.h"
-#include "engine/optim.h"
-#include "core/profile.h"
-#include "rundir/rundir.h"
-#include "engine/sysinfo.h"
-#include "rundir/train_report.h"
+#include "core/error.h" // uses: tb_malloc, tb_last_error, tb_calloc, tb_fail_prefix, tb_fail
+#include "core/profile.h" // uses: tb_prof_set_device, tb_prof_device, tb_prof_on, tb_prof_begin, tb_prof_end, ...
+#include "datasets/dataset.h" // uses: tb_dataset_free, tb_dataset_default_dir, tb_dataset_load, TB_SPLIT_TRAIN, ...
+#include "datasets/loader.h" // uses: tb_loader_destroy, tb_loader_config, tb_loader_config_defaults, ...
+#include "engine/backend.h" // uses: tb_backend, TB_DEVICE_CPU, tb_cpu_backend_create, tb_opt_kind, tb_tensor
+#include "engine/checkpoint.h" // uses: tb_checkpoint_state_free
+#include "engine/dist.h" // uses: tb_dist_broadcast_f32, tb_dist_check_gpus, tb_dist_allreduce_sum_f64, ...
+#include "engine/grad_reduce.h" // uses: tb_grad_reducer_destroy, tb_grad_reducer_create, tb_grad_reducer_begin, ...
+#include "engine/launch.h" // uses: tb_launch_ranks
+#include "engine/model.h" // uses: tb_model_params, tb_model_param_count, tb_model_destroy, tb_param, tb_buffer, ...
+#include "engine/model_io.h" // uses: tb_model_save_safetensors, TB_IO_PARAMS, TB_IO_BUFFERS
+#include "engine/optim.h" // uses: tb_optimizer_free_state, tb_optim_config, tb_optim_config_defaults, ...
+#include "engine/sysinfo.h" // uses: tb_sysinfo_json, tb_sysinfo_rss_bytes
+#include "rundir/rundir.h" // uses: tb_rundir_close, tb_rundir_event, tb_rundir_default_path, tb_rundir_reopen, ...
+#include "rundir/train_report.h" // uses: tb_epoch_report, tb_phase, tb_phase_name, TB_PHASE_H2D, ...
 #include "tb_config.h"
 #if TB_HAVE_CUDA
-#include "engine/cuda/cuda_backend.h"
+#include "engine/cuda/cuda_backend.h" // uses: tb_cuda_device_count, tb_cuda_backend_create
 #endif
 
 #include <math.h>

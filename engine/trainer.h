@@ -4,7 +4,7 @@
 #ifndef TB_TRAINER_H
 #define TB_TRAINER_H
 
-#include "spec/options.h"
+#include "spec/options.h" // uses: tb_train_config
 
 /* Runs a validated configuration.  Returns the process exit status:
  * 0 completed, 1 failed (data, memory, numerics; result.json says why),

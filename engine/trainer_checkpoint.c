@@ -2,13 +2,13 @@
  * holds the file format): the state at the loop's position, summed over the
  * data-parallel ranks; the option checks a resume must pass; loading and
  * broadcasting a checkpoint; the partial epoch it continues. */
-#include "engine/trainer_run.h"
+#include "engine/trainer_run.h" // uses: run, run_now_s, run_save_checkpoint, run_checkpoint_hint, ...
 
-#include "core/error.h"
-#include "engine/backend_check.h"
-#include "core/profile.h"
-#include "engine/safetensors.h"
-#include "engine/trainer.h"
+#include "core/error.h" // uses: tb_malloc, tb_fail
+#include "core/profile.h" // uses: tb_prof_begin, tb_prof_end
+#include "engine/backend_check.h" // uses: tb_opt_state_buffers
+#include "engine/safetensors.h" // uses: tb_st_file, tb_st_open, tb_st_meta, tb_st_close
+#include "engine/trainer.h" // uses: tb_train_resume_check
 
 #include <errno.h>
 #include <math.h>

@@ -1,11 +1,11 @@
 /* result.json for the training loop, failures, and --repeat's figures. */
-#include "engine/trainer_run.h"
+#include "engine/trainer_run.h" // uses: run, run_write_result, run_now_s, run_fail, run_reset_for_repeat, ...
 
-#include "core/error.h"
+#include "core/error.h" // uses: tb_last_error
 #include "tb_config.h"
 #if TB_HAVE_CUDA
-#include "engine/cuda/cuda_backend.h"
-#include "rundir/rundir.h"
+#include "engine/cuda/cuda_backend.h" // uses: tb_cuda_peak_bytes
+#include "rundir/rundir.h" // uses: tb_rundir_write_json, tb_rundir_event, TB_STATUS_FAILED
 #endif
 
 #include <stdio.h>

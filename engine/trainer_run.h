@@ -5,17 +5,17 @@
 #ifndef TB_TRAINER_RUN_H
 #define TB_TRAINER_RUN_H
 
-#include "engine/backend.h"
-#include "engine/checkpoint.h"
-#include "datasets/dataset.h"
-#include "engine/dist.h"
-#include "engine/grad_reduce.h"
-#include "datasets/loader.h"
-#include "engine/model.h"
-#include "engine/optim.h"
-#include "spec/options.h"
-#include "rundir/rundir.h"
-#include "rundir/train_report.h"
+#include "datasets/dataset.h" // uses: tb_dataset
+#include "datasets/loader.h" // uses: tb_loader
+#include "engine/backend.h" // uses: tb_backend
+#include "engine/checkpoint.h" // uses: tb_checkpoint_state
+#include "engine/dist.h" // uses: tb_dist
+#include "engine/grad_reduce.h" // uses: tb_grad_reducer
+#include "engine/model.h" // uses: tb_model
+#include "engine/optim.h" // uses: tb_optimizer
+#include "rundir/rundir.h" // uses: tb_rundir
+#include "rundir/train_report.h" // uses: tb_epoch_report
+#include "spec/options.h" // uses: tb_train_config
 
 #include <json-c/json.h>
 #include <time.h>

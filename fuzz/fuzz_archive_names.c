@@ -5,8 +5,8 @@
  * afterwards (an escape through "..", an absolute name or a symlink).
  * Any other input is "NAME\nLINK-TARGET": tb_extract_check_name and
  * tb_extract_link_inside are compared with a lexical resolver written here. */
-#include "datasets/extract.h"
-#include "fuzz/fuzz_util.h"
+#include "datasets/extract.h" // uses: tb_extract_archive, tb_extract_check_name, tb_extract_link_inside
+#include "fuzz/fuzz_util.h" // uses: fuzz_path, fuzz_write, fuzz_dir
 
 #include <dirent.h>
 #include <ftw.h>

@@ -2,7 +2,7 @@
  * checkpoint.safetensors' metadata, which --resume trusts only after this
  * parser has checked every field.  A state that parses must survive a round
  * trip through tb_checkpoint_state_text unchanged in what resume uses. */
-#include "engine/checkpoint.h"
+#include "engine/checkpoint.h" // uses: tb_checkpoint_state, tb_checkpoint_state_parse, tb_checkpoint_state_text, ...
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* CIFAR-10/100 binary batches (datasets/cifar.c): the input as one batch
  * file, read as CIFAR-10 and as CIFAR-100, whole and with a --limit. */
-#include "datasets/dataset.h"
-#include "fuzz/fuzz_util.h"
+#include "datasets/dataset.h" // uses: tb_dataset, tb_cifar_read_batches, tb_dataset_free
+#include "fuzz/fuzz_util.h" // uses: fuzz_path, fuzz_write
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,7 +1,7 @@
 /* events.jsonl (rundir/rundir.c): tb_events_read, which must skip a final
  * line without its newline, and tb_json_read_file on the same bytes. */
-#include "fuzz/fuzz_util.h"
-#include "rundir/rundir.h"
+#include "fuzz/fuzz_util.h" // uses: fuzz_path, fuzz_write
+#include "rundir/rundir.h" // uses: tb_events_read, tb_json_read_file
 
 #include <json-c/json.h>
 

@@ -1,7 +1,7 @@
 /* IDX files (datasets/idx.c), plain or gzipped: the same bytes go to the
  * images and the labels reader, whole and with a --limit. */
-#include "datasets/dataset.h"
-#include "fuzz/fuzz_util.h"
+#include "datasets/dataset.h" // uses: tb_dataset, tb_idx_read_images, tb_dataset_free, tb_idx_read_labels
+#include "fuzz/fuzz_util.h" // uses: fuzz_path, fuzz_write
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,7 +1,7 @@
 /* MATLAB v5 MAT files (datasets/matfile.c): read the 'synsets' struct array
  * from the bytes as given, then touch every value the reader returned so
  * ASan checks the sizes it promised. */
-#include "datasets/matfile.h"
+#include "datasets/matfile.h" // uses: tb_mat_struct, tb_mat_read_struct, tb_mat_field, tb_mat_value, ...
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,9 +1,9 @@
 /* Packed datasets (datasets/imageset.c, docs/packed-format.md): the header
  * and index checks of tb_pack_open, then both splits loaded as training
  * does and every kept image's bytes read. */
-#include "datasets/dataset.h"
-#include "fuzz/fuzz_util.h"
-#include "datasets/imageset.h"
+#include "datasets/dataset.h" // uses: tb_dataset, TB_SPLIT_TEST, TB_SPLIT_TRAIN, tb_dataset_free
+#include "datasets/imageset.h" // uses: tb_imageset_load_packed, tb_imageset_get
+#include "fuzz/fuzz_util.h" // uses: fuzz_path, fuzz_write
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,7 +1,7 @@
 /* Preset files (lab/preset.c): parse and validate, then expand the sweep
  * at both scales and render the [table] section, as `trainbench run` does. */
-#include "fuzz/fuzz_util.h"
-#include "lab/preset.h"
+#include "fuzz/fuzz_util.h" // uses: fuzz_path, fuzz_write
+#include "lab/preset.h" // uses: tb_preset, tb_preset_load, tb_preset_table_json, tb_plan, tb_plan_expand, ...
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

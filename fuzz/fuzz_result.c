@@ -3,10 +3,10 @@
  * sweep's plan.json, summary.json and configuration 01's result.json: each
  * reader looks at its own keys, so one object can drive them all.  Then the
  * listing, both table builders, the merge and every export format run. */
-#include "lab/export.h"
-#include "fuzz/fuzz_util.h"
-#include "lab/results.h"
-#include "lab/table.h"
+#include "fuzz/fuzz_util.h" // uses: fuzz_path, fuzz_write
+#include "lab/export.h" // uses: TB_EXPORT_MD, TB_EXPORT_JSON, tb_export_string, tb_export_format
+#include "lab/results.h" // uses: tb_results_list
+#include "lab/table.h" // uses: tb_table, tb_table_from_runs, tb_table_from_sweep, tb_table_merge, tb_table_free
 
 static void export_all(const tb_table *t, int n)
 {

@@ -1,8 +1,8 @@
 /* safetensors files (engine/safetensors.c): open and validate, then look
  * every tensor up and copy the F32 ones out as model_io.c does.  A valid
  * file must survive a write and a second read unchanged in its names. */
-#include "fuzz/fuzz_util.h"
-#include "engine/safetensors.h"
+#include "engine/safetensors.h" // uses: tb_st_file, tb_st_open, tb_st_meta, tb_st_tensor, tb_st_find, ...
+#include "fuzz/fuzz_util.h" // uses: fuzz_path, fuzz_write
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,7 +1,7 @@
 /* Markdown, CSV and JSON export of result tables (see export.h). */
 #include "lab/export.h"
 
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail
 
 #include <errno.h>
 #include <fcntl.h>

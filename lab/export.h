@@ -3,7 +3,7 @@
 #ifndef TB_EXPORT_H
 #define TB_EXPORT_H
 
-#include "lab/table.h"
+#include "lab/table.h" // uses: tb_table
 
 #include <stdio.h>
 

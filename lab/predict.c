@@ -1,6 +1,6 @@
 #include "lab/predict.h"
 
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail
 
 #include <math.h>
 

@@ -3,8 +3,8 @@
  * accepted, and is found before anything runs. */
 #include "lab/preset.h"
 
-#include "core/error.h"
-#include "lab/table.h"
+#include "core/error.h" // uses: tb_fail, tb_fail_prefix, tb_last_error
+#include "lab/table.h" // uses: tb_table_column_find, tb_column_def, tb_table_columns
 
 #include <ini.h>
 #include <limits.h>

@@ -15,7 +15,7 @@
 #ifndef TB_PRESET_H
 #define TB_PRESET_H
 
-#include "spec/options.h"
+#include "spec/options.h" // uses: tb_train_config
 
 #include <json-c/json.h>
 

@@ -1,9 +1,9 @@
 /* `trainbench results`: one line per sweep or run under a runs folder. */
 #include "lab/results.h"
 
-#include "core/error.h"
-#include "core/json.h"
-#include "rundir/rundir.h"
+#include "core/error.h" // uses: tb_fail
+#include "core/json.h" // uses: tb_json_num, tb_json_get, tb_json_str, tb_json_arr
+#include "rundir/rundir.h" // uses: TB_STATUS_RUNNING, TB_STATUS_INTERRUPTED, tb_json_read_file, ...
 
 #include <dirent.h>
 #include <errno.h>

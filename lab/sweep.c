@@ -9,11 +9,11 @@
 #include "lab/sweep.h"
 
 
-#include "core/error.h"
-#include "core/json.h"
-#include "lab/export.h"
-#include "rundir/rundir.h"
-#include "lab/table.h"
+#include "core/error.h" // uses: tb_fail, tb_fail_prefix, tb_last_error
+#include "core/json.h" // uses: tb_json_arr, tb_json_str, tb_json_num, tb_json_get, tb_json_obj
+#include "lab/export.h" // uses: tb_export_string, TB_EXPORT_MD, tb_text_write_atomic
+#include "lab/table.h" // uses: tb_table, tb_table_from_sweep, tb_table_free
+#include "rundir/rundir.h" // uses: TB_STATUS_COMPLETED, TB_STATUS_FAILED, TB_STATUS_REFUSED, ...
 
 #include <dirent.h>
 #include <errno.h>

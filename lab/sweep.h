@@ -5,7 +5,7 @@
 #ifndef TB_SWEEP_H
 #define TB_SWEEP_H
 
-#include "lab/preset.h"
+#include "lab/preset.h" // uses: tb_preset, tb_plan, tb_plan_entry
 
 typedef struct {
     const char *runs_dir;  /* parent of new sweep directories ("runs") */

@@ -2,12 +2,11 @@
  * configuration's result.json), with the derived figures of derived.c.
  * This file assembles them; table_columns.c, table_cells.c, table_format.c
  * and table_pivot.c hold the parts. */
-#include "lab/table_internal.h"
+#include "core/json.h" // uses: tb_json_get, tb_json_obj, tb_json_str, tb_json_num, tb_json_arr
+#include "lab/table_internal.h" // uses: tb_table_default_header, tb_table_option_kind, tb_table_cell_value, ...
 
-#include "rundir/derived.h"
-#include "core/error.h"
-#include "spec/options.h"
-#include "rundir/rundir.h"
+#include "core/error.h" // uses: tb_fail, tb_fail_prefix
+#include "rundir/rundir.h" // uses: TB_STATUS_COMPLETED, tb_json_read_file, TB_STATUS_PENDING
 
 #include <limits.h>
 #include <math.h>

@@ -1,10 +1,11 @@
 /* The table's cells: figures read from result.json and those derived from
  * them (global batch, bandwidth, speedup against a baseline row). */
-#include "lab/table_internal.h"
+#include "core/json.h" // uses: tb_json_arr, tb_json_num, tb_json_get, tb_json_str
+#include "lab/table_internal.h" // uses: tb_table_option_value, tb_table_planned_options, tb_table_same_value, ...
 
-#include "rundir/derived.h"
-#include "spec/options.h"
-#include "rundir/rundir.h"
+#include "rundir/derived.h" // uses: tb_format_hms, tb_allreduce_bandwidth, tb_speedup, tb_weak_speedup, ...
+#include "rundir/rundir.h" // uses: TB_STATUS_COMPLETED, TB_STATUS_PENDING
+#include "spec/options.h" // uses: tb_option, tb_option_find, tb_option_spell, TB_SPELL_KEY, TB_SPELL_PRESET, ...
 
 #include <limits.h>
 #include <math.h>

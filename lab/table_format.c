@@ -1,7 +1,7 @@
 /* Formatting table cells for export. */
-#include "lab/table.h"
+#include "lab/table.h" // uses: tb_cell, tb_col_kind, tb_cell_format, TB_COL_COUNT, TB_COL_SECONDS, TB_COL_WALL, ...
 
-#include "rundir/derived.h"
+#include "rundir/derived.h" // uses: tb_format_hms
 
 #include <math.h>
 #include <stdio.h>

@@ -3,9 +3,8 @@
 #ifndef TB_TABLE_INTERNAL_H
 #define TB_TABLE_INTERNAL_H
 
-#include "lab/table.h"
+#include "lab/table.h" // uses: tb_col_kind, tb_cell, tb_table
 
-#include "core/json.h"
 
 #include <json-c/json.h>
 

@@ -1,7 +1,8 @@
 /* Pivoting a long table out wide: one column per value of an option. */
-#include "lab/table_internal.h"
+#include "core/json.h" // uses: tb_json_arr, tb_json_str
+#include "lab/table_internal.h" // uses: tb_table_same_value, tb_table_pivot, tb_table_option_value, ...
 
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail
 
 #include <math.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
 
 #include "rundir/rundir.h"
 
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail, tb_calloc
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,7 +1,7 @@
 #include "rundir/train_report.h"
 
-#include "rundir/derived.h"
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail
+#include "rundir/derived.h" // uses: tb_allreduce_bandwidth
 
 #include <limits.h>
 #include <math.h>

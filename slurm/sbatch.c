@@ -6,10 +6,8 @@
  * command line is single-quoted, so no value can inject shell. */
 #include "slurm/sbatch.h"
 
-#include "core/error.h"
-#include "core/fsutil.h"
-#include "lab/preset.h"
-#include "rundir/rundir.h"
+#include "core/error.h" // uses: tb_fail
+#include "lab/preset.h" // uses: tb_preset
 
 #include <errno.h>
 #include <limits.h>

@@ -1,5 +1,5 @@
 /* Model names -> architecture descriptions.  Each model is one table row. */
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail
 #include "spec/model_spec.h"
 
 #include <stdio.h>

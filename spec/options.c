@@ -1,7 +1,7 @@
 #include "spec/options.h"
 
-#include "core/error.h"
-#include "spec/model_spec.h"
+#include "core/error.h" // uses: tb_fail, tb_fail_prefix
+#include "spec/model_spec.h" // uses: tb_model_spec, tb_model_spec_parse
 
 #include <errno.h>
 #include <math.h>

@@ -1,9 +1,9 @@
 /* config.json: a training configuration as JSON and back (see options.h).
  * The trainer writes it at the start of a run; --resume reads it back; the
  * checkpoint keeps the same text as the run's identity. */
-#include "spec/options.h"
+#include "spec/options.h" // uses: tb_train_config_to_json, tb_train_config, tb_option, tb_train_options, ...
 
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail, tb_fail_prefix
 
 #include <json-c/json.h>
 #include <stdio.h>

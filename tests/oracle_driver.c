@@ -13,16 +13,16 @@
  *
  * The batch file holds "input" [T][C][H][W] F32 and "labels" [T] I64 or I32;
  * step s uses images (s mod T/N)*N .. +N-1.  A test tool, not installed. */
-#include "engine/backend.h"
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail, tb_malloc, tb_calloc, tb_fail_prefix, tb_last_error
+#include "engine/backend.h" // uses: tb_backend, tb_opt_kind, tb_cpu_backend_create
 #include "tb_config.h"
 #if TB_HAVE_CUDA
-#include "engine/cuda/cuda_backend.h"
+#include "engine/cuda/cuda_backend.h" // uses: tb_cuda_backend_create
 #endif
-#include "engine/model.h"
-#include "engine/model_io.h"
-#include "engine/optim.h"
-#include "engine/safetensors.h"
+#include "engine/model.h" // uses: tb_model, tb_model_logits, tb_param, tb_model_params, tb_model_param_count, ...
+#include "engine/model_io.h" // uses: tb_model_io_add, TB_IO_GRADS, TB_IO_BUFFERS, TB_IO_PARAMS, TB_IO_OPT_STATE, ...
+#include "engine/optim.h" // uses: tb_optim_config, tb_optim_config_defaults, tb_opt_kind_parse, tb_optimizer, ...
+#include "engine/safetensors.h" // uses: tb_st_file, tb_st_open, tb_st_tensor, tb_st_find, TB_ST_F32, TB_ST_I64, ...
 
 #include <getopt.h>
 #include <limits.h>

@@ -1,9 +1,9 @@
 /* Dataset readers: the real Fashion-MNIST when installed, strict rejection of
  * damaged IDX and CIFAR files, CIFAR round trips, limits, synthetic data. */
-#include "tests/check.h"
-#include "datasets/dataset.h"
-#include "core/error.h"
-#include "core/rng.h"
+#include "core/error.h" // uses: tb_last_error
+#include "core/rng.h" // uses: tb_rng, tb_rng_next, tb_rng_below, tb_rng_seed
+#include "datasets/dataset.h" // uses: tb_dataset_default_dir, tb_dataset, tb_dataset_load, TB_SPLIT_TRAIN, ...
+#include "tests/check.h" // uses: CHECK, CHECK_CLOSE, check_finish
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -13,15 +13,15 @@
  * augmentation) must match exactly.
  *
  * Usage: test_gpu_ops [fp32|bf16 ...] (default: both). */
-#include "datasets/augment.h"
-#include "engine/backend.h"
-#include "tests/check.h"
-#include "engine/cuda/cuda_backend.h"
-#include "engine/cuda/cuda_kernels.h"
-#include "core/error.h"
-#include "engine/model.h"
-#include "engine/optim.h"
-#include "core/rng.h"
+#include "core/error.h" // uses: tb_last_error, TB_PRINTF, tb_clear_error, tb_fail
+#include "core/rng.h" // uses: tb_rng, tb_rng_normal, tb_rng_next, tb_rng_seed
+#include "datasets/augment.h" // uses: tb_augment, tb_augment_init, tb_augment_image
+#include "engine/backend.h" // uses: tb_backend, tb_tensor, tb_shape, TB_LAYOUT_PLAIN, tb_conv_desc, ...
+#include "engine/cuda/cuda_backend.h" // uses: tb_cuda_backend_create, tb_cuda_device_count
+#include "engine/cuda/cuda_kernels.h" // uses: tbk_augment_u8
+#include "engine/model.h" // uses: tb_model, tb_model_create, tb_model_input, tb_model_forward, tb_model_logits, ...
+#include "engine/optim.h" // uses: tb_opt_kind_name, tb_optim_config, tb_optim_config_defaults, tb_optimizer, ...
+#include "tests/check.h" // uses: CHECK, CHECK_CLOSE, check_finish
 
 #include <cuda_runtime_api.h>
 #include <stdarg.h>

@@ -1,11 +1,11 @@
 /* Gradient buckets (grad_buckets.c): reverse parameter order, sizes under the
  * cap, every gradient in exactly one bucket; and the model's gradient hook
  * reports every parameter once, in the reverse order the buckets assume. */
-#include "engine/backend.h"
-#include "tests/check.h"
-#include "core/error.h"
-#include "engine/grad_buckets.h"
-#include "engine/model.h"
+#include "core/error.h" // uses: tb_last_error, tb_fail
+#include "engine/backend.h" // uses: tb_backend, tb_cpu_backend_create, tb_tensor
+#include "engine/grad_buckets.h" // uses: tb_grad_bucket, tb_grad_buckets_plan
+#include "engine/model.h" // uses: tb_model, tb_model_create, tb_model_dlogits, tb_model_set_grad_hook, ...
+#include "tests/check.h" // uses: CHECK, check_finish
 
 #include <stdlib.h>
 #include <string.h>

@@ -11,11 +11,11 @@
  * (naive loops, training-mode batch norm, mean cross-entropy), with a step of
  * 1e-6, which resolves the derivative to ~1e-8.  That reference is itself
  * checked first: its loss must equal the engine's. */
-#include "engine/backend.h"
-#include "tests/check.h"
-#include "core/error.h"
-#include "engine/model.h"
-#include "core/rng.h"
+#include "core/error.h" // uses: tb_last_error
+#include "core/rng.h" // uses: tb_rng, tb_rng_seed, tb_rng_normal, tb_rng_below
+#include "engine/backend.h" // uses: tb_backend, tb_cpu_backend_create, tb_tensor, tb_shape_count
+#include "engine/model.h" // uses: tb_param, tb_model, tb_model_create, tb_model_input, tb_model_forward, ...
+#include "tests/check.h" // uses: CHECK, CHECK_CLOSE, check_finish
 
 #include <stdlib.h>
 #include <string.h>

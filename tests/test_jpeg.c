@@ -2,14 +2,14 @@
  * flip and normalisation on known pixels, reduced-scale decoding, loader
  * batches identical for any worker count on class folders, and packed files
  * (JPEG and raw) read back byte for byte with identical loader output. */
-#include "tests/check.h"
-#include "datasets/pack.h"
-#include "datasets/dataset.h"
-#include "core/error.h"
-#include "core/fsutil.h"
-#include "datasets/imageset.h"
-#include "datasets/jpeg.h"
-#include "datasets/loader.h"
+#include "core/error.h" // uses: tb_last_error
+#include "core/fsutil.h" // uses: tb_mkdir_p, tb_write_file, tb_rm_rf
+#include "datasets/dataset.h" // uses: tb_dataset, tb_dataset_load, TB_SPLIT_TRAIN, TB_SPLIT_TEST, tb_dataset_free
+#include "datasets/imageset.h" // uses: tb_imageset_class_name, tb_pack, tb_pack_open, tb_pack_header, ...
+#include "datasets/jpeg.h" // uses: tb_crop, tb_rrc_params, tb_center_params, tb_jpeg_ctx, tb_jpeg_ctx_new, ...
+#include "datasets/loader.h" // uses: tb_loader_config, tb_loader_config_defaults, tb_loader, tb_loader_create, ...
+#include "datasets/pack.h" // uses: tb_pack_options, tb_pack_write
+#include "tests/check.h" // uses: CHECK, CHECK_CLOSE, check_finish
 
 #include <stdlib.h>
 #include <string.h>

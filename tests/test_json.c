@@ -1,7 +1,7 @@
 /* core/json: a missing, null or mistyped field reads as the caller's fallback,
  * never a crash; numbers are JSON ints and doubles only. */
-#include "tests/check.h"
-#include "core/json.h"
+#include "core/json.h" // uses: tb_json_num, tb_json_int, tb_json_str, tb_json_bool, tb_json_obj, tb_json_arr, ...
+#include "tests/check.h" // uses: CHECK, check_finish
 
 #include <limits.h>
 #include <math.h>

@@ -7,11 +7,11 @@
  * from y) is checked against the plain path's oneDNN kernel and separate
  * ReLU.  Every case runs twice with stale data left in the output buffers,
  * as in a second training step. */
-#include "engine/backend.h"
-#include "engine/backend_check.h"
-#include "tests/check.h"
-#include "core/error.h"
-#include "core/rng.h"
+#include "core/error.h" // uses: tb_last_error
+#include "core/rng.h" // uses: tb_rng, tb_rng_normal, tb_rng_seed
+#include "engine/backend.h" // uses: tb_backend, tb_tensor, tb_shape, tb_shape_count, TB_LAYOUT_PLAIN, ...
+#include "engine/backend_check.h" // uses: tb_conv_out_shape
+#include "tests/check.h" // uses: CHECK, check_finish
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,10 +1,10 @@
 /* The data loader: same batches for any worker count, every image once per
  * epoch, disjoint shards, exact crops/flips/normalisation/padding, and clean
  * abandonment and teardown of epochs in flight. */
-#include "tests/check.h"
-#include "datasets/dataset.h"
-#include "core/error.h"
-#include "datasets/loader.h"
+#include "core/error.h" // uses: tb_last_error
+#include "datasets/dataset.h" // uses: tb_dataset, tb_dataset_synthetic, tb_dataset_free, tb_dataset_load, ...
+#include "datasets/loader.h" // uses: tb_loader_config, tb_loader, tb_loader_create, tb_loader_height, ...
+#include "tests/check.h" // uses: CHECK, CHECK_CLOSE, check_finish
 
 #include <stdint.h>
 #include <stdlib.h>

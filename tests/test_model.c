@@ -1,10 +1,10 @@
 /* Model descriptions (parameter counts the labs and torchvision report) and
  * the model on the CPU backend: shapes, naming, initialisation, determinism,
  * train/eval modes. */
-#include "engine/backend.h"
-#include "tests/check.h"
-#include "core/error.h"
-#include "engine/model.h"
+#include "core/error.h" // uses: tb_last_error
+#include "engine/backend.h" // uses: tb_backend, tb_cpu_backend_create, tb_tensor, tb_shape_count
+#include "engine/model.h" // uses: tb_model_info, tb_model_describe, tb_model_info_free, tb_layer_info, tb_param, ...
+#include "tests/check.h" // uses: CHECK, check_finish
 
 #include <stdlib.h>
 #include <string.h>

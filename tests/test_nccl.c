@@ -4,11 +4,11 @@
  * compute stream ordered after it).  With one rank a sum changes nothing,
  * so the gradients must come back as they were.  More ranks need more GPUs
  * and MPI: bench/overlap --device cuda.  Suite 'gpu'; exits 77 without a GPU. */
-#include "engine/backend.h"
-#include "tests/check.h"
-#include "engine/cuda/cuda_backend.h"
-#include "engine/cuda/cuda_nccl.h"
-#include "core/error.h"
+#include "core/error.h" // uses: tb_last_error
+#include "engine/backend.h" // uses: tb_backend
+#include "engine/cuda/cuda_backend.h" // uses: tb_cuda_device_count, tb_cuda_backend_create
+#include "engine/cuda/cuda_nccl.h" // uses: TB_NCCL_ID_BYTES, tb_nccl_unique_id, tb_nccl, tb_nccl_create, ...
+#include "tests/check.h" // uses: CHECK, check_finish
 
 #include <stdio.h>
 #include <stdlib.h>

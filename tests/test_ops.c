@@ -11,10 +11,10 @@
  *   add (+relu)                                 1e-7 (one rounding)
  *   avg pool fwd 1e-6, bwd 2e-6                      (sums of up to 64 terms)
  *   softmax cross-entropy loss and gradient     1e-5 */
-#include "engine/backend.h"
-#include "tests/check.h"
-#include "core/error.h"
-#include "core/rng.h"
+#include "core/error.h" // uses: tb_last_error, TB_PRINTF, tb_clear_error
+#include "core/rng.h" // uses: tb_rng, tb_rng_normal, tb_rng_below, tb_rng_seed
+#include "engine/backend.h" // uses: tb_backend, tb_tensor, TB_LAYOUT_PLAIN, tb_shape_count, tb_shape, ...
+#include "tests/check.h" // uses: CHECK, CHECK_CLOSE, check_finish
 
 #include <stdarg.h>
 #include <stdlib.h>

@@ -4,10 +4,10 @@
  *
  * The backend is a minimal host one (calloc/free plus the CPU optimizer
  * kernels), so this runs without oneDNN or the rest of the CPU backend. */
-#include "tests/check.h"
-#include "engine/cpu/cpu_optim.h"
-#include "core/error.h"
-#include "engine/optim.h"
+#include "core/error.h" // uses: tb_fail, tb_calloc, tb_last_error, tb_clear_error
+#include "engine/cpu/cpu_optim.h" // uses: tb_cpu_opt_step, tb_cpu_sum_squares
+#include "engine/optim.h" // uses: tb_opt_kind_name, tb_optim_config, tb_optim_config_defaults, tb_optimizer, ...
+#include "tests/check.h" // uses: CHECK_CLOSE, CHECK, check_finish
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,8 +1,8 @@
 /* The ring all-reduce cost model and the epoch-time predictions, against
  * values worked out by hand. */
-#include "tests/check.h"
-#include "core/error.h"
-#include "lab/predict.h"
+#include "core/error.h" // uses: tb_last_error
+#include "lab/predict.h" // uses: tb_ring_allreduce_s, tb_predict_input, tb_predict_defaults, tb_predict_point, ...
+#include "tests/check.h" // uses: CHECK_CLOSE, CHECK, check_finish
 
 int main(void)
 {

@@ -4,13 +4,13 @@
  * hand (shared/labs): the ImageNet scaling table (004), Lab 5's strong and
  * weak scaling (000), the multi-GPU report's bandwidth formula (003) and
  * Lab 2's C5 epoch (001). */
-#include "tests/check.h"
+#include "tests/check.h" // uses: CHECK, CHECK_CLOSE, check_finish
 #include "tb_config.h"
-#include "rundir/derived.h"
-#include "core/error.h"
-#include "lab/preset.h"
-#include "lab/table.h"
-#include "spec/options.h"
+#include "core/error.h" // uses: tb_last_error
+#include "lab/preset.h" // uses: tb_preset, tb_preset_load, tb_plan, tb_plan_expand, tb_plan_free, tb_plan_entry, ...
+#include "lab/table.h" // uses: tb_cell, tb_cell_format, TB_COL_COUNT, TB_COL_EFFIC, TB_COL_SECONDS
+#include "rundir/derived.h" // uses: tb_scaling_efficiency, tb_speedup, tb_weak_speedup, tb_allreduce_bandwidth, ...
+#include "spec/options.h" // uses: tb_option, tb_train_options, tb_option_spell, TB_SPELL_KEY, ...
 
 #include <json-c/json.h>
 #include <math.h>

@@ -8,9 +8,9 @@
  * marks smaller than a step (spans open across a resolution); that the
  * device runs behind the host; other threads' spans stay host-only; and a
  * failing device stops GPU spans without losing host ones. */
-#include "tests/check.h"
-#include "core/error.h"
-#include "core/profile.h"
+#include "core/error.h" // uses: tb_fail, tb_last_error
+#include "core/profile.h" // uses: tb_prof_device, tb_prof_take_events, tb_prof_begin, tb_prof_end, ...
+#include "tests/check.h" // uses: CHECK, check_finish
 
 #include <json-c/json.h>
 #include <pthread.h>

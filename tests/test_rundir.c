@@ -3,10 +3,10 @@
 #define _GNU_SOURCE
 #endif
 
-#include "tests/check.h"
-#include "core/error.h"
-#include "rundir/rundir.h"
-#include "engine/sysinfo.h"
+#include "core/error.h" // uses: tb_last_error, tb_clear_error
+#include "engine/sysinfo.h" // uses: tb_sysinfo_json, tb_sysinfo_cpu_model, tb_sysinfo_cpu_cores
+#include "rundir/rundir.h" // uses: tb_rundir, tb_rundir_create, tb_rundir_path, tb_rundir_event, tb_rundir_close, ...
+#include "tests/check.h" // uses: CHECK, check_finish
 
 #include <ctype.h>
 #include <dirent.h>

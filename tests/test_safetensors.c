@@ -1,11 +1,11 @@
 /* safetensors reader/writer and model load/save by name: round trips, and
  * rejection (with the file and tensor named) of every malformed file the
  * reader promises to catch. */
-#include "tests/check.h"
-#include "core/error.h"
-#include "engine/model.h"
-#include "engine/model_io.h"
-#include "engine/safetensors.h"
+#include "core/error.h" // uses: tb_clear_error, tb_last_error
+#include "engine/model.h" // uses: tb_model, tb_model_create, tb_buffer, tb_model_buffers, tb_param, ...
+#include "engine/model_io.h" // uses: tb_model_save_safetensors, TB_IO_PARAMS, TB_IO_BUFFERS, ...
+#include "engine/safetensors.h" // uses: tb_st_file, tb_st_open, tb_st_close, tb_st_writer, tb_st_writer_create, ...
+#include "tests/check.h" // uses: CHECK, check_finish
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,16 +1,16 @@
 /* The workbench's pure drawing code (issue 7): axis scaling, bars, stacked
  * bars, charts, tables, layout at 80x24 and 200x60 and below the minimum,
  * and the live state fed from events. */
-#include "tests/check.h"
+#include "tests/check.h" // uses: CHECK, check_finish
 
 #include <stdio.h>
-#include "tui/cells.h"
-#include "tui/layout.h"
-#include "tui/screens.h"
-#include "tui/config.h"
-#include "core/error.h"
-#include "lab/predict.h"
-#include "tui/sweep_chart.h"
+#include "core/error.h" // uses: tb_last_error
+#include "lab/predict.h" // uses: tb_predict_input, tb_predict_defaults, tb_predict_point, tb_predict
+#include "tui/cells.h" // uses: tui_buf, tui_rect, tui_strwidth, tui_str_clip, tui_buf_init, tui_text, ...
+#include "tui/config.h" // uses: tui_config_load, tui_config_save
+#include "tui/layout.h" // uses: tui_layout, tui_layout_compute
+#include "tui/screens.h" // uses: tui_draw
+#include "tui/sweep_chart.h" // uses: tui_sweep_chart, tui_sweep_chart_build, TUI_CHART_SPEEDUP, ...
 
 #include <locale.h>
 #include <stdlib.h>

@@ -1,12 +1,12 @@
 /* The workbench's event loop: keys, launching and cancelling the engine in
  * its own process group, following the run directory, re-attaching. */
-#include "tui/tui.h"
+#include "tui/tui.h" // uses: tb_cli_tui
 
-#include "tui/config.h"
-#include "core/error.h"
-#include "rundir/rundir.h"
-#include "tui/screens.h"
-#include "tui/term.h"
+#include "core/error.h" // uses: tb_last_error, tb_fail
+#include "rundir/rundir.h" // uses: tb_rundir_default_path
+#include "tui/config.h" // uses: tui_mkdir_p, tui_config_save, tui_config_dir, tui_config_load
+#include "tui/screens.h" // uses: tui_draw
+#include "tui/term.h" // uses: tui_term_start, tui_term_stop, tui_term_interrupted, tui_term_lost, tui_term_size, ...
 
 #include <errno.h>
 #include <fcntl.h>

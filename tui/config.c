@@ -1,8 +1,8 @@
 /* Remembered settings (see config.h). */
 #include "tui/config.h"
 
-#include "core/error.h"
-#include "lab/export.h"
+#include "core/error.h" // uses: tb_fail
+#include "lab/export.h" // uses: tb_text_write_atomic
 
 #include <errno.h>
 #include <limits.h>

@@ -3,7 +3,7 @@
 #ifndef TUI_LAYOUT_H
 #define TUI_LAYOUT_H
 
-#include "tui/cells.h"
+#include "tui/cells.h" // uses: tui_rect
 
 enum { TUI_MIN_COLS = 80, TUI_MIN_ROWS = 24 };
 

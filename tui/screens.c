@@ -1,6 +1,6 @@
 /* Frame, presets, parameters, results, table, export and help screens. */
 #include "tui/screens.h"
-#include "rundir/rundir.h"
+#include "rundir/rundir.h" // uses: TB_STATUS_COMPLETED, TB_STATUS_RUNNING, TB_STATUS_STARTING, TB_STATUS_PENDING, ...
 
 #include <math.h>
 #include <stdio.h>

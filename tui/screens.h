@@ -2,9 +2,9 @@
 #ifndef TUI_SCREENS_H
 #define TUI_SCREENS_H
 
-#include "tui/cells.h"
-#include "tui/layout.h"
-#include "tui/state.h"
+#include "tui/cells.h" // uses: tui_buf
+#include "tui/layout.h" // uses: tui_layout
+#include "tui/state.h" // uses: tui_app
 
 /* The whole frame for the buffer's size: header, screen, status line (or
  * the "terminal too small" message). */

@@ -1,7 +1,7 @@
 /* The live run: epoch progress, sweep progress, load/compute bars, loss and
  * accuracy curves, the sweep's chart and the engine's log. */
-#include "tui/screens.h"
-#include "tui/sweep_chart.h"
+#include "tui/screens.h" // uses: tui_fmt_duration, tui_status_attr, tui_draw_live
+#include "tui/sweep_chart.h" // uses: tui_sweep_chart, tui_chart_row, tui_draw_sweep_chart, TUI_CHART_SPEEDUP, ...
 
 #include <math.h>
 #include <stdio.h>

@@ -1,13 +1,12 @@
 /* Workbench state: the presets list and following a running sweep
  * (parameters: state_params.c; results: state_results.c). */
 #include "tui/state.h"
-#include "rundir/train_report.h"
+#include "rundir/train_report.h" // uses: TB_PHASE_COUNT, tb_phase_name, tb_phase
 
-#include "core/error.h"
-#include "lab/export.h"
-#include "core/json.h"
-#include "lab/results.h"
-#include "rundir/rundir.h"
+#include "core/error.h" // uses: tb_last_error
+#include "core/json.h" // uses: tb_json_str, tb_json_num, tb_json_int, tb_json_obj, tb_json_copy, tb_json_get, ...
+#include "lab/results.h" // uses: tb_sweep_effective_status
+#include "rundir/rundir.h" // uses: TB_STATUS_STARTING, tb_json_read_file, TB_STATUS_RUNNING, TB_STATUS_COMPLETED, ...
 
 #include <dirent.h>
 #include <errno.h>

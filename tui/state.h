@@ -5,9 +5,8 @@
 #ifndef TUI_STATE_H
 #define TUI_STATE_H
 
-#include "tui/cells.h"
-#include "lab/preset.h"
-#include "lab/table.h"
+#include "lab/preset.h" // uses: tb_preset
+#include "lab/table.h" // uses: tb_table
 #include "rundir/train_report.h" // uses: TB_PHASE_COUNT
 
 #include <sys/types.h>

@@ -2,10 +2,10 @@
  * axes as editable text, checked against the engine's own preset and plan
  * code as they are typed; turning an option into a sweep axis; saving the
  * result as a new preset file. */
-#include "tui/state.h"
+#include "tui/state.h" // uses: tui_app, TUI_MAX_PARAMS, tui_param, tui_params_load, tui_params_refresh, ...
 
-#include "core/error.h"
-#include "lab/export.h"
+#include "core/error.h" // uses: tb_fail, tb_last_error
+#include "lab/export.h" // uses: tb_text_write_atomic
 
 #include <ctype.h>
 #include <stdio.h>

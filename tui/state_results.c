@@ -1,13 +1,13 @@
 /* The Results screen's state: sweeps and loose runs under the runs folder,
  * their tables (built exactly as `trainbench export` builds them) and the
  * Markdown export. */
-#include "tui/state.h"
+#include "tui/state.h" // uses: tui_result_item, tui_results_scan, tui_app, tui_results_find_running, ...
 
-#include "core/error.h"
-#include "lab/export.h"
-#include "core/json.h"
-#include "lab/results.h"
-#include "rundir/rundir.h"
+#include "core/error.h" // uses: tb_fail
+#include "core/json.h" // uses: tb_json_copy, tb_json_str, tb_json_int, tb_json_get, tb_json_arr, tb_json_num
+#include "lab/export.h" // uses: tb_export_string, TB_EXPORT_MD, tb_text_write_atomic
+#include "lab/results.h" // uses: tb_sweep_effective_status
+#include "rundir/rundir.h" // uses: TB_STATUS_STARTING, TB_STATUS_COMPLETED, tb_json_read_file, TB_STATUS_RUNNING
 
 #include <dirent.h>
 #include <math.h>

@@ -2,10 +2,10 @@
  * of each finished configuration's result.json that it needs. */
 #include "tui/sweep_chart.h"
 
-#include "core/json.h"
-#include "lab/predict.h"
-#include "rundir/rundir.h"
-#include "spec/options.h"
+#include "core/json.h" // uses: tb_json_arr, tb_json_obj, tb_json_get, tb_json_num, tb_json_int
+#include "lab/predict.h" // uses: tb_predict_input, tb_predict_defaults, tb_predict_point, tb_predict
+#include "rundir/rundir.h" // uses: tb_json_read_file, TB_STATUS_COMPLETED
+#include "spec/options.h" // uses: tb_option, tb_option_find
 
 #include <math.h>
 #include <stdio.h>

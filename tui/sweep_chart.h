@@ -6,7 +6,8 @@
 #ifndef TUI_SWEEP_CHART_H
 #define TUI_SWEEP_CHART_H
 
-#include "tui/state.h"
+#include "tui/cells.h" // uses: tui_buf, tui_rect
+#include "tui/state.h" // uses: TUI_MAX_CONFIGS, tui_live
 
 typedef enum { TUI_CHART_BARS, TUI_CHART_SPEEDUP } tui_chart_kind;
 

@@ -3,7 +3,7 @@
 #ifndef TUI_TERM_H
 #define TUI_TERM_H
 
-#include "tui/cells.h"
+#include "tui/cells.h" // uses: tui_buf
 
 /* Starts curses; stderr goes to stderr_log while curses owns the screen.
  * *utf8 and *color say what the terminal (and NO_COLOR) allow. */

@@ -1,7 +1,7 @@
 /* The oneDNN CPU backend: creation, host memory, and the operation table. */
-#include "engine/cpu/cpu_internal.h"
-#include "engine/cpu/cpu_optim.h"
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail, tb_calloc, tb_fail_prefix
+#include "engine/cpu/cpu_internal.h" // uses: tb_cpu_alloc, tb_cpu_release, tb_cpu_check, tb_cpu_of, tb_cpu, ...
+#include "engine/cpu/cpu_optim.h" // uses: tb_cpu_opt_step, tb_cpu_sum_squares
 
 #include <omp.h>
 #include <stdint.h>

@@ -12,8 +12,8 @@
  * ReLU passes, that stage was about a fifth of a resnet18-cifar:w8 step.
  * oneDNN's backward primitive remains for tensors whose layouts differ from
  * x's.  No workspace is used. */
-#include "engine/cpu/cpu_internal.h"
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail_prefix, tb_fail
+#include "engine/cpu/cpu_internal.h" // uses: tb_cpu_arg_spec, TB_OP_BN_TRAIN, TB_OP_BN_INFER, TB_OP_BN_BWD, ...
 
 #include <string.h>
 

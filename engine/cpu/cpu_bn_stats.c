@@ -15,8 +15,8 @@
  * redo the reductions in float.  Both are memory bound: two reads of x
  * forward, two reads of x and dy (and y for the ReLU mask) and a write of
  * dx backward. */
-#include "engine/cpu/cpu_internal.h"
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail
+#include "engine/cpu/cpu_internal.h" // uses: tb_cpu_bn_backward, tb_cpu_tag, tb_cpu_bn_batch_stats, ...
 
 #include <math.h>
 #include <omp.h>

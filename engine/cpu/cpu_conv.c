@@ -33,8 +33,8 @@
  * change every step).  Native (blocked) activations are handed to the
  * primitive as they are, so between layers no reorder runs at all; the
  * measurements above are for plain tensors, which still work that way. */
-#include "engine/cpu/cpu_internal.h"
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail_prefix
+#include "engine/cpu/cpu_internal.h" // uses: tb_cpu_arg_spec, TB_OP_CONV_FWD, TB_OP_CONV_BWD_DATA, ...
 
 #include <string.h>
 

@@ -7,8 +7,8 @@
  * oneDNN's jit kernels beat a plain OpenMP loop here (one thread, 4M floats:
  * add+relu 0.53 vs 0.66 ms, relu 0.20 vs 0.59 ms), so the add is a binary
  * primitive with a relu post-op. */
-#include "engine/cpu/cpu_internal.h"
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail_prefix
+#include "engine/cpu/cpu_internal.h" // uses: tb_cpu_arg_spec, TB_OP_RELU_FWD, TB_OP_RELU_BWD, TB_OP_ADD, tb_cpu, ...
 
 enum { ROLE_A, ROLE_B, ROLE_OUT, ROLE_COUNT };
 

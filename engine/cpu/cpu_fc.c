@@ -1,7 +1,7 @@
 /* Fully connected layer with bias (oneDNN inner product): x [N][in] (any
  * N x C x H x W tensor, flattened), w [out][in], y [N][out]. */
-#include "engine/cpu/cpu_internal.h"
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail_prefix
+#include "engine/cpu/cpu_internal.h" // uses: tb_cpu_arg_spec, TB_OP_FC_FWD, TB_OP_FC_BWD_DATA, ...
 
 enum { ROLE_X, ROLE_W, ROLE_BIAS, ROLE_Y, ROLE_COUNT };
 

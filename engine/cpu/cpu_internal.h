@@ -27,8 +27,8 @@
 #ifndef TB_CPU_INTERNAL_H
 #define TB_CPU_INTERNAL_H
 
-#include "engine/backend.h"
-#include "engine/backend_check.h"
+#include "engine/backend.h" // uses: tb_backend, tb_shape, tb_tensor, tb_conv_desc, tb_bn_desc, tb_workspace, ...
+#include "engine/backend_check.h" // for every op file: the shape checks both backends share
 
 #include <oneapi/dnnl/dnnl.h>
 

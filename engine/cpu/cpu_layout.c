@@ -8,8 +8,8 @@
  * twice the bytes; nChw8c instead runs avx2 kernels whose rounding differs
  * from the avx512 ones PyTorch gets, enough to take the 20-step PyTorch
  * oracle test (torch-training) past its bounds, so those stay plain too. */
-#include "engine/cpu/cpu_internal.h"
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail, tb_fail_prefix
+#include "engine/cpu/cpu_internal.h" // uses: tb_cpu_native_tag, tb_cpu_tag, tb_cpu_md_tensor, tb_cpu_md_nchw, ...
 
 #include <string.h>
 

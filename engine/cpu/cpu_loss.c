@@ -1,6 +1,6 @@
 /* Softmax cross-entropy: plain C, one sample per OpenMP iteration.  The
  * log-softmax subtracts the row maximum first so exp() never overflows. */
-#include "engine/cpu/cpu_internal.h"
+#include "engine/cpu/cpu_internal.h" // uses: tb_cpu_softmax_xent, tb_cpu_require_plain
 
 #include <math.h>
 

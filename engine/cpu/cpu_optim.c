@@ -12,9 +12,9 @@
  * from the decimal the user wrote (tb_opt_as_typed, backend_check.c) and
  * rounded to float once, as PyTorch does when it passes them to a kernel. */
 #include "engine/cpu/cpu_optim.h"
-#include "engine/backend_check.h"
+#include "engine/backend_check.h" // uses: tb_opt_as_typed, tb_opt_check_step
 
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail
 
 #include <math.h>
 

@@ -2,7 +2,7 @@
 #ifndef TB_CPU_OPTIM_H
 #define TB_CPU_OPTIM_H
 
-#include "engine/backend.h"
+#include "engine/backend.h" // uses: tb_backend, tb_opt_hyper
 
 int tb_cpu_opt_step(tb_backend *b, const tb_opt_hyper *h, float *param, const float *grad, float *state0,
                     float *state1, size_t count);

@@ -5,8 +5,8 @@
  * argmax in the caller's workspace for backward.  The primitive runs on x's
  * layout (y in the same one); a y in another layout (the global pool
  * handing plain features to the classifier) gets a reorder. */
-#include "engine/cpu/cpu_internal.h"
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail_prefix
+#include "engine/cpu/cpu_internal.h" // uses: tb_cpu_arg_spec, TB_OP_POOL_FWD, TB_OP_POOL_BWD, tb_cpu_check, ...
 
 enum { ROLE_X, ROLE_Y, ROLE_WS, ROLE_COUNT };
 

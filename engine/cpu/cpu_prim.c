@@ -1,8 +1,8 @@
 /* The primitive cache: build a oneDNN primitive once per key, bind its
  * arguments (with reorders where oneDNN chose a layout other than the
  * caller's), and run it with the caller's pointers. */
-#include "engine/cpu/cpu_internal.h"
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail, tb_calloc
+#include "engine/cpu/cpu_internal.h" // uses: tb_cpu_check, tb_cpu_md, tb_cpu_md_nchw, tb_cpu_md_1d, ...
 
 #include <oneapi/dnnl/dnnl_debug.h>
 #include <stdint.h>

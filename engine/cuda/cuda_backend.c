@@ -12,9 +12,9 @@
  * own activation format; not done yet (see docs/architecture.md). */
 #include "engine/cuda/cuda_backend.h"
 
-#include "engine/cuda/cuda_internal.h"
-#include "engine/cuda/cuda_kernels.h"
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail, tb_fail_prefix, tb_calloc
+#include "engine/cuda/cuda_internal.h" // uses: tb_cuda_check, tb_cudnn_check, tb_cublas_check, tb_cuda_set_nchw, ...
+#include "engine/cuda/cuda_kernels.h" // uses: TBK_REDUCE_BLOCKS
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
 #ifndef TB_CUDA_BACKEND_H
 #define TB_CUDA_BACKEND_H
 
-#include "engine/backend.h"
+#include "engine/backend.h" // uses: tb_backend
 
 #include <stddef.h>
 

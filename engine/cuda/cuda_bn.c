@@ -10,9 +10,9 @@
  * before cudnnBatchNormalizationBackward.  cuDNN's fused BN+ReLU
  * (cudnnBatchNormalizationForwardTrainingEx, CUDNN_BATCHNORM_OPS_BN_ACTIVATION)
  * wants NHWC 16-bit tensors; it comes with 16-bit NHWC activations. */
-#include "engine/cuda/cuda_internal.h"
-#include "engine/cuda/cuda_kernels.h"
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail, tb_fail_prefix
+#include "engine/cuda/cuda_internal.h" // uses: tb_cuda, tb_cuda_set_nchw, tb_cudnn_check, tb_cuda_bn_fwd_train, ...
+#include "engine/cuda/cuda_kernels.h" // uses: tbk_relu_fwd, tbk_relu_bwd
 
 /* Describes x (and y, the same shape) and the per-channel parameters. */
 static int bn_describe(tb_cuda *c, tb_shape s, const char *op)

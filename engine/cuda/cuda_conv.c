@@ -20,9 +20,9 @@
  * The legacy descriptor API is deprecated in cuDNN 9 but present; the graph
  * API (fusing conv + BN statistics + ReLU) is the next step and will be
  * chosen per operation by measurement.  Not measured yet: no GPU here. */
-#include "engine/cuda/cuda_internal.h"
-#include "engine/cuda/cuda_kernels.h"
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail, tb_calloc, tb_fail_prefix
+#include "engine/cuda/cuda_internal.h" // uses: tb_cuda, TB_PREC_BF16, TB_PREC_FP16, tb_cuda_conv, ...
+#include "engine/cuda/cuda_kernels.h" // uses: tbk_nchw_f32_to_nhwc_16, tbk_nhwc_16_to_nchw_f32
 
 #include <stdlib.h>
 #include <string.h>

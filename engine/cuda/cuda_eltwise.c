@@ -1,8 +1,8 @@
 /* Element-wise operations: relu forward/backward and the residual add, one
  * grid-stride kernel each (cuda_kernels.cu).  Every tensor is plain NCHW on
  * this backend, so each is a flat vector of tb_shape_count floats. */
-#include "engine/cuda/cuda_internal.h"
-#include "engine/cuda/cuda_kernels.h"
+#include "engine/cuda/cuda_internal.h" // uses: tb_cuda_relu_fwd, tb_cuda_check, tb_cuda_of, tb_cuda_relu_bwd, ...
+#include "engine/cuda/cuda_kernels.h" // uses: tbk_relu_fwd, tbk_relu_bwd, tbk_add
 
 int tb_cuda_relu_fwd(tb_backend *b, const tb_tensor *x, tb_tensor *y)
 {

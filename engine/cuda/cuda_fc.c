@@ -5,9 +5,9 @@
  * y^T to cuBLAS, so y^T = w x^T is gemm(T, N) with m = out, n = N, k = in;
  * dx^T = w^T dy^T is gemm(N, N); dw^T = x^T dy is gemm(N, T).  The bias and
  * its gradient are kernels (cuda_kernels.cu). */
-#include "engine/cuda/cuda_internal.h"
-#include "engine/cuda/cuda_kernels.h"
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail_prefix
+#include "engine/cuda/cuda_internal.h" // uses: tb_cuda_fc_fwd, tb_cuda, tb_cuda_of, tb_cublas_check, ...
+#include "engine/cuda/cuda_kernels.h" // uses: tbk_bias_add_rows, tbk_col_sum
 
 int tb_cuda_fc_fwd(tb_backend *b, const tb_tensor *x, const float *w, const float *bias, tb_tensor *y)
 {

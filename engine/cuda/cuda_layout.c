@@ -1,7 +1,7 @@
 /* Activation layouts.  This backend has no layout of its own (native_layout
  * is PLAIN, and its operations read every tensor as NCHW), so convert() is
  * a device-to-device copy. */
-#include "engine/cuda/cuda_internal.h"
+#include "engine/cuda/cuda_internal.h" // uses: tb_cuda_convert, tb_cuda_check, tb_cuda_of
 
 int tb_cuda_convert(tb_backend *b, const tb_tensor *src, tb_tensor *dst)
 {

@@ -2,8 +2,8 @@
  * per-sample losses summed in a fixed order so the result is the same run
  * to run.  Labels are in device memory, so a bad one is flagged by the
  * kernel and reported after the copy back, with the CPU backend's message. */
-#include "engine/cuda/cuda_internal.h"
-#include "engine/cuda/cuda_kernels.h"
+#include "engine/cuda/cuda_internal.h" // uses: tb_cuda_softmax_xent, tb_cuda, tb_cuda_of, tb_cuda_grow, ...
+#include "engine/cuda/cuda_kernels.h" // uses: tbk_softmax_xent, TBK_REDUCE_BLOCKS
 
 int tb_cuda_softmax_xent(tb_backend *b, const tb_tensor *logits, const int32_t *labels, float grad_scale,
                          tb_tensor *dlogits, double *loss_sum_host)

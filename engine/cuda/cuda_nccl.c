@@ -1,7 +1,7 @@
 #include "engine/cuda/cuda_nccl.h"
 
-#include "engine/cuda/cuda_backend.h"
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail, tb_calloc
+#include "engine/cuda/cuda_backend.h" // uses: tb_cuda_stream, tb_cuda_device
 
 #include <cuda_runtime_api.h>
 #include <nccl.h>

@@ -8,7 +8,7 @@
 #ifndef TB_CUDA_NCCL_H
 #define TB_CUDA_NCCL_H
 
-#include "engine/backend.h"
+#include "engine/backend.h" // uses: tb_backend
 
 #include <stddef.h>
 

@@ -9,9 +9,9 @@
  *
  * Not done yet: one launch over all tensors (a multi-tensor apply); the
  * interface hands the backend one tensor per call. */
-#include "engine/cuda/cuda_internal.h"
-#include "engine/cuda/cuda_kernels.h"
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail_prefix, tb_fail
+#include "engine/cuda/cuda_internal.h" // uses: tb_cuda_opt_step, tb_cuda, tb_cuda_of, tb_cuda_check, ...
+#include "engine/cuda/cuda_kernels.h" // uses: tbk_sgd, tbk_adagrad, tbk_adadelta, tbk_adam, tbk_sum_squares, ...
 
 #include <math.h>
 

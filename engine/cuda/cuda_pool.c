@@ -3,8 +3,8 @@
  * padding counted, PyTorch's default).  cuDNN's backward wants the forward
  * output y as well as x and dy, and the interface passes no y, so the
  * forward keeps a copy of y in the layer's workspace. */
-#include "engine/cuda/cuda_internal.h"
-#include "core/error.h"
+#include "core/error.h" // uses: tb_fail_prefix
+#include "engine/cuda/cuda_internal.h" // uses: tb_cuda, tb_cudnn_check, tb_cuda_set_nchw, tb_cuda_pool_fwd, ...
 
 static int pool_describe(tb_cuda *c, const tb_pool_desc *d, tb_shape xs, tb_shape ys, const char *op)
 {

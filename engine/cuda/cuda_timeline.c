@@ -3,9 +3,9 @@
  * launched before it have run; the time between two marks is
  * cudaEventElapsedTime's (resolution about half a microsecond).  The
  * events are created on first use and kept for the backend's life. */
-#include "engine/cuda/cuda_internal.h"
-#include "core/error.h"
-#include "core/profile.h"
+#include "core/error.h" // uses: tb_fail
+#include "core/profile.h" // uses: tb_prof_device
+#include "engine/cuda/cuda_internal.h" // uses: tb_cuda, tb_cuda_check, tb_cuda_prof_device, tb_cuda_of, ...
 
 #include <stdlib.h>
 
