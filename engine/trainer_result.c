@@ -2,10 +2,10 @@
 #include "engine/trainer_run.h" // uses: run, run_write_result, run_now_s, run_fail, run_reset_for_repeat, ...
 
 #include "core/error.h" // uses: tb_last_error
+#include "rundir/rundir.h" // uses: tb_rundir_write_json, tb_rundir_event, TB_STATUS_FAILED
 #include "tb_config.h"
 #if TB_HAVE_CUDA
 #include "engine/cuda/cuda_backend.h" // uses: tb_cuda_peak_bytes
-#include "rundir/rundir.h" // uses: tb_rundir_write_json, tb_rundir_event, TB_STATUS_FAILED
 #endif
 
 #include <stdio.h>

@@ -20,7 +20,7 @@ static const char *const table_keys[] = {"columns", "baseline",      "time", "ep
                                          "title",   "note", "pivot", "pivot_columns"};
 static const char *const time_metrics[] = {"train_s", "epoch_s", "wall_s", "load_s"};
 /* Where presets are looked for after $TRAINBENCH_PRESETS and ./presets
- * (engine/meson.build points it at the source tree's presets/). */
+ * (lab/meson.build points it at the source tree's presets/). */
 #ifndef TB_PRESETS_DIR
 #define TB_PRESETS_DIR "/usr/local/share/trainbench/presets"
 #endif

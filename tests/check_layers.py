@@ -29,9 +29,9 @@ TOP = {'tests', 'fuzz', 'bench'}
 # Headers of the backends' libraries: the engine's business alone.
 # (NVTX, used by core/profile.c, is header-only and links nothing.)
 BACKEND_SYSTEM = re.compile(r'^(cuda|cudnn|cublas|nccl|mpi|oneapi/dnnl|dnnl|curand|cufft)')
-# The backends' public faces; everything else under engine/cpu and
-# engine/cuda is private to its own folder.
-BACKEND_PUBLIC = {'engine/cpu/cpu_backend.h', 'engine/cuda/cuda_backend.h', 'engine/cuda/cuda_nccl.h'}
+# The backends' public faces (the CPU backend's is engine/backend.h itself);
+# everything else under engine/cpu and engine/cuda is private to its folder.
+BACKEND_PUBLIC = {'engine/cuda/cuda_backend.h', 'engine/cuda/cuda_nccl.h'}
 FORBIDDEN_LIBS = re.compile(r'^lib(dnnl|cuda|cudart|cudnn|cublas|cublasLt|nccl|mpi|open-pal|open-rte)\b')
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
@@ -57,7 +57,7 @@ def check_file(path, text):
         kind, name = m.groups()
         where = f'{path}:{n}: #include {kind}{name}{">" if kind == "<" else kind}'
         if kind == '<':
-            if BACKEND_SYSTEM.match(name) and src not in ('engine', 'app') and src not in TOP:
+            if BACKEND_SYSTEM.match(name) and src != 'engine' and src not in TOP:
                 errors.append(f'{where}: only engine/ may use a backend library')
             continue
         if name == 'tb_config.h' or src in TOP:
