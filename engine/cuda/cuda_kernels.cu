@@ -2,7 +2,9 @@
  * cuda_kernels.h for the contract of each).  Only kernels live here; all
  * host logic is C in the other files of engine/cuda/.
  *
- * Element-wise kernels use a grid-stride loop over a grid capped at a few
+ * Each kernel's per-element work is a __host__ __device__ function of
+ * cuda_elements.h, so tests/test_cuda_host.c runs it on the CPU.  A kernel
+ * is a grid-stride loop calling one per index, over a grid capped at a few
  * waves of the device, so any n works with 32-bit grid sizes.  Compiled
  * without --use_fast_math: sqrtf and division are IEEE-rounded, as on the CPU.
  *
@@ -11,6 +13,7 @@
  * are plain index maps, not tiled transposes.  Both are first versions to be
  * timed against a device-to-device copy on the GPU node. */
 #include "engine/cuda/cuda_kernels.h"
+#include "engine/cuda/cuda_elements.h" // uses: tb_el_relu_fwd, tb_el_sgd, tb_el_augment, ...
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -34,27 +37,23 @@ unsigned grid_for(size_t n)
 
 __global__ void relu_fwd_k(const float *x, float *y, size_t n)
 {
-    GRID_STRIDE(i, n) y[i] = fmaxf(x[i], 0.0f);
+    GRID_STRIDE(i, n) tb_el_relu_fwd(i, x, y);
 }
 
 __global__ void relu_bwd_k(const float *y, const float *dy, float *dx, size_t n)
 {
-    GRID_STRIDE(i, n) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    GRID_STRIDE(i, n) tb_el_relu_bwd(i, y, dy, dx);
 }
 
 __global__ void add_k(const float *a, const float *c, float *y, size_t n, int relu)
 {
-    GRID_STRIDE(i, n)
-    {
-        float v = a[i] + c[i];
-        y[i] = relu ? fmaxf(v, 0.0f) : v;
-    }
+    GRID_STRIDE(i, n) tb_el_add(i, a, c, y, relu);
 }
 
 __global__ void bias_add_rows_k(float *y, const float *bias, int rows, int cols)
 {
     size_t n = (size_t)rows * cols;
-    GRID_STRIDE(i, n) y[i] += bias[i % (size_t)cols];
+    GRID_STRIDE(i, n) tb_el_bias_add_rows(i, y, bias, cols);
 }
 
 /* One thread per column, rows summed in order: deterministic, and the fc
@@ -62,12 +61,8 @@ __global__ void bias_add_rows_k(float *y, const float *bias, int rows, int cols)
 __global__ void col_sum_k(const float *dy, float *db, int rows, int cols)
 {
     int j = blockIdx.x * blockDim.x + threadIdx.x;
-    if (j >= cols)
-        return;
-    float s = 0.0f;
-    for (int i = 0; i < rows; i++)
-        s += dy[(size_t)i * cols + j];
-    db[j] = s;
+    if (j < cols)
+        tb_el_col_sum(j, dy, db, rows, cols);
 }
 
 /* Block-wide sum of one double per thread; the result is valid in thread 0. */
@@ -90,7 +85,8 @@ __device__ double block_sum(double v)
 }
 
 /* One warp per sample: the row maximum, then sum of exp in double as the
- * CPU backend does, then the gradient. */
+ * CPU backend does, then the gradient (the per-element pieces are
+ * cuda_elements.h's tb_el_xent_*). */
 __global__ void softmax_xent_k(const float *logits, const int32_t *labels, int n, int k, float grad_scale,
                                float *dlogits, double *row_loss, int *bad)
 {
@@ -99,8 +95,7 @@ __global__ void softmax_xent_k(const float *logits, const int32_t *labels, int n
         return;
     const float *row = logits + (size_t)warp * k;
     int label = labels[warp];
-    int ok = label >= 0 && label < k;
-    if (!ok && lane == 0 && atomicCAS(&bad[0], 0, warp + 1) == 0)
+    if (!tb_el_xent_label_ok(label, k) && lane == 0 && atomicCAS(&bad[0], 0, warp + 1) == 0)
         bad[1] = label;
     float mx = -INFINITY;
     for (int j = lane; j < k; j += 32)
@@ -109,16 +104,16 @@ __global__ void softmax_xent_k(const float *logits, const int32_t *labels, int n
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
     double sum = 0.0;
     for (int j = lane; j < k; j += 32)
-        sum += exp((double)row[j] - mx);
+        sum += tb_el_xent_term(row, j, mx);
     for (int off = 16; off > 0; off >>= 1)
         sum += __shfl_xor_sync(0xffffffffu, sum, off);
     const double log_sum = log(sum);
     if (lane == 0)
-        row_loss[warp] = ok ? log_sum - ((double)row[label] - mx) : 0.0;
+        row_loss[warp] = tb_el_xent_loss(row, label, k, mx, log_sum);
     if (dlogits) {
         float *drow = dlogits + (size_t)warp * k;
         for (int j = lane; j < k; j += 32)
-            drow[j] = (float)((exp((double)row[j] - mx - log_sum) - (double)(j == label)) * grad_scale);
+            tb_el_xent_grad(j, row, drow, label, mx, log_sum, grad_scale);
     }
 }
 
@@ -135,7 +130,7 @@ __global__ void sum_doubles_k(const double *v, int n, double *out)
 __global__ void sum_squares_k(const float *x, size_t n, double *partials)
 {
     double s = 0.0;
-    GRID_STRIDE(i, n) s += (double)x[i] * (double)x[i];
+    GRID_STRIDE(i, n) s += tb_el_square(i, x);
     s = block_sum(s);
     if (threadIdx.x == 0)
         partials[blockIdx.x] = s;
@@ -145,59 +140,30 @@ __global__ void sum_squares_k(const float *x, size_t n, double *partials)
 
 __global__ void sgd_plain_k(float *p, const float *g, size_t n, float wd, float neg_lr)
 {
-    GRID_STRIDE(i, n) p[i] = __fmaf_rn(__fmaf_rn(p[i], wd, g[i]), neg_lr, p[i]);
+    GRID_STRIDE(i, n) tb_el_sgd_plain(i, p, g, wd, neg_lr);
 }
 
 __global__ void sgd_k(float *p, const float *g, float *buf, size_t n, float wd, float keep, float scale, float u_b,
                       float u_d, float neg_lr)
 {
-    GRID_STRIDE(i, n)
-    {
-        float d = __fmaf_rn(p[i], wd, g[i]);
-        float b = __fmaf_rn(d, scale, __fmul_rn(buf[i], keep));
-        buf[i] = b;
-        p[i] = __fmaf_rn(__fmaf_rn(b, u_b, __fmul_rn(d, u_d)), neg_lr, p[i]);
-    }
+    GRID_STRIDE(i, n) tb_el_sgd(i, p, g, buf, wd, keep, scale, u_b, u_d, neg_lr);
 }
 
 __global__ void adagrad_k(float *p, const float *g, float *sum, size_t n, float wd, float eps, float neg_clr)
 {
-    GRID_STRIDE(i, n)
-    {
-        float d = __fmaf_rn(p[i], wd, g[i]);
-        float s = __fmaf_rn(d, d, sum[i]);
-        sum[i] = s;
-        p[i] = __fadd_rn(p[i], __fdiv_rn(__fmul_rn(neg_clr, d), __fadd_rn(sqrtf(s), eps)));
-    }
+    GRID_STRIDE(i, n) tb_el_adagrad(i, p, g, sum, wd, eps, neg_clr);
 }
 
 __global__ void adadelta_k(float *p, const float *g, float *sq, float *acc, size_t n, float wd, float eps, float rho,
                            float c, float neg_lr)
 {
-    GRID_STRIDE(i, n)
-    {
-        float d = __fmaf_rn(p[i], wd, g[i]);
-        float s = __fmaf_rn(__fmul_rn(c, d), d, __fmul_rn(sq[i], rho));
-        sq[i] = s;
-        float delta = __fmul_rn(__fdiv_rn(sqrtf(__fadd_rn(acc[i], eps)), sqrtf(__fadd_rn(s, eps))), d);
-        acc[i] = __fmaf_rn(__fmul_rn(c, delta), delta, __fmul_rn(acc[i], rho));
-        p[i] = __fmaf_rn(delta, neg_lr, p[i]);
-    }
+    GRID_STRIDE(i, n) tb_el_adadelta(i, p, g, sq, acc, wd, eps, rho, c, neg_lr);
 }
 
 __global__ void adam_k(float *p, const float *g, float *m, float *v, size_t n, float wd, float eps, float beta1,
                        float beta2, float c1, float c2, float neg_step, float bc2_sqrt)
 {
-    GRID_STRIDE(i, n)
-    {
-        float d = __fmaf_rn(p[i], wd, g[i]);
-        float mi = __fmaf_rn(d, c1, __fmul_rn(m[i], beta1));
-        float vi = __fmaf_rn(__fmul_rn(c2, d), d, __fmul_rn(v[i], beta2));
-        m[i] = mi;
-        v[i] = vi;
-        float denom = __fadd_rn(__fdiv_rn(sqrtf(vi), bc2_sqrt), eps);
-        p[i] = __fadd_rn(p[i], __fdiv_rn(__fmul_rn(neg_step, mi), denom));
-    }
+    GRID_STRIDE(i, n) tb_el_adam(i, p, g, m, v, wd, eps, beta1, beta2, c1, c2, neg_step, bc2_sqrt);
 }
 
 /* ---- layout and precision ----------------------------------------------- */
@@ -212,53 +178,21 @@ __device__ float from16(__half v) { return __half2float(v); }
 template <typename T> __global__ void nchw_to_nhwc_k(const float *x, T *y, int n, int c, int h, int w)
 {
     size_t total = (size_t)n * c * h * w;
-    GRID_STRIDE(i, total)
-    {
-        int ci = (int)(i % c);
-        size_t pix = i / c; /* (img * h + y) * w + x */
-        int xi = (int)(pix % w);
-        size_t r = pix / w;
-        int yi = (int)(r % h);
-        size_t img = r / h;
-        y[i] = to16<T>(x[((img * c + ci) * h + yi) * w + xi]);
-    }
+    GRID_STRIDE(i, total) y[i] = to16<T>(x[tb_el_nchw_to_nhwc_src(i, c, h, w)]);
 }
 
 /* Indexed by the NCHW destination so the 4-byte writes coalesce. */
 template <typename T> __global__ void nhwc_to_nchw_k(const T *x, float *y, int n, int c, int h, int w)
 {
     size_t total = (size_t)n * c * h * w;
-    GRID_STRIDE(i, total)
-    {
-        int xi = (int)(i % w);
-        size_t r = i / w;
-        int yi = (int)(r % h);
-        r /= h;
-        int ci = (int)(r % c);
-        size_t img = r / c;
-        y[i] = from16(x[((img * h + yi) * w + xi) * c + ci]);
-    }
+    GRID_STRIDE(i, total) y[i] = from16(x[tb_el_nhwc_to_nchw_src(i, c, h, w)]);
 }
 
 __global__ void augment_k(const uint8_t *src, float *dst, int n, int c, int h, int w, int H, int W, int pad_y,
                           int pad_x, const int *dy, const int *dx, const int *flip, const float *lut)
 {
     size_t total = (size_t)n * c * H * W;
-    GRID_STRIDE(i, total)
-    {
-        int x = (int)(i % W);
-        size_t r = i / W;
-        int y = (int)(r % H);
-        r /= H;
-        int ch = (int)(r % c);
-        int img = (int)(r / c);
-        int ox = dx[img] - pad_x, oy = dy[img] - pad_y;
-        int sy = y + oy, sx = flip[img] ? W - 1 + ox - x : x + ox;
-        unsigned v = 0;
-        if (sy >= 0 && sy < h && sx >= 0 && sx < w)
-            v = src[(((size_t)img * c + ch) * h + sy) * w + sx];
-        dst[i] = lut[ch * 256 + v];
-    }
+    GRID_STRIDE(i, total) tb_el_augment(i, src, dst, c, h, w, H, W, pad_y, pad_x, dy, dx, flip, lut);
 }
 
 } // namespace
