@@ -14,6 +14,13 @@ its figures exclude data loading; trainbench's are its own result.json
 the whole epoch including loading), reported both ways.
 
     python3 bench/pytorch/gpu_peer.py --trainbench build-gpu/trainbench --out DIR [--quick]
+        [--budget SECONDS] [--case-timeout SECONDS]
+
+The cases run most telling first (resnet18-cifar batch 512 bf16/amp, then
+fp32, then batch 128, torch.compile and resnet50 last); with --budget no case
+starts once that many seconds have passed (the rest are recorded as skipped),
+and results.json and summary.txt are rewritten after every case, so a device
+call that runs out of time still brings back what was measured.
 """
 import argparse
 import json
@@ -99,14 +106,18 @@ def torch_bench(model_name, hw, batch, mode, steps, warmup):
     return {"images_per_s": steps * batch / s, "step_s": s / steps, "peak_bytes": peak}
 
 
-def trainbench_bench(tb, out, model, hw, batch, precision, images, epochs):
+def trainbench_bench(tb, out, model, hw, batch, precision, images, epochs, case_timeout=None):
     run_dir = os.path.join(out, f"tb-{model}-b{batch}-{precision}-{int(time.time())}")
     cmd = [tb, "train", "--model", model, "--dataset", "synthetic", "--device", "cuda", "--precision", precision,
            "--batch-size", str(batch), "--epochs", str(epochs), "--limit-train", str(images), "--limit-test", "1000",
            "--num-workers", str(min(16, os.cpu_count() or 4)), "--quiet", "--run-dir", run_dir]
     if hw != 32:
         cmd += ["--image-size", str(hw)]
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    cmd += ["--no-checkpoint"]
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=case_timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {case_timeout} s"}
     if r.returncode != 0:
         return {"error": f"exit {r.returncode}: {r.stderr.strip()[-600:]}"}
     res = json.load(open(os.path.join(run_dir, "result.json")))
@@ -122,43 +133,60 @@ def main():
     ap.add_argument("--trainbench", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--quick", action="store_true", help="fewer steps, for a smoke run")
+    ap.add_argument("--budget", type=float, default=None, help="start no case after this many seconds")
+    ap.add_argument("--case-timeout", type=float, default=None, help="stop a trainbench run after this many seconds")
+    ap.add_argument("--images", type=int, default=25600, help="training images per epoch of a CIFAR case")
     a = ap.parse_args()
+    t_start = time.monotonic()
     os.makedirs(a.out, exist_ok=True)
     name = torch.cuda.get_device_name(0)
     peak = bf16_peak(name)
     steps, warmup = (20, 5) if a.quick else (100, 20)
+    # Most telling first: a budget that runs out drops the least useful cases.
     cases = []
-    for batch in (128, 512):
-        for prec in ("fp32", "tf32", "bf16"):
-            cases.append(("resnet18-cifar", 32, batch, "trainbench", prec))
-        for mode in ("fp32", "amp", "compile"):
-            cases.append(("resnet18-cifar", 32, batch, "torch", mode))
+    for batch in (512, 128):
+        cases += [("resnet18-cifar", 32, batch, "trainbench", "bf16"), ("resnet18-cifar", 32, batch, "torch", "amp"),
+                  ("resnet18-cifar", 32, batch, "trainbench", "fp32"), ("resnet18-cifar", 32, batch, "torch", "fp32"),
+                  ("resnet18-cifar", 32, batch, "trainbench", "tf32")]
     cases += [("resnet50", 224, 256, "trainbench", "bf16"), ("resnet50", 224, 256, "torch", "amp")]
+    cases += [("resnet18-cifar", 32, batch, "torch", "compile") for batch in (512, 128)]
     rows = []
     for model, hw, batch, who, mode in cases:
-        macs = macs_per_image(a.trainbench, model, hw)
-        try:
-            if who == "torch":
-                r = torch_bench(model, hw, batch, mode, steps if hw == 32 else steps // 2, warmup)
-            else:
-                images = 50000 if hw == 32 else batch * (steps // 2)
-                r = trainbench_bench(a.trainbench, a.out, model, hw, batch, mode, images, 2)
-        except Exception as e:  # one failing case must not stop the others
-            r = {"error": repr(e)[-600:]}
+        if a.budget is not None and time.monotonic() - t_start > a.budget:
+            r = {"skipped": f"budget of {a.budget:.0f} s spent"}
+        else:
+            macs = macs_per_image(a.trainbench, model, hw)
+            try:
+                if who == "torch":
+                    r = torch_bench(model, hw, batch, mode, steps if hw == 32 else steps // 2, warmup)
+                else:
+                    images = (a.images if not a.quick else 5000) if hw == 32 else batch * (steps // 2)
+                    r = trainbench_bench(a.trainbench, a.out, model, hw, batch, mode, images, 2, a.case_timeout)
+            except Exception as e:  # one failing case must not stop the others
+                r = {"error": repr(e)[-600:]}
+            ips = r.get("train_images_per_s") or r.get("images_per_s")
+            if ips and macs and peak:  # training ~ 3x forward MACs, 2 FLOPs a MAC
+                r["frac_bf16_peak"] = ips * macs * 6 / (peak * 1e12)
+            if ips:
+                r["epoch_50k_s"] = 50000 / ips
         r.update({"model": model, "image": hw, "batch": batch, "engine": who, "mode": mode, "device": name})
-        ips = r.get("train_images_per_s") or r.get("images_per_s")
-        if ips and macs and peak:  # training ~ 3x forward MACs, 2 FLOPs a MAC
-            r["frac_bf16_peak"] = ips * macs * 6 / (peak * 1e12)
-        if ips:
-            r["epoch_50k_s"] = 50000 / ips
         rows.append(r)
         print(json.dumps(r), flush=True)
-    with open(os.path.join(a.out, "results.json"), "w") as f:
+        write(a.out, rows, name, peak)
+    print(open(os.path.join(a.out, "summary.txt")).read(), end="")
+
+
+def write(out, rows, name, peak):
+    """results.json and summary.txt as they stand (rewritten after every case)."""
+    with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(rows, f, indent=1)
     lines = [f"GPU: {name} (dense bf16 peak {peak} TFLOP/s)",
              f"{'model':15} {'batch':>5} {'engine':10} {'mode':8} {'img/s':>9} {'train img/s':>11} "
              f"{'epoch50k s':>10} {'peak MiB':>9} {'%peak':>6}"]
     for r in rows:
+        if "skipped" in r:
+            lines.append(f"{r['model']:15} {r['batch']:5} {r['engine']:10} {r['mode']:8} skipped: {r['skipped']}")
+            continue
         if "error" in r:
             lines.append(f"{r['model']:15} {r['batch']:5} {r['engine']:10} {r['mode']:8} ERROR {r['error'][:80]}")
             continue
@@ -167,8 +195,7 @@ def main():
                      f"{r.get('train_images_per_s', r['images_per_s']):11.0f} {r.get('epoch_50k_s', 0):10.2f} "
                      f"{(pk or 0) / 2**20:9.0f} {100 * r.get('frac_bf16_peak', 0):6.1f}")
     text = "\n".join(lines)
-    print(text)
-    with open(os.path.join(a.out, "summary.txt"), "w") as f:
+    with open(os.path.join(out, "summary.txt"), "w") as f:
         f.write(text + "\n")
 
 
