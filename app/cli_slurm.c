@@ -5,7 +5,7 @@
 
 #include "core/error.h" // uses: tb_fail, tb_last_error
 #include "core/fsutil.h" // uses: tb_mkdir_p
-#include "lab/preset.h" // uses: tb_preset, tb_preset_resolve, tb_preset_load, tb_preset_set
+#include "lab/preset.h" // uses: tb_preset, tb_preset_resolve, tb_preset_load, tb_preset_set, tb_plan, ...
 #include "slurm/sbatch.h" // uses: tb_sbatch_job, TB_SBATCH_MAX_SETS, tb_sbatch_check_token, TB_SBATCH_MAX, ...
 
 #include <errno.h>
@@ -77,13 +77,17 @@ static int parse(int argc, char **argv, tb_sbatch_job *a)
         return tb_fail("--scale %s: expected smoke or full", a->scale);
     if (a->overlay && !a->container)
         return tb_fail("--overlay needs --container");
-    if ((a->partition && tb_sbatch_check_token("--partition", a->partition)) || (a->time && tb_sbatch_check_token("--time", a->time)) ||
-        (a->account && tb_sbatch_check_token("--account", a->account)) || tb_sbatch_check_token("--runs-dir", a->runs_dir) ||
-        (a->container && tb_sbatch_check_token("--container", a->container)) || (a->overlay && tb_sbatch_check_token("--overlay", a->overlay)))
+    /* Refused here (exit 2) before the preset is read; tb_sbatch_build checks them again. */
+    if ((a->partition && tb_sbatch_check_token("--partition", a->partition)) ||
+        (a->time && tb_sbatch_check_token("--time", a->time)) ||
+        (a->account && tb_sbatch_check_token("--account", a->account)) ||
+        tb_sbatch_check_token("--runs-dir", a->runs_dir) ||
+        (a->container && tb_sbatch_check_token("--container", a->container)) ||
+        (a->overlay && tb_sbatch_check_token("--overlay", a->overlay)))
         return -1;
     ssize_t n = readlink("/proc/self/exe", a->trainbench, sizeof a->trainbench - 1);
-    if (n < 0)
-        return tb_fail("cannot find the trainbench executable: %s", strerror(errno));
+    if (n < 0 || n >= (ssize_t)sizeof a->trainbench - 1)
+        return tb_fail("cannot find the trainbench executable: %s", n < 0 ? strerror(errno) : "its path is too long");
     a->trainbench[n] = '\0';
     return 0;
 }
@@ -122,6 +126,14 @@ int tb_cli_slurm(int argc, char **argv)
             fprintf(stderr, "trainbench slurm: %s\n", tb_last_error());
             goto out;
         }
+    /* The sweep the job will run, expanded here: what `run` refuses (too many
+     * configurations, a bad combination) is refused before anything is queued. */
+    tb_plan plan;
+    if (tb_plan_expand(p, a.scale && !strcmp(a.scale, "smoke"), &plan)) {
+        fprintf(stderr, "trainbench slurm: %s\n", tb_last_error());
+        goto out;
+    }
+    tb_plan_free(&plan);
     rc = 1;
     if (tb_sbatch_build(&a, p, script, TB_SBATCH_MAX)) {
         fprintf(stderr, "trainbench slurm: %s\n", tb_last_error());
@@ -132,12 +144,17 @@ int tb_cli_slurm(int argc, char **argv)
         rc = 0;
         goto out;
     }
-    char script_path[PATH_MAX], job[64];
-    if (a.out_file)
-        snprintf(script_path, sizeof script_path, "%s", a.out_file);
-    else
-        snprintf(script_path, sizeof script_path, "%s/%s-%dx%d.sbatch", a.runs_dir, p->name, a.nodes,
-                 a.gpus_per_node);
+    char script_path[PATH_MAX], job[64], name[sizeof p->name];
+    tb_sbatch_safe_name(p->name, name, sizeof name);
+    int len = a.out_file ? snprintf(script_path, sizeof script_path, "%s", a.out_file)
+                         : snprintf(script_path, sizeof script_path, "%s/%s-%dx%d.sbatch", a.runs_dir, name, a.nodes,
+                                    a.gpus_per_node);
+    if (len < 0 || len >= (int)sizeof script_path) {
+        fprintf(stderr, "trainbench slurm: the script's path is longer than %d bytes; give a shorter -o or "
+                        "--runs-dir\n",
+                PATH_MAX - 1);
+        goto out;
+    }
     if (tb_mkdir_p(a.runs_dir) || tb_sbatch_write(script_path, script)) {
         fprintf(stderr, "trainbench slurm: %s\n", tb_last_error());
         goto out;

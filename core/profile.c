@@ -1,6 +1,7 @@
 #include "core/profile.h"
 
 #include "core/error.h" // uses: tb_last_error, tb_fail
+#include "core/fsutil.h" // uses: tb_atomic_file, tb_atomic_begin, tb_atomic_stream, tb_atomic_commit
 
 #include <errno.h>
 #include <stdarg.h>
@@ -425,13 +426,12 @@ char *tb_prof_take_events(size_t *len)
 
 int tb_prof_write_trace(const char *path, char *const *rank_events, int ranks, const char *metadata_json)
 {
-    char tmp[4200];
-    int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof tmp)
-        return tb_fail("profile path too long: %s", path);
-    FILE *f = fopen(tmp, "w");
+    /* The one atomic writer (core/fsutil.h): a --profile naming a link, FIFO
+     * or device is refused, never replaced or written through. */
+    tb_atomic_file a;
+    FILE *f = tb_atomic_begin(&a, path) ? NULL : tb_atomic_stream(&a);
     if (!f)
-        return tb_fail("cannot create the profile %s: %s; choose another --profile path", tmp, strerror(errno));
+        return -1;
     fprintf(f, "{\"displayTimeUnit\":\"ms\",\"otherData\":%s,\n\"traceEvents\":[\n",
             metadata_json ? metadata_json : "{}");
     int first = 1;
@@ -442,15 +442,5 @@ int tb_prof_write_trace(const char *path, char *const *rank_events, int ranks, c
         first = 0;
     }
     fprintf(f, "]}\n");
-    int ok = !ferror(f) && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    int err = errno;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        if (ok)
-            err = errno;
-        unlink(tmp);
-        return tb_fail("cannot write the profile %s: %s; free space or choose another --profile path", path,
-                       strerror(err));
-    }
-    return 0;
+    return tb_atomic_commit(&a);
 }

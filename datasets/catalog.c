@@ -11,8 +11,8 @@
 #include "core/error.h" // uses: tb_fail, tb_last_error, tb_fail_prefix
 #include "core/fsutil.h" // uses: tb_is_file, tb_pathf, tb_is_dir, tb_rm_rf, tb_rename_durable, tb_read_file, ...
 #include "datasets/checksum.h" // uses: tb_checksum, tb_checksum_verify, tb_checksum_parse
-#include "datasets/download.h" // uses: tb_download_url
-#include "datasets/extract.h" // uses: tb_extract_archive
+#include "datasets/download.h" // uses: tb_download_options, tb_download_url
+#include "datasets/extract.h" // uses: tb_extract_check_tree, tb_extract_archive
 
 #include <errno.h>
 #include <stdio.h>
@@ -25,6 +25,7 @@
 
 typedef struct {
     const char *file, *sum;
+    long long max_mb; /* a download past this is cut off: the published file with a margin */
 } remote_file;
 
 typedef struct {
@@ -39,19 +40,19 @@ typedef struct {
  * MNIST comes from PyTorch's copy of the same files. */
 static const source sources[] = {
     {"cifar10", "https://www.cs.toronto.edu/~kriz", 1, 1,
-     {{"cifar-10-binary.tar.gz", "md5:c32a1d4ab5d03f1284b67883e8d87530"}}},
+     {{"cifar-10-binary.tar.gz", "md5:c32a1d4ab5d03f1284b67883e8d87530", 200}}},
     {"cifar100", "https://www.cs.toronto.edu/~kriz", 1, 1,
-     {{"cifar-100-binary.tar.gz", "md5:03b5dce01913d631647c71ecec9e9cb8"}}},
+     {{"cifar-100-binary.tar.gz", "md5:03b5dce01913d631647c71ecec9e9cb8", 200}}},
     {"mnist", "https://ossci-datasets.s3.amazonaws.com/mnist", 0, 4,
-     {{"train-images-idx3-ubyte.gz", "md5:f68b3c2dcbeaaa9fbdd348bbdeb94873"},
-      {"train-labels-idx1-ubyte.gz", "md5:d53e105ee54ea40749a09fcbcd1e9432"},
-      {"t10k-images-idx3-ubyte.gz", "md5:9fb629c4189551a2d022fa330f9573f3"},
-      {"t10k-labels-idx1-ubyte.gz", "md5:ec29112dd5afa0611ce80d1b7f02629c"}}},
+     {{"train-images-idx3-ubyte.gz", "md5:f68b3c2dcbeaaa9fbdd348bbdeb94873", 16},
+      {"train-labels-idx1-ubyte.gz", "md5:d53e105ee54ea40749a09fcbcd1e9432", 1},
+      {"t10k-images-idx3-ubyte.gz", "md5:9fb629c4189551a2d022fa330f9573f3", 4},
+      {"t10k-labels-idx1-ubyte.gz", "md5:ec29112dd5afa0611ce80d1b7f02629c", 1}}},
     {"fashion-mnist", "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com", 0, 4,
-     {{"train-images-idx3-ubyte.gz", "md5:8d4fb7e6c68d591d4c3dfef9ec88bf0d"},
-      {"train-labels-idx1-ubyte.gz", "md5:25c81989df183df01b3e8a0aad5dffbe"},
-      {"t10k-images-idx3-ubyte.gz", "md5:bef4ecab320f06d8554ea6380940ec79"},
-      {"t10k-labels-idx1-ubyte.gz", "md5:bb300cfdad3c16e7a12a480ee83cd310"}}},
+     {{"train-images-idx3-ubyte.gz", "md5:8d4fb7e6c68d591d4c3dfef9ec88bf0d", 40},
+      {"train-labels-idx1-ubyte.gz", "md5:25c81989df183df01b3e8a0aad5dffbe", 1},
+      {"t10k-images-idx3-ubyte.gz", "md5:bef4ecab320f06d8554ea6380940ec79", 8},
+      {"t10k-labels-idx1-ubyte.gz", "md5:bb300cfdad3c16e7a12a480ee83cd310", 1}}},
 };
 #define NSOURCES ((int)(sizeof sources / sizeof sources[0]))
 
@@ -110,7 +111,11 @@ static int get_file(const source *s, int i, const tb_checksum *sum, const tb_cat
     snprintf(url, sizeof url, "%s%s%s", base, blen && base[blen - 1] == '/' ? "" : "/", file);
     if (!o->fetch.quiet)
         fprintf(stderr, "  downloading %s\n", url);
-    if (tb_download_url(url, path, &o->fetch))
+    tb_download_options fetch = o->fetch;
+    long long limit = s->files[i].max_mb << 20;
+    if (fetch.max_bytes <= 0 || fetch.max_bytes > limit)
+        fetch.max_bytes = limit;
+    if (tb_download_url(url, path, &fetch))
         return -1;
     if (tb_checksum_verify(path, sum) == 0)
         return 0;
@@ -182,7 +187,14 @@ int tb_catalog_fetch(const char *name, const tb_catalog_options *o)
     stamp_text(s, sums, want, sizeof want);
     char *have = NULL;
     size_t have_len;
-    if (tb_is_file(stamp) && tb_read_file(stamp, &have, &have_len) == 0) {
+    int trusted = tb_is_file(stamp);
+    /* A copy holding a link (an older trainbench installed them) is not trusted, nor its stamp read: it is
+     * fetched again and replaced. */
+    if (trusted && tb_extract_check_tree(dest) != 0) {
+        fprintf(stderr, "  %s; fetching %s again\n", tb_last_error(), name);
+        trusted = 0;
+    }
+    if (trusted && tb_read_file(stamp, &have, &have_len) == 0) {
         int same = strcmp(have, want) == 0;
         free(have);
         if (same) {
@@ -217,7 +229,10 @@ int tb_catalog_fetch(const char *name, const tb_catalog_options *o)
     char stamp_tmp[4400];
     snprintf(stamp_tmp, sizeof stamp_tmp, "%s/%s", tmp, STAMP);
     if (!rc)
-        rc = tb_write_file(stamp_tmp, want, strlen(want), 1);
+        rc = tb_extract_check_tree(tmp);
+    /* A new file (O_EXCL, never through a link): an archive entry of the stamp's name is an error. */
+    if (!rc)
+        rc = tb_write_file(stamp_tmp, want, strlen(want), 0);
     if (!rc)
         rc = install(tmp, dest, root, name);
     if (rc) {

@@ -1,7 +1,8 @@
 /* File digests with OpenSSL 3's EVP interface (MD5 for the published
  * dataset sums, SHA-256 for anything newer). */
 #include "datasets/checksum.h"
-#include "core/error.h" // uses: tb_fail
+#include "core/error.h" // uses: tb_fail, tb_fail_prefix
+#include "core/fsutil.h" // uses: tb_fopen_regular
 
 #include <ctype.h>
 #include <errno.h>
@@ -54,9 +55,9 @@ int tb_checksum_file(const char *path, const char *algo, char *hex)
     const char *name = strcmp(algo, "md5") == 0 ? "MD5" : strcmp(algo, "sha256") == 0 ? "SHA256" : NULL;
     if (!name)
         return tb_fail("checksum of %s: unknown algorithm '%s'", path, algo);
-    FILE *f = fopen(path, "rb");
+    FILE *f = tb_fopen_regular(path);
     if (!f)
-        return tb_fail("checksum of %s: cannot open it: %s", path, strerror(errno));
+        return tb_fail_prefix("checksum");
     int rc = -1;
     EVP_MD *md = EVP_MD_fetch(NULL, name, NULL);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();

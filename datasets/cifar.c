@@ -1,6 +1,7 @@
 /* CIFAR-10/100 binary batches: fixed-size records of label byte(s) followed
  * by 3x32x32 pixels already in CHW order (all red, then green, then blue). */
-#include "core/error.h" // uses: tb_fail, tb_malloc
+#include "core/error.h" // uses: tb_fail_prefix, tb_fail, tb_malloc
+#include "core/fsutil.h" // uses: tb_open_regular, tb_fopen_regular
 #include "datasets/dataset.h" // uses: tb_dataset, tb_cifar_read_batches, tb_dataset_free
 
 #include <errno.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define CIFAR_SIDE 32
 #define CIFAR_PIXELS (3 * CIFAR_SIDE * CIFAR_SIDE)
@@ -18,8 +20,13 @@ static const char refetch[] = "the file is damaged or incomplete; download it ag
 static long long count_records(const char *path, size_t record)
 {
     struct stat st;
-    if (stat(path, &st) != 0)
-        return tb_fail("dataset file %s: cannot open it: %s", path, strerror(errno));
+    int fd = tb_open_regular(path, 0);
+    if (fd < 0)
+        return tb_fail_prefix("dataset file");
+    int e = fstat(fd, &st) != 0 ? errno : 0;
+    close(fd);
+    if (e)
+        return tb_fail("dataset file %s: cannot stat it: %s", path, strerror(e));
     if (st.st_size == 0 || (size_t)st.st_size % record != 0)
         return tb_fail("dataset file %s: %lld bytes is not a whole number of %zu-byte CIFAR records; %s", path,
                        (long long)st.st_size, record, refetch);
@@ -29,9 +36,9 @@ static long long count_records(const char *path, size_t record)
 /* Appends up to `want` records of one file to out (whose count grows). */
 static int read_records(const char *path, int cifar100, long long want, tb_dataset *out)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = tb_fopen_regular(path);
     if (!f)
-        return tb_fail("dataset file %s: cannot open it: %s", path, strerror(errno));
+        return tb_fail_prefix("dataset file");
     const int nlabels = cifar100 ? 2 : 1;
     for (long long i = 0; i < want; i++) {
         unsigned char head[2];

@@ -1,12 +1,17 @@
 /* Downloads with libcurl: into DEST.part, resumed with a range request when
  * a .part is left from an earlier attempt, renamed to DEST when complete.
- * Follows redirects; a transfer under 1 byte/s for the stall timeout fails
- * with a message saying that running again resumes it. */
+ * Follows redirects; a transfer under the speed floor (1 kB/s) for the stall
+ * timeout fails with a message saying that running again resumes it: a
+ * server dripping a byte at a time is a stall too.  A body growing past the
+ * limit the caller knows (the published file's size, with a margin) is cut
+ * off and deleted, so an endless response cannot fill the disk. */
 #include "datasets/download.h"
 #include "core/error.h" // uses: tb_fail, tb_last_error
+#include "core/fsutil.h" // uses: tb_open_regular
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +23,7 @@ void tb_download_options_defaults(tb_download_options *o)
 {
     memset(o, 0, sizeof *o);
     o->stall_timeout_s = 60;
+    o->min_speed = 1024;
     o->connect_timeout_s = 30;
 }
 
@@ -30,6 +36,9 @@ typedef struct {
     const char *part;
     int write_errno;     /* why fwrite failed (disk full, ...) */
     curl_off_t offset;   /* bytes already in .part when this transfer started */
+    curl_off_t received; /* bytes written by this transfer */
+    long long max_bytes; /* 0: no limit */
+    int too_big;         /* on_data stopped at max_bytes */
     int tty, quiet;
     double t0, last;     /* start, last progress output */
     int last_decile;
@@ -47,6 +56,11 @@ static size_t on_data(char *ptr, size_t size, size_t n, void *arg)
 {
     transfer *t = arg;
     size_t bytes = size * n;
+    if (t->max_bytes > 0 && (long long)(t->offset + t->received) + (long long)bytes > t->max_bytes) {
+        t->too_big = 1;
+        return 0;
+    }
+    t->received += (curl_off_t)bytes;
     if (fwrite(ptr, 1, bytes, t->f) != bytes) {
         t->write_errno = errno ? errno : EIO;
         return 0; /* makes libcurl stop with CURLE_WRITE_ERROR */
@@ -101,9 +115,15 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
 
 static int open_part(transfer *t, int restart)
 {
-    t->f = fopen(t->part, restart ? "wb" : "ab");
-    if (!t->f)
-        return tb_fail("cannot write %s: %s; check the folder exists and is writable", t->part, strerror(errno));
+    /* Never through a link, and never into a FIFO or device planted at the .part's name. */
+    int fd = tb_open_regular(t->part, O_WRONLY | O_CREAT | (restart ? O_TRUNC : O_APPEND));
+    if (fd < 0)
+        return -1;
+    t->f = fdopen(fd, restart ? "wb" : "ab");
+    if (!t->f) {
+        close(fd);
+        return tb_fail("cannot write %s: %s", t->part, strerror(errno));
+    }
     struct stat st;
     if (fstat(fileno(t->f), &st) != 0)
         return tb_fail("cannot stat %s: %s", t->part, strerror(errno));
@@ -135,7 +155,9 @@ static int transfer_once(const char *url, transfer *t, const tb_download_options
     SET(CURLOPT_PROTOCOLS_STR, "http,https,file");
     SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     SET(CURLOPT_FAILONERROR, 1L);
-    SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+    SET(CURLOPT_LOW_SPEED_LIMIT, o->min_speed > 0 ? o->min_speed : 1L);
+    if (o->max_bytes > 0) /* refused up front when the server announces more */
+        SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)(o->max_bytes - t->offset > 0 ? o->max_bytes - t->offset : 1));
     SET(CURLOPT_LOW_SPEED_TIME, o->stall_timeout_s);
     SET(CURLOPT_CONNECTTIMEOUT, o->connect_timeout_s);
     SET(CURLOPT_USERAGENT, "trainbench/0.1 (libcurl)");
@@ -147,6 +169,9 @@ static int transfer_once(const char *url, transfer *t, const tb_download_options
     }
     t->t0 = t->last = now_s();
     t->last_decile = 0;
+    t->received = 0;
+    t->too_big = 0;
+    t->max_bytes = o->max_bytes;
     rc = curl_easy_perform(c);
     long status = 0;
     curl_off_t got = 0;
@@ -157,6 +182,12 @@ static int transfer_once(const char *url, transfer *t, const tb_download_options
         fprintf(stderr, "\n");
     long long have = (long long)(t->offset + got);
     const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    if (t->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
+        t->too_big = 1;
+        return tb_fail("download of %s: the server sends more than %lld bytes, more than the published file; "
+                       "the download was cut off and deleted (check --mirror)",
+                       url, o->max_bytes);
+    }
     switch (rc) {
     case CURLE_OK:
         return 0;
@@ -171,9 +202,9 @@ static int transfer_once(const char *url, transfer *t, const tb_download_options
         }
         return tb_fail("download of %s: the server answered HTTP %ld; check the URL or --mirror", url, status);
     case CURLE_OPERATION_TIMEDOUT:
-        return tb_fail("download of %s stalled: no data for %ld s (%lld bytes so far, kept in %s); run the same "
-                       "command again to resume",
-                       url, o->stall_timeout_s, have, t->part);
+        return tb_fail("download of %s stalled: under %ld bytes/s for %ld s (%lld bytes so far, kept in %s); run "
+                       "the same command again to resume",
+                       url, o->min_speed > 0 ? o->min_speed : 1L, o->stall_timeout_s, have, t->part);
     case CURLE_WRITE_ERROR:
         if (t->write_errno)
             return tb_fail("download of %s: cannot write %s: %s%s", url, t->part, strerror(t->write_errno),
@@ -202,6 +233,10 @@ int tb_download_url(const char *url, const char *dest, const tb_download_options
     pthread_once(&curl_once, curl_init);
     if (curl_init_rc != CURLE_OK)
         return tb_fail("libcurl initialisation failed: %s", curl_easy_strerror(curl_init_rc));
+    /* libcurl opens a file:// path with a blocking open(): a FIFO there would hang before any timeout. */
+    struct stat src;
+    if (!strncmp(url, "file://", 7) && stat(url + 7, &src) == 0 && !S_ISREG(src.st_mode))
+        return tb_fail("download of %s: %s is not a regular file; check the --mirror path", url, url + 7);
     char part[4200];
     if (snprintf(part, sizeof part, "%s.part", dest) >= (int)sizeof part)
         return tb_fail("download target %s: path too long", dest);
@@ -213,6 +248,11 @@ int tb_download_url(const char *url, const char *dest, const tb_download_options
     t.label = slash ? slash + 1 : dest;
     if (open_part(&t, 0))
         return -1;
+    if (o->max_bytes > 0 && t.offset > o->max_bytes) { /* left by an older, unlimited run: not resumable */
+        fclose(t.f);
+        if (open_part(&t, 1))
+            return -1;
+    }
     if (t.offset > 0 && !o->quiet)
         fprintf(stderr, "  resuming %s at byte %lld\n", t.label, (long long)t.offset);
     int refused = 0, rc = transfer_once(url, &t, o, &refused);
@@ -232,6 +272,8 @@ int tb_download_url(const char *url, const char *dest, const tb_download_options
     }
     if (fclose(t.f) != 0 && !rc)
         rc = tb_fail("cannot write %s: %s", part, strerror(errno));
+    if (t.too_big)
+        unlink(part); /* nothing in it is worth resuming */
     if (rc)
         return -1;
     if (rename(part, dest) != 0)

@@ -1,4 +1,4 @@
-/* Downloads with libcurl: resumable, with a stall timeout.
+/* Downloads with libcurl: resumable, with a stall timeout and a size limit.
  *
  * Every function returns 0 or -1 after tb_fail() with a message that names
  * the file, URL or archive entry and says what to do. */
@@ -6,7 +6,9 @@
 #define TB_DOWNLOAD_H
 
 typedef struct {
-    long stall_timeout_s; /* fail when under 1 byte/s for this long (default 60) */
+    long stall_timeout_s; /* fail when under min_speed for this long (default 60) */
+    long min_speed;       /* bytes/s floor a real mirror never drops to (default 1024) */
+    long long max_bytes;  /* cut off (and delete the .part) past this size; 0: no limit */
     long connect_timeout_s;
     int quiet;            /* no progress output */
 } tb_download_options;

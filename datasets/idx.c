@@ -1,12 +1,14 @@
 /* IDX files (MNIST, Fashion-MNIST), plain or gzipped: zlib's gzread reads
  * both.  A file must hold exactly what its header declares, so a partial
  * download or an appended file is caught even when `limit` keeps a few. */
-#include "core/error.h" // uses: tb_fail, tb_malloc
+#include "core/error.h" // uses: tb_fail, tb_fail_prefix, tb_malloc
+#include "core/fsutil.h" // uses: tb_open_regular
 #include "datasets/dataset.h" // uses: tb_idx_read_images, tb_dataset, tb_idx_read_labels
 
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #define IDX_IMAGES_MAGIC 0x00000803u /* unsigned bytes, 3 dimensions */
@@ -46,9 +48,15 @@ static long long gz_read_some(gzFile f, const char *path, void *buf, size_t n)
 /* Opens an IDX file and reads its header: magic, then `ndims` sizes. */
 static gzFile idx_open(const char *path, uint32_t magic, int ndims, uint32_t *dims)
 {
-    gzFile f = gzopen(path, "rb");
+    int fd = tb_open_regular(path, 0);
+    if (fd < 0) {
+        tb_fail_prefix("dataset file");
+        return NULL;
+    }
+    gzFile f = gzdopen(fd, "rb");
     if (!f) {
-        tb_fail("dataset file %s: cannot open it; check the path and its permissions", path);
+        close(fd);
+        tb_fail("dataset file %s: cannot open it (out of memory?)", path);
         return NULL;
     }
     gzbuffer(f, 1 << 17);

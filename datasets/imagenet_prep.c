@@ -15,10 +15,10 @@
  * class mkdir + tar -xf + rm), every byte is read once and written once, and
  * the writes overlap the reading. */
 #include "datasets/imagenet_prep.h"
-#include "core/error.h" // uses: tb_fail, tb_last_error
-#include "core/fsutil.h" // uses: tb_pathf, tb_rm_rf, tb_mkdir_p, tb_is_dir, tb_read_file, tb_rename_durable
+#include "core/error.h" // uses: tb_fail, tb_last_error, tb_fail_prefix
+#include "core/fsutil.h" // uses: tb_open_regular, tb_pathf, tb_rm_rf, tb_mkdir_p, tb_is_dir, tb_read_file, ...
 #include "datasets/checksum.h" // uses: tb_checksum, tb_checksum_parse, tb_checksum_verify
-#include "datasets/extract.h" // uses: tb_extract_check_name
+#include "datasets/extract.h" // uses: tb_extract_check_name, tb_extract_open
 #include "datasets/matfile.h" // uses: tb_mat_struct, tb_mat_field, tb_mat_value, TB_MAT_NUMBER, TB_MAT_CHAR, ...
 
 #include <archive.h>
@@ -100,9 +100,10 @@ static void finish_class_locked(pool *p, cls *c)
 
 static int write_job(const job *j)
 {
-    int fd = open(j->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* The folder is new: a file already there (or a link) means the tar names it twice. */
+    int fd = tb_open_regular(j->path, O_WRONLY | O_CREAT | O_EXCL);
     if (fd < 0)
-        return tb_fail("cannot create %s: %s", j->path, strerror(errno));
+        return -1;
     const unsigned char *d = j->data;
     size_t left = j->size;
     while (left) {
@@ -418,8 +419,9 @@ static int prep_train(prep *pr)
     archive_read_support_format_tar(a);
     int rc = 0;
     long classes = 0, skipped = 0, images = 0, kept = 0;
-    if (archive_read_open_filename(a, o->train_tar, 1 << 20) != ARCHIVE_OK) {
-        rc = tb_fail("cannot open the train tar %s: %s", o->train_tar, archive_error_string(a));
+    int fd = tb_extract_open(a, o->train_tar, 1 << 20);
+    if (fd < 0) {
+        rc = tb_fail_prefix("the train tar");
         goto done;
     }
     for (;;) {
@@ -464,6 +466,8 @@ static int prep_train(prep *pr)
     }
 done:
     archive_read_free(a);
+    if (fd >= 0)
+        close(fd);
     if (!rc)
         rc = drain(pr->p);
     if (rc)
@@ -594,8 +598,9 @@ static int read_devkit(const char *path, char **text)
     int rc = 0;
     archive_read_support_filter_all(a);
     archive_read_support_format_tar(a);
-    if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK)
-        rc = tb_fail("cannot open the devkit %s: %s", path, archive_error_string(a));
+    int fd = tb_extract_open(a, path, 1 << 16);
+    if (fd < 0)
+        rc = tb_fail_prefix("the devkit");
     while (!rc && (!gt || !meta)) {
         struct archive_entry *e;
         int r = archive_read_next_header(a, &e);
@@ -621,6 +626,8 @@ static int read_devkit(const char *path, char **text)
             *(dst == &gt ? &gt_size : &meta_size) = (size_t)size;
     }
     archive_read_free(a);
+    if (fd >= 0)
+        close(fd);
     if (!rc && (!gt || !meta))
         rc = tb_fail("the devkit %s has no %s; is it ILSVRC2012_devkit_t12.tar.gz?", path, !gt ? DEVKIT_GT : DEVKIT_META);
     char label[4300];
@@ -711,10 +718,11 @@ static int prep_val(prep *pr)
     if (!rc && !a)
         rc = tb_fail("libarchive cannot allocate a reader");
     long images = 0;
+    int fd = -1;
     if (!rc) {
         archive_read_support_format_tar(a);
-        if (archive_read_open_filename(a, o->val_tar, 1 << 20) != ARCHIVE_OK)
-            rc = tb_fail("cannot open the validation tar %s: %s", o->val_tar, archive_error_string(a));
+        if ((fd = tb_extract_open(a, o->val_tar, 1 << 20)) < 0)
+            rc = tb_fail_prefix("the validation tar");
     }
     while (!rc) {
         struct archive_entry *e;
@@ -758,6 +766,8 @@ static int prep_val(prep *pr)
         progress(pr, "val", 0, images, 0);
     }
     archive_read_free(a);
+    if (fd >= 0)
+        close(fd);
     if (!rc)
         rc = drain(pr->p);
     if (!rc && images + pr->corrupt != nlabels)

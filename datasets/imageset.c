@@ -1,7 +1,7 @@
 /* Class-folder and packed-file image sets. */
 #include "datasets/imageset.h"
-#include "core/error.h" // uses: tb_calloc, tb_fail, tb_fail_prefix, tb_malloc
-#include "core/fsutil.h" // uses: tb_pathf
+#include "core/error.h" // uses: tb_calloc, tb_fail_prefix, tb_fail, tb_malloc
+#include "core/fsutil.h" // uses: tb_open_regular, tb_pathf
 
 #include <dirent.h>
 #include <errno.h>
@@ -49,10 +49,14 @@ tb_pack *tb_pack_open(const char *path)
     if (!p)
         return NULL;
     snprintf(p->path, sizeof p->path, "%s", path);
-    p->fd = open(path, O_RDONLY | O_CLOEXEC);
+    p->fd = tb_open_regular(path, 0); /* a FIFO or device is refused, not waited on */
     struct stat st;
-    if (p->fd < 0 || fstat(p->fd, &st) != 0) {
-        tb_fail("packed file %s: cannot open it: %s", path, strerror(errno));
+    if (p->fd < 0) {
+        tb_fail_prefix("packed file");
+        goto fail;
+    }
+    if (fstat(p->fd, &st) != 0) {
+        tb_fail("packed file %s: cannot stat it: %s", path, strerror(errno));
         goto fail;
     }
     p->size = (size_t)st.st_size;
@@ -420,12 +424,13 @@ int tb_imageset_get(const tb_imageset *s, int i, uint8_t **buf, size_t *cap, con
     }
     const char *path = s->paths + s->path_off[i];
     snprintf(what, what_size, "%s", path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = tb_open_regular(path, 0);
+    if (fd < 0)
+        return tb_fail_prefix("cannot read an image");
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
+    if (fstat(fd, &st) != 0) {
         int e = errno;
-        if (fd >= 0)
-            close(fd);
+        close(fd);
         return tb_fail("cannot read image %s: %s", path, strerror(e));
     }
     size_t n = (size_t)st.st_size;

@@ -8,12 +8,13 @@
  * writes them in order, so the file is identical for any thread count. */
 #include "datasets/pack.h"
 #include "core/error.h" // uses: tb_fail, tb_last_error, tb_fail_prefix, tb_calloc
-#include "core/fsutil.h" // uses: tb_is_dir, tb_rename_durable
+#include "core/fsutil.h" // uses: tb_is_dir, tb_atomic_file, tb_atomic_begin, tb_atomic_stream, tb_atomic_commit, ...
 #include "datasets/dataset.h" // uses: tb_dataset, tb_dataset_known, tb_dataset_names, tb_split, TB_SPLIT_TEST, ...
 #include "datasets/imageset.h" // uses: tb_pack_entry, TB_PACK_PAGE, tb_imageset, tb_imageset_get, ...
 #include "datasets/jpeg.h" // uses: tb_jpeg_ctx, tb_jpeg_size, tb_crop, tb_jpeg_decode, tb_resize_rgb, ...
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -291,14 +292,17 @@ int tb_pack_write(const tb_pack_options *o)
         h.flip_ok = (uint32_t)ds[0].flip_ok;
         snprintf(h.name, sizeof h.name, "%s", ds[0].name);
     }
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", o->out);
-    writer w = {fopen(tmp, "wb"), tmp, 0};
-    if (!w.f) {
+    /* core/fsutil's atomic writer: an unpredictable O_EXCL temporary next to
+     * the output (never a planted link), removed on any failure; an output
+     * that is a link, FIFO or device is refused. */
+    tb_atomic_file out;
+    FILE *f = tb_atomic_begin(&out, o->out) ? NULL : tb_atomic_stream(&out);
+    if (!f) {
         tb_dataset_free(&ds[0]);
         tb_dataset_free(&ds[1]);
-        return tb_fail("cannot create %s: %s", tmp, strerror(errno));
+        return -1;
     }
+    writer w = {f, o->out, 0};
     tb_pack_entry *idx[2] = {NULL, NULL};
     long corrupt = 0;
     int rc = pad_to(&w, TB_PACK_HEADER);
@@ -315,15 +319,11 @@ int tb_pack_write(const tb_pack_options *o)
     }
     h.file_size = w.pos;
     if (!rc && (fseeko(w.f, 0, SEEK_SET) != 0 || fwrite(&h, sizeof h, 1, w.f) != 1))
-        rc = tb_fail("cannot write the header of %s: %s", tmp, strerror(errno));
-    if (!rc && (fflush(w.f) != 0 || fsync(fileno(w.f)) != 0))
-        rc = tb_fail("cannot write %s: %s", tmp, strerror(errno));
-    if (fclose(w.f) != 0 && !rc)
-        rc = tb_fail("cannot write %s: %s", tmp, strerror(errno));
+        rc = tb_fail("cannot write the header of %s: %s", o->out, strerror(errno));
     if (!rc)
-        rc = tb_rename_durable(tmp, o->out);
+        rc = tb_atomic_commit(&out);
     else
-        unlink(tmp);
+        tb_atomic_abort(&out);
     if (!rc && !o->quiet)
         printf("wrote %s: %s, %llu train + %llu test images, %d classes, %.1f MB%s\n", o->out,
                folders ? "JPEG" : "raw pixels", (unsigned long long)h.count[0], (unsigned long long)h.count[1],

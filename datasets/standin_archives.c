@@ -7,12 +7,14 @@
  * 60-130 kB) and no image is blank. */
 #include "datasets/standin_archives.h"
 #include "core/error.h" // uses: tb_fail, tb_last_error
-#include "core/fsutil.h" // uses: tb_pathf, tb_rename_durable, tb_mkdir_p, tb_write_file
+#include "core/fsutil.h" // uses: tb_pathf, tb_open_regular, tb_rename_durable, tb_mkdir_p, tb_write_file
 #include "core/rng.h" // uses: tb_rng, tb_rng_below, tb_rng_seed, tb_rng_uniform, tb_rng_next, tb_rng_shuffle
 #include "datasets/dataset.h" // uses: tb_dataset, tb_dataset_synthetic, tb_dataset_free
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,7 +69,41 @@ static int add_file(struct archive *a, const char *archive, const char *name, co
     return rc;
 }
 
-/* A tar (optionally gzipped) written to path.tmp and renamed on close. */
+static la_ssize_t fd_write(struct archive *a, void *arg, const void *buf, size_t n)
+{
+    for (;;) {
+        ssize_t w = write(*(int *)arg, buf, n);
+        if (w >= 0 || errno != EINTR) {
+            if (w < 0)
+                archive_set_error(a, errno, "%s", strerror(errno));
+            return w;
+        }
+    }
+}
+
+static int fd_close(struct archive *a, void *arg)
+{
+    int *fd = arg, rc = ARCHIVE_OK;
+    if (*fd >= 0 && close(*fd) != 0) {
+        archive_set_error(a, errno, "%s", strerror(errno));
+        rc = ARCHIVE_FATAL;
+    }
+    *fd = -1;
+    return rc;
+}
+
+static int fd_free(struct archive *a, void *arg)
+{
+    int *fd = arg;
+    if (*fd >= 0)
+        fd_close(a, fd);
+    free(fd);
+    return ARCHIVE_OK;
+}
+
+/* A tar (optionally gzipped) written to path.tmp, a new file never opened
+ * through a link (archive_write_open_filename would follow one), and renamed
+ * on close. */
 static struct archive *open_tar(const char *path, int gzip)
 {
     struct archive *a = archive_write_new();
@@ -76,13 +112,31 @@ static struct archive *open_tar(const char *path, int gzip)
         return NULL;
     }
     char tmp[4200];
-    tb_pathf(tmp, sizeof tmp, "%s.tmp", path);
-    if (archive_write_set_format_ustar(a) != ARCHIVE_OK ||
+    if (tb_pathf(tmp, sizeof tmp, "%s.tmp", path) || archive_write_set_format_ustar(a) != ARCHIVE_OK ||
         (gzip && (archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
-                  archive_write_set_options(a, "gzip:compression-level=1") != ARCHIVE_OK)) ||
-        archive_write_open_filename(a, tmp) != ARCHIVE_OK) {
+                  archive_write_set_options(a, "gzip:compression-level=1") != ARCHIVE_OK))) {
         tb_fail("cannot create %s: %s", tmp, archive_error_string(a));
         archive_write_free(a);
+        return NULL;
+    }
+    if (unlink(tmp) != 0 && errno != ENOENT) { /* a killed run's leftover, or anything planted there */
+        tb_fail("cannot remove %s: %s", tmp, strerror(errno));
+        archive_write_free(a);
+        return NULL;
+    }
+    int *fd = malloc(sizeof *fd);
+    if (!fd || (*fd = tb_open_regular(tmp, O_WRONLY | O_CREAT | O_EXCL)) < 0) {
+        if (!fd)
+            tb_fail("out of memory creating %s", tmp);
+        free(fd);
+        archive_write_free(a);
+        return NULL;
+    }
+    /* From here fd_free (called by archive_write_free) closes and frees fd. */
+    if (archive_write_open2(a, fd, NULL, fd_write, fd_close, fd_free) != ARCHIVE_OK) {
+        tb_fail("cannot create %s: %s", tmp, archive_error_string(a));
+        archive_write_free(a);
+        remove(tmp);
         return NULL;
     }
     return a;

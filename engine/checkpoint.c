@@ -1,6 +1,7 @@
 #include "engine/checkpoint.h"
 
 #include "core/error.h" // uses: tb_fail, tb_fail_prefix
+#include "core/json.h" // uses: tb_json_str, tb_json_obj, tb_json_get
 #include "engine/model_io.h" // uses: TB_IO_PARAMS, TB_IO_BUFFERS, TB_IO_OPT_STATE, tb_model_io_add, tb_model_io_load
 #include "engine/safetensors.h" // uses: tb_st_writer, tb_st_writer_create, tb_st_writer_meta, tb_st_writer_save, ...
 #include "rundir/rundir.h" // uses: tb_json_write_atomic
@@ -137,8 +138,10 @@ static int parse_state(struct json_object *o, tb_checkpoint_state *st)
 {
     struct json_object *v, *p, *eps, *rng, *cfg;
     long epoch = 0, batch = 0, step = 0, correct = 0, images = 0;
-    if (!json_object_object_get_ex(o, "schema", &v) || strcmp(json_object_get_string(v), SCHEMA) != 0)
-        return tb_fail("not a %s state", SCHEMA);
+    /* Every field's JSON type is checked before it is read: the state comes
+     * from a file (core/json.h gives NULL or the fallback for a wrong type). */
+    if (strcmp(tb_json_str(o, "schema", ""), SCHEMA) != 0)
+        return tb_fail("not a %s state (\"schema\" missing, null or another)", SCHEMA);
     if (read_int(o, "epoch", 0, 100000, &epoch) || read_int(o, "batch", 0, INT_MAX, &batch) ||
         read_int(o, "optimizer_step", 0, LONG_MAX, &step))
         return -1;
@@ -151,12 +154,15 @@ static int parse_state(struct json_object *o, tb_checkpoint_state *st)
     if (json_object_object_get_ex(o, "repeats", &reps)) {
         if (!json_object_is_type(reps, json_type_array))
             return tb_fail("\"repeats\" is not an array");
+        for (size_t i = 0; i < json_object_array_length(reps); i++)
+            if (!json_object_is_type(json_object_array_get_idx(reps, i), json_type_object))
+                return tb_fail("\"repeats\"[%zu] is not an object", i);
         st->repeats = strdup(json_object_to_json_string_ext(reps, JSON_C_TO_STRING_PLAIN));
         if (!st->repeats)
             return tb_fail("out of memory");
     }
-    if (!json_object_object_get_ex(o, "rng", &rng) || !json_object_object_get_ex(rng, "seed", &v))
-        return tb_fail("\"rng\".\"seed\" missing");
+    if (!(rng = tb_json_obj(o, "rng")) || !(v = tb_json_get(rng, "seed")) || !json_object_is_type(v, json_type_int))
+        return tb_fail("\"rng\".\"seed\" missing or not an integer");
     st->seed = json_object_get_uint64(v);
     if (!json_object_object_get_ex(o, "partial_epoch", &p) || !json_object_is_type(p, json_type_object))
         return tb_fail("\"partial_epoch\" missing");
@@ -188,8 +194,13 @@ static int parse_state(struct json_object *o, tb_checkpoint_state *st)
             return tb_fail_prefix("epoch report %d", i + 1);
         st->epochs_done = i + 1;
     }
-    if (json_object_object_get_ex(o, "config", &cfg))
-        snprintf(st->config, sizeof st->config, "%s", json_object_to_json_string_ext(cfg, JSON_C_TO_STRING_PLAIN));
+    /* The run's options: resume compares them key by key, so an object it must be. */
+    if (!(cfg = tb_json_obj(o, "config")))
+        return tb_fail("\"config\" missing or not an object");
+    const char *text = json_object_to_json_string_ext(cfg, JSON_C_TO_STRING_PLAIN);
+    if (strlen(text) >= sizeof st->config)
+        return tb_fail("\"config\" is longer than %zu bytes", sizeof st->config - 1);
+    snprintf(st->config, sizeof st->config, "%s", text);
     return 0;
 }
 

@@ -2,11 +2,13 @@
 #include "engine/safetensors.h"
 
 #include "core/error.h" // uses: tb_fail, tb_calloc, tb_fail_prefix
+#include "core/fsutil.h" // uses: tb_atomic_file, tb_atomic_begin, tb_atomic_write, tb_atomic_commit
 
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -485,75 +487,103 @@ static char *build_header(tb_st_writer *w, size_t *len)
     return out;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
+/* Ctrl-C and SIGTERM during a save (a checkpoint is tens of MB): held back
+ * until the file is whole and renamed, then delivered to the handler there was
+ * before, so an interrupt never leaves a half-written temporary file.  A
+ * second signal during the save means "stop now": the temporary file is
+ * removed and the signals go to that handler at once. */
+static const int guard_sigs[2] = {SIGINT, SIGTERM};
+static struct sigaction guard_old[2];
+static volatile sig_atomic_t guard_pending[2];
+static char guard_tmp[4096];
+
+/* Gives `count` signals to the saved handler (or the default action). */
+static void guard_deliver(int k, int count)
 {
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
+    for (int n = 0; n < count; n++) {
+        void (*h)(int) = guard_old[k].sa_handler;
+        if (!(guard_old[k].sa_flags & SA_SIGINFO) && h != SIG_DFL && h != SIG_IGN)
+            h(guard_sigs[k]);
+        else if (h != SIG_IGN)
+            raise(guard_sigs[k]); /* the default (dies), or an SA_SIGINFO handler */
     }
-    return 0;
 }
 
-/* fsync of the directory makes the rename durable; some file systems cannot
- * sync directories, which is harmless here. */
-static void sync_dir_of(const char *path)
+static void guard_handler(int sig)
 {
-    char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1, slash ? path : ".");
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
+    int k = sig == SIGTERM;
+    guard_pending[k]++;
+    if (guard_pending[0] + guard_pending[1] < 2)
+        return;
+    int e = errno;
+    if (guard_tmp[0])
+        unlink(guard_tmp);
+    for (int i = 0; i < 2; i++)
+        sigaction(guard_sigs[i], &guard_old[i], NULL);
+    for (int i = 0; i < 2; i++) {
+        int count = guard_pending[i];
+        guard_pending[i] = 0;
+        guard_deliver(i, count);
     }
+    errno = e;
+}
+
+static void guard_start(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = guard_handler;
+    sigemptyset(&sa.sa_mask);
+    guard_tmp[0] = '\0';
+    guard_pending[0] = guard_pending[1] = 0;
+    for (int i = 0; i < 2; i++)
+        sigaction(guard_sigs[i], &sa, &guard_old[i]);
+}
+
+static void guard_end(void)
+{
+    struct sigaction now;
+    if (sigaction(SIGINT, NULL, &now) != 0 || now.sa_handler != guard_handler)
+        return; /* a second signal already handed them back */
+    for (int i = 0; i < 2; i++)
+        sigaction(guard_sigs[i], &guard_old[i], NULL);
+    guard_tmp[0] = '\0';
+    for (int i = 0; i < 2; i++) {
+        int count = guard_pending[i];
+        guard_pending[i] = 0;
+        for (int n = 0; n < count; n++)
+            raise(guard_sigs[i]);
+    }
+}
+
+/* Writes the file through core/fsutil's atomic writer: an unpredictable
+ * O_EXCL temporary in the same folder, removed on any failure. */
+static int save_file(tb_st_writer *w, const char *path, const char *header, size_t hlen)
+{
+    tb_atomic_file a;
+    if (tb_atomic_begin(&a, path))
+        return -1;
+    snprintf(guard_tmp, sizeof guard_tmp, "%s", a.tmp);
+    unsigned char lenbuf[8];
+    for (int i = 0; i < 8; i++)
+        lenbuf[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
+    if (tb_atomic_write(&a, lenbuf, 8) || tb_atomic_write(&a, header, hlen))
+        return -1;
+    for (int i = 0; i < w->n; i++)
+        if (tb_atomic_write(&a, w->e[i].data, w->e[i].bytes))
+            return -1;
+    return tb_atomic_commit(&a);
 }
 
 int tb_st_writer_save(tb_st_writer *w, const char *path)
 {
-    char tmp[PATH_MAX];
-    int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof tmp)
-        return tb_fail("path %s is too long", path);
     size_t hlen = 0;
     char *header = build_header(w, &hlen);
     if (!header)
         return tb_fail_prefix("%s", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        free(header);
-        return tb_fail("cannot create %s: %s; check that the directory exists and is writable", tmp, strerror(errno));
-    }
-    unsigned char lenbuf[8];
-    for (int i = 0; i < 8; i++)
-        lenbuf[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
-    int ok = write_all(fd, lenbuf, 8) == 0 && write_all(fd, header, hlen) == 0;
-    for (int i = 0; i < w->n && ok; i++)
-        ok = write_all(fd, w->e[i].data, w->e[i].bytes) == 0;
-    ok = ok && fsync(fd) == 0;
-    int err = errno;
-    /* close can report deferred write errors (NFS, quotas). */
-    if (close(fd) != 0 && ok) {
-        ok = 0;
-        err = errno;
-    }
+    guard_start();
+    int rc = save_file(w, path, header, hlen);
+    guard_end();
     free(header);
-    if (!ok) {
-        unlink(tmp);
-        return tb_fail("cannot write %s: %s; free space or choose another path; any previous %s is untouched", tmp,
-                       strerror(err), path);
-    }
-    if (rename(tmp, path) != 0) {
-        err = errno;
-        unlink(tmp);
-        return tb_fail("cannot rename %s to %s: %s", tmp, path, strerror(err));
-    }
-    sync_dir_of(path);
-    return 0;
+    return rc;
 }

@@ -23,7 +23,7 @@
 #include "engine/model_io.h" // uses: tb_model_save_safetensors, TB_IO_PARAMS, TB_IO_BUFFERS
 #include "engine/optim.h" // uses: tb_optimizer_free_state, tb_optim_config, tb_optim_config_defaults, ...
 #include "engine/sysinfo.h" // uses: tb_sysinfo_json, tb_sysinfo_rss_bytes
-#include "rundir/rundir.h" // uses: tb_rundir_close, tb_rundir_event, tb_rundir_default_path, tb_rundir_reopen, ...
+#include "rundir/rundir.h" // uses: tb_rundir_close, tb_rundir_event, tb_rundir_default_path, tb_rundir_open, ...
 #include "rundir/train_report.h" // uses: tb_epoch_report, tb_phase, tb_phase_name, TB_PHASE_H2D, ...
 #include "tb_config.h"
 #if TB_HAVE_CUDA
@@ -520,6 +520,7 @@ static int evaluate(run *r, tb_epoch_report *rep)
     return 0;
 }
 
+/* 0, -1 after tb_fail, or 2 when the run directory is refused as it is. */
 static int start_run(run *r)
 {
     const tb_train_config *c = r->cfg;
@@ -545,9 +546,10 @@ static int start_run(run *r)
         snprintf(path, sizeof path, "%s", c->run_dir);
     else if (tb_rundir_default_path(c->runs_dir, "train", path, sizeof path))
         return -1;
-    r->dir = c->resume[0] ? tb_rundir_reopen(path) : tb_rundir_create(path);
+    int refused = 0; /* in use by another process, or not a run: exit 2, nothing written */
+    r->dir = tb_rundir_open(path, c->resume[0] != 0, &refused);
     if (!r->dir)
-        return -1;
+        return refused ? 2 : -1;
     struct json_object *config = tb_train_config_to_json(c);
     json_object_object_add(config, "run_dir", json_object_new_string(path));
     if (tb_rundir_write_json(r->dir, "config.json", config)) {
@@ -716,10 +718,11 @@ int tb_train_run(const tb_train_config *c)
         tb_prof_thread_name("trainer");
     }
 
-    if (start_run(&r)) {
+    int started = start_run(&r);
+    if (started) {
         fprintf(stderr, "trainbench: %s\n", tb_last_error());
         run_free(&r);
-        return 1;
+        return started == 2 ? 2 : 1;
     }
     int status = 0;
     r.epochs = calloc((size_t)c->epochs, sizeof *r.epochs);

@@ -151,16 +151,20 @@ static int changeable_on_resume(const char *key)
 static int check_resume_config(const char *saved, const char *now)
 {
     struct json_object *a = json_tokener_parse(saved), *b = json_tokener_parse(now);
+    if (!json_object_is_type(a, json_type_object) || !json_object_is_type(b, json_type_object)) {
+        json_object_put(a);
+        json_object_put(b);
+        return tb_fail("the checkpoint's options are not a JSON object; the checkpoint is damaged: start a new run");
+    }
     int rc = 0;
-    if (!a || !b)
-        rc = tb_fail("the checkpoint's options are not readable JSON");
     json_object_object_foreach(a, key, va)
     {
         struct json_object *vb;
         if (rc || changeable_on_resume(key))
             continue;
-        const char *sa = json_object_get_string(va);
-        const char *sb = json_object_object_get_ex(b, key, &vb) ? json_object_get_string(vb) : "(unset)";
+        /* A null value prints as "null" (json_object_get_string gives NULL for it). */
+        const char *sa = va ? json_object_get_string(va) : "null";
+        const char *sb = !json_object_object_get_ex(b, key, &vb) ? "(unset)" : vb ? json_object_get_string(vb) : "null";
         /* Numbers compare as numbers: the text depends on the printing precision. */
         int same = json_object_is_type(va, json_type_double) && vb && json_object_is_type(vb, json_type_double)
                        ? fabs(json_object_get_double(va) - json_object_get_double(vb)) <=

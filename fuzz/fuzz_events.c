@@ -1,22 +1,21 @@
 /* events.jsonl (rundir/rundir.c): tb_events_read, which must skip a final
  * line without its newline, and tb_json_read_file on the same bytes. */
+#include "core/json.h" // uses: tb_json_str, tb_json_int, tb_json_num
 #include "fuzz/fuzz_util.h" // uses: fuzz_path, fuzz_write
 #include "rundir/rundir.h" // uses: tb_events_read, tb_json_read_file
 
 #include <json-c/json.h>
 
-/* Reads each event's fields the way the TUI and exports do. */
+/* Reads each event's fields the way the TUI and exports do (core/json.h:
+ * a field of the wrong type, e.g. "event": null, reads as the fallback). */
 static int on_event(struct json_object *ev, void *ctx)
 {
     int *n = ctx;
     (*n)++;
-    struct json_object *v;
-    if (json_object_object_get_ex(ev, "event", &v))
-        (void)json_object_get_string(v);
-    if (json_object_object_get_ex(ev, "epoch", &v))
-        (void)json_object_get_int(v);
-    if (json_object_object_get_ex(ev, "loss", &v))
-        (void)json_object_get_double(v);
+    if (!tb_json_str(ev, "event", "")) /* never NULL with a fallback */
+        abort();
+    (void)tb_json_int(ev, "epoch", -1);
+    (void)tb_json_num(ev, "loss", 0.0);
     (void)json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN);
     return 0;
 }

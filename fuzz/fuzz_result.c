@@ -2,7 +2,10 @@
  * table.c, export.c).  One input is written as a run's result.json and as a
  * sweep's plan.json, summary.json and configuration 01's result.json: each
  * reader looks at its own keys, so one object can drive them all.  Then the
- * listing, both table builders, the merge and every export format run. */
+ * listing, both table builders, the merge and every export format run.
+ * Each input is also tried with every field of the wrong JSON type ("configs"
+ * not an array, system.libraries not an object, null fields: issue 16). */
+#include "fuzz/fuzz_json_mutate.h" // uses: fuzz_type_confusion
 #include "fuzz/fuzz_util.h" // uses: fuzz_path, fuzz_write
 #include "lab/export.h" // uses: TB_EXPORT_MD, TB_EXPORT_JSON, tb_export_string, tb_export_format
 #include "lab/results.h" // uses: tb_results_list
@@ -14,7 +17,7 @@ static void export_all(const tb_table *t, int n)
         free(tb_export_string(t, n, (tb_export_format)fmt));
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void read_all(const uint8_t *data, size_t size)
 {
     static const char *const dirs[] = {"runs", "runs/a", "runs/s", "runs/s/01"};
     static const char *const files[] = {"runs/a/result.json", "runs/s/plan.json", "runs/s/summary.json",
@@ -64,5 +67,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_path(path, sizeof path, dirs[i]);
         rmdir(path);
     }
+}
+
+static void read_text(const char *text, void *ctx)
+{
+    (void)ctx;
+    read_all((const uint8_t *)text, strlen(text));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    read_all(data, size);
+    /* The mutations need the input as text; bytes after a NUL are left out. */
+    char *text = malloc(size + 1);
+    if (!text)
+        return 0;
+    memcpy(text, data, size);
+    text[size] = '\0';
+    if (strlen(text) == size)
+        fuzz_type_confusion(text, read_text, NULL);
+    free(text);
     return 0;
 }

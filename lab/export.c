@@ -2,6 +2,8 @@
 #include "lab/export.h"
 
 #include "core/error.h" // uses: tb_fail
+#include "core/fsutil.h" // uses: tb_write_atomic
+#include "core/quote.h" // uses: tb_text_escape
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,33 +23,50 @@ int tb_export_format_parse(const char *name)
     return -1;
 }
 
-/* Markdown cells must not break the table: '|' is escaped, newlines become spaces. */
-static void md_cell(FILE *f, const char *s)
+/* Text from plan.json and result.json as Markdown: newlines become spaces,
+ * other control characters are escaped (tb_text_escape: no escape sequence
+ * reaches a terminal), and in table cells '|' is escaped so a cell cannot
+ * break the table. */
+static void md_text(FILE *f, const char *text, int cell)
 {
-    for (; *s; s++) {
-        if (*s == '|')
+    char *flat = strdup(text ? text : ""), *s = NULL;
+    if (flat)
+        for (char *c = flat; *c; c++)
+            if (*c == '\n' || *c == '\r')
+                *c = ' ';
+    s = flat ? tb_text_escape(flat) : NULL;
+    free(flat);
+    for (const char *c = s ? s : "?"; *c; c++) {
+        if (*c == '|' && cell)
             fputs("\\|", f);
-        else if (*s == '\n' || *s == '\r')
-            fputc(' ', f);
         else
-            fputc(*s, f);
+            fputc(*c, f);
     }
+    free(s);
 }
+
+static void md_cell(FILE *f, const char *s) { md_text(f, s, 1); }
 
 static int right_aligned(tb_col_kind k) { return k != TB_COL_TEXT && k != TB_COL_HMS; }
 
 static void write_md(FILE *f, const tb_table *t)
 {
-    fprintf(f, "### %s\n\n", t->title);
+    fputs("### ", f);
+    md_text(f, t->title, 0);
+    fputs("\n\n", f);
     if (t->question[0] || t->preset[0]) {
-        if (t->question[0])
-            fprintf(f, "%s", t->question);
-        if (t->preset[0])
-            fprintf(f, "%sPreset `%s`.", t->question[0] ? " " : "", t->preset);
+        md_text(f, t->question, 0);
+        if (t->preset[0]) {
+            fprintf(f, "%sPreset `", t->question[0] ? " " : "");
+            md_text(f, t->preset, 0);
+            fputs("`.", f);
+        }
         fputs("\n", f);
     }
-    if (t->info[0])
-        fprintf(f, "%s\n", t->info);
+    if (t->info[0]) {
+        md_text(f, t->info, 0);
+        fputs("\n", f);
+    }
     fputs("\n|", f);
     for (int c = 0; c < t->ncols; c++) {
         fputc(' ', f);
@@ -61,10 +80,11 @@ static void write_md(FILE *f, const tb_table *t)
     for (int r = 0; r < t->nrows; r++) {
         fputc('|', f);
         for (int c = 0; c < t->ncols; c++) {
+            const tb_cell *cell = &t->cells[(size_t)r * t->ncols + c];
             char buf[256];
-            tb_cell_format(&t->cells[(size_t)r * t->ncols + c], t->kinds[c], 0, buf, sizeof buf);
+            tb_cell_format(cell, t->kinds[c], 0, buf, sizeof buf);
             fputc(' ', f);
-            md_cell(f, buf);
+            md_cell(f, cell->text ? cell->text : buf); /* text whole, not cut to the buffer */
             fputs(" |", f);
         }
         fputc('\n', f);
@@ -72,23 +92,31 @@ static void write_md(FILE *f, const tb_table *t)
     size_t n = t->notes ? json_object_array_length(t->notes) : 0;
     if (n)
         fputc('\n', f);
-    for (size_t i = 0; i < n; i++)
-        fprintf(f, "- %s\n", json_object_get_string(json_object_array_get_idx(t->notes, i)));
+    for (size_t i = 0; i < n; i++) {
+        fputs("- ", f);
+        md_text(f, json_object_get_string(json_object_array_get_idx(t->notes, i)), 0);
+        fputc('\n', f);
+    }
 }
 
-static void csv_cell(FILE *f, const char *s)
+/* Control characters escaped as in Markdown (tb_text_escape); a field with a
+ * comma or a quote is quoted. */
+static void csv_cell(FILE *f, const char *text)
 {
-    if (!strpbrk(s, ",\"\n\r")) {
+    char *e = tb_text_escape(text);
+    const char *s = e ? e : "?";
+    if (!strpbrk(s, ",\"")) {
         fputs(s, f);
-        return;
+    } else {
+        fputc('"', f);
+        for (; *s; s++) {
+            if (*s == '"')
+                fputc('"', f);
+            fputc(*s, f);
+        }
+        fputc('"', f);
     }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
+    free(e);
 }
 
 static void write_csv(FILE *f, const tb_table *t)
@@ -106,8 +134,8 @@ static void write_csv(FILE *f, const tb_table *t)
             tb_cell_format(cell, t->kinds[c], 1, buf, sizeof buf);
             if (c)
                 fputc(',', f);
-            /* Missing numbers are empty fields, as spreadsheets expect. */
-            csv_cell(f, !strcmp(buf, "n/a") && !cell->text ? "" : buf);
+            /* Missing numbers are empty fields, as spreadsheets expect; text whole, not cut to the buffer. */
+            csv_cell(f, cell->text ? cell->text : !strcmp(buf, "n/a") ? "" : buf);
         }
         fputc('\n', f);
     }
@@ -199,49 +227,6 @@ char *tb_export_string(const tb_table *tables, int n, tb_export_format fmt)
 
 int tb_text_write_atomic(const char *path, const char *text)
 {
-    char tmp[PATH_MAX];
-    int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof tmp)
-        return tb_fail("path %s is too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return tb_fail("cannot create %s: %s; check the directory's permissions", tmp, strerror(errno));
-    size_t len = strlen(text), done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, text + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            int err = errno;
-            close(fd);
-            unlink(tmp);
-            return tb_fail("cannot write %s: %s; is the disk full?", tmp, strerror(err));
-        }
-        done += (size_t)w;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        int err = errno;
-        unlink(tmp);
-        return tb_fail("cannot flush %s: %s", tmp, strerror(err));
-    }
-    if (rename(tmp, path) != 0) {
-        int err = errno;
-        unlink(tmp);
-        return tb_fail("cannot rename %s to %s: %s", tmp, path, strerror(err));
-    }
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        *slash = '\0';
-    else
-        snprintf(dir, sizeof dir, ".");
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        int rc = fsync(dfd);
-        close(dfd);
-        if (rc != 0)
-            return tb_fail("wrote %s but cannot sync its directory: %s", path, strerror(errno));
-    }
-    return 0;
+    /* core/fsutil's one atomic writer: refuses to replace a link, FIFO or device. */
+    return tb_write_atomic(path, text, strlen(text));
 }

@@ -212,7 +212,7 @@ int tb_plan_expand(const tb_preset *p, int smoke, tb_plan *out)
                 if (is_axis(p, kv->key)) {
                     /* A list for a swept option: the i-th smoke value replaces
                      * the i-th value (the last one repeats). */
-                    char buf[256], *save = NULL;
+                    char buf[sizeof kv->value], *save = NULL; /* as long as the value: never cut */
                     snprintf(buf, sizeof buf, "%s", kv->value);
                     int want = 0;
                     for (int a = 0; a < p->naxes; a++)
@@ -224,7 +224,7 @@ int tb_plan_expand(const tb_preset *p, int smoke, tb_plan *out)
                         if (tok)
                             last = tok;
                     }
-                    char val[128];
+                    char val[sizeof kv->value];
                     snprintf(val, sizeof val, "%s", last ? last : "");
                     char *t = val;
                     while (*t == ' ')

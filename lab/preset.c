@@ -82,7 +82,8 @@ static int check_value(const tb_option *o, const char *value)
 static int parse_list(const tb_option *o, const char *value, tb_sweep_axis *axis, int append)
 {
     char buf[2048];
-    snprintf(buf, sizeof buf, "%s", value);
+    if (snprintf(buf, sizeof buf, "%s", value) >= (int)sizeof buf)
+        return tb_fail("the list is longer than %zu characters; split it over indented lines", sizeof buf - 1);
     if (!append)
         axis->count = 0;
     char *save = NULL;
@@ -107,6 +108,11 @@ static int parse_list(const tb_option *o, const char *value, tb_sweep_axis *axis
 
 static tb_preset_kv *kv_put(tb_preset_kv *kv, int *n, const char *key, const char *value, int line)
 {
+    if (strlen(value) >= sizeof kv->value) { /* never cut: a shortened path would train on other data */
+        tb_fail("value '%.40s...' is %zu characters, at most %zu in a preset", value, strlen(value),
+                sizeof kv->value - 1);
+        return NULL;
+    }
     for (int i = 0; i < *n; i++)
         if (!strcmp(kv[i].key, key)) {
             snprintf(kv[i].value, sizeof kv[i].value, "%s", value);
@@ -151,7 +157,8 @@ static int known_column(const char *id)
 static int parse_columns(tb_preset_column *cols, int *count, const char *value, int append, int pivot)
 {
     char buf[2048];
-    snprintf(buf, sizeof buf, "%s", value);
+    if (snprintf(buf, sizeof buf, "%s", value) >= (int)sizeof buf)
+        return tb_fail("the list is longer than %zu characters; split it over indented lines", sizeof buf - 1);
     if (!append)
         *count = 0;
     char *save = NULL;
@@ -210,7 +217,8 @@ static int parse_table_key(tb_preset *p, const char *key, const char *value, int
         return tb_fail("given twice; each key once per section");
     if (!strcmp(key, "baseline")) {
         char buf[256];
-        snprintf(buf, sizeof buf, "%s", value);
+        if (snprintf(buf, sizeof buf, "%s", value) >= (int)sizeof buf)
+            return tb_fail("'%.40s...' is longer than %zu characters", value, sizeof buf - 1);
         char *eq = strchr(buf, '=');
         if (!eq)
             return tb_fail("'%s': expected OPTION=VALUE naming the baseline rows, e.g. gpus=1", value);
@@ -220,7 +228,8 @@ static int parse_table_key(tb_preset *p, const char *key, const char *value, int
         if (find_option(k, &o) || check_value(o, v))
             return tb_fail_prefix("baseline %s", k);
         option_key(o, p->baseline_key, sizeof p->baseline_key);
-        snprintf(p->baseline_value, sizeof p->baseline_value, "%s", v);
+        if (snprintf(p->baseline_value, sizeof p->baseline_value, "%s", v) >= (int)sizeof p->baseline_value)
+            return tb_fail("baseline value '%.40s...' is longer than %zu characters", v, sizeof p->baseline_value - 1);
         return 0;
     }
     if (!strcmp(key, "time")) {
@@ -249,10 +258,13 @@ static int parse_table_key(tb_preset *p, const char *key, const char *value, int
         return 0;
     }
     if (!strcmp(key, "title"))
-        return snprintf(p->table_title, sizeof p->table_title, "%s", value), 0;
+        return snprintf(p->table_title, sizeof p->table_title, "%s", value) >= (int)sizeof p->table_title
+                   ? tb_fail("longer than %zu characters; shorten it", sizeof p->table_title - 1)
+                   : 0;
     if (!strcmp(key, "note")) {
         size_t len = strlen(p->note);
-        snprintf(p->note + len, sizeof p->note - len, "%s%s", len ? " " : "", value);
+        if (snprintf(p->note + len, sizeof p->note - len, "%s%s", len ? " " : "", value) >= (int)(sizeof p->note - len))
+            return tb_fail("the note is longer than %zu characters; shorten it", sizeof p->note - 1);
         return 0;
     }
     const char *s = tb_suggest(key, table_keys, COUNT(table_keys));
@@ -371,7 +383,10 @@ static int handler(void *user, const char *section, const char *name, const char
             return record_error(x, section, key);
         }
         size_t len = continued ? strlen(dst) : 0;
-        snprintf(dst + len, size - len, "%s%s", len ? " " : "", value);
+        if (snprintf(dst + len, size - len, "%s%s", len ? " " : "", value) >= (int)(size - len)) {
+            tb_fail("longer than %zu characters; shorten it", size - 1);
+            return record_error(x, section, key);
+        }
         return 1;
     }
     if (!strcmp(section, "table")) {
@@ -499,9 +514,15 @@ static int finish(tb_preset *p)
 int tb_preset_load(const char *path, tb_preset *p)
 {
     memset(p, 0, sizeof *p);
-    snprintf(p->path, sizeof p->path, "%s", path);
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
+    size_t stem = strlen(base) - (strlen(base) > 4 && !strcmp(base + strlen(base) - 4, ".ini") ? 4 : 0);
+    /* Never cut: the name names sweep directories, and two cut names could meet. */
+    if (strlen(path) >= sizeof p->path || stem >= sizeof p->name)
+        return tb_fail("preset %s: the path (at most %zu characters) or the file name (at most %zu before .ini) is "
+                       "too long; rename it",
+                       path, sizeof p->path - 1, sizeof p->name - 1);
+    snprintf(p->path, sizeof p->path, "%s", path);
     snprintf(p->name, sizeof p->name, "%s", base);
     char *dot = strrchr(p->name, '.');
     if (dot && !strcmp(dot, ".ini"))
@@ -554,8 +575,9 @@ int tb_preset_resolve(const char *name, char *out, size_t size)
 
 int tb_preset_set(tb_preset *p, const char *assignment)
 {
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", assignment);
+    char buf[2048];
+    if (snprintf(buf, sizeof buf, "%s", assignment) >= (int)sizeof buf)
+        return tb_fail("--set '%.40s...': longer than %zu characters", assignment, sizeof buf - 1);
     char *eq = strchr(buf, '=');
     if (!eq)
         return tb_fail("--set %s: expected KEY=VALUE, e.g. --set epochs=1", assignment);
@@ -581,7 +603,7 @@ int tb_preset_set(tb_preset *p, const char *assignment)
                        okey, p->path);
     if (check_value(o, value))
         return tb_fail_prefix("--set %s", key);
-    return kv_put(p->run, &p->nrun, okey, value, 0) ? 0 : -1;
+    return kv_put(p->run, &p->nrun, okey, value, 0) ? 0 : tb_fail_prefix("--set %s", key);
 }
 
 struct json_object *tb_preset_table_json(const tb_preset *p)

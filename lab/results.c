@@ -3,32 +3,29 @@
 
 #include "core/error.h" // uses: tb_fail
 #include "core/json.h" // uses: tb_json_num, tb_json_get, tb_json_str, tb_json_arr
-#include "rundir/rundir.h" // uses: TB_STATUS_RUNNING, TB_STATUS_INTERRUPTED, tb_json_read_file, ...
+#include "core/quote.h" // uses: tb_text_escape
+#include "rundir/lock.h" // uses: tb_lock_status
+#include "rundir/rundir.h" // uses: TB_STATUS_INTERRUPTED, TB_STATUS_STALE, tb_json_read_file, ...
 
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-const char *tb_sweep_effective_status(const char *status, int pid, const char *host)
+/* The directory's lock says whether its process lives; a pid in the file
+ * may be stale, reused or crafted. */
+const char *tb_sweep_effective_status(const char *status, const char *dir)
 {
-    if (!status)
-        return "unknown";
-    if (strcmp(status, TB_STATUS_RUNNING))
-        return status;
-    char me[256] = "";
-    gethostname(me, sizeof me - 1);
-    /* Only a process on this machine can be checked; elsewhere trust the file. */
-    if (host && strcmp(host, me))
-        return status;
-    if (pid > 0 && (kill(pid, 0) == 0 || errno == EPERM))
-        return status;
-    return TB_STATUS_INTERRUPTED;
+    return tb_lock_status(status, dir, TB_STATUS_INTERRUPTED);
+}
+
+const char *tb_run_effective_status(const char *status, const char *dir)
+{
+    return tb_lock_status(status, dir, TB_STATUS_STALE);
 }
 
 static void date_of(double t, char *out, size_t size)
@@ -68,6 +65,21 @@ static void add_str(struct json_object *o, const char *key, const char *v)
 }
 
 int tb_results_list(const char *runs_dir, FILE *out) { return tb_results_list_format(runs_dir, out, 0); }
+
+/* One line of the listing.  The strings come from files and folder names that
+ * anyone may have written: escaped, so no escape sequence reaches the terminal. */
+static void print_row(FILE *out, const char *date, const char *kind, const char *name, const char *scale,
+                      const char *status, const char *figures, const char *dir)
+{
+    const char *in[4] = {name, scale, status, dir};
+    char *e[4];
+    for (int i = 0; i < 4; i++)
+        e[i] = tb_text_escape(in[i]);
+    fprintf(out, "%-16s  %-5s  %-24s  %-6s  %-11s  %-44s  %s\n", date, kind, e[0] ? e[0] : "?", e[1] ? e[1] : "?",
+            e[2] ? e[2] : "?", figures, e[3] ? e[3] : "?");
+    for (int i = 0; i < 4; i++)
+        free(e[i]);
+}
 
 int tb_results_list_format(const char *runs_dir, FILE *out, int json)
 {
@@ -109,10 +121,7 @@ int tb_results_list_format(const char *runs_dir, FILE *out, int json)
         if (plan) {
             struct json_object *sum = read_opt(dir, "summary.json"), *counts = tb_json_get(sum, "counts");
             date_of(tb_json_num(sum ? sum : plan, sum ? "started_at" : "created_at", 0), date, sizeof date);
-            double pid = tb_json_num(sum, "pid", 0); /* checked: NaN or huge values are undefined as int */
-            const char *st = tb_sweep_effective_status(tb_json_str(sum, "status", NULL),
-                                                       pid >= 1 && pid <= INT_MAX ? (int)pid : 0,
-                                                       tb_json_str(sum, "hostname", NULL));
+            const char *st = tb_sweep_effective_status(tb_json_str(sum, "status", NULL), dir);
             /* A damaged plan.json may hold anything; json-c asserts on non-arrays. */
             struct json_object *cfgs = tb_json_arr(plan, "configs");
             size_t ncfgs = cfgs ? json_object_array_length(cfgs) : 0;
@@ -134,8 +143,8 @@ int tb_results_list_format(const char *runs_dir, FILE *out, int json)
                 add_str(o, "path", dir);
                 json_object_array_add(entries, o);
             } else
-                fprintf(out, "%-16s  %-5s  %-24s  %-6s  %-11s  %-44s  %s\n", date, "sweep",
-                        tb_json_str(plan, "preset", "?"), tb_json_str(plan, "scale", "?"), st, figures, dir);
+                print_row(out, date, "sweep", tb_json_str(plan, "preset", "?"), tb_json_str(plan, "scale", "?"), st,
+                          figures, dir);
             json_object_put(sum);
             json_object_put(plan);
             listed++;
@@ -143,6 +152,8 @@ int tb_results_list_format(const char *runs_dir, FILE *out, int json)
             struct json_object *r = read_opt(dir, "result.json");
             if (r) {
                 struct json_object *s = tb_json_get(r, "summary"), *c = tb_json_get(r, "config");
+                const char *raw = tb_json_str(r, "status", NULL);
+                const char *st = raw ? tb_run_effective_status(raw, dir) : NULL; /* missing: null, "?" */
                 date_of(tb_json_num(r, "started_at", 0), date, sizeof date);
                 snprintf(figures, sizeof figures, "%.0f epochs, %.3f s/epoch, test acc %.2f%%",
                          tb_json_num(s, "epochs_completed", 0), tb_json_num(s, "avg_epoch_s", 0),
@@ -152,15 +163,14 @@ int tb_results_list_format(const char *runs_dir, FILE *out, int json)
                     add_str(o, "kind", "run");
                     add_num(o, "started_at", r, "started_at");
                     add_str(o, "model", tb_json_str(c, "model", NULL));
-                    add_str(o, "status", tb_json_str(r, "status", NULL));
+                    add_str(o, "status", st);
                     add_num(o, "epochs_completed", s, "epochs_completed");
                     add_num(o, "avg_epoch_s", s, "avg_epoch_s");
                     add_num(o, "final_test_acc", s, "final_test_acc");
                     add_str(o, "path", dir);
                     json_object_array_add(entries, o);
                 } else
-                    fprintf(out, "%-16s  %-5s  %-24s  %-6s  %-11s  %-44s  %s\n", date, "run",
-                            tb_json_str(c, "model", "?"), "-", tb_json_str(r, "status", "?"), figures, dir);
+                    print_row(out, date, "run", tb_json_str(c, "model", "?"), "-", st ? st : "?", figures, dir);
                 json_object_put(r);
                 listed++;
             }

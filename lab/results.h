@@ -16,8 +16,11 @@ int tb_results_list(const char *runs_dir, FILE *out);
  * missing figures are null. */
 int tb_results_list_format(const char *runs_dir, FILE *out, int json);
 
-/* A sweep's status as readers should show it: "running" in summary.json
- * whose process is gone reads "interrupted". */
-const char *tb_sweep_effective_status(const char *status, int pid, const char *host);
+/* A sweep's status as readers should show it: "running" in DIR/summary.json
+ * whose lock (rundir/lock.h) no process holds reads "interrupted". */
+const char *tb_sweep_effective_status(const char *status, const char *dir);
+/* The same for a run directory: "running" in result.json without a live
+ * lock reads "stale"; NULL reads "unknown". */
+const char *tb_run_effective_status(const char *status, const char *dir);
 
 #endif

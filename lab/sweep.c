@@ -13,6 +13,7 @@
 #include "core/json.h" // uses: tb_json_arr, tb_json_str, tb_json_num, tb_json_get, tb_json_obj
 #include "lab/export.h" // uses: tb_export_string, TB_EXPORT_MD, tb_text_write_atomic
 #include "lab/table.h" // uses: tb_table, tb_table_from_sweep, tb_table_free
+#include "rundir/lock.h" // uses: tb_lock_alive, tb_lock, tb_lock_acquire, tb_lock_release
 #include "rundir/rundir.h" // uses: TB_STATUS_COMPLETED, TB_STATUS_FAILED, TB_STATUS_REFUSED, ...
 
 #include <dirent.h>
@@ -254,6 +255,12 @@ static int run_one(sweep *s, struct json_object *plan_cfg, int i, int total, con
     }
     snprintf(tag, sizeof tag, "[%d/%d]", i + 1, total);
 
+    /* The training child of a killed earlier sweep stops on its parent's
+     * death but may still be saving its checkpoint: wait (up to a minute)
+     * until it lets go of the run's lock. */
+    for (int w = 0; w < 600 && tb_lock_alive(rundir) && !stop_signal; w++)
+        nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+
     /* A run directory left by an interrupted or killed attempt continues
      * from its checkpoint; one that failed, or has none, is kept aside. */
     struct stat st;
@@ -452,6 +459,10 @@ int tb_sweep_run(const tb_preset *p, const tb_plan *plan, const tb_sweep_options
     struct json_object *pj = plan_json(p, plan, o);
     struct json_object *summary = NULL;
     const char *scale = o->smoke ? "smoke" : "full";
+    /* Held while the sweep runs: a second sweep in the directory is refused,
+     * and readers (results, the workbench) know it is alive. */
+    tb_lock *lock = NULL;
+    int refused = 0;
     if (o->resume) {
         if (o->sweep_dir)
             snprintf(dir, sizeof dir, "%s", o->sweep_dir);
@@ -480,6 +491,8 @@ int tb_sweep_run(const tb_preset *p, const tb_plan *plan, const tb_sweep_options
         }
         json_object_put(pj);
         pj = old;
+        if (!(lock = tb_lock_acquire(dir, "sweep directory", &refused)))
+            goto usage;
         summary = !FMT(path, "%s/summary.json", dir) && access(path, R_OK) == 0 ? tb_json_read_file(path) : NULL;
     } else {
         if (o->sweep_dir)
@@ -493,7 +506,7 @@ int tb_sweep_run(const tb_preset *p, const tb_plan *plan, const tb_sweep_options
             tb_fail("%s already holds a sweep; use --resume to continue it, or another directory", dir);
             goto usage;
         }
-        if (mkdir_p(dir))
+        if (mkdir_p(dir) || !(lock = tb_lock_acquire(dir, "sweep directory", &refused)))
             goto usage;
         if (tb_json_write_atomic(path, pj))
             goto usage;
@@ -586,6 +599,7 @@ int tb_sweep_run(const tb_preset *p, const tb_plan *plan, const tb_sweep_options
     sigaction(SIGTERM, &old_term, NULL);
     json_object_put(summary);
     json_object_put(pj);
+    tb_lock_release(lock);
     if (interrupted)
         return 130;
     return rc || failures || done < plan->count ? 1 : 0;
@@ -594,5 +608,6 @@ usage:
     fprintf(stderr, "trainbench run: %s\n", tb_last_error());
     json_object_put(pj);
     json_object_put(summary);
+    tb_lock_release(lock);
     return 2;
 }

@@ -5,8 +5,11 @@
 
 #include "rundir/rundir.h"
 
-#include "core/error.h" // uses: tb_fail, tb_calloc
+#include "core/error.h" // uses: tb_fail, tb_fail_prefix, tb_calloc
+#include "core/fsutil.h" // uses: tb_atomic_remove_stale, tb_atomic_file, tb_atomic_begin, tb_atomic_write, ...
+#include "rundir/lock.h" // uses: tb_lock, tb_lock_info, tb_lock_probe, TB_LOCK_HELD, TB_LOCK_FREE, ...
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -26,6 +29,7 @@ struct tb_rundir {
     int events_fd;
     struct timespec t0;    /* CLOCK_MONOTONIC at creation: "elapsed" survives clock jumps */
     pthread_mutex_t lock;  /* serialises event lines: stamps stay ordered in the file */
+    tb_lock *dirlock;      /* DIR/.lock, held while the run writes the directory */
 };
 
 static double ts_seconds(const struct timespec *t) { return (double)t->tv_sec + (double)t->tv_nsec * 1e-9; }
@@ -98,8 +102,45 @@ static int check_usable(const char *path)
     return 0;
 }
 
-static tb_rundir *open_rundir(const char *path, int reopen)
+/* A new run goes into a new or empty directory, or one an earlier
+ * trainbench run made (its .lock says so) that holds no results; anything
+ * else is the user's, refused (*refused: exit 2) before a byte is written. */
+static int check_new_run(const char *path, int *refused)
 {
+    tb_lock_info info;
+    int state = tb_lock_probe(path, &info);
+    if (state < 0 || state == TB_LOCK_HELD) {
+        *refused = 1;
+        if (state < 0)
+            return tb_fail_prefix("run directory %s", path);
+        return tb_fail("run directory %s is in use by process %ld on %s; wait for it to end or stop it, or choose "
+                       "another --run-dir",
+                       path, info.pid, info.host[0] ? info.host : "an unknown host");
+    }
+    if (check_usable(path))
+        return -1;
+    if (state == TB_LOCK_FREE && info.ours)
+        return 0;
+    DIR *d = opendir(path);
+    if (!d)
+        return tb_fail("cannot read run directory %s: %s; fix its permissions or choose another --run-dir", path,
+                       strerror(errno));
+    char found[256] = "";
+    for (struct dirent *e; !found[0] && (e = readdir(d));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            snprintf(found, sizeof found, "%s", e->d_name);
+    closedir(d);
+    if (!found[0])
+        return 0;
+    *refused = 1;
+    return tb_fail("run directory %s is not empty (it holds %s) and is not a trainbench run; nothing in it was "
+                   "touched: choose a new or empty --run-dir, or continue a stopped run with trainbench train --resume",
+                   path, found);
+}
+
+static tb_rundir *open_rundir(const char *path, int reopen, int *refused)
+{
+    *refused = 0;
     if (!path || !*path) {
         tb_fail("empty run directory path; pass --run-dir DIR");
         return NULL;
@@ -130,27 +171,48 @@ static tb_rundir *open_rundir(const char *path, int reopen)
         tb_fail("run directory %s is not writable: %s; fix its permissions", r->path, strerror(errno));
         goto fail;
     }
-    if ((!reopen && (mkdir_parents(r->path) || check_usable(r->path))) ||
+    /* One process per run directory, locked before anything in it changes. */
+    if (reopen && !(r->dirlock = tb_lock_acquire(r->path, "run directory", refused)))
+        goto fail;
+    /* A run killed mid-write (kill -9 during a checkpoint) left its temporary file. */
+    if (reopen && tb_atomic_remove_stale(r->path) < 0)
+        goto fail;
+    if ((!reopen && (mkdir_parents(r->path) || check_new_run(r->path, refused) ||
+                     !(r->dirlock = tb_lock_acquire(r->path, "run directory", refused)))) ||
         join_path(events, sizeof events, r->path, "events.jsonl"))
         goto fail;
-    r->events_fd = open(events, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    /* O_NOFOLLOW: events.jsonl as a symbolic link would append to whatever it names. */
+    r->events_fd = open(events, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (r->events_fd < 0) {
-        tb_fail("cannot open %s for appending: %s; fix the permissions of the run directory or choose another "
-                "--run-dir",
-                events, strerror(errno));
+        int err = errno;
+        *refused = err == ELOOP;
+        tb_fail("cannot open %s for appending: %s; %s", events, strerror(err),
+                err == ELOOP ? "it is a symbolic link, which trainbench does not follow: remove it"
+                             : "fix the permissions of the run directory or choose another --run-dir");
         goto fail;
     }
     clock_gettime(CLOCK_MONOTONIC, &r->t0);
     pthread_mutex_init(&r->lock, NULL);
     return r;
 fail:
+    tb_lock_release(r->dirlock);
     free(r);
     return NULL;
 }
 
-tb_rundir *tb_rundir_create(const char *path) { return open_rundir(path, 0); }
+tb_rundir *tb_rundir_open(const char *path, int resume, int *refused) { return open_rundir(path, resume, refused); }
 
-tb_rundir *tb_rundir_reopen(const char *path) { return open_rundir(path, 1); }
+tb_rundir *tb_rundir_create(const char *path)
+{
+    int refused;
+    return open_rundir(path, 0, &refused);
+}
+
+tb_rundir *tb_rundir_reopen(const char *path)
+{
+    int refused;
+    return open_rundir(path, 1, &refused);
+}
 
 void tb_rundir_close(tb_rundir *r)
 {
@@ -160,6 +222,7 @@ void tb_rundir_close(tb_rundir *r)
     fsync(r->events_fd);
     close(r->events_fd);
     pthread_mutex_destroy(&r->lock);
+    tb_lock_release(r->dirlock); /* last: readers see the run alive until its files are final */
     free(r);
 }
 
@@ -196,103 +259,19 @@ int tb_rundir_default_path(const char *base, const char *suffix, char *out, size
 
 /* ---- atomic JSON files ---- */
 
-/* Writes all of buf, resuming after short writes and signals. */
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static const char *base_name(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    return slash ? slash + 1 : path;
-}
-
-/* fsync of the directory makes the rename itself durable. */
-static int sync_parent_dir(const char *path)
-{
-    char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    int err = errno;
-    close(fd);
-    /* Some file systems cannot sync directories; the rename already happened. */
-    if (rc != 0 && err != EINVAL && err != ENOTSUP) {
-        errno = err;
-        return -1;
-    }
-    return 0;
-}
-
-/* Writes text to a fresh tmp file and syncs it; on failure removes it. */
-static int write_tmp(const char *tmp, const char *target, const char *text, size_t len)
-{
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return tb_fail("cannot create %s: %s; check that the directory exists and is writable, or choose another "
-                       "--run-dir; any previous %s is untouched",
-                       tmp, strerror(errno), base_name(target));
-    const char *what = "write";
-    int ok = write_all(fd, text, len) == 0 && write_all(fd, "\n", 1) == 0;
-    if (ok && !(ok = fsync(fd) == 0))
-        what = "sync";
-    int err = errno;
-    /* close can report deferred write errors (NFS, quotas). */
-    if (close(fd) != 0 && ok) {
-        ok = 0;
-        what = "close";
-        err = errno;
-    }
-    if (ok)
-        return 0;
-    unlink(tmp);
-    return tb_fail("cannot %s %s: %s; free space or choose another --run-dir; any previous %s is untouched", what, tmp,
-                   strerror(err), base_name(target));
-}
-
 int tb_json_write_atomic(const char *path, struct json_object *obj)
 {
-    char tmp[PATH_MAX];
-    int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof tmp)
-        return tb_fail("path %s is too long; choose a shorter --run-dir", path);
     size_t len = 0;
     const char *text = json_object_to_json_string_length(obj, JSON_FILE_FLAGS, &len);
     if (!text)
         return tb_fail("cannot serialise JSON for %s: out of memory; any previous file is untouched", path);
-    if (write_tmp(tmp, path, text, len))
-        return -1;
-    if (rename(tmp, path) != 0) {
-        int err = errno;
-        unlink(tmp);
-        return tb_fail("cannot rename %s to %s: %s; remove whatever occupies %s or choose another --run-dir; any "
-                       "previous %s is untouched",
-                       tmp, path, strerror(err), path, base_name(path));
-    }
-    if (sync_parent_dir(path) != 0)
-        return tb_fail("wrote %s but cannot sync its directory: %s; the file may not survive a crash, check the file "
-                       "system",
-                       path, strerror(errno));
-    return 0;
+    /* The one atomic writer (core/fsutil.h): unpredictable O_EXCL temporary,
+     * no link followed, removed on failure. */
+    tb_atomic_file a;
+    return tb_atomic_begin(&a, path) || tb_atomic_write(&a, text, len) || tb_atomic_write(&a, "\n", 1) ||
+                   tb_atomic_commit(&a)
+               ? -1
+               : 0;
 }
 
 int tb_rundir_write_json(tb_rundir *r, const char *name, struct json_object *obj)
@@ -407,11 +386,11 @@ static int ensure_room(char **buf, size_t *cap, size_t len)
 /* Reads a whole file into a NUL-terminated buffer. */
 static char *read_whole(const char *path, size_t *len_out)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        tb_fail("cannot open %s: %s; check the path", path, strerror(errno));
+    /* Regular files only, opened without blocking: a FIFO named result.json
+     * must not hang results, export or the workbench. */
+    int fd = tb_open_regular(path, O_RDONLY);
+    if (fd < 0)
         return NULL;
-    }
     size_t cap = 4096, len = 0;
     char *buf = malloc(cap);
     for (;;) {
@@ -533,9 +512,9 @@ static int parse_event_line(json_tokener *tok, const char *path, int lineno, cha
 
 int tb_events_read(const char *path, int (*fn)(struct json_object *ev, void *ctx), void *ctx)
 {
-    FILE *f = fopen(path, "re");
+    FILE *f = tb_fopen_regular(path); /* a FIFO or device is refused, not waited on */
     if (!f)
-        return tb_fail("cannot open %s: %s; check the run directory path", path, strerror(errno));
+        return -1;
     json_tokener *tok = json_tokener_new();
     char *line = NULL;
     size_t cap = 0;

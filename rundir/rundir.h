@@ -16,11 +16,18 @@
 typedef struct tb_rundir tb_rundir;
 
 /* Creates the directory (and parents).  A directory that already holds a
- * result.json is refused, so a run never overwrites another's results. */
+ * result.json is refused, so a run never overwrites another's results; any
+ * other non-empty directory is refused too (it is not a run: the user's
+ * files in it stay untouched).  The run holds the directory's lock
+ * (rundir/lock.h) until tb_rundir_close. */
 tb_rundir *tb_rundir_create(const char *path);
 /* Opens an existing run directory to continue it (--resume): events are
  * appended, result.json is rewritten as the run goes on. */
 tb_rundir *tb_rundir_reopen(const char *path);
+/* Either of the above (resume: reopen); NULL after tb_fail, with *refused
+ * 1 when the directory is refused as it is (in use by another process, or
+ * not a run directory): the command exits 2, having written nothing. */
+tb_rundir *tb_rundir_open(const char *path, int resume, int *refused);
 void tb_rundir_close(tb_rundir *r);
 const char *tb_rundir_path(const tb_rundir *r);
 
@@ -35,6 +42,9 @@ const char *tb_rundir_path(const tb_rundir *r);
 #define TB_STATUS_INTERRUPTED "interrupted"
 #define TB_STATUS_FAILED "failed"
 #define TB_STATUS_REFUSED "refused"
+/* Readers only: a run whose file says running but whose lock no process
+ * holds (it was killed, or the file is stale or crafted). */
+#define TB_STATUS_STALE "stale"
 
 /* Default path: runs/<YYYYmmdd-HHMMSS>-<suffix> under `base` (usually "runs"). */
 int tb_rundir_default_path(const char *base, const char *suffix, char *out, size_t out_size);
@@ -46,9 +56,9 @@ int tb_rundir_has_checkpoint(const char *run_dir);
 /* tb_rundir_write_json, tb_rundir_event and tb_rundir_path accept NULL (a
  * data-parallel rank other than 0, which writes nothing) and do nothing. */
 
-/* Writes `obj` as pretty JSON to <dir>/<name> atomically: name.tmp in the
- * same directory, fsync, rename, fsync of the directory.  The object is not
- * consumed. */
+/* Writes `obj` as pretty JSON to <dir>/<name> atomically (tb_write_atomic:
+ * a new .NAME.tmp-XXXXXX in the same directory, fsync, rename, fsync of the
+ * directory).  The object is not consumed. */
 int tb_rundir_write_json(tb_rundir *r, const char *name, struct json_object *obj);
 /* The same for any path, for callers without a run directory. */
 int tb_json_write_atomic(const char *path, struct json_object *obj);

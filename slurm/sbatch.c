@@ -3,14 +3,18 @@
  *
  * Nothing from a preset or an option reaches the script unchecked: #SBATCH
  * values must be plain tokens (they cannot be quoted), and every word of the
- * command line is single-quoted, so no value can inject shell. */
+ * command line is single-quoted by tb_shell_quote, so no value can inject
+ * shell; a value too long for the script fails, it is never cut. */
 #include "slurm/sbatch.h"
 
 #include "core/error.h" // uses: tb_fail
+#include "core/fsutil.h" // uses: tb_write_atomic
+#include "core/quote.h" // uses: tb_shell_quote
 #include "lab/preset.h" // uses: tb_preset
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,36 +39,45 @@ int tb_sbatch_check_token(const char *flag, const char *v)
     return 0;
 }
 
-/* Appends `s` single-quoted for the shell. */
-static void quote(char *out, size_t size, const char *s)
+/* Appends printf text; a cut line fails, it is never written. */
+static int append(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int append(char *out, size_t size, const char *fmt, ...)
 {
     size_t n = strlen(out);
-    if (n + 1 < size)
-        out[n++] = '\'';
-    for (; *s && n + 5 < size; s++) {
-        if (*s == '\'') {
-            memcpy(out + n, "'\\''", 4);
-            n += 4;
-        } else {
-            out[n++] = *s;
-        }
+    va_list ap;
+    va_start(ap, fmt);
+    int w = n < size ? vsnprintf(out + n, size - n, fmt, ap) : -1;
+    va_end(ap);
+    if (w < 0 || (size_t)w >= size - n) {
+        out[n < size ? n : 0] = '\0';
+        return tb_fail("the batch script's lines would be longer than %zu bytes; shorten the paths, the --set "
+                       "values or the preset name",
+                       size - 1);
     }
-    if (n + 1 < size)
-        out[n++] = '\'';
-    out[n] = '\0';
+    return 0;
 }
 
-static void append(char *out, size_t size, const char *s)
+void tb_sbatch_safe_name(const char *name, char *out, size_t size)
 {
-    size_t n = strlen(out);
-    snprintf(out + n, size - n, "%s", s);
+    size_t n = 0;
+    for (const char *p = name; *p && n + 1 < size; p++)
+        out[n++] = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                           strchr("._-", *p)
+                       ? *p
+                       : '_';
+    out[n] = '\0';
+    if (n && (out[0] == '.' || out[0] == '-')) /* no hidden file, no option-like name */
+        out[0] = '_';
+    else if (!n)
+        snprintf(out, size, "preset");
 }
 
 static char *read_template(void)
 {
     const char *dir = getenv("TRAINBENCH_SLURM_TEMPLATES");
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/job.sbatch.in", dir ? dir : TB_SLURM_DIR);
+    if (snprintf(path, sizeof path, "%s/job.sbatch.in", dir ? dir : TB_SLURM_DIR) >= (int)sizeof path)
+        return tb_fail("TRAINBENCH_SLURM_TEMPLATES is longer than %d bytes; name a shorter folder", PATH_MAX), NULL;
     FILE *f = fopen(path, "r");
     if (!f)
         return tb_fail("cannot read the batch template %s: %s; set TRAINBENCH_SLURM_TEMPLATES to the slurm/ folder",
@@ -111,80 +124,66 @@ static int fill(const char *tmpl, const char *const *keys, const char *const *va
 
 int tb_sbatch_build(const tb_sbatch_job *a, const tb_preset *p, char *script, size_t size)
 {
-    char nodes[16], tasks[16], cpus[16], output[1200], optional[1024] = "", wrapper[1400] = "", command[4096] = "";
+    /* #SBATCH lines cannot quote: every value in them is a checked token, and
+     * the preset's name appears only as its safe form (tb_sbatch_safe_name). */
+    if ((a->partition && tb_sbatch_check_token("--partition", a->partition)) ||
+        (a->time && tb_sbatch_check_token("--time", a->time)) ||
+        (a->account && tb_sbatch_check_token("--account", a->account)) ||
+        tb_sbatch_check_token("--runs-dir", a->runs_dir) ||
+        (a->container && tb_sbatch_check_token("--container", a->container)) ||
+        (a->overlay && tb_sbatch_check_token("--overlay", a->overlay)))
+        return -1;
+    char name[sizeof p->name], job[sizeof p->name + 8], nodes[16], tasks[16], cpus[16], output[1200] = "",
+        optional[1024] = "", wrapper[1400] = "", w[1200] = "", *command = calloc(1, TB_SBATCH_MAX);
+    if (!command)
+        return tb_fail("out of memory building the batch script");
+    tb_sbatch_safe_name(p->name, name, sizeof name);
+    snprintf(job, sizeof job, "tb-%s", name);
     snprintf(nodes, sizeof nodes, "%d", a->nodes);
     snprintf(tasks, sizeof tasks, "%d", a->gpus_per_node);
     snprintf(cpus, sizeof cpus, "%d", a->cpus_per_task);
-    snprintf(output, sizeof output, "%s/slurm-%%j-%s.out", a->runs_dir, p->name);
     int smoke = a->scale && !strcmp(a->scale, "smoke");
-    if (!smoke) /* a smoke sweep runs on CPUs: no GPUs to ask for */
-        snprintf(optional + strlen(optional), sizeof optional - strlen(optional), "#SBATCH --gpus-per-node=%d\n",
-                 a->gpus_per_node);
-    if (a->partition)
-        snprintf(optional + strlen(optional), sizeof optional - strlen(optional), "#SBATCH --partition=%s\n",
-                 a->partition);
-    if (a->time)
-        snprintf(optional + strlen(optional), sizeof optional - strlen(optional), "#SBATCH --time=%s\n", a->time);
-    if (a->account)
-        snprintf(optional + strlen(optional), sizeof optional - strlen(optional), "#SBATCH --account=%s\n",
-                 a->account);
+    int bad = append(output, sizeof output, "%s/slurm-%%j-%s.out", a->runs_dir, name) ||
+              tb_sbatch_check_token("the --output path", output) || tb_sbatch_check_token("the job name", job);
+    /* a smoke sweep runs on CPUs: no GPUs to ask for */
+    bad = bad || (!smoke && append(optional, sizeof optional, "#SBATCH --gpus-per-node=%d\n", a->gpus_per_node));
+    bad = bad || (a->partition && append(optional, sizeof optional, "#SBATCH --partition=%s\n", a->partition));
+    bad = bad || (a->time && append(optional, sizeof optional, "#SBATCH --time=%s\n", a->time));
+    bad = bad || (a->account && append(optional, sizeof optional, "#SBATCH --account=%s\n", a->account));
     size_t ol = strlen(optional);
     if (ol && optional[ol - 1] == '\n')
         optional[ol - 1] = '\0';
-    if (a->container) { /* each rank runs inside the image, as lab 5 did */
-        char w[1200];
-        snprintf(w, sizeof w, "singularity exec --nv%s%s%s %s", a->overlay ? " --overlay " : "",
-                 a->overlay ? a->overlay : "", a->overlay ? ":ro" : "", a->container);
-        append(wrapper, sizeof wrapper, "export TB_RANK_WRAPPER=");
-        quote(wrapper, sizeof wrapper, w);
-    }
-    append(command, sizeof command, "exec ");
-    quote(command, sizeof command, a->trainbench);
-    append(command, sizeof command, " run ");
-    quote(command, sizeof command, p->path);
-    append(command, sizeof command, " --runs-dir ");
-    quote(command, sizeof command, a->runs_dir);
-    if (smoke)
-        append(command, sizeof command, " --scale smoke");
-    for (int i = 0; i < a->nsets; i++) {
-        append(command, sizeof command, " --set ");
-        quote(command, sizeof command, a->sets[i]);
-    }
-    char job[80];
-    snprintf(job, sizeof job, "tb-%s", p->name);
-    if (tb_sbatch_check_token("job name", job))
-        snprintf(job, sizeof job, "trainbench");
+    if (!bad && a->container) /* each rank runs inside the image, as lab 5 did */
+        bad = append(w, sizeof w, "singularity exec --nv%s%s%s %s", a->overlay ? " --overlay " : "",
+                     a->overlay ? a->overlay : "", a->overlay ? ":ro" : "", a->container) ||
+              append(wrapper, sizeof wrapper, "export TB_RANK_WRAPPER=") || tb_shell_quote(wrapper, sizeof wrapper, w);
+    bad = bad || append(command, TB_SBATCH_MAX, "exec ") || tb_shell_quote(command, TB_SBATCH_MAX, a->trainbench) ||
+          append(command, TB_SBATCH_MAX, " run ") || tb_shell_quote(command, TB_SBATCH_MAX, p->path) ||
+          append(command, TB_SBATCH_MAX, " --runs-dir ") || tb_shell_quote(command, TB_SBATCH_MAX, a->runs_dir) ||
+          (smoke && append(command, TB_SBATCH_MAX, " --scale smoke"));
+    for (int i = 0; i < a->nsets && !bad; i++)
+        bad = append(command, TB_SBATCH_MAX, " --set ") || tb_shell_quote(command, TB_SBATCH_MAX, a->sets[i]);
     const char *keys[] = {"PRESET_NAME", "JOB_NAME", "NODES", "TASKS_PER_NODE", "CPUS_PER_TASK", "OUTPUT",
                           "OPTIONAL_DIRECTIVES", "RANK_WRAPPER", "COMMAND"};
-    const char *values[] = {job + 3, job, nodes, tasks, cpus, output, optional, wrapper, command};
-    char *tmpl = read_template();
-    if (!tmpl)
-        return -1;
-    int rc = fill(tmpl, keys, values, 9, script, size);
+    const char *values[] = {name, job, nodes, tasks, cpus, output, optional, wrapper, command};
+    char *tmpl = bad ? NULL : read_template();
+    int rc = tmpl ? fill(tmpl, keys, values, 9, script, size) : -1;
     free(tmpl);
+    free(command);
     return rc;
 }
 
 int tb_sbatch_write(const char *path, const char *text)
 {
-    char tmp[PATH_MAX + 32];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return tb_fail("cannot write %s: %s", tmp, strerror(errno));
-    int ok = fputs(text, f) >= 0;
-    ok &= fclose(f) == 0;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return tb_fail("cannot write %s: %s", path, strerror(errno));
-    }
-    return 0;
+    /* The one atomic writer: an -o naming a link, FIFO or device is refused. */
+    return tb_write_atomic(path, text, strlen(text));
 }
 
 int tb_sbatch_submit(const char *script_path, char *job_id, size_t size)
 {
-    char cmd[PATH_MAX + 64] = "sbatch --parsable ";
-    quote(cmd, sizeof cmd, script_path);
+    char cmd[2 * PATH_MAX] = "sbatch --parsable ";
+    if (tb_shell_quote(cmd, sizeof cmd, script_path))
+        return -1;
     FILE *p = popen(cmd, "r");
     if (!p)
         return tb_fail("cannot run sbatch: %s", strerror(errno));

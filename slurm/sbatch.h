@@ -2,8 +2,10 @@
  * file and its submission.
  *
  * Nothing from a preset or an option reaches the script unchecked: #SBATCH
- * values must be plain tokens (tb_sbatch_check_token), and every word of the
- * command line is single-quoted. */
+ * values must be plain tokens (tb_sbatch_check_token; the preset's name only
+ * in its safe form, tb_sbatch_safe_name), and every word of the command line
+ * is single-quoted by tb_shell_quote (core/quote.h).  Nothing is cut: a value
+ * that does not fit fails with a message. */
 #ifndef TB_SBATCH_H
 #define TB_SBATCH_H
 
@@ -24,7 +26,12 @@ typedef struct {
 /* Fails unless `v` is a plain token (letters, digits, ._:/@+-%,=): #SBATCH
  * values cannot be quoted. */
 int tb_sbatch_check_token(const char *flag, const char *v);
-/* The filled-in script for preset `p` (at most `size` bytes). */
+/* `name` with every character other than letters, digits and ._- made '_'
+ * (and "preset" in front of an empty, hidden or option-like name): the form
+ * of a preset's name in the job name, the --output path and file names. */
+void tb_sbatch_safe_name(const char *name, char *out, size_t size);
+/* The filled-in script for preset `p` (at most `size` bytes); -1 after
+ * tb_fail when a value is refused or the script would not fit. */
 int tb_sbatch_build(const tb_sbatch_job *a, const tb_preset *p, char *script, size_t size);
 /* Writes `text` to `path` through a temporary file and a rename. */
 int tb_sbatch_write(const char *path, const char *text);

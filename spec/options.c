@@ -349,9 +349,19 @@ void tb_option_format(const tb_train_config *c, const tb_option *o, char *out, s
     case TB_OPT_U64:
         snprintf(out, out_size, "%llu", (unsigned long long)*(const uint64_t *)field);
         return;
-    case TB_OPT_FLOAT:
-        snprintf(out, out_size, "%g", *(const double *)field);
+    case TB_OPT_FLOAT: {
+        /* The shortest text that reads back as the same double: ranks, sweep
+         * configurations and config.json get the user's value exactly (%g
+         * made --lr 0.0123456789 train as 0.0123457), help and tables still
+         * show 0.1, not 0.10000000000000001. */
+        double v = *(const double *)field;
+        for (int digits = 6; digits <= 17; digits++) {
+            snprintf(out, out_size, "%.*g", digits, v);
+            if (strtod(out, NULL) == v)
+                break;
+        }
         return;
+    }
     case TB_OPT_CHOICE:
     case TB_OPT_STRING:
         snprintf(out, out_size, "%s", field);

@@ -7,6 +7,10 @@ Serves files of DIR under several behaviours chosen by the first path part:
                   half and closes the connection; with Range: normal
   /norange/NAME   ignores Range (always 200 with the whole file)
   /stall/NAME     sends the headers and 1 kB, then nothing for 60 s
+  /drip/NAME      sends the headers, then one byte every half second (a
+                  stall that a "no data at all" check never sees)
+  /endless/ANY    200 without a length, then zeros until the client hangs up
+  /huge/ANY       announces a 10 GB body, sends a little, then hangs up
   /redirect/NAME  302 to /files/NAME
 Writes its port to PORTFILE once listening and logs "METHOD PATH RANGE"
 lines to LOGFILE.  Usage: http_server.py DIR PORTFILE LOGFILE
@@ -41,6 +45,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        if mode == "endless":
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            chunk = bytes(1 << 16)
+            try:
+                while True:
+                    self.wfile.write(chunk)
+            except OSError:
+                pass
+            self.close_connection = True
+            return
+        if mode == "huge":
+            self.send_response(200)
+            self.send_header("Content-Length", str(10 << 30))
+            self.end_headers()
+            try:
+                self.wfile.write(bytes(1 << 16))
+            except OSError:
+                pass
+            self.close_connection = True
+            return
         path = os.path.join(ROOT, name)
         if not os.path.isfile(path):
             self.send_error(404)
@@ -67,6 +93,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
             self.close_connection = True
+            return
+        if mode == "drip":
+            try:
+                for i in range(len(body)):
+                    self.wfile.write(body[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(0.5)
+            except OSError:
+                pass
             return
         if mode == "stall":
             self.wfile.write(body[:1024])

@@ -136,5 +136,42 @@ assert r["status"] == "interrupted", r["status"]
 assert len(r["epochs"]) >= 1
 PY
 
+# --- issue 16: a run directory belongs to one process; the user's folders stay theirs
+tiny=(--dataset synthetic --limit-train 32 --limit-test 32 --epochs 1 --model resnet18-cifar:w2 --threads 1 --quiet)
+# A non-empty folder that is not a run: exit 2, nothing in it written or followed.
+mine="$tmp/mine"
+mkdir -p "$mine"
+echo '{"mine": true}' >"$mine/config.json"
+echo precious >"$mine/weights.safetensors"
+echo target >"$tmp/target"
+ln -s "$tmp/target" "$mine/events.jsonl"
+snapshot() {
+  (cd "$mine" && find . -printf '%p %y %s %T@\n' | sort && md5sum config.json weights.safetensors "$tmp/target")
+}
+before=$(snapshot)
+expect 2 "run directory $mine is not empty .*not a trainbench run" -- "$TB" train "${tiny[@]}" --run-dir "$mine"
+[ "$(snapshot)" = "$before" ] && ok || bad "a refused --run-dir changed: $(snapshot)"
+# A second process on a running run's directory: exit 2, naming the holder;
+# the first keeps the directory to itself.
+lockruns="$tmp/lockruns"
+busy="$lockruns/busy"
+"$TB" train --dataset synthetic --limit-train 4000 --limit-test 32 --batch-size 16 --epochs 50 \
+  --model resnet18-cifar:w4 --run-dir "$busy" --threads 1 --quiet >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 300); do grep -q '"event":"run_start"' "$busy/events.jsonl" 2>/dev/null && break; sleep 0.1; done
+expect 2 "run directory $busy is in use by process $pid on $(uname -n)" -- "$TB" train "${tiny[@]}" --run-dir "$busy"
+check "\"$TB\" results --runs-dir '$lockruns' | grep -q ' running .*busy'" \
+  "results while the run holds its lock: $("$TB" results --runs-dir "$lockruns" 2>&1)"
+# Killed outright, its result.json still says running: readers show it stale.
+kill -9 $pid
+wait $pid 2>/dev/null
+check "[ \"\$(grep -c '\"event\":\"run_start\"' '$busy/events.jsonl')\" -eq 1 ]" \
+  "a second process wrote into the run's events: $(grep -c run_start "$busy/events.jsonl")"
+check "[ \"\$(json '$busy/result.json' \"d['status']\")\" = running ]" "the killed run's result.json: not running"
+check "\"$TB\" results --runs-dir '$lockruns' | grep -q ' stale .*busy'" \
+  "results after kill -9: $("$TB" results --runs-dir "$lockruns" 2>&1)"
+check "\"$TB\" results --runs-dir '$lockruns' --json | grep -qE '\"status\": ?\"stale\"'" \
+  "results --json after kill -9: $("$TB" results --runs-dir "$lockruns" --json 2>&1)"
+
 echo "$((checks - fails)) of $checks checks passed"
 [ $fails -eq 0 ]

@@ -20,10 +20,10 @@
  *                                            MADD, a CPU build without fast fmaf does not */
 #include "core/error.h" // uses: tb_last_error
 #include "core/rng.h" // uses: tb_rng, tb_rng_normal, tb_rng_below, tb_rng_seed
-#include "datasets/augment.h" // uses: tb_augment, tb_augment_init, tb_augment_image, TB_AUGMENT_PAD
-#include "engine/backend.h" // uses: tb_backend, tb_tensor, TB_LAYOUT_PLAIN, TB_LAYOUT_NATIVE, tb_shape_count, ...
+#include "datasets/augment.h" // uses: tb_augment, tb_augment_init, TB_AUGMENT_PAD, tb_augment_image
+#include "engine/backend.h" // uses: tb_backend, tb_tensor, tb_layout, TB_LAYOUT_PLAIN, TB_LAYOUT_NATIVE, ...
 #include "engine/backend_check.h" // uses: tb_opt_as_typed
-#include "engine/cuda/cuda_elements.h" // uses: tb_el_relu_fwd, tb_el_sgd, tb_el_augment, ...
+#include "engine/cuda/cuda_elements.h" // uses: tb_el_relu_fwd, tb_el_relu_bwd, tb_el_add, tb_el_bias_add_rows, ...
 #include "tests/check.h" // uses: CHECK, check_finish
 
 #include <float.h>

@@ -2,7 +2,9 @@
 # `trainbench data fetch` against a local HTTP server (127.0.0.1, a free
 # port, stopped on exit) and file:// mirrors: a complete download, an
 # interrupted and resumed one, a server ignoring ranges, a redirect, a stall,
-# a wrong checksum, a truncated archive and path-traversal archives.
+# a slow drip, endless and oversized bodies, a wrong checksum, a truncated
+# archive, path-traversal and link archives, and links or FIFOs planted where
+# trainbench reads or writes.
 set -u
 . "$(dirname "$0")/lib.sh"
 TB=${TRAINBENCH:?set TRAINBENCH to the trainbench binary}
@@ -77,7 +79,19 @@ expect 1 "expected c32a1d4ab5d03f1284b67883e8d87530" -- "$TB" data fetch cifar10
 expect 1 "server answered HTTP 404" -- "$TB" data fetch cifar10 --root "$tmp/r8" --mirror "$URL/files/nothere" --checksum "md5:$MD5" --quiet
 
 # --- a stalled transfer times out with a clear message -----------------------
-expect 1 "stalled: no data for 2 s.*resume" -- "$TB" data fetch cifar10 --root "$tmp/r9" --mirror "$URL/stall" --checksum "md5:$MD5" --stall-timeout 2 --quiet
+expect 1 "stalled: under 1024 bytes/s for 2 s.*resume" -- "$TB" data fetch cifar10 --root "$tmp/r9" --mirror "$URL/stall" --checksum "md5:$MD5" --stall-timeout 2 --quiet
+# A byte every half second is a stall too (a 1 byte/s floor never fired):
+# `timeout` turns the old endless wait into a failure instead of a hang.
+start=$SECONDS
+expect 1 "stalled: under 1024 bytes/s for 2 s" -- timeout 30 "$TB" data fetch cifar10 --root "$tmp/r9b" --mirror "$URL/drip" --checksum "md5:$MD5" --stall-timeout 2 --quiet
+check '[ $((SECONDS - start)) -le 10 ]' "a dripping server was not cut off after the stall timeout ($((SECONDS - start)) s)"
+
+# --- endless or oversized bodies are cut off and deleted, not kept ------------
+# MNIST's train images are 9.9 MB published; the limit is 16 MiB.
+expect 1 "sends more than 16777216 bytes.*cut off and deleted" -- timeout 60 "$TB" data fetch mnist --root "$tmp/r9c" --mirror "$URL/endless" --quiet
+check '[ -z "$(ls -A "$tmp/r9c/.downloads" 2>/dev/null)" ]' "an endless download left $(du -sh "$tmp/r9c/.downloads" 2>/dev/null | cut -f1) behind"
+expect 1 "sends more than 209715200 bytes" -- timeout 60 "$TB" data fetch cifar10 --root "$tmp/r9d" --mirror "$URL/huge" --checksum "md5:$MD5" --quiet
+check '[ -z "$(ls -A "$tmp/r9d/.downloads" 2>/dev/null)" ]' "an oversized download left files behind"
 
 # --- a truncated archive: nothing installed, no temporary folder left --------
 mkdir -p "$tmp/trunc"
@@ -108,20 +122,63 @@ make("absolute", [ok, (f"{tmp}/abs-evil.txt", "file", None)])
 make("symlink", [ok, ("cifar-10-batches-bin/link", "sym", "../../outside")])
 make("abslink", [ok, ("cifar-10-batches-bin/etc", "sym", "/etc")])
 make("hardlink", [ok, ("cifar-10-batches-bin/h", "hard", "../../x")])
+# A chain whose every link looks inside on its own (no entry is written
+# through a link either): l1 -> .. is the extraction folder, l2 -> l1/.. the
+# --root above it.  Then a file written through it, a link at the stamp's
+# path that the stamp write used to follow (O_TRUNC) onto ROOT/victim, and a
+# hard link to ROOT/victim through the chain.
+chain = [("cifar-10-batches-bin/l1", "sym", ".."), ("l2", "sym", "cifar-10-batches-bin/l1/..")]
+make("chain", [ok] + chain + [("l2/victim", "file", None)])
+make("stamplink", [ok] + chain + [(".trainbench-fetched", "sym", "l2/victim")])
+make("hardchain", [ok] + chain + [("cifar-10-batches-bin/h", "hard", "l2/victim")])
+make("insidelink", [ok, ("cifar-10-batches-bin/same", "sym", "readme.txt")])
+make("stampfile", [ok, (".trainbench-fetched", "file", None)])
 PY
-for evil in dotdot absolute symlink abslink hardlink; do
+for evil in dotdot absolute symlink abslink hardlink chain stamplink hardchain insidelink stampfile; do
   E="$tmp/$evil.tar.gz"
+  mkdir -p "$tmp/e-$evil" && echo precious >"$tmp/e-$evil/victim"
   case $evil in
     dotdot) want="entry 'cifar-10-batches-bin/../../evil.txt' has a '..' component" ;;
     absolute) want="entry '$tmp/abs-evil.txt' has an absolute path" ;;
-    symlink) want="symbolic link 'cifar-10-batches-bin/link' points to '../../outside'" ;;
-    abslink) want="symbolic link 'cifar-10-batches-bin/etc' points to '/etc'" ;;
-    hardlink) want="hard link 'cifar-10-batches-bin/h'.*'../../x' has a '..' component" ;;
+    symlink) want="entry 'cifar-10-batches-bin/link' is a symbolic link to '../../outside'" ;;
+    abslink) want="entry 'cifar-10-batches-bin/etc' is a symbolic link to '/etc'" ;;
+    hardlink) want="entry 'cifar-10-batches-bin/h' is a hard link to '../../x'" ;;
+    chain | stamplink | hardchain) want="entry 'cifar-10-batches-bin/l1' is a symbolic link to '..'" ;;
+    insidelink) want="entry 'cifar-10-batches-bin/same' is a symbolic link to 'readme.txt'" ;;
+    stampfile) want="cannot write .*/.trainbench-fetched: File exists" ;;
   esac
   expect 1 "$want" -- "$TB" data fetch cifar10 --root "$tmp/e-$evil" --from "$E" --checksum "md5:$(md5sum "$E" | cut -d' ' -f1)"
   check '[ ! -e "$tmp/e-$evil/cifar10" ] && [ -z "$(ls -d "$tmp"/e-"$evil"/.cifar10.* 2>/dev/null)" ]' "$evil: files left behind"
+  check '[ "$(cat "$tmp/e-$evil/victim")" = precious ] && [ "$(stat -c %h "$tmp/e-$evil/victim")" = 1 ]' \
+    "$evil: the archive reached ROOT/victim outside its folder"
 done
 check '[ ! -e "$tmp/evil.txt" ] && [ ! -e "$tmp/abs-evil.txt" ] && [ ! -e "$tmp/outside" ]' "an unsafe archive wrote outside its root"
+
+# --- an installed copy holding a link is not trusted: fetched again, clean ---
+R="$tmp/r1"
+ln -s / "$R/cifar10/cifar-10-batches-bin/root"
+expect 0 "is a symbolic link.*fetching cifar10 again" -- "$TB" data fetch cifar10 --root "$R" --mirror "$URL/files" --checksum "md5:$MD5" --quiet
+check '[ -z "$(find "$R/cifar10" ! -type f ! -type d)" ] && [ -f "$R/$batch" ]' "the re-fetched copy still holds a link"
+
+# --- links and FIFOs planted where fetch reads or writes ---------------------
+R="$tmp/r14"
+mkdir -p "$R/.downloads"
+echo "precious" >"$tmp/victim2"
+ln -s "$tmp/victim2" "$R/.downloads/cifar-10-binary.tar.gz.part"
+expect 1 "cifar-10-binary.tar.gz.part: it is a symbolic link" -- "$TB" data fetch cifar10 --root "$R" --mirror "$URL/files" --checksum "md5:$MD5" --quiet
+check '[ "$(cat "$tmp/victim2")" = precious ]' "the download was written through a planted link"
+rm "$R/.downloads/cifar-10-binary.tar.gz.part"
+mkfifo "$R/.downloads/cifar-10-binary.tar.gz.part"
+expect 1 "part: (it is a FIFO|No such device)" -- timeout 20 "$TB" data fetch cifar10 --root "$R" --mirror "$URL/files" --checksum "md5:$MD5" --quiet
+mkdir -p "$tmp/fifos"
+mkfifo "$tmp/fifos/cifar-10-binary.tar.gz"
+expect 1 "is not a (readable|regular) file" -- timeout 20 "$TB" data fetch cifar10 --root "$R" --from "$tmp/fifos/cifar-10-binary.tar.gz" --checksum "md5:$MD5"
+expect 1 "fifos/cifar-10-binary.tar.gz is not a regular file" -- timeout 20 "$TB" data fetch cifar10 --root "$tmp/r16" --mirror "file://$tmp/fifos" --checksum "md5:$MD5" --quiet
+# A FIFO planted at an installed copy's stamp is never opened (it would block).
+mkdir -p "$tmp/r15/cifar10"
+mkfifo "$tmp/r15/cifar10/.trainbench-fetched"
+expect 0 "fetched, verified" -- timeout 20 "$TB" data fetch cifar10 --root "$tmp/r15" --mirror "$URL/files" --checksum "md5:$MD5" --quiet
+check '[ -f "$tmp/r15/cifar10/.trainbench-fetched" ] && [ -f "$tmp/r15/$batch" ]' "a FIFO at the stamp stopped the fetch"
 
 # --- usage errors and the other datasets -------------------------------------
 expect 2 "unknown dataset 'cifar11'" -- "$TB" data fetch cifar11

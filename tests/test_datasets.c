@@ -1,10 +1,16 @@
 /* Dataset readers: the real Fashion-MNIST when installed, strict rejection of
- * damaged IDX and CIFAR files, CIFAR round trips, limits, synthetic data. */
+ * damaged IDX and CIFAR files, CIFAR round trips, limits, synthetic data, and
+ * FIFOs, devices and links where a reader expects a plain file. */
 #include "core/error.h" // uses: tb_last_error
+#include "core/fsutil.h" // uses: tb_read_file, tb_open_regular, tb_mkdir_p
 #include "core/rng.h" // uses: tb_rng, tb_rng_next, tb_rng_below, tb_rng_seed
+#include "datasets/checksum.h" // uses: tb_checksum_file
 #include "datasets/dataset.h" // uses: tb_dataset_default_dir, tb_dataset, tb_dataset_load, TB_SPLIT_TRAIN, ...
+#include "datasets/extract.h" // uses: tb_extract_archive, tb_extract_check_tree
+#include "datasets/imageset.h" // uses: tb_imageset_get
 #include "tests/check.h" // uses: CHECK, CHECK_CLOSE, check_finish
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -362,6 +368,87 @@ static void test_names(void)
           "XDG_DATA_HOME: %s", dir);
 }
 
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char msg[] = "test_datasets: a reader blocked on a FIFO or read a device without end\n";
+    ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)w;
+    _exit(1);
+}
+
+/* Every reader opens only regular files: a FIFO (no writer: opening it would
+ * block forever) or a device (/dev/zero: endless) is refused with a message
+ * naming it.  The alarm turns a hang into a failure. */
+static void test_not_regular(void)
+{
+    signal(SIGALRM, on_alarm);
+    alarm(20);
+    char fifo[512], zero[512], dest[512], pack[600];
+    snprintf(fifo, sizeof fifo, "%s", tmp_path("hostile-fifo.gz"));
+    snprintf(zero, sizeof zero, "%s", tmp_path("hostile-zero"));
+    snprintf(dest, sizeof dest, "%s", tmp_path("extracted"));
+    CHECK(mkfifo(fifo, 0600) == 0, "mkfifo %s", fifo);
+    CHECK(symlink("/dev/zero", zero) == 0, "symlink %s", zero);
+    CHECK(mkdir(dest, 0700) == 0, "mkdir %s", dest);
+    const char *hostile[2] = {fifo, zero};
+    for (int i = 0; i < 2; i++) {
+        const char *path = hostile[i], *kind = i ? "device" : "FIFO";
+        tb_dataset ds;
+        CHECK(tb_idx_read_images(path, 0, &ds) < 0, "IDX images from a %s accepted", kind);
+        check_error_names("idx images", path, kind);
+        int32_t *labels = NULL;
+        int n = 0;
+        CHECK(tb_idx_read_labels(path, 0, &labels, &n) < 0, "IDX labels from a %s accepted", kind);
+        check_error_names("idx labels", path, kind);
+        CHECK(tb_cifar_read_batches(&path, 1, 0, 0, &ds) < 0, "CIFAR from a %s accepted", kind);
+        check_error_names("cifar", path, kind);
+        snprintf(pack, sizeof pack, "packed:%s", path);
+        CHECK(tb_dataset_load(pack, NULL, TB_SPLIT_TRAIN, 0, &ds) < 0, "--dataset %s accepted", pack);
+        check_error_names("packed", path, kind);
+        char hex[160];
+        CHECK(tb_checksum_file(path, "md5", hex) < 0, "checksum of a %s accepted", kind);
+        check_error_names("checksum", path, kind);
+        CHECK(tb_extract_archive(path, dest) < 0, "extracting a %s accepted", kind);
+        check_error_names("extract", path, kind);
+        char *text = NULL;
+        size_t size = 0;
+        CHECK(tb_read_file(path, &text, &size) < 0, "tb_read_file of a %s accepted", kind);
+        check_error_names("read_file", path, kind);
+        free(text);
+        CHECK(tb_open_regular(path, 0) < 0, "tb_open_regular of a %s accepted", kind);
+    }
+    /* An image-folder dataset whose one "JPEG" is a FIFO: listed, then refused when read. */
+    char cls[600], img[700];
+    snprintf(cls, sizeof cls, "%s/train/n01", tmp_path("folders"));
+    snprintf(img, sizeof img, "%s/x.jpg", cls);
+    CHECK(tb_mkdir_p(cls) == 0 && mkfifo(img, 0600) == 0, "cannot make %s", img);
+    tb_dataset ds;
+    CHECK(tb_dataset_load("imagenet", tmp_path("folders"), TB_SPLIT_TRAIN, 0, &ds) == 0, "%s", tb_last_error());
+    if (ds.images) {
+        uint8_t *buf = NULL;
+        size_t cap = 0, size = 0;
+        const uint8_t *data = NULL;
+        char what[800];
+        CHECK(tb_imageset_get(ds.images, 0, &buf, &cap, &data, &size, what, sizeof what) < 0,
+              "a FIFO read as an image");
+        check_error_names("image", img, "FIFO");
+        free(buf);
+        tb_dataset_free(&ds);
+    }
+    alarm(0);
+    /* The extracted-tree check: plain files and folders pass, a link anywhere fails naming it. */
+    char file[600], link[600];
+    snprintf(file, sizeof file, "%s/a/b.txt", dest);
+    snprintf(link, sizeof link, "%s/a/up", dest);
+    CHECK(tb_mkdir_p(tmp_path("extracted/a")) == 0, "%s", tb_last_error());
+    write_file("extracted/a/b.txt", "x", 1);
+    CHECK(tb_extract_check_tree(dest) == 0, "a plain tree refused: %s", tb_last_error());
+    CHECK(symlink("..", link) == 0, "symlink %s", link);
+    CHECK(tb_extract_check_tree(dest) < 0, "a tree with a link accepted");
+    check_error_names("tree", link, "symbolic link");
+}
+
 static void remove_tmp(void)
 {
     char cmd[600];
@@ -382,6 +469,7 @@ int main(void)
     test_cifar();
     test_synthetic();
     test_names();
+    test_not_regular();
     remove_tmp();
     return check_finish();
 }

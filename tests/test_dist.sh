@@ -177,5 +177,42 @@ else
   bad "the private Slurm did not start: $(cat "$tmp/slurm.log")"
 fi
 
+# --- float options reach ranks and sweep configurations exactly (issue 16) ---
+# The launcher and sweeps pass options as text; %g made --lr 0.0123456789 train
+# as 0.0123457.  Rank 0 writes config.json from the options it was given.
+lr=0.0123456789012345
+"$TB" train --dataset synthetic --model resnet18-cifar:w4 --limit-train 64 --limit-test 32 --epochs 1 \
+  --batch-size 16 --gpus 2 --threads 1 --quiet --lr $lr --momentum 0.912345678901 --run-dir "$tmp/lr-ranks" \
+  >"$tmp/lr-ranks.log" 2>&1 || bad "2-rank run with --lr $lr failed: $(cat "$tmp/lr-ranks.log")"
+cat >"$tmp/lr.ini" <<INI
+[preset]
+title = exact floats
+lab = issue16
+question = Do float options reach the configurations exactly?
+[run]
+dataset = synthetic
+model = resnet18-cifar:w4
+limit_train = 64
+limit_test = 32
+epochs = 1
+batch_size = 16
+threads = 1
+lr = $lr
+[table]
+columns = model, lr, test_acc
+INI
+"$TB" run "$tmp/lr.ini" --runs-dir "$tmp/lr-sweep" --set momentum=0.912345678901 >"$tmp/lr-sweep.log" 2>&1 \
+  || bad "sweep with lr = $lr failed: $(cat "$tmp/lr-sweep.log")"
+/usr/bin/python3 - "$lr" "$tmp/lr-ranks/config.json" "$tmp"/lr-sweep/*/*/config.json <<'PY' && ok \
+  || bad "a rank's or a sweep configuration's config.json lost digits of --lr/--momentum"
+import json, sys
+want = float(sys.argv[1])
+assert len(sys.argv) == 4, sys.argv  # the ranks' run and one sweep configuration
+for path in sys.argv[2:]:
+    c = json.load(open(path))
+    assert c["lr"] == want, (path, c["lr"], want)
+    assert c["momentum"] == 0.912345678901, (path, c["momentum"])
+PY
+
 echo "$((checks - fails)) of $checks checks passed"
 [ $fails -eq 0 ]

@@ -110,5 +110,56 @@ mkdir "$tmp/empty"
 out=$("$TB" export "$tmp/empty" 2>&1); rc=$?
 [ $rc -eq 1 ] && grep -q "neither a sweep" <<<"$out" || bad "empty dir: exit $rc: $out"
 
+# Hostile text in plan.json, summary.json and result.json (issue 16): escape
+# sequences (CSI colour, OSC 8 link, OSC title with BEL, an 8-bit CSI as
+# U+009B, a lone 0x9b byte, DEL) must not reach the terminal from export
+# (md, csv) or results; they are shown escaped.  '|' does not split a cell.
+mkdir -p "$tmp/hostile"
+cp -r lab2-c6 "$tmp/hostile/sw"
+esc=$(mktemp -d "$tmp/hostile/run-XXXX")
+mv "$esc" "$tmp/hostile/run-$(printf '\033[2J')x"
+cp lab2-c6/01-optimizer-sgd/result.json "$tmp/hostile/run-"*x/
+python3 - "$tmp/hostile" <<'PY'
+import glob, json, os, sys
+bad = "\x1b[31mRED\x1b]8;;http://evil/\x07link\x1b]8;;\x07\x1b]0;title\x07\u009b2J\x7f|pipe"
+def edit(path, f):
+    d = json.load(open(path)); f(d); json.dump(d, open(path, "w"))
+def plan(d):
+    d["title"] = d["question"] = d["preset"] = bad
+    for c in d["configs"]:
+        c["label"] = bad
+        c["params"] = {k: bad for k in c["params"]}
+edit(sys.argv[1] + "/sw/plan.json", plan)
+def summ(d):
+    d["status"] = bad
+    d["configs"][1].update(status="failed", error=bad)
+edit(sys.argv[1] + "/sw/summary.json", summ)
+def res(d):
+    d["status"] = bad
+    d["error"] = bad
+    d["config"]["optimizer"] = d["config"]["model"] = bad
+for p in glob.glob(sys.argv[1] + "/*/*/result.json") + glob.glob(sys.argv[1] + "/run-*/result.json"):
+    edit(p, res)
+# A raw 0x9b byte (CSI in 8-bit terminals) is not valid JSON text for json-c's
+# writer, so put it in by hand.
+p = glob.glob(sys.argv[1] + "/run-*/result.json")[0]
+raw = open(p, "rb").read().replace(b'"status": "', b'"status": "\x9b31m', 1)
+open(p, "wb").write(raw)
+PY
+# Control characters other than newline, C1 controls in UTF-8, and bytes 0x80-0x9f outside UTF-8.
+controls() { LC_ALL=C grep -qaP '[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|(?<![\xc0-\xff])[\x80-\x9f]' "$1"; }
+for args in "sw" "sw --format csv" "run-*x" "run-*x --format csv" "sw run-*x"; do
+  (cd "$tmp/hostile" && eval "\"\$TB\" export $args") >"$tmp/h.out" 2>"$tmp/h.err" ||
+    bad "export $args failed: $(cat "$tmp/h.err")"
+  controls "$tmp/h.out" && bad "export $args printed control characters: $(od -c "$tmp/h.out" | head -20)"
+  grep -qF '\x1b[31mRED' "$tmp/h.out" || bad "export $args: the escaped text is not shown: $(head -c 600 "$tmp/h.out")"
+done
+(cd "$tmp/hostile" && "$TB" export sw) | grep '^|' | grep -F 'RED' | grep -qvF '\|pipe' &&
+  bad "export md: a '|' in text is not escaped"
+"$TB" results --runs-dir "$tmp/hostile" >"$tmp/h.out" 2>&1 || bad "results on hostile files failed: $(cat "$tmp/h.out")"
+controls "$tmp/h.out" && bad "results printed control characters: $(od -c "$tmp/h.out" | head -20)"
+grep -qF '\x1b[2Jx' "$tmp/h.out" && grep -qF '\x1b[31mRED' "$tmp/h.out" ||
+  bad "results: escaped text not shown: $(cat "$tmp/h.out")"
+
 [ $fails -eq 0 ] && echo "export: all checks passed"
 exit $((fails > 0))

@@ -147,7 +147,7 @@ if [ "$(id -u)" -eq 0 ] && mnt=$tmp/small && mkdir -p "$mnt" && mount -t tmpfs -
   expect 1 "No space left on device" -- "$TB" train --resume "$mnt/run" --epochs 4
   check "cmp -s '$tmp/ckpt.before' '$mnt/run/checkpoint.safetensors'" "disk full: the previous checkpoint changed"
   check "intact '$mnt/run'" "disk full: a corrupt file in the run folder"
-  check "! ls '$mnt/run' | grep -q '\\.tmp\\.'" "disk full: temporary files left: $(ls "$mnt/run")"
+  check "! ls '$mnt/run' | grep -q '\\.tmp'" "disk full: temporary files left: $(ls "$mnt/run")"
   rm -f "$mnt/fill"
   "$TB" train --resume "$mnt/run" --epochs 4 >"$tmp/after-full.log" 2>&1 || bad "resume after freeing space failed: $(cat "$tmp/after-full.log")"
   check "[ \"\$(json '$mnt/run/result.json' \"(d['status'], len(d['epochs']))\")\" = \"('completed', 4)\" ]" "resume after a full disk"
@@ -247,6 +247,39 @@ check "grep -q 'resuming from its checkpoint' '$tmp/ckpt2.log'" "sweep resume re
 res=$(ls "$tmp"/ckruns/*-ckpt/*/result.json | head -1)
 check "[ \"\$(json '$res' \"(d['status'], len(d['epochs']), len(d['resumed']))\")\" = \"('completed', 3, 1)\" ]" \
   "sweep resume result: $(json "$res" "(d['status'], len(d['epochs']), d.get('resumed'))")"
+
+# --- hostile targets and damaged run files (issue 16) ---------------------------
+# --profile and export -o never write through a symbolic link, and refuse to
+# replace a FIFO (a writer would block on it, or as root a device, replaced).
+echo precious >"$tmp/victim"
+ln -s "$tmp/victim" "$tmp/link.json"
+mkfifo "$tmp/fifo.json"
+small=(--model resnet18-cifar:w4 --limit-train 100 --limit-test 50 --batch-size 50 --epochs 1 --threads 1 --quiet)
+for target in link.json fifo.json; do
+  kind=$([ "$target" = link.json ] && echo "symbolic link" || echo FIFO)
+  expect 1 "$kind" -- timeout 120 "$TB" train "${small[@]}" --run-dir "$tmp/prof-$target" --profile "$tmp/$target"
+  expect 1 "$kind" -- timeout 60 "$TB" export "$tmp/full" -o "$tmp/$target"
+done
+check "[ -L '$tmp/link.json' ] && [ \"\$(cat '$tmp/victim')\" = precious ]" "a link or what it names was replaced"
+check "[ -p '$tmp/fifo.json' ]" "the FIFO was replaced"
+# A FIFO named result.json is refused at once by the readers (never waited on).
+mkdir -p "$tmp/fiforun" && cp "$tmp/full/config.json" "$tmp/fiforun/" && mkfifo "$tmp/fiforun/result.json"
+expect 1 "FIFO" -- timeout 20 "$TB" export "$tmp/fiforun"
+# A partial temporary file of a run killed mid-write is removed on resume.
+cp -r "$tmp/full" "$tmp/stale"
+head -c 4096 "$tmp/full/checkpoint.safetensors" >"$tmp/stale/.checkpoint.safetensors.tmp-Ab12Cd"
+"$TB" train --resume "$tmp/stale" --epochs 4 >"$tmp/stale.log" 2>&1 \
+  || bad "resume with a stale temporary: $(cat "$tmp/stale.log")"
+check "! ls -A '$tmp/stale' | grep -q '\.tmp'" "temporary files left after resume: $(ls -A "$tmp/stale")"
+check "! ls -A '$tmp/k9/run' | grep -q '\.tmp'" "kill -9 loop left temporary files: $(ls -A "$tmp/k9/run")"
+# config.json of the wrong JSON type (an array, a string, a number, null
+# fields) and a checkpoint whose state is damaged: refused with a message.
+for bad_config in '[1, 2]' '"text"' '42' '{"epochs": null}' '{"lr": "fast"}' '{"model": []}'; do
+  rm -rf "$tmp/dmg" && cp -r "$tmp/full" "$tmp/dmg"
+  printf '%s\n' "$bad_config" >"$tmp/dmg/config.json"
+  expect 2 "config.json" -- timeout 60 "$TB" train --resume "$tmp/dmg" --epochs 4
+  check "! grep -qi 'segmentation\|abort\|core dumped' <<<\"\$last_out\"" "config.json $bad_config: $last_out"
+done
 
 echo "$((checks - fails)) of $checks checks passed"
 [ $fails -eq 0 ]

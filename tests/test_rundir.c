@@ -4,7 +4,9 @@
 #endif
 
 #include "core/error.h" // uses: tb_last_error, tb_clear_error
+#include "core/fsutil.h" // uses: tb_write_atomic, tb_atomic_file, tb_atomic_begin, tb_atomic_stream, tb_atomic_commit
 #include "engine/sysinfo.h" // uses: tb_sysinfo_json, tb_sysinfo_cpu_model, tb_sysinfo_cpu_cores
+#include "rundir/lock.h" // uses: tb_lock_info, tb_lock_probe, TB_LOCK_HELD, tb_lock_status, tb_lock, ...
 #include "rundir/rundir.h" // uses: tb_rundir, tb_rundir_create, tb_rundir_path, tb_rundir_event, tb_rundir_close, ...
 #include "tests/check.h" // uses: CHECK, check_finish
 
@@ -14,10 +16,15 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -239,20 +246,20 @@ static void test_atomic_write(void)
     CHECK(read_value(path) == 2, "second write did not replace");
     CHECK(tmp_files_in(tmpdir) == 0, "temp files left behind");
 
-    /* The temporary name is taken by a directory: open fails, doc.json keeps 2. */
+    /* The old predictable temporary name is taken by a directory: the
+     * temporary name is unpredictable now, so the write goes through. */
     char tmp[4400];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     mkdir(tmp, 0755);
-    CHECK(tb_json_write_atomic(path, a) == -1, "write over a blocked temp name succeeded");
-    CHECK(has_error(tmp) && has_error("untouched"), "message: %s", tb_last_error());
+    CHECK(tb_json_write_atomic(path, b) == 0, "write beside a blocked old temp name: %s", tb_last_error());
     CHECK(read_value(path) == 2, "previous file damaged");
     rmdir(tmp);
 
-    /* rename fails (target is a non-empty directory): the temp file is removed. */
+    /* The target is a non-empty directory: refused, the temp file is removed. */
     mkdir(at("dirtarget"), 0755);
     write_text(at("dirtarget/x"), "x", 0);
     CHECK(tb_json_write_atomic(at("dirtarget"), a) == -1, "rename over a directory succeeded");
-    CHECK(has_error("dirtarget") && has_error("rename"), "message: %s", tb_last_error());
+    CHECK(has_error("dirtarget") && has_error("folder"), "message: %s", tb_last_error());
     CHECK(tmp_files_in(tmpdir) == 0, "temp file left after a failed rename");
 
     /* A path under a regular file, and one in a removed directory. */
@@ -492,10 +499,340 @@ static void test_threads(void)
         CHECK(t.next[i] == PER_THREAD, "thread %d: %d events", i, t.next[i]);
 }
 
+/* ---- locks (issue 16, classes 1, 5, 6, 14: one process per directory, the
+ * user's directories untouched, only the lock's holder ever signalled) ---- */
+
+static void test_lock(void)
+{
+    const char *dir = at("locked");
+    char host[256] = "", want[512];
+    gethostname(host, sizeof host - 1);
+    tb_rundir *r = tb_rundir_create(dir);
+    CHECK(r, "create: %s", tb_last_error());
+    tb_lock_info info;
+    CHECK(tb_lock_probe(dir, &info) == TB_LOCK_HELD && info.pid == getpid() && !strcmp(info.host, host) &&
+              info.start_time > 0 && info.exe[0] == '/' && info.ours,
+          "probe while running: pid %ld host %s start %llu exe %s", info.pid, info.host, info.start_time, info.exe);
+    CHECK(!strcmp(tb_lock_status(TB_STATUS_RUNNING, dir, TB_STATUS_STALE), TB_STATUS_RUNNING), "%s",
+          "a held lock reads running");
+    /* A second writer is refused, naming the holder; the first goes on. */
+    snprintf(want, sizeof want, "in use by process %ld on %s", (long)getpid(), host);
+    int refused = 0;
+    tb_rundir *second = tb_rundir_open(dir, 0, &refused);
+    CHECK(!second && refused && has_error(want), "second create: %s", tb_last_error());
+    tb_rundir_close(second);
+    second = tb_rundir_open(dir, 1, &refused);
+    CHECK(!second && refused && has_error(want), "second resume: %s", tb_last_error());
+    tb_rundir_close(second);
+    tb_lock *l = tb_lock_acquire(dir, "run directory", &refused);
+    CHECK(!l && refused && has_error(want), "second acquire: %s", tb_last_error());
+    tb_lock_release(l);
+    CHECK(r && tb_rundir_event(r, "still-mine", NULL) == 0, "%s", tb_last_error());
+    tb_rundir_close(r);
+    /* Free after close (after kill -9 too: the kernel drops the flock). */
+    CHECK(tb_lock_probe(dir, &info) == TB_LOCK_FREE && info.pid == getpid(), "after close: pid %ld", info.pid);
+    CHECK(!strcmp(tb_lock_status(TB_STATUS_RUNNING, dir, TB_STATUS_STALE), TB_STATUS_STALE), "%s",
+          "running with a free lock reads stale");
+    CHECK(!strcmp(tb_lock_status(TB_STATUS_RUNNING, at("nolock"), TB_STATUS_STALE), TB_STATUS_STALE), "%s",
+          "running without a lock reads stale");
+    CHECK(!strcmp(tb_lock_status(TB_STATUS_COMPLETED, dir, TB_STATUS_STALE), TB_STATUS_COMPLETED), "%s",
+          "a finished status stays");
+    /* An earlier run of ours (free lock, no result.json) is continued. */
+    r = tb_rundir_create(dir);
+    CHECK(r, "reuse of a run without results: %s", tb_last_error());
+    tb_rundir_close(r);
+    CHECK(strstr(slurp(at("locked/events.jsonl")), "still-mine"), "%s", "the first run's events are kept");
+}
+
+/* A directory that is not a run: refused, nothing in it written or followed. */
+static void test_not_a_run(void)
+{
+    const char *dir = at("users");
+    mkdir(dir, 0755);
+    write_text(at("users/config.json"), "{\"mine\": true}\n", 0);
+    write_text(at("users/weights.safetensors"), "precious", 0);
+    int refused = 0;
+    tb_rundir *r = tb_rundir_open(dir, 0, &refused);
+    CHECK(!r && refused && has_error("not empty") && has_error("not a trainbench run"), "user dir: %s",
+          tb_last_error());
+    tb_rundir_close(r);
+    CHECK(!strcmp(slurp(at("users/config.json")), "{\"mine\": true}\n"), "%s", "config.json untouched");
+    struct stat st;
+    CHECK(lstat(at("users/.lock"), &st) != 0 && lstat(at("users/events.jsonl"), &st) != 0, "%s",
+          "no .lock or events.jsonl written");
+    /* Only a dot file: still the user's. */
+    mkdir(at("dotonly"), 0755);
+    write_text(at("dotonly/.hidden"), "x", 0);
+    r = tb_rundir_open(at("dotonly"), 0, &refused);
+    CHECK(!r && refused, "a directory with a dot file: %s", tb_last_error());
+    tb_rundir_close(r);
+    /* An empty directory (mktemp -d) is fine. */
+    mkdir(at("empty"), 0755);
+    r = tb_rundir_open(at("empty"), 0, &refused);
+    CHECK(r && !refused, "empty dir: %s", tb_last_error());
+    tb_rundir_close(r);
+
+    /* .lock and events.jsonl are never written through a link or into a FIFO. */
+    write_text(at("victim"), "victim\n", 0);
+    mkdir(at("linked"), 0755);
+    CHECK(symlink(at("victim"), at("linked/.lock")) == 0, "%s", strerror(errno));
+    r = tb_rundir_open(at("linked"), 1, &refused);
+    CHECK(!r && refused && has_error("symbolic link"), "symlinked .lock: %s", tb_last_error());
+    tb_rundir_close(r);
+    mkdir(at("linked2"), 0755);
+    CHECK(symlink(at("victim"), at("linked2/events.jsonl")) == 0, "%s", strerror(errno));
+    r = tb_rundir_open(at("linked2"), 1, &refused);
+    CHECK(!r && refused && has_error("symbolic link"), "symlinked events.jsonl: %s", tb_last_error());
+    tb_rundir_close(r);
+    mkdir(at("hard"), 0755);
+    CHECK(link(at("victim"), at("hard/.lock")) == 0, "%s", strerror(errno));
+    r = tb_rundir_open(at("hard"), 1, &refused);
+    CHECK(!r && refused && has_error("hard links"), "hard-linked .lock: %s", tb_last_error());
+    tb_rundir_close(r);
+    mkdir(at("fifo"), 0755);
+    CHECK(mkfifo(at("fifo/.lock"), 0644) == 0, "%s", strerror(errno));
+    r = tb_rundir_open(at("fifo"), 1, &refused);
+    CHECK(!r && refused && has_error("not a regular file"), "a FIFO as .lock: %s", tb_last_error());
+    tb_rundir_close(r);
+    CHECK(!strcmp(slurp(at("victim")), "victim\n"), "the link target changed: %s", slurp(at("victim")));
+}
+
+/* /proc/PID/stat field 22, as the lock records it. */
+static unsigned long long proc_start(long pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    const char *text = slurp(path), *p = strrchr(text, ')');
+    unsigned long long v = 0;
+    for (int field = 3; p && field <= 22; field++) {
+        p = strchr(p + 1, ' ');
+        if (p && field == 22)
+            v = strtoull(p + 1, NULL, 10);
+    }
+    return v;
+}
+
+/* Holds DIR/.lock, as a live sweep would, with crafted content. */
+static int hold_crafted(const char *dir, long pid, const char *host, unsigned long long start, const char *exe)
+{
+    char path[4300], text[8192];
+    snprintf(path, sizeof path, "%s/.lock", dir);
+    unlink(path);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    CHECK(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0, "crafted lock %s", path);
+    int n = snprintf(text, sizeof text,
+                     "{\"schema\":\"trainbench.lock/1\",\"pid\":%ld,\"host\":\"%s\",\"start_time\":%llu,"
+                     "\"exe\":\"%s\"}",
+                     pid, host, start, exe);
+    CHECK(fd >= 0 && write(fd, text, (size_t)n) == n, "%s", "write crafted lock");
+    return fd;
+}
+
+static int still_alive(pid_t pid)
+{
+    int st;
+    return waitpid(pid, &st, WNOHANG) == 0;
+}
+
+static void test_signal_guard(void)
+{
+    const char *dir = at("sweep");
+    mkdir(dir, 0755);
+    char host[256] = "", exe[4096] = "", pid1_exe[4096] = "";
+    gethostname(host, sizeof host - 1);
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    n = readlink("/proc/1/exe", pid1_exe, sizeof pid1_exe - 1);
+    pid1_exe[n > 0 ? n : 0] = '\0';
+    /* A bystander leading its own process group: every refused case must miss it. */
+    pid_t by = fork();
+    if (by == 0) {
+        setpgid(0, 0);
+        for (;;)
+            pause();
+    }
+    CHECK(by > 0, "%s", "fork");
+    setpgid(by, by);
+
+    /* A stale summary's lock: free, naming a live process. */
+    int fd = hold_crafted(dir, by, host, proc_start(by), exe);
+    flock(fd, LOCK_UN);
+    CHECK(tb_lock_signal(dir, SIGTERM, 1) == -1 && has_error("not running"), "free lock: %s", tb_last_error());
+    close(fd);
+    /* Held, naming pid 1 exactly as pid 1 is (start time and program). */
+    fd = hold_crafted(dir, 1, host, proc_start(1), pid1_exe);
+    CHECK(tb_lock_signal(dir, SIGTERM, 1) == -1 && has_error("pid 1"), "pid 1: %s", tb_last_error());
+    close(fd);
+    fd = hold_crafted(dir, 0, host, 0, exe);
+    CHECK(tb_lock_signal(dir, SIGTERM, 1) == -1, "%s", "pid 0 accepted");
+    close(fd);
+    /* Held, naming a live pid whose start time differs: the pid was reused. */
+    fd = hold_crafted(dir, by, host, proc_start(by) + 1, exe);
+    CHECK(tb_lock_signal(dir, SIGTERM, 1) == -1 && has_error("reused"), "reused pid: %s", tb_last_error());
+    close(fd);
+    /* ... or whose program differs. */
+    fd = hold_crafted(dir, by, host, proc_start(by), "/usr/bin/other");
+    CHECK(tb_lock_signal(dir, SIGTERM, 1) == -1 && has_error("reused"), "other program: %s", tb_last_error());
+    close(fd);
+    /* ... or on another machine. */
+    fd = hold_crafted(dir, by, "elsewhere.example", proc_start(by), exe);
+    CHECK(tb_lock_signal(dir, SIGTERM, 1) == -1 && has_error("elsewhere.example"), "other host: %s",
+          tb_last_error());
+    close(fd);
+    CHECK(still_alive(by), "%s", "a refused signal reached the bystander");
+
+    /* The real holder, a process that took the lock itself, is stopped. */
+    unlink(at("sweep/.lock"));
+    pid_t holder = fork();
+    if (holder == 0) {
+        setpgid(0, 0);
+        int refused;
+        if (!tb_lock_acquire(dir, "sweep directory", &refused))
+            _exit(3);
+        for (;;)
+            pause();
+    }
+    for (int i = 0; i < 500 && tb_lock_probe(dir, NULL) != TB_LOCK_HELD; i++)
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    CHECK(tb_lock_signal(dir, SIGTERM, 1) == 0, "the holder: %s", tb_last_error());
+    int st = 0;
+    CHECK(waitpid(holder, &st, 0) == holder && WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM, "holder status %d", st);
+    CHECK(still_alive(by), "%s", "the holder's signal reached the bystander");
+    kill(by, SIGKILL);
+    waitpid(by, &st, 0);
+}
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st, (void)flag, (void)ftw;
     return remove(path);
+}
+
+/* ---- hostile targets and failed writes (issue 16, classes 7 and 12) ---- */
+
+static int is_link_to(const char *path, const char *target)
+{
+    char buf[4200];
+    ssize_t n = readlink(path, buf, sizeof buf - 1);
+    if (n < 0)
+        return 0;
+    buf[n] = '\0';
+    return strcmp(buf, target) == 0;
+}
+
+static void test_atomic_hostile(void)
+{
+    mkdir(at("hostile"), 0755);
+    const char *victim = at("hostile/victim.txt");
+    write_text(victim, "precious\n", 0);
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "value", json_object_new_int(7));
+
+    /* A symbolic link planted at the old predictable temporary name
+     * (config.json.tmp.<pid>) is neither followed nor removed. */
+    char planted[4400];
+    snprintf(planted, sizeof planted, "%s.tmp.%ld", at("hostile/config.json"), (long)getpid());
+    CHECK(symlink(victim, planted) == 0, "symlink: %s", strerror(errno));
+    CHECK(tb_json_write_atomic(at("hostile/config.json"), o) == 0, "write beside a planted link: %s", tb_last_error());
+    CHECK(!strcmp(slurp(victim), "precious\n"), "the planted link was written through: %s", slurp(victim));
+    CHECK(is_link_to(planted, victim), "the planted link was replaced");
+    struct stat st;
+    CHECK(lstat(at("hostile/config.json"), &st) == 0 && S_ISREG(st.st_mode), "config.json is not a regular file");
+    unlink(planted);
+
+    /* A symbolic link at the target itself is refused, not replaced or followed. */
+    CHECK(symlink(victim, at("hostile/result.json")) == 0, "symlink: %s", strerror(errno));
+    CHECK(tb_json_write_atomic(at("hostile/result.json"), o) == -1, "wrote over a symbolic link");
+    CHECK(has_error("symbolic link") && has_error("result.json"), "message: %s", tb_last_error());
+    CHECK(is_link_to(at("hostile/result.json"), victim) && !strcmp(slurp(victim), "precious\n"),
+          "the link or its target changed");
+    CHECK(tb_write_atomic(at("hostile/result.json"), "x", 1) == -1, "tb_write_atomic wrote over a link");
+
+    /* A FIFO and a device are refused (without blocking), a folder too. */
+    alarm(20); /* a writer or reader that blocks on the FIFO fails the test instead of hanging it */
+    CHECK(mkfifo(at("hostile/fifo.json"), 0644) == 0, "mkfifo: %s", strerror(errno));
+    CHECK(tb_json_write_atomic(at("hostile/fifo.json"), o) == -1 && has_error("FIFO"), "FIFO target: %s",
+          tb_last_error());
+    CHECK(lstat(at("hostile/fifo.json"), &st) == 0 && S_ISFIFO(st.st_mode), "the FIFO was replaced");
+    /* A device node of our own (as root; elsewhere mknod is refused and this is skipped): never a real one,
+     * which a writer without the check would replace. */
+    const char *dev = at("hostile/null.json");
+    int have_dev = mknod(dev, S_IFCHR | 0666, makedev(1, 3)) == 0;
+    if (have_dev) {
+        CHECK(tb_json_write_atomic(dev, o) == -1 && has_error("device"), "device target: %s", tb_last_error());
+        CHECK(lstat(dev, &st) == 0 && S_ISCHR(st.st_mode), "the device node was replaced");
+    }
+    mkdir(at("hostile/dir.json"), 0755);
+    CHECK(tb_json_write_atomic(at("hostile/dir.json"), o) == -1 && has_error("folder"), "folder target: %s",
+          tb_last_error());
+
+    /* Readers open regular files only: a FIFO named result.json or
+     * events.jsonl is refused at once instead of waiting for a writer. */
+    struct json_object *r = tb_json_read_file(at("hostile/fifo.json"));
+    CHECK(!r && has_error("FIFO"), "reading a FIFO: %s", tb_last_error());
+    json_object_put(r);
+    struct collected c = {0};
+    CHECK(tb_events_read(at("hostile/fifo.json"), collect, &c) == -1 && has_error("FIFO"),
+          "events from a FIFO: %s", tb_last_error());
+    if (have_dev)
+        CHECK(!tb_json_read_file(dev) && has_error("device"), "reading a device: %s", tb_last_error());
+    alarm(0);
+
+    /* A write that fails midway (file size limit: EFBIG) leaves no temporary
+     * file and the previous file as it was. */
+    struct rlimit old_lim, lim;
+    getrlimit(RLIMIT_FSIZE, &old_lim);
+    signal(SIGXFSZ, SIG_IGN);
+    size_t big = 1 << 20;
+    char *text = malloc(big + 1);
+    memset(text, 'x', big);
+    text[big] = '\0';
+    struct json_object *huge = json_object_new_object();
+    json_object_object_add(huge, "blob", json_object_new_string(text));
+    lim = old_lim;
+    lim.rlim_cur = 64 << 10;
+    CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0, "setrlimit: %s", strerror(errno));
+    CHECK(tb_json_write_atomic(at("hostile/config.json"), huge) == -1, "a write past the size limit succeeded");
+    CHECK(has_error("config.json") && has_error("untouched"), "message: %s", tb_last_error());
+    CHECK(tb_write_atomic(at("hostile/big.bin"), text, big) == -1, "tb_write_atomic past the size limit succeeded");
+    tb_atomic_file a;
+    FILE *f = tb_atomic_begin(&a, at("hostile/stream.bin")) ? NULL : tb_atomic_stream(&a);
+    CHECK(f != NULL, "%s", tb_last_error());
+    if (f) {
+        fwrite(text, 1, big, f);
+        CHECK(tb_atomic_commit(&a) == -1, "a stream past the size limit committed");
+    }
+    setrlimit(RLIMIT_FSIZE, &old_lim);
+    signal(SIGXFSZ, SIG_DFL);
+    CHECK(tmp_files_in(at("hostile")) == 0, "a failed write left %d temporary files", tmp_files_in(at("hostile")));
+    CHECK(access(at("hostile/big.bin"), F_OK) != 0 && access(at("hostile/stream.bin"), F_OK) != 0,
+          "a failed write created its target");
+    struct json_object *back = tb_json_read_file(at("hostile/config.json"));
+    struct json_object *v = NULL;
+    CHECK(back && json_object_object_get_ex(back, "value", &v) && json_object_get_int(v) == 7,
+          "the previous config.json was damaged");
+    json_object_put(back);
+    json_object_put(huge);
+    free(text);
+
+    /* A run killed mid-write (kill -9) leaves ".NAME.tmp-XXXXXX": reopening
+     * the run directory removes it, and nothing else. */
+    tb_rundir *rd = tb_rundir_create(at("stale"));
+    CHECK(rd, "%s", tb_last_error());
+    tb_rundir_close(rd);
+    write_text(at("stale/.checkpoint.safetensors.tmp-Ab3xY9"), "partial", 0);
+    write_text(at("stale/.result.json.tmp-000000"), "partial", 0);
+    write_text(at("stale/notes.tmp"), "keep", 0);
+    write_text(at("stale/.x.tmp-abc"), "keep", 0);
+    rd = tb_rundir_reopen(at("stale"));
+    CHECK(rd, "%s", tb_last_error());
+    tb_rundir_close(rd);
+    CHECK(access(at("stale/.checkpoint.safetensors.tmp-Ab3xY9"), F_OK) != 0 &&
+              access(at("stale/.result.json.tmp-000000"), F_OK) != 0,
+          "stale temporary files survived the reopen");
+    CHECK(access(at("stale/notes.tmp"), F_OK) == 0 && access(at("stale/.x.tmp-abc"), F_OK) == 0,
+          "the reopen removed files that are not temporaries");
+    json_object_put(o);
 }
 
 int main(void)
@@ -514,6 +851,10 @@ int main(void)
     test_default_path();
     test_sysinfo();
     test_threads();
+    test_lock();
+    test_not_a_run();
+    test_signal_guard();
+    test_atomic_hostile();
     nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return check_finish();
 }

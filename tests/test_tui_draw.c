@@ -6,10 +6,11 @@
 #include <stdio.h>
 #include "core/error.h" // uses: tb_last_error
 #include "lab/predict.h" // uses: tb_predict_input, tb_predict_defaults, tb_predict_point, tb_predict
+#include "rundir/lock.h" // uses: tb_lock, tb_lock_acquire, tb_lock_release
 #include "tui/cells.h" // uses: tui_buf, tui_rect, tui_strwidth, tui_str_clip, tui_buf_init, tui_text, ...
 #include "tui/config.h" // uses: tui_config_load, tui_config_save
 #include "tui/layout.h" // uses: tui_layout, tui_layout_compute
-#include "tui/screens.h" // uses: tui_draw
+#include "tui/screens.h" // uses: tui_draw, tui_status_attr
 #include "tui/sweep_chart.h" // uses: tui_sweep_chart, tui_sweep_chart_build, TUI_CHART_SPEEDUP, ...
 
 #include <locale.h>
@@ -17,6 +18,7 @@
 #include <sys/stat.h>
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 static int count(const tui_buf *b, const char *g)
 {
@@ -381,6 +383,72 @@ static void files(void)
     CHECK(system(cmd) == 0, "%s", "cleanup");
 }
 
+/* Issue 16: a summary.json that says running with a pid (1, or a live
+ * process that is not the sweep) neither reads as running nor is
+ * re-attached to; only the holder of the sweep's lock is, with the lock's
+ * pid.  A run whose result.json says running without a live lock is stale. */
+static void crafted_running(void)
+{
+    char tmp[] = "/tmp/tui-lock-XXXXXX", path[1024], host[256] = "";
+    CHECK(mkdtemp(tmp) != NULL, "%s", "mkdtemp");
+    gethostname(host, sizeof host - 1);
+    const char *names[] = {"20260104-000000-quickstart", "20260105-000000-quickstart"};
+    long pids[] = {(long)getpid(), 1};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", tmp, names[i]);
+        CHECK(mkdir(path, 0755) == 0, "%s", "mkdir sweep");
+        snprintf(path, sizeof path, "%s/%s/plan.json", tmp, names[i]);
+        write_file(path, "{\"preset\":\"quickstart\",\"scale\":\"smoke\"}");
+        char text[512];
+        snprintf(text, sizeof text,
+                 "{\"status\":\"running\",\"pid\":%ld,\"hostname\":\"%s\","
+                 "\"configs\":[{\"id\":\"01-a\",\"label\":\"a\",\"status\":\"running\"}]}",
+                 pids[i], host);
+        snprintf(path, sizeof path, "%s/%s/summary.json", tmp, names[i]);
+        write_file(path, text);
+    }
+    snprintf(path, sizeof path, "%s/20260106-000000-run", tmp);
+    CHECK(mkdir(path, 0755) == 0, "%s", "mkdir run");
+    snprintf(path, sizeof path, "%s/20260106-000000-run/result.json", tmp);
+    write_file(path, "{\"status\":\"running\",\"config\":{\"model\":\"resnet18-cifar\",\"epochs\":2}}");
+
+    static tui_app app;
+    CHECK(tui_app_init(&app, tmp, NULL) == 0, "%s", "init");
+    CHECK(tui_results_scan(&app) == 0 && app.nresults == 3, "results: %d", app.nresults);
+    /* Newest first: the run, the pid-1 sweep, the live-pid sweep. */
+    CHECK(app.nresults == 3 && !strcmp(app.results[0].status, "stale") &&
+              !strcmp(app.results[1].status, "interrupted") && !strcmp(app.results[2].status, "interrupted"),
+          "statuses %s %s %s", app.nresults > 0 ? app.results[0].status : "",
+          app.nresults > 1 ? app.results[1].status : "", app.nresults > 2 ? app.results[2].status : "");
+    pid_t pid = 0;
+    CHECK(tui_results_find_running(&app, &pid) == -1, "re-attached to a crafted summary (pid %d)", (int)pid);
+    CHECK(tui_status_attr("stale") == TUI_C_ERR, "%s", "stale is coloured as not running");
+    static tui_live live;
+    snprintf(path, sizeof path, "%s/%s", tmp, names[1]);
+    tui_live_attach(&live, path, 0, 0);
+    tui_live_poll(&live);
+    CHECK(!strcmp(live.status, "interrupted") && !tui_live_running(&live) && live.pid == 0,
+          "followed crafted sweep: %s, pid %d", live.status, (int)live.pid);
+    CHECK(live.nconfigs == 1 && !strcmp(live.configs[0].status, "stale"), "its running configuration: %s",
+          live.configs[0].status);
+
+    /* The sweep that really runs holds its lock: running, with the lock's pid. */
+    int refused;
+    tb_lock *l = tb_lock_acquire(path, "sweep directory", &refused);
+    CHECK(l, "lock: %s", tb_last_error());
+    CHECK(tui_results_scan(&app) == 0 && !strcmp(app.results[1].status, "running"), "held: %s",
+          app.results[1].status);
+    CHECK(tui_results_find_running(&app, &pid) == 1 && pid == getpid(), "re-attach: pid %d", (int)pid);
+    tui_live_poll(&live);
+    CHECK(!strcmp(live.status, "running") && tui_live_running(&live) && !strcmp(live.configs[0].status, "running"),
+          "followed live sweep: %s, configuration %s", live.status, live.configs[0].status);
+    tb_lock_release(l);
+    tui_app_free(&app);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    CHECK(system(cmd) == 0, "%s", "cleanup");
+}
+
 /* Help: every line visible at 80x24; the log pane scrolls. */
 static void help_and_log(void)
 {
@@ -472,6 +540,7 @@ int main(void)
     files();
     help_and_log();
     two_tables();
+    crafted_running();
     /* Axis: nice steps around the data, flat series widened, NaN skipped. */
     double v1[] = {0.3, 0.9, NAN, 0.5};
     double lo, hi;

@@ -3,6 +3,7 @@
 #include "tui/tui.h" // uses: tb_cli_tui
 
 #include "core/error.h" // uses: tb_last_error, tb_fail
+#include "rundir/lock.h" // uses: tb_lock_signal
 #include "rundir/rundir.h" // uses: tb_rundir_default_path
 #include "tui/config.h" // uses: tui_mkdir_p, tui_config_save, tui_config_dir, tui_config_load
 #include "tui/screens.h" // uses: tui_draw
@@ -112,18 +113,26 @@ static int launch(tui_app *a)
 }
 
 /* Cancel: SIGINT to the sweep's process group stops the training child at
- * the next batch; the sweep then records it as interrupted. */
+ * the next batch; the sweep then records it as interrupted.  Only a process
+ * that is provably the sweep is signalled: our own child before it is
+ * reaped (its pid cannot be reused until then), or the holder of the sweep
+ * directory's lock whose pid, start time and program check out
+ * (tb_lock_signal); never a pid from summary.json, never one below 2. */
 static void cancel(tui_app *a)
 {
     pid_t pid = a->live.pid;
-    if (!tui_live_running(&a->live) || pid <= 0) {
+    if (!tui_live_running(&a->live) || (a->live.ours && pid < 2)) {
         say(a, 1, "%s", "nothing is running");
         return;
     }
-    int rc = getpgid(pid) == pid ? kill(-pid, SIGINT) : kill(pid, SIGINT);
-    if (rc)
-        say(a, 1, "cannot stop the run: %s", strerror(errno));
-    else
+    int rc;
+    if (a->live.ours) {
+        rc = getpgid(pid) == pid ? kill(-pid, SIGINT) : kill(pid, SIGINT);
+        if (rc)
+            say(a, 1, "cannot stop the run: %s", strerror(errno));
+    } else if ((rc = tb_lock_signal(a->live.sweep_dir, SIGINT, 1)))
+        say(a, 1, "cannot stop the run: %s", tb_last_error());
+    if (!rc)
         say(a, 0, "%s", "cancelling: the run stops at the next batch");
 }
 

@@ -26,7 +26,8 @@ int tui_status_attr(const char *s)
         return TUI_C_OK;
     if (!strcmp(s, TB_STATUS_RUNNING) || !strcmp(s, TB_STATUS_STARTING) || !strcmp(s, TB_STATUS_PENDING))
         return TUI_C_WARN;
-    if (!strcmp(s, TB_STATUS_FAILED) || !strcmp(s, TB_STATUS_REFUSED) || !strcmp(s, TB_STATUS_INTERRUPTED))
+    if (!strcmp(s, TB_STATUS_FAILED) || !strcmp(s, TB_STATUS_REFUSED) || !strcmp(s, TB_STATUS_INTERRUPTED) ||
+        !strcmp(s, TB_STATUS_STALE))
         return TUI_C_ERR;
     return TUI_C_NORMAL;
 }

@@ -5,7 +5,7 @@
 
 #include "core/error.h" // uses: tb_last_error
 #include "core/json.h" // uses: tb_json_str, tb_json_num, tb_json_int, tb_json_obj, tb_json_copy, tb_json_get, ...
-#include "lab/results.h" // uses: tb_sweep_effective_status
+#include "lab/results.h" // uses: tb_sweep_effective_status, tb_run_effective_status
 #include "rundir/rundir.h" // uses: TB_STATUS_STARTING, tb_json_read_file, TB_STATUS_RUNNING, TB_STATUS_COMPLETED, ...
 
 #include <dirent.h>
@@ -304,12 +304,11 @@ int tui_live_poll(tui_live *l)
     struct json_object *sum = access(path, R_OK) == 0 ? tb_json_read_file(path) : NULL;
     if (sum) {
         const char *st = tb_json_str(sum, "status", NULL);
-        int pid = tb_json_int(sum, "pid", 0);
-        if (l->pid <= 0 && pid > 0)
-            l->pid = pid;
-        const char *host = tb_json_str(sum, "hostname", NULL);
-        const char *eff = l->ours && !l->child_done ? (st ? st : TB_STATUS_RUNNING) : tb_sweep_effective_status(st, pid, host);
+        /* Not ours: the sweep's lock says whether it lives, never the pid in the file. */
+        const char *eff = l->ours && !l->child_done ? (st ? st : TB_STATUS_RUNNING)
+                                                    : tb_sweep_effective_status(st, l->sweep_dir);
         snprintf(l->status, sizeof l->status, "%s", eff);
+        int sweep_alive = !strcmp(eff, TB_STATUS_RUNNING) || !strcmp(eff, TB_STATUS_STARTING);
         tb_json_copy(l->preset, sizeof l->preset, sum, "preset", "");
         tb_json_copy(l->title, sizeof l->title, sum, "title", "");
         struct json_object *counts = tb_json_get(sum, "counts"), *cfgs = tb_json_arr(sum, "configs");
@@ -332,6 +331,12 @@ int tui_live_poll(tui_live *l)
             }
             tb_json_copy(r->label, sizeof r->label, c, "label", "");
             tb_json_copy(r->status, sizeof r->status, c, "status", "?");
+            /* A dead sweep's "running" configuration: its own run's lock tells
+             * (a killed sweep's child may still be saving its checkpoint). */
+            char rundir[2400];
+            if (!sweep_alive && !strcmp(r->status, TB_STATUS_RUNNING) &&
+                snprintf(rundir, sizeof rundir, "%s/%s", l->sweep_dir, r->id) < (int)sizeof rundir)
+                snprintf(r->status, sizeof r->status, "%s", tb_run_effective_status(r->status, rundir));
             struct json_object *fig = tb_json_get(c, "figures");
             r->avg_epoch_s = tb_json_num(fig, "avg_epoch_s", NAN);
             r->images_per_s = tb_json_num(fig, "images_per_s", NAN);

@@ -4,9 +4,10 @@
 #include "tui/state.h" // uses: tui_result_item, tui_results_scan, tui_app, tui_results_find_running, ...
 
 #include "core/error.h" // uses: tb_fail
-#include "core/json.h" // uses: tb_json_copy, tb_json_str, tb_json_int, tb_json_get, tb_json_arr, tb_json_num
+#include "core/json.h" // uses: tb_json_copy, tb_json_str, tb_json_get, tb_json_arr, tb_json_int, tb_json_num
 #include "lab/export.h" // uses: tb_export_string, TB_EXPORT_MD, tb_text_write_atomic
-#include "lab/results.h" // uses: tb_sweep_effective_status
+#include "lab/results.h" // uses: tb_sweep_effective_status, tb_run_effective_status
+#include "rundir/lock.h" // uses: tb_lock_info, tb_lock_probe, TB_LOCK_HELD
 #include "rundir/rundir.h" // uses: TB_STATUS_STARTING, TB_STATUS_COMPLETED, tb_json_read_file, TB_STATUS_RUNNING
 
 #include <dirent.h>
@@ -25,9 +26,7 @@ static void fill_sweep(tui_result_item *r, struct json_object *pj, struct json_o
 {
     tb_json_copy(r->preset, sizeof r->preset, pj, "preset", "?");
     tb_json_copy(r->scale, sizeof r->scale, pj, "scale", "?");
-    const char *st = sj ? tb_sweep_effective_status(tb_json_str(sj, "status", NULL), tb_json_int(sj, "pid", 0),
-                                                    tb_json_str(sj, "hostname", NULL))
-                        : TB_STATUS_STARTING;
+    const char *st = sj ? tb_sweep_effective_status(tb_json_str(sj, "status", NULL), r->dir) : TB_STATUS_STARTING;
     snprintf(r->status, sizeof r->status, "%s", st);
     struct json_object *counts = tb_json_get(sj, "counts"), *cfgs = tb_json_arr(sj, "configs");
     r->total = tb_json_int(counts, "total", 0);
@@ -50,8 +49,7 @@ static void fill_run(tui_result_item *r, struct json_object *rj)
     struct json_object *cfg = tb_json_get(rj, "config"), *sum = tb_json_get(rj, "summary");
     tb_json_copy(r->preset, sizeof r->preset, cfg, "model", "?");
     snprintf(r->scale, sizeof r->scale, "-");
-    const char *st = tb_json_str(rj, "status", NULL);
-    snprintf(r->status, sizeof r->status, "%s", st ? st : "unknown");
+    snprintf(r->status, sizeof r->status, "%s", tb_run_effective_status(tb_json_str(rj, "status", NULL), r->dir));
     r->completed = tb_json_int(sum, "epochs_completed", 0);
     r->total = tb_json_int(cfg, "epochs", 0);
     double w = tb_json_num(sum, "wall_s", NAN);
@@ -125,11 +123,11 @@ int tui_results_find_running(const tui_app *a, pid_t *pid)
     for (int i = 0; i < a->nresults; i++) {
         if (a->results[i].run || strcmp(a->results[i].status, TB_STATUS_RUNNING))
             continue;
-        struct json_object *sj = read_json(a->results[i].dir, "summary.json");
-        if (!sj)
+        /* The lock's holder, not summary.json's pid (stale, reused or crafted). */
+        tb_lock_info info;
+        if (tb_lock_probe(a->results[i].dir, &info) != TB_LOCK_HELD || info.pid < 2)
             continue;
-        *pid = (pid_t)tb_json_int(sj, "pid", 0);
-        json_object_put(sj);
+        *pid = (pid_t)info.pid;
         return i;
     }
     return -1;

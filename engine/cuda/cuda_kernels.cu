@@ -13,7 +13,7 @@
  * are plain index maps, not tiled transposes.  Both are first versions to be
  * timed against a device-to-device copy on the GPU node. */
 #include "engine/cuda/cuda_kernels.h"
-#include "engine/cuda/cuda_elements.h" // uses: tb_el_relu_fwd, tb_el_sgd, tb_el_augment, ...
+#include "engine/cuda/cuda_elements.h" // uses: tb_el_relu_fwd, tb_el_relu_bwd, tb_el_add, tb_el_bias_add_rows, ...
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>

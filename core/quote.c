@@ -1,0 +1,79 @@
+/* Shell words and terminal-safe text (see quote.h). */
+#include "core/quote.h"
+
+#include "core/error.h" // uses: tb_fail
+
+#include <stdlib.h>
+#include <string.h>
+
+int tb_shell_quote(char *out, size_t size, const char *s)
+{
+    size_t start = strlen(out), n = start, need = 2;
+    for (const char *p = s; *p; p++)
+        need += *p == '\'' ? 4 : 1;
+    if (start >= size || need >= size - start)
+        return tb_fail("a shell command line would be longer than %zu bytes with '%.40s%s'; shorten the value "
+                       "(a path, a --set or a preset name)",
+                       size > 0 ? size - 1 : 0, s, strlen(s) > 40 ? "..." : "");
+    out[n++] = '\'';
+    for (; *s; s++) {
+        if (*s == '\'') { /* close the quote, an escaped quote, reopen */
+            memcpy(out + n, "'\\''", 4);
+            n += 4;
+        } else {
+            out[n++] = *s;
+        }
+    }
+    out[n++] = '\'';
+    out[n] = '\0';
+    return 0;
+}
+
+/* The length of the valid UTF-8 sequence at s that is not a C1 control, or 0. */
+static size_t printable_utf8(const unsigned char *s)
+{
+    size_t len = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : 2;
+    if (s[0] < 0xC2 || s[0] > 0xF4)
+        return 0; /* a continuation byte, an overlong lead (C0, C1) or beyond U+10FFFF */
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    unsigned cp = len == 2   ? (s[0] & 0x1Fu) << 6 | (s[1] & 0x3Fu)
+                  : len == 3 ? (s[0] & 0x0Fu) << 12 | (s[1] & 0x3Fu) << 6 | (s[2] & 0x3Fu)
+                             : (s[0] & 0x07u) << 18 | (s[1] & 0x3Fu) << 12 | (s[2] & 0x3Fu) << 6 | (s[3] & 0x3Fu);
+    if ((len == 2 && cp < 0xA0) || (len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0; /* C1 controls (U+009B is CSI), overlong forms, surrogates */
+    return len;
+}
+
+int tb_text_put(FILE *f, const char *text)
+{
+    const unsigned char *s = (const unsigned char *)(text ? text : "");
+    while (*s) {
+        size_t len = *s >= 0x20 && *s < 0x7F ? 1 : *s >= 0x80 ? printable_utf8(s) : 0;
+        if (len) {
+            if (fwrite(s, 1, len, f) != len)
+                return -1;
+            s += len;
+        } else if (fprintf(f, "\\x%02x", *s++) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+char *tb_text_escape(const char *s)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    int rc = tb_text_put(f, s);
+    if (fclose(f) != 0 || rc) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}

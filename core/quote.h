@@ -1,0 +1,28 @@
+/* Quoting for the two places text leaves trainbench's control: a shell (or a
+ * generated script) and a terminal.
+ *
+ * Every value that reaches a shell word goes through tb_shell_quote; every
+ * string read from a file that is printed for a person (results, export)
+ * goes through tb_text_put or tb_text_escape, so that an escape sequence
+ * stored in result.json cannot reach the terminal. */
+#ifndef TB_QUOTE_H
+#define TB_QUOTE_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* Appends `s` to the string in `out` as one single-quoted shell word ('it'\''s').
+ * 0, or -1 after tb_fail when it does not fit in `size` bytes (out is left as
+ * it was: never a cut word). */
+int tb_shell_quote(char *out, size_t size, const char *s);
+
+/* Writes `s` with every control character escaped: C0 controls, DEL, the C1
+ * controls (U+0080..U+009F) and bytes that are not valid UTF-8 become \xNN,
+ * so ESC, BEL, OSC and CSI sequences are shown, not obeyed.  Other UTF-8 text
+ * is kept.  0, or -1 when writing fails. */
+int tb_text_put(FILE *f, const char *s);
+/* The same as a malloc'ed string (NULL only when out of memory); NULL in,
+ * "" out. */
+char *tb_text_escape(const char *s);
+
+#endif
