@@ -130,6 +130,19 @@ static struct json_object *cfg_summary(sweep *s, int i)
     return json_object_array_get_idx(tb_json_arr(s->summary, "configs"), (size_t)i);
 }
 
+/* A summary.json the sweep can carry on: an object whose "configs" holds one
+ * object per configuration of the plan (a damaged or hand-edited one is not). */
+static int summary_matches(struct json_object *summary, int count)
+{
+    struct json_object *cfgs = tb_json_arr(summary, "configs");
+    if (!cfgs || json_object_array_length(cfgs) != (size_t)count)
+        return 0;
+    for (int i = 0; i < count; i++)
+        if (!json_object_is_type(json_object_array_get_idx(cfgs, (size_t)i), json_type_object))
+            return 0;
+    return 1;
+}
+
 static void set_str(struct json_object *o, const char *key, const char *v)
 {
     json_object_object_add(o, key, v ? json_object_new_string(v) : NULL);
@@ -493,7 +506,15 @@ int tb_sweep_run(const tb_preset *p, const tb_plan *plan, const tb_sweep_options
         pj = old;
         if (!(lock = tb_lock_acquire(dir, "sweep directory", &refused)))
             goto usage;
-        summary = !FMT(path, "%s/summary.json", dir) && access(path, R_OK) == 0 ? tb_json_read_file(path) : NULL;
+        int had = !FMT(path, "%s/summary.json", dir) && access(path, F_OK) == 0;
+        summary = had ? tb_json_read_file(path) : NULL;
+        if (had && (!summary || !summary_matches(summary, plan->count))) {
+            /* Rebuilt below; each configuration's own result.json still says which are done. */
+            fprintf(stderr, "trainbench run: %s is damaged (%s); rebuilding it\n", path,
+                    summary ? "not one entry per configuration" : tb_last_error());
+            json_object_put(summary);
+            summary = NULL;
+        }
     } else {
         if (o->sweep_dir)
             snprintf(dir, sizeof dir, "%s", o->sweep_dir);
@@ -560,7 +581,11 @@ int tb_sweep_run(const tb_preset *p, const tb_plan *plan, const tb_sweep_options
                 continue;
             }
         }
-        if (stop_signal || (failures && o->stop_on_failure))
+        if (stop_signal) { /* arrived between two configurations: the sweep is interrupted all the same */
+            interrupted = 1;
+            break;
+        }
+        if (failures && o->stop_on_failure)
             break;
         int rc = run_one(&s, json_object_array_get_idx(pcfgs, (size_t)i), i, plan->count, o->exe);
         if (rc == 130 || stop_signal) {

@@ -127,6 +127,16 @@ grep -q "01-num_workers-0: already completed, skipped" "$tmp/resume.out" || bad 
 [ "$(ls -d "$tmp/kill/"*-slow | wc -l)" -eq 1 ] || bad "--resume made a new sweep directory"
 out=$("$TB" run "$tmp/slow.ini" --runs-dir "$tmp/kill" --resume --set epochs=1 2>&1); rc=$?
 [ $rc -eq 2 ] && grep -q "differ from the sweep's plan.json" <<<"$out" || bad "resume with other settings: exit $rc: $out"
+# A damaged summary.json (wrong types, too few configurations) is rebuilt from
+# the configurations' own results, not trusted (issue 16: json-c aborted).
+for damaged in '{"configs": 5}' '[1, 2]' '{"configs": [1]}' '{"configs": [{}, {}]}' 'null'; do
+  printf '%s\n' "$damaged" >"$dir/summary.json"
+  out=$("$TB" run "$tmp/slow.ini" --runs-dir "$tmp/kill" --resume 2>&1); rc=$?
+  [ $rc -eq 0 ] && [ "$(grep -c 'already completed, skipped' <<<"$out")" -eq 3 ] && grep -q "rebuilding it" <<<"$out" \
+    || bad "resume over summary.json $damaged: exit $rc: $out"
+  [ "$(json "$dir/summary.json" "d['status'], d['counts']['completed'], d['missing']")" = "completed 3 []" ] \
+    || bad "summary rebuilt from $damaged: $(brief "$dir/summary.json")"
+done
 
 [ $fails -eq 0 ] && echo "presets end to end: all checks passed"
 exit $((fails > 0))
