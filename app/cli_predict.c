@@ -6,7 +6,9 @@
 #include "engine/model.h" // uses: tb_model_info, tb_model_describe, tb_model_info_free
 #include "lab/predict.h" // uses: tb_predict_input, tb_predict_point, tb_predict_defaults, tb_predict
 
+#include <errno.h>
 #include <json-c/json.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +27,10 @@ static void usage(FILE *f)
 static int number(const char *flag, const char *v, double lo, double hi, double *out)
 {
     char *end;
+    errno = 0;
     double x = v ? strtod(v, &end) : 0;
-    if (!v || !*v || *end || x < lo || x > hi)
+    /* !(lo <= x) rather than x < lo: NaN ("nan") compares false either way. */
+    if (!v || !*v || *end || errno || !isfinite(x) || !(x >= lo && x <= hi))
         return tb_fail("%s %s: expected a number from %g to %g", flag, v ? v : "(missing)", lo, hi);
     *out = x;
     return 0;

@@ -1,12 +1,13 @@
 /* `trainbench run`, `results` and `export`: presets, sweeps and tables. */
 #include "app/cli.h" // uses: tb_cli_run, tb_cli_results, tb_cli_export
 
-#include "core/error.h" // uses: tb_fail, tb_clear_error, tb_last_error
+#include "core/error.h" // uses: tb_last_error, tb_fail, tb_clear_error
 #include "lab/export.h" // uses: tb_export_format_parse, tb_export_format, tb_export_string, tb_text_write_atomic, ...
 #include "lab/preset.h" // uses: tb_preset, tb_preset_resolve, tb_preset_load, tb_preset_set, tb_plan, ...
 #include "lab/results.h" // uses: tb_results_list_format
 #include "lab/sweep.h" // uses: tb_plan_entry_args, tb_sweep_options, tb_sweep_run
 #include "lab/table.h" // uses: tb_table, tb_table_from_sweep, tb_table_merge, tb_table_free, tb_table_from_runs
+#include "spec/options.h" // uses: tb_train_config, tb_train_config_defaults, tb_option_set, tb_option_find
 
 #include <limits.h>
 #include <stdio.h>
@@ -14,6 +15,21 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* A directory flag checked as `trainbench train --runs-dir` checks it (valid
+ * UTF-8, not too long): the sweep stores it in JSON and gives it to train. */
+static int dir_ok(const char *flag, const char *v)
+{
+    tb_train_config scratch;
+    tb_train_config_defaults(&scratch);
+    if (tb_option_set(&scratch, tb_option_find("runs-dir"), v)) {
+        char why[1024]; /* a copy: tb_fail writes over the message it would read */
+        const char *colon = strstr(tb_last_error(), ": ");
+        snprintf(why, sizeof why, "%s", colon ? colon + 2 : tb_last_error());
+        return tb_fail("%s: %s", flag, why);
+    }
+    return 0;
+}
 
 static void run_help(FILE *f)
 {
@@ -33,21 +49,28 @@ static void run_help(FILE *f)
                "130 interrupted (finished configurations are kept; --resume continues).\n");
 }
 
-/* --flag VALUE or --flag=VALUE. */
+/* --flag VALUE or --flag=VALUE; NULL when argv[*i] is another flag.  A
+ * missing or empty value is "" with the reason set: every caller refuses ""
+ * and prints tb_last_error(), which must then say why (it said "unknown
+ * error" for --runs-dir ""). */
 static const char *flag_value(int argc, char **argv, int *i, const char *flag)
 {
     size_t n = strlen(flag);
     if (strncmp(argv[*i], flag, n))
         return NULL;
+    const char *v;
     if (argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (argv[*i][n])
+        v = argv[*i] + n + 1;
+    else if (argv[*i][n])
         return NULL;
-    if (*i + 1 >= argc) {
+    else if (*i + 1 >= argc) {
         tb_fail("%s needs a value", flag);
         return "";
-    }
-    return argv[++*i];
+    } else
+        v = argv[++*i];
+    if (!*v)
+        tb_fail("%s \"\": expected a non-empty value", flag);
+    return v;
 }
 
 int tb_cli_run(int argc, char **argv)
@@ -55,8 +78,10 @@ int tb_cli_run(int argc, char **argv)
     const char *preset_arg = NULL, *scale = "full", *runs_dir = "runs", *sweep_dir = NULL;
     int resume = 0, stop = 0, dry = 0, nsets = 0;
     char **sets = calloc((size_t)argc + 1, sizeof *sets);
-    if (!sets)
+    if (!sets) {
+        fprintf(stderr, "trainbench run: out of memory for %d arguments\n", argc);
         return 2;
+    }
     int rc = 2;
     for (int i = 1; i < argc; i++) {
         const char *v;
@@ -76,11 +101,11 @@ int tb_cli_run(int argc, char **argv)
             }
             scale = v;
         } else if ((v = flag_value(argc, argv, &i, "--runs-dir"))) {
-            if (!*v)
+            if (!*v || dir_ok("--runs-dir", v))
                 goto usage;
             runs_dir = v;
         } else if ((v = flag_value(argc, argv, &i, "--sweep-dir"))) {
-            if (!*v)
+            if (!*v || dir_ok("--sweep-dir", v))
                 goto usage;
             sweep_dir = v;
         } else if (!strcmp(argv[i], "--resume"))
@@ -104,6 +129,8 @@ int tb_cli_run(int argc, char **argv)
     }
     char path[PATH_MAX];
     tb_preset *p = calloc(1, sizeof *p);
+    if (!p)
+        tb_fail("out of memory for preset %s", preset_arg);
     if (!p || tb_preset_resolve(preset_arg, path, sizeof path) || tb_preset_load(path, p)) {
         free(p);
         goto usage;
@@ -172,7 +199,7 @@ int tb_cli_results(int argc, char **argv)
             return 0;
         } else if (!strcmp(argv[i], "--json"))
             json = 1;
-        else if ((v = flag_value(argc, argv, &i, "--runs-dir")) && *v)
+        else if ((v = flag_value(argc, argv, &i, "--runs-dir")) && *v && !dir_ok("--runs-dir", v))
             runs_dir = v;
         else {
             if (!v)
@@ -202,8 +229,10 @@ int tb_cli_export(int argc, char **argv)
     char **runs = calloc((size_t)argc + 1, sizeof *runs);
     tb_table *tables = calloc((size_t)argc + 2, sizeof *tables);
     int ndirs = 0, nruns = 0, ntables = 0, rc = 2;
-    if (!dirs || !runs || !tables)
+    if (!dirs || !runs || !tables) {
+        fprintf(stderr, "trainbench export: out of memory for %d arguments\n", argc);
         goto out;
+    }
     for (int i = 1; i < argc; i++) {
         const char *v;
         tb_clear_error();

@@ -2,7 +2,9 @@
 
 #include "core/error.h" // uses: tb_fail_prefix, tb_fail, tb_last_error
 #include "engine/dist.h" // uses: tb_dist_launched
+#include "engine/model.h" // uses: tb_model_info, tb_model_describe, tb_model_info_free
 #include "rundir/rundir.h" // uses: tb_json_read_file
+#include "spec/model_spec.h" // uses: tb_model_spec, tb_model_spec_parse
 #include "spec/options.h" // uses: tb_train_config, tb_train_config_defaults, tb_train_config_from_json, ...
 #include "tb_config.h"
 #include "engine/trainer.h" // uses: tb_train_resume_check, tb_train_run
@@ -30,6 +32,24 @@ static int load_run_config(const char *dir, tb_train_config *c)
     return rc;
 }
 
+/* The input size, checked before the run directory is created: JPEG crops
+ * of 8 pixels or more (the loader's floor) that the model has an output
+ * for.  Other datasets pad to 32 and ignore --image-size. */
+static int check_input_size(const tb_train_config *c)
+{
+    if (c->image_size > 0 && c->image_size < 8)
+        return tb_fail("--image-size %d: crops must be 8 pixels or more (leave it out for 224)", c->image_size);
+    if (strcmp(c->dataset, "imagenet") != 0 && strncmp(c->dataset, "packed:", 7) != 0)
+        return 0;
+    int size = c->image_size ? c->image_size : 224;
+    tb_model_spec spec;
+    tb_model_info info;
+    if (tb_model_spec_parse(c->model, 10, 3, c->batch_norm, &spec) || tb_model_describe(&spec, size, size, &info))
+        return tb_fail_prefix("--model %s with --image-size %d", c->model, size);
+    tb_model_info_free(&info);
+    return 0;
+}
+
 int tb_cli_train(int argc, char **argv)
 {
     tb_train_config c;
@@ -48,6 +68,8 @@ int tb_cli_train(int argc, char **argv)
         snprintf(c.run_dir, sizeof c.run_dir, "%s", dir);
     }
     if (rc == 0 && c.resume[0] && !tb_dist_launched() && tb_train_resume_check(&c))
+        rc = -1;
+    if (rc == 0 && check_input_size(&c))
         rc = -1;
     if (rc == 1)
         return 0;

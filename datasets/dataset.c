@@ -186,6 +186,12 @@ static int load_idx(const spec *s, const char *dir, tb_split split, int limit, t
 
 int tb_dataset_load(const char *name, const char *dir, tb_split split, int limit, tb_dataset *out)
 {
+    return tb_dataset_load_sized(name, dir, split, limit, 0, out);
+}
+
+int tb_dataset_load_sized(const char *name, const char *dir, tb_split split, int limit, int image_size,
+                          tb_dataset *out)
+{
     memset(out, 0, sizeof *out);
     if (is_packed(name)) { /* self-describing: name, normalisation and flips come from the file */
         if (limit < 0)
@@ -205,8 +211,9 @@ int tb_dataset_load(const char *name, const char *dir, tb_split split, int limit
     }
     int rc;
     if (s->src == SRC_SYNTHETIC)
-        rc = tb_dataset_synthetic(limit > 0 ? limit : split == TB_SPLIT_TRAIN ? 10000 : 2000, 10,
-                                  SYNTHETIC_SEED + (uint64_t)split, out);
+        rc = tb_dataset_synthetic_sized(limit > 0 ? limit : split == TB_SPLIT_TRAIN ? 10000 : 2000, 10,
+                                        image_size > 0 ? image_size : TB_SYNTHETIC_SIDE,
+                                        SYNTHETIC_SEED + (uint64_t)split, out);
     else if (s->src == SRC_IDX)
         rc = load_idx(s, dir, split, limit, out);
     else if (s->src == SRC_FOLDERS)

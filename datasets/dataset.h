@@ -45,6 +45,11 @@ int tb_dataset_default_dir(const char *name, char *out, size_t out_size);
  * dir is ignored: limit (default 10000 train / 2000 test) images, from a fixed
  * seed per split, so the test split holds new samples of the same task. */
 int tb_dataset_load(const char *name, const char *dir, tb_split split, int limit, tb_dataset *out);
+/* tb_dataset_load with the run's --image-size: "synthetic" is generated at
+ * image_size x image_size (0: 32); other datasets ignore it (in-memory sets
+ * have their stored size, JPEG sets are cropped to it by the loader). */
+int tb_dataset_load_sized(const char *name, const char *dir, tb_split split, int limit, int image_size,
+                          tb_dataset *out);
 void tb_dataset_free(tb_dataset *ds);
 
 /* Readers, exposed for tests and fuzzing. */
@@ -56,7 +61,11 @@ int tb_idx_read_labels(const char *path, int limit, int32_t **labels, int *count
 int tb_cifar_read_batches(const char *const *paths, int npaths, int cifar100, int limit, tb_dataset *out);
 /* Synthetic CIFAR-shaped data: random pixels with a class-dependent pattern
  * so the task is learnable, never all zeros.  The class patterns are fixed;
- * the seed picks the samples (labels and noise).  Fills every field. */
+ * the seed picks the samples (labels and noise).  Fills every field.
+ * _sized: side x side images (TB_SYNTHETIC_MIN_SIDE..MAX_SIDE); the plain
+ * call is side TB_SYNTHETIC_SIDE (32). */
+enum { TB_SYNTHETIC_SIDE = 32, TB_SYNTHETIC_MIN_SIDE = 8, TB_SYNTHETIC_MAX_SIDE = 1024 };
 int tb_dataset_synthetic(int count, int classes, uint64_t seed, tb_dataset *out);
+int tb_dataset_synthetic_sized(int count, int classes, int side, uint64_t seed, tb_dataset *out);
 
 #endif

@@ -256,6 +256,27 @@ int tb_checkpoint_save(const char *run_dir, tb_backend *b, tb_model *m, const tb
     return rc ? tb_fail_prefix("checkpoint summary") : 0;
 }
 
+/* Every float tensor finite: a checkpoint with NaN or inf weights (a run
+ * that diverged, a damaged file) would resume into NaN losses, or with inf
+ * running statistics "complete" with a meaningless test accuracy. */
+static int check_finite(const tb_st_file *f)
+{
+    for (int i = 0; i < f->count; i++) {
+        const tb_st_tensor *t = &f->tensors[i];
+        if (t->dtype != TB_ST_F32)
+            continue;
+        for (size_t k = 0; k < t->count; k++) {
+            float v;
+            memcpy(&v, (const char *)t->data + k * sizeof v, sizeof v); /* the mapping may be unaligned */
+            if (!isfinite(v))
+                return tb_fail("%s: tensor %s holds %g at element %zu; the checkpoint is damaged or the run had "
+                               "diverged: start a new run (with a lower --lr if it diverged)",
+                               f->path, t->name, (double)v, k);
+        }
+    }
+    return 0;
+}
+
 int tb_checkpoint_load(const char *run_dir, tb_backend *b, tb_model *m, tb_optimizer *opt, tb_checkpoint_state *st)
 {
     char path[PATH_MAX];
@@ -276,7 +297,7 @@ int tb_checkpoint_load(const char *run_dir, tb_backend *b, tb_model *m, tb_optim
     else if (!model || strcmp(model, tb_model_get_spec(m)->name) != 0)
         rc = tb_fail("%s holds model %s, but the run builds %s", path, model ? model : "(none)",
                      tb_model_get_spec(m)->name);
-    else if (tb_checkpoint_state_parse(text, path, st))
+    else if (tb_checkpoint_state_parse(text, path, st) || check_finite(&f))
         rc = -1;
     else {
         unsigned what = TB_IO_PARAMS | TB_IO_BUFFERS | (st->optimizer_step > 0 ? TB_IO_OPT_STATE : 0);

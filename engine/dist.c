@@ -40,9 +40,17 @@ static int env_int(const char *a, const char *b, int fallback)
     return v ? atoi(v) : fallback;
 }
 
-/* The watchdog: the time the current collective started (0 when none) and
- * its name, read by a thread that exits the process when it takes too long. */
-static _Atomic double watch_since;
+/* The watchdog measures waits on this process's own clock: the seconds it was
+ * running, advanced by the watchdog thread one tick at a time.  A gap between
+ * ticks far longer than a tick means the whole process was stopped (SIGSTOP,
+ * as `scontrol suspend` sends to every rank and mpirun) or the machine slept;
+ * the gap is not counted, so a job suspended for longer than --rank-timeout is
+ * not killed on resume.  A rank stopped or hung alone is still caught: the
+ * clocks of the ranks waiting for it keep running. */
+#define WATCH_TICK_US 200000
+#define WATCH_STOPPED_GAP_S 1.0 /* 5 ticks: a busy scheduler only makes the wait longer, never shorter */
+static _Atomic double alive_s;     /* this process's running seconds, as the watchdog last counted them */
+static _Atomic double watch_since; /* alive_s when the current collective started; < 0 when none */
 static const char *_Atomic watch_what;
 static tb_dist *watched;
 static pthread_t watchdog_thread;
@@ -51,9 +59,15 @@ static atomic_int watchdog_stop;
 static void *watchdog(void *arg)
 {
     (void)arg;
+    double last = now_s();
     while (!atomic_load(&watchdog_stop)) {
+        usleep(WATCH_TICK_US);
+        double t = now_s(), gap = t - last;
+        last = t;
+        if (gap < WATCH_STOPPED_GAP_S)
+            atomic_store(&alive_s, atomic_load(&alive_s) + gap);
         double since = atomic_load(&watch_since);
-        if (since > 0 && now_s() - since > watched->timeout_s) {
+        if (since >= 0 && atomic_load(&alive_s) - since > watched->timeout_s) {
             fprintf(stderr,
                     "trainbench: rank %d on %s: waited %.0f s in %s for the other ranks; one of them died or "
                     "hangs; stopping this rank (raise --rank-timeout if a phase legitimately takes longer)\n",
@@ -61,7 +75,6 @@ static void *watchdog(void *arg)
             fflush(stderr);
             _exit(3);
         }
-        usleep(200000);
     }
     return NULL;
 }
@@ -76,17 +89,17 @@ static int mpi_check(tb_dist *d, int rc, const char *call, const char *what)
     return tb_fail("%s (%s) failed on rank %d of %d on %s: %s", call, what, d->rank, d->size, d->host, text);
 }
 
+/* Returns the wall-clock start, for comm_s; the watchdog gets the running clock. */
 static double watch_begin(const char *what)
 {
-    double t0 = now_s();
     atomic_store(&watch_what, what);
-    atomic_store(&watch_since, t0);
-    return t0;
+    atomic_store(&watch_since, atomic_load(&alive_s));
+    return now_s();
 }
 
 static void watch_end(tb_dist *d, double t0)
 {
-    atomic_store(&watch_since, 0.0);
+    atomic_store(&watch_since, -1.0);
     d->comm_s += now_s() - t0;
 }
 #endif
@@ -124,6 +137,7 @@ int tb_dist_init(tb_dist *d, double timeout_s)
     }
     if (timeout_s > 0) {
         watched = d;
+        atomic_store(&watch_since, -1.0);
         atomic_store(&watchdog_stop, 0);
         if (pthread_create(&watchdog_thread, NULL, watchdog, NULL) != 0)
             return tb_fail("cannot start the rank watchdog thread on rank %d", d->rank);

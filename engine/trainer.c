@@ -8,11 +8,11 @@
  * Checkpoints and --resume are in trainer_checkpoint.c, result.json and
  * --repeat in trainer_result.c; trainer_run.h holds the state they share. */
 #include "engine/trainer.h"
-#include "engine/trainer_run.h" // uses: run, run_broadcast_dev, run_broadcast_model, run_now_s, ...
+#include "engine/trainer_run.h" // uses: run, run_release_space, run_broadcast_dev, run_broadcast_model, ...
 
 #include "core/error.h" // uses: tb_malloc, tb_last_error, tb_calloc, tb_fail_prefix, tb_fail
 #include "core/profile.h" // uses: tb_prof_set_device, tb_prof_device, tb_prof_on, tb_prof_begin, tb_prof_end, ...
-#include "datasets/dataset.h" // uses: tb_dataset_free, tb_dataset_default_dir, tb_dataset_load, TB_SPLIT_TRAIN, ...
+#include "datasets/dataset.h" // uses: tb_dataset_free, tb_dataset_default_dir, tb_dataset_load_sized, ...
 #include "datasets/loader.h" // uses: tb_loader_destroy, tb_loader_config, tb_loader_config_defaults, ...
 #include "engine/backend.h" // uses: tb_backend, TB_DEVICE_CPU, tb_cpu_backend_create, tb_opt_kind, tb_tensor
 #include "engine/checkpoint.h" // uses: tb_checkpoint_state_free
@@ -40,17 +40,60 @@
 
 static volatile sig_atomic_t stop_requested;
 
+/* Signals that stop the run at the next step with a checkpoint, status
+ * interrupted, exit 130: Ctrl-C, kill and schedulers (TERM), a closed SSH
+ * session (HUP), and USR1/USR2, which Slurm's --signal sends ahead of the
+ * time limit precisely so that a job can save its state. */
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
+/* Ignored while the run lasts: a closed pipe (PIPE) and the file size limit
+ * (XFSZ) then fail the write itself (EPIPE, EFBIG), which is reported. */
+static const int ignored_signals[] = {SIGPIPE, SIGXFSZ};
+#define N_SIGNALS (sizeof stop_signals / sizeof *stop_signals + sizeof ignored_signals / sizeof *ignored_signals)
+
 static void on_signal(int sig)
 {
-    if (stop_requested) { /* a second signal stops at once */
+    /* Only Ctrl-C twice stops at once: a hangup or a scheduler's TERM may
+     * arrive twice and must still leave a checkpoint. */
+    if (stop_requested && sig == SIGINT) {
         signal(sig, SIG_DFL);
         raise(sig);
     }
     stop_requested = 1;
 }
 
+/* Installs the run's signal handling; `old` keeps what was there. */
+static void catch_signals(struct sigaction *old)
+{
+    struct sigaction stop = {0}, ignore = {0};
+    stop.sa_handler = on_signal;
+    sigemptyset(&stop.sa_mask);
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    size_t k = 0;
+    for (size_t i = 0; i < sizeof stop_signals / sizeof *stop_signals; i++, k++) {
+        int sig = stop_signals[i];
+        if (sigaction(sig, NULL, &old[k]) != 0)
+            continue;
+        if (sig == SIGHUP && old[k].sa_handler == SIG_IGN)
+            continue; /* started under nohup: keep running when the session closes */
+        sigaction(sig, &stop, NULL);
+    }
+    for (size_t i = 0; i < sizeof ignored_signals / sizeof *ignored_signals; i++, k++)
+        sigaction(ignored_signals[i], &ignore, &old[k]);
+}
+
+static void restore_signals(const struct sigaction *old)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < sizeof stop_signals / sizeof *stop_signals; i++, k++)
+        sigaction(stop_signals[i], &old[k], NULL);
+    for (size_t i = 0; i < sizeof ignored_signals / sizeof *ignored_signals; i++, k++)
+        sigaction(ignored_signals[i], &old[k], NULL);
+}
+
 static void run_free(run *r)
 {
+    run_release_space(r);
     free(r->class_hits);
     free(r->class_seen);
     tb_checkpoint_state_free(&r->resume);
@@ -88,8 +131,8 @@ static int load_data(run *r)
         snprintf(dir, sizeof dir, "%s", c->data_dir);
     else if (tb_dataset_default_dir(c->dataset, dir, sizeof dir))
         return -1;
-    if (tb_dataset_load(c->dataset, dir, TB_SPLIT_TRAIN, c->limit_train, &r->train) ||
-        tb_dataset_load(c->dataset, dir, TB_SPLIT_TEST, c->limit_test, &r->test))
+    if (tb_dataset_load_sized(c->dataset, dir, TB_SPLIT_TRAIN, c->limit_train, c->image_size, &r->train) ||
+        tb_dataset_load_sized(c->dataset, dir, TB_SPLIT_TEST, c->limit_test, c->image_size, &r->test))
         return -1;
     struct json_object *d = json_object_new_object();
     json_object_object_add(d, "name", json_object_new_string(c->dataset));
@@ -552,10 +595,6 @@ static int start_run(run *r)
         return refused ? 2 : -1;
     struct json_object *config = tb_train_config_to_json(c);
     json_object_object_add(config, "run_dir", json_object_new_string(path));
-    if (tb_rundir_write_json(r->dir, "config.json", config)) {
-        json_object_put(config);
-        return -1;
-    }
     /* A resumed run keeps its start time and earlier resumptions. */
     struct json_object *old = NULL, *v;
     if (c->resume[0]) {
@@ -574,14 +613,37 @@ static int start_run(run *r)
         json_object_object_add(r->result, "resumed", json_object_get(v));
     json_object_put(old);
     json_object_object_add(r->result, "ranks", json_object_new_int(r->dist.size));
-    struct json_object *ev = json_object_new_object();
-    json_object_object_add(ev, "run_dir", json_object_new_string(path));
-    json_object_object_add(ev, "pid", json_object_new_int((int)getpid()));
-    if (c->resume[0])
-        json_object_object_add(ev, "resumed", json_object_new_boolean(1));
-    tb_rundir_event(r->dir, "run_start", ev);
     if (!c->quiet)
         printf("Run directory %s\n", path);
+    /* A resume leaves config.json and result.json as they are until its
+     * checkpoint is loaded: a wrong --data-dir must not replace them. */
+    return c->resume[0] ? 0 : run_record_start(r);
+}
+
+int run_record_start(run *r)
+{
+    struct json_object *config;
+    if (!r->dir || !json_object_object_get_ex(r->result, "config", &config))
+        return 0; /* ranks > 0 write nothing */
+    if (tb_rundir_write_json(r->dir, "config.json", config))
+        return -1;
+    r->recorded = 1; /* from here on a failure is recorded in result.json */
+    run_reserve_space(r);
+    struct json_object *ev = json_object_new_object();
+    json_object_object_add(ev, "run_dir", json_object_new_string(tb_rundir_path(r->dir)));
+    json_object_object_add(ev, "pid", json_object_new_int((int)getpid()));
+    if (r->cfg->resume[0])
+        json_object_object_add(ev, "resumed", json_object_new_boolean(1));
+    if (tb_rundir_event(r->dir, "run_start", ev))
+        return -1;
+    if (r->resuming) {
+        ev = json_object_new_object();
+        json_object_object_add(ev, "epoch", json_object_new_int(r->resume.epoch + 1));
+        json_object_object_add(ev, "batch", json_object_new_int(r->resume.batch));
+        json_object_object_add(ev, "optimizer_step", json_object_new_int64(r->resume.optimizer_step));
+        if (tb_rundir_event(r->dir, "resume", ev))
+            return -1;
+    }
     return run_write_result(r, TB_STATUS_RUNNING);
 }
 
@@ -706,10 +768,9 @@ int tb_train_run(const tb_train_config *c)
     r.show_progress = !c->quiet && isatty(STDERR_FILENO);
     json_c_set_serialization_double_format("%.10g", JSON_C_OPTION_GLOBAL);
     stop_requested = 0;
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    struct sigaction old_signals[N_SIGNALS];
+    memset(old_signals, 0, sizeof old_signals);
+    catch_signals(old_signals);
     if (c->profile[0]) {
         char label[128];
         snprintf(label, sizeof label, "rank %d (%s)", r.dist.rank, r.dist.host);
@@ -722,6 +783,7 @@ int tb_train_run(const tb_train_config *c)
     if (started) {
         fprintf(stderr, "trainbench: %s\n", tb_last_error());
         run_free(&r);
+        restore_signals(old_signals);
         return started == 2 ? 2 : 1;
     }
     int status = 0;
@@ -734,10 +796,16 @@ int tb_train_run(const tb_train_config *c)
         status = run_fail(&r, "setup");
     else if (c->resume[0] && run_load_checkpoint(&r))
         status = run_fail(&r, "resuming");
+    else if (c->resume[0] && run_record_start(&r))
+        status = run_fail(&r, "resuming");
     else if (train_all(&r))
         status = run_fail(&r, "training");
     if (!status && c->save_weights && r.dir && save_weights(&r))
         status = run_fail(&r, "saving weights");
+    /* The trace before the final status: a trace that cannot be written
+     * fails the run rather than follow a result.json that says completed. */
+    if (!status && c->profile[0] && finish_profile(&r))
+        status = run_fail(&r, "writing the profile (--profile)");
     if (!status) {
         const char *final = r.stop ? TB_STATUS_INTERRUPTED : TB_STATUS_COMPLETED;
         status = r.stop ? 130 : 0;
@@ -755,17 +823,15 @@ int tb_train_run(const tb_train_config *c)
             fprintf(stderr, "trainbench: interrupted; %d finished epochs kept in %s%s%s\n", r.epochs_done,
                     tb_rundir_path(r.dir), c->checkpoint ? "; continue with trainbench train --resume " : "",
                     c->checkpoint ? tb_rundir_path(r.dir) : "");
-    } else {
+    } else if (r.recorded) {
         struct json_object *ev = json_object_new_object();
         json_object_object_add(ev, "status", json_object_new_string(TB_STATUS_FAILED));
         tb_rundir_event(r.dir, "run_end", ev);
     }
-    if (c->profile[0] && status != 1 && finish_profile(&r)) {
-        fprintf(stderr, "trainbench: profile: %s\n", tb_last_error());
-        status = 1;
-    }
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
+    /* While SIGPIPE is still ignored: a closed stdout must not kill the
+     * process at exit, after result.json says completed. */
+    fflush(stdout);
+    restore_signals(old_signals);
     if (status == 1 && r.dist.size > 1) /* the others may wait in a collective for this rank */
         tb_dist_abort(&r.dist, "stopping every rank after the failure above");
     run_free(&r);

@@ -4,11 +4,14 @@
  * broadcasting a checkpoint; the partial epoch it continues. */
 #include "engine/trainer_run.h" // uses: run, run_now_s, run_save_checkpoint, run_checkpoint_hint, ...
 
-#include "core/error.h" // uses: tb_malloc, tb_fail
+#include "core/error.h" // uses: tb_malloc, tb_fail, tb_fail_prefix
+#include "core/json.h" // uses: tb_json_arr, tb_json_str
 #include "core/profile.h" // uses: tb_prof_begin, tb_prof_end
 #include "engine/backend_check.h" // uses: tb_opt_state_buffers
 #include "engine/safetensors.h" // uses: tb_st_file, tb_st_open, tb_st_meta, tb_st_close
 #include "engine/trainer.h" // uses: tb_train_resume_check
+#include "rundir/rundir.h" // uses: tb_rundir_path, tb_rundir_event, tb_json_read_file, TB_STATUS_COMPLETED
+#include "spec/options.h" // uses: tb_option, tb_option_find, tb_option_find_key, tb_option_resume_ok, ...
 
 #include <errno.h>
 #include <math.h>
@@ -182,14 +185,54 @@ static int check_resume_config(const char *saved, const char *now)
     return rc;
 }
 
+/* A run without a checkpoint (stopped or killed before its first one was
+ * whole) that has finished no epoch loses nothing by starting again: --resume
+ * then restarts it in place from epoch 1 with its own options.  1: restart;
+ * -1 after tb_fail: the checkpoint is unreadable, or epochs would be lost. */
+static int restart_without_checkpoint(const tb_train_config *c, const char *now)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", c->resume);
+    if (access(path, F_OK) != 0 && errno != ENOENT)
+        return tb_fail("cannot read %s: %s; fix its permissions", path, strerror(errno));
+    snprintf(path, sizeof path, "%s/result.json", c->resume);
+    struct json_object *result = NULL, *epochs;
+    if (access(path, F_OK) == 0 && !(result = tb_json_read_file(path)))
+        return tb_fail_prefix("%s has no checkpoint", c->resume);
+    int done = (epochs = tb_json_arr(result, "epochs")) ? (int)json_object_array_length(epochs) : 0;
+    int completed = strcmp(tb_json_str(result, "status", ""), TB_STATUS_COMPLETED) == 0;
+    json_object_put(result);
+    if (done || completed)
+        return tb_fail("%s has no checkpoint (it ran with --no-checkpoint) and its %d finished epoch%s cannot be "
+                       "continued; start a new run",
+                       c->resume, done, done == 1 ? "" : "s");
+    /* Its own options (config.json), changed only where a resume may change them. */
+    snprintf(path, sizeof path, "%s/config.json", c->resume);
+    struct json_object *o = tb_json_read_file(path);
+    tb_train_config saved;
+    tb_train_config_defaults(&saved);
+    if (!o || tb_train_config_from_json(&saved, o, path)) {
+        json_object_put(o);
+        return tb_fail_prefix("--resume %s", c->resume);
+    }
+    json_object_put(o);
+    struct json_object *cfg = tb_train_config_to_json(&saved);
+    json_object_object_del(cfg, "quiet");
+    int rc = check_resume_config(json_object_to_json_string_ext(cfg, JSON_C_TO_STRING_PLAIN), now);
+    json_object_put(cfg);
+    return rc ? -1 : 1;
+}
+
 int tb_train_resume_check(const tb_train_config *c)
 {
     char path[1100];
     snprintf(path, sizeof path, "%s/checkpoint.safetensors", c->resume);
-    if (access(path, R_OK) != 0)
-        return tb_fail("%s has no checkpoint (%s: %s); it stopped before its first epoch ended, or ran with "
-                       "--no-checkpoint: start it again",
-                       c->resume, path, strerror(errno));
+    if (access(path, F_OK) != 0) {
+        struct json_object *cfg = tb_train_config_to_json(c);
+        int rc = restart_without_checkpoint(c, json_object_to_json_string_ext(cfg, JSON_C_TO_STRING_PLAIN));
+        json_object_put(cfg);
+        return rc < 0 ? -1 : 0;
+    }
     tb_st_file f;
     if (tb_st_open(path, &f))
         return -1;
@@ -213,11 +256,20 @@ int tb_train_resume_check(const tb_train_config *c)
  * weights, the running statistics and the optimizer state. */
 int run_load_checkpoint(run *r)
 {
-    char *text = NULL;
-    int rc = 0;
+    char *text = NULL, path[1100];
+    int rc = 0, restart = 0;
     if (r->dist.rank == 0) {
-        rc = tb_checkpoint_load(r->cfg->resume, r->b, r->model, &r->opt, &r->resume) ||
-             check_resume_config(r->resume.config, r->identity);
+        snprintf(path, sizeof path, "%s/checkpoint.safetensors", r->cfg->resume);
+        if (access(path, F_OK) != 0) {
+            /* Nothing kept to continue from: epoch 1 batch 0, the state every rank then takes. */
+            rc = (restart = restart_without_checkpoint(r->cfg, r->identity)) < 0;
+            memset(&r->resume, 0, sizeof r->resume);
+            r->resume.seed = r->cfg->seed;
+            snprintf(r->resume.config, sizeof r->resume.config, "%s", r->identity);
+        } else {
+            rc = tb_checkpoint_load(r->cfg->resume, r->b, r->model, &r->opt, &r->resume) ||
+                 check_resume_config(r->resume.config, r->identity);
+        }
         if (!rc && !(text = tb_checkpoint_state_text(&r->resume)))
             rc = -1;
     }
@@ -264,14 +316,9 @@ int run_load_checkpoint(run *r)
     if (st->repeats)
         r->repeats = json_tokener_parse(st->repeats);
     r->resuming = 1;
-    r->ckpt_epoch = st->epoch;
+    r->ckpt_epoch = restart ? -1 : st->epoch; /* -1: no checkpoint yet */
     r->ckpt_batch = st->batch;
-    struct json_object *ev = json_object_new_object();
-    json_object_object_add(ev, "epoch", json_object_new_int(st->epoch + 1));
-    json_object_object_add(ev, "batch", json_object_new_int(st->batch));
-    json_object_object_add(ev, "optimizer_step", json_object_new_int64(st->optimizer_step));
-    tb_rundir_event(r->dir, "resume", ev);
-    struct json_object *resumed;
+    struct json_object *resumed; /* the "resume" event follows in run_record_start */
     if (!json_object_object_get_ex(r->result, "resumed", &resumed)) {
         resumed = json_object_new_array();
         json_object_object_add(r->result, "resumed", resumed);
@@ -281,7 +328,9 @@ int run_load_checkpoint(run *r)
     json_object_object_add(entry, "epoch", json_object_new_int(st->epoch + 1));
     json_object_object_add(entry, "batch", json_object_new_int(st->batch));
     json_object_array_add(resumed, entry);
-    if (!r->cfg->quiet)
+    if (restart && !r->cfg->quiet)
+        printf("%s has no checkpoint and no finished epoch: starting it again from epoch 1\n", r->cfg->resume);
+    else if (!r->cfg->quiet)
         printf("Resuming %s at epoch %d, batch %d (optimizer step %ld)\n", r->cfg->resume, st->epoch + 1, st->batch,
                st->optimizer_step);
     return 0;

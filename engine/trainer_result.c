@@ -1,16 +1,26 @@
 /* result.json for the training loop, failures, and --repeat's figures. */
-#include "engine/trainer_run.h" // uses: run, run_write_result, run_now_s, run_fail, run_reset_for_repeat, ...
+#include "engine/trainer_run.h" // uses: run, run_reserve_space, run_release_space, run_write_result, run_now_s, ...
 
 #include "core/error.h" // uses: tb_last_error
-#include "rundir/rundir.h" // uses: tb_rundir_write_json, tb_rundir_event, TB_STATUS_FAILED
+#include "rundir/rundir.h" // uses: tb_rundir_path, TB_STATUS_RUNNING, tb_rundir_write_json, tb_rundir_event, ...
 #include "tb_config.h"
 #if TB_HAVE_CUDA
 #include "engine/cuda/cuda_backend.h" // uses: tb_cuda_peak_bytes
 #endif
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* Room for the final result.json (a few kilobytes plus about one per epoch
+ * of a 10-class run) and the last events, held in the run directory while
+ * the run lasts; small, as it also takes room from a nearly full disk. */
+#define RESERVE_NAME ".result-reserve"
+#define RESERVE_BYTES (64 * 1024)
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -54,8 +64,51 @@ static void add_repeat_stats(run *r, struct json_object *summary)
     json_object_object_add(r->result, "repeats", json_object_get(r->repeats));
 }
 
+static int reserve_path(const run *r, char *out, size_t size)
+{
+    int n = snprintf(out, size, "%s/%s", tb_rundir_path(r->dir), RESERVE_NAME);
+    return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
+void run_reserve_space(run *r)
+{
+    char path[PATH_MAX];
+    if (!r->dir || r->reserved || reserve_path(r, path, sizeof path))
+        return;
+    unlink(path); /* one left by a run killed with -9 (unlink never follows a link) */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return; /* without it a full disk may leave status running; the readers then say stale */
+    static const char zeros[16384];
+    size_t done = 0;
+    while (done < RESERVE_BYTES) {
+        ssize_t n = write(fd, zeros, sizeof zeros);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        done += (size_t)n;
+    }
+    if (close(fd) != 0 || done < RESERVE_BYTES) {
+        unlink(path); /* the disk is already (nearly) full: give back what was taken */
+        return;
+    }
+    r->reserved = 1;
+}
+
+void run_release_space(run *r)
+{
+    char path[PATH_MAX];
+    if (!r->reserved || reserve_path(r, path, sizeof path))
+        return;
+    unlink(path);
+    r->reserved = 0;
+}
+
 int run_write_result(run *r, const char *status)
 {
+    if (strcmp(status, TB_STATUS_RUNNING) != 0)
+        run_release_space(r); /* the last write: it must fit even when the disk is full */
     json_object_object_add(r->result, "status", json_object_new_string(status));
     struct json_object *epochs = json_object_new_array();
     for (int i = 0; i < r->epochs_done; i++)
@@ -96,8 +149,9 @@ int run_fail(run *r, const char *phase)
     char msg[1200];
     snprintf(msg, sizeof msg, "%s", tb_last_error());
     fprintf(stderr, "trainbench: %s: %s\n", phase, msg);
-    if (!r->dir)
+    if (!r->dir || !r->recorded) /* a --resume that failed before it started leaves the run as it was */
         return 1;
+    run_release_space(r); /* room for the error event and result.json on a full disk */
     struct json_object *ev = json_object_new_object();
     json_object_object_add(ev, "phase", json_object_new_string(phase));
     json_object_object_add(ev, "message", json_object_new_string(msg));

@@ -50,6 +50,8 @@ typedef struct {
     /* Checkpoints and resume. */
     tb_checkpoint_state resume;   /* what --resume loaded (epoch, batch, sums) */
     int resuming;                 /* the first epoch run continues resume */
+    int recorded;                 /* config.json, result.json and run_start written: a failure is recorded */
+    int reserved;                 /* RESERVE_NAME holds space for the last result.json */
     double last_checkpoint;       /* run_now_s() of the last checkpoint */
     int ckpt_epoch, ckpt_batch;   /* where the last good checkpoint is; ckpt_epoch -1: none */
     char identity[8192];          /* the options as JSON, stored in checkpoints */
@@ -84,8 +86,18 @@ int run_begin_epoch_sums(run *r, int epoch, int classes);
  * every rank. */
 int run_load_checkpoint(run *r);
 
+/* The run's start in its directory (config.json, the run_start event,
+ * result.json running); a --resume records it only once the checkpoint is
+ * loaded, so that a resume failing before then changes nothing on disk. */
+int run_record_start(run *r);
+
 /* trainer_result.c */
+/* Writes result.json; a final status first gives back the reserved space. */
 int run_write_result(run *r, const char *status);
+/* Sets aside disk space (best effort) so that a run that fills the disk can
+ * still record how it ended; run_release_space gives it back. */
+void run_reserve_space(run *r);
+void run_release_space(run *r);
 /* Records a failure (stderr, an error event, result.json "failed");
  * returns exit status 1. */
 int run_fail(run *r, const char *phase);

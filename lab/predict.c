@@ -2,6 +2,7 @@
 
 #include "core/error.h" // uses: tb_fail
 
+#include <limits.h>
 #include <math.h>
 
 double tb_ring_allreduce_s(int n, double bytes, double gbps, double latency_us)
@@ -25,12 +26,24 @@ void tb_predict_defaults(tb_predict_input *in)
 
 int tb_predict(const tb_predict_input *in, int gpus, tb_predict_point *out)
 {
-    if (in->step_s <= 0 || in->batch_per_gpu < 1 || in->grad_bytes <= 0 || in->images < 1)
-        return tb_fail("predict: need a measured step time > 0, a batch >= 1, gradient bytes > 0 and images >= 1");
-    if (gpus < 1 || in->gpus_per_node < 1 || in->intra_gbps <= 0 || in->inter_gbps <= 0)
-        return tb_fail("predict: GPU counts and bandwidths must be positive");
-    if (in->overlap < 0 || in->overlap > 1)
+    /* Written as !(x > 0) so that NaN is refused too: it compares false both ways. */
+    if (!(in->step_s > 0) || !isfinite(in->step_s) || in->batch_per_gpu < 1 || !(in->grad_bytes > 0) ||
+        !isfinite(in->grad_bytes) || in->images < 1)
+        return tb_fail("predict: need a finite measured step time > 0, a batch >= 1, finite gradient bytes > 0 and "
+                       "images >= 1 (got step %g s, batch %d, %g bytes, %ld images)",
+                       in->step_s, in->batch_per_gpu, in->grad_bytes, in->images);
+    if (gpus < 1 || in->gpus_per_node < 1 || !(in->intra_gbps > 0) || !(in->inter_gbps > 0) ||
+        !isfinite(in->intra_gbps) || !isfinite(in->inter_gbps))
+        return tb_fail("predict: GPU counts and bandwidths must be finite and positive (got %d GPUs, %d per node, "
+                       "%g and %g GB/s)",
+                       gpus, in->gpus_per_node, in->intra_gbps, in->inter_gbps);
+    if (!(in->latency_us >= 0) || !isfinite(in->latency_us))
+        return tb_fail("predict: --latency-us %g: expected a finite number >= 0", in->latency_us);
+    if (!(in->overlap >= 0 && in->overlap <= 1))
         return tb_fail("predict: --overlap %g: expected a fraction from 0 to 1", in->overlap);
+    if (!in->strong && (long long)in->batch_per_gpu * gpus > INT_MAX)
+        return tb_fail("predict: a batch of %d on %d GPUs is a global batch above %d", in->batch_per_gpu, gpus,
+                       INT_MAX);
     *out = (tb_predict_point){0};
     out->gpus = gpus;
     out->nodes = (gpus + in->gpus_per_node - 1) / in->gpus_per_node;
@@ -57,5 +70,13 @@ int tb_predict(const tb_predict_input *in, int gpus, tb_predict_point *out)
     double epoch1 = (double)((in->images + in->batch_per_gpu - 1) / in->batch_per_gpu) * in->step_s;
     out->speedup = epoch1 / out->epoch_s;
     out->efficiency = 100.0 * epoch1 / (gpus * out->epoch_s);
+    /* Printed as JSON numbers, which have no NaN or infinity. */
+    const double figures[] = {out->compute_s, out->allreduce_s, out->step_s, out->epoch_s, out->speedup,
+                              out->efficiency};
+    for (size_t i = 0; i < sizeof figures / sizeof figures[0]; i++)
+        if (!isfinite(figures[i]) || !(out->epoch_s > 0))
+            return tb_fail("predict: the model gives no finite epoch time for %d GPUs from these inputs; check "
+                           "--step-time, --grad-bytes and the bandwidths",
+                           gpus);
     return 0;
 }

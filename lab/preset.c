@@ -26,6 +26,30 @@ static const char *const time_metrics[] = {"train_s", "epoch_s", "wall_s", "load
 #endif
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
+/* 1 when s is valid UTF-8 (as spec/options.c checks string options): no
+ * stray or missing continuation bytes, overlong forms, surrogates or code
+ * points above U+10FFFF.  Presets are refused, not escaped: their text is
+ * stored in plan.json, and the preset name names sweep directories. */
+static int utf8_valid(const char *s)
+{
+    static const unsigned min[] = {0, 0x80, 0x800, 0x10000};
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int n = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2 : (*p & 0xF8) == 0xF0 ? 3 : -1;
+        if (n < 0)
+            return 0;
+        unsigned cp = n ? *p & (0x3Fu >> n) : *p;
+        for (int i = 1; i <= n; i++) {
+            if ((p[i] & 0xC0) != 0x80) /* also stops at the terminating NUL */
+                return 0;
+            cp = cp << 6 | (p[i] & 0x3Fu);
+        }
+        if (cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        p += n + 1;
+    }
+    return 1;
+}
+
 
 static void join_list(const char *const *items, int n, char *out, size_t size)
 {
@@ -282,7 +306,11 @@ typedef struct {
     int continuation;  /* that line began with white space (a multi-line value) */
     int error;         /* the first error is kept; later callbacks do nothing */
     char last_key[128];
-    char seen[256][128]; /* section/key pairs, to refuse a key given twice */
+    struct {
+        char pair[128]; /* section/key, the key as the option table names it (aliases resolved) */
+        char key[64];   /* as the file spelt it */
+        int line;
+    } seen[256];        /* to refuse a key given twice */
     int nseen;
 } parse_ctx;
 
@@ -351,17 +379,39 @@ static int handler(void *user, const char *section, const char *name, const char
     snprintf(pair, sizeof pair, "%s/%s", section, key);
     /* inih calls again with the same key for an indented continuation line. */
     int continued = x->continuation && !strcmp(pair, x->last_key);
+    /* Everything here ends up in plan.json, which json-c writes byte for byte. */
+    if (!utf8_valid(name) || !utf8_valid(value)) {
+        tb_fail("not valid UTF-8 text; save the preset as UTF-8");
+        return record_error(x, section, key);
+    }
     if (!continued) {
+        /* One option under two spellings (num_workers, num-of-workers) is
+         * still one key: [run], [sweep] and [smoke] compare option names. */
         char norm[128];
-        snprintf(norm, sizeof norm, "%s", pair);
-        underscore(norm);
+        const tb_option *o = strcmp(section, "preset") && strcmp(section, "table") ? tb_option_find(key) : NULL;
+        if (o) {
+            char okey[64];
+            option_key(o, okey, sizeof okey);
+            snprintf(norm, sizeof norm, "%s/%s", section, okey);
+        } else {
+            snprintf(norm, sizeof norm, "%s", pair);
+            underscore(norm);
+        }
         for (int i = 0; i < x->nseen; i++)
-            if (!strcmp(x->seen[i], norm)) {
-                tb_fail("given twice; each key once per section (continue a long list on indented lines)");
+            if (!strcmp(x->seen[i].pair, norm)) {
+                tb_fail("given twice: line %d has %s and line %d has %s%s; each key once per section (continue a "
+                        "long list on indented lines)",
+                        x->seen[i].line, x->seen[i].key, x->line, key,
+                        strcmp(x->seen[i].key, key) ? ", two names of one option" : "");
                 return record_error(x, section, key);
             }
-        if (x->nseen < 256)
-            snprintf(x->seen[x->nseen++], sizeof x->seen[0], "%s", norm);
+        if (x->nseen == 256) {
+            tb_fail("more than 256 keys in one preset");
+            return record_error(x, section, key);
+        }
+        snprintf(x->seen[x->nseen].pair, sizeof x->seen[0].pair, "%s", norm);
+        snprintf(x->seen[x->nseen].key, sizeof x->seen[0].key, "%s", key);
+        x->seen[x->nseen++].line = x->line;
     }
     snprintf(x->last_key, sizeof x->last_key, "%s", pair);
 
@@ -518,6 +568,10 @@ int tb_preset_load(const char *path, tb_preset *p)
     base = base ? base + 1 : path;
     size_t stem = strlen(base) - (strlen(base) > 4 && !strcmp(base + strlen(base) - 4, ".ini") ? 4 : 0);
     /* Never cut: the name names sweep directories, and two cut names could meet. */
+    if (!utf8_valid(path))
+        return tb_fail("preset %s: the path is not valid UTF-8 text; it is stored in plan.json and names the sweep "
+                       "directory, so rename it to a UTF-8 name",
+                       path);
     if (strlen(path) >= sizeof p->path || stem >= sizeof p->name)
         return tb_fail("preset %s: the path (at most %zu characters) or the file name (at most %zu before .ini) is "
                        "too long; rename it",

@@ -59,9 +59,14 @@ static void add_num(struct json_object *o, const char *key, struct json_object *
     json_object_object_add(o, key, isnan(v) ? NULL : json_object_new_double(v));
 }
 
+/* Folder names and file contents here may be any bytes, and json-c writes
+ * strings byte for byte: one that is not plain printable UTF-8 is added as
+ * the text listing shows it (\xNN escapes), so the document stays valid JSON. */
 static void add_str(struct json_object *o, const char *key, const char *v)
 {
-    json_object_object_add(o, key, v ? json_object_new_string(v) : NULL);
+    char *shown = v ? tb_text_escape(v) : NULL;
+    json_object_object_add(o, key, !v ? NULL : json_object_new_string(shown && strcmp(shown, v) ? shown : v));
+    free(shown);
 }
 
 int tb_results_list(const char *runs_dir, FILE *out) { return tb_results_list_format(runs_dir, out, 0); }
@@ -181,7 +186,7 @@ int tb_results_list_format(const char *runs_dir, FILE *out, int json)
     if (json) { /* trainbench.results/1: the same entries, for scripts */
         struct json_object *all = json_object_new_object();
         json_object_object_add(all, "schema", json_object_new_string("trainbench.results/1"));
-        json_object_object_add(all, "runs_dir", json_object_new_string(runs_dir));
+        add_str(all, "runs_dir", runs_dir);
         json_object_object_add(all, "entries", entries);
         fprintf(out, "%s\n", json_object_to_json_string_ext(all, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(all);

@@ -6,7 +6,7 @@
 #include "rundir/lock.h"
 
 #include "core/error.h" // uses: tb_fail, tb_calloc
-#include "core/json.h" // uses: tb_json_num, tb_json_str, tb_json_copy
+#include "core/json.h" // uses: tb_json_num, tb_json_copy, tb_json_str
 #include "rundir/rundir.h" // uses: TB_STATUS_RUNNING
 
 #include <errno.h>

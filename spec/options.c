@@ -261,6 +261,28 @@ const char *tb_option_suggest(const char *name)
     return best;
 }
 
+/* 1 when s is valid UTF-8: no stray or missing continuation bytes, overlong
+ * forms, surrogates or code points above U+10FFFF. */
+static int utf8_valid(const char *s)
+{
+    static const unsigned min[] = {0, 0x80, 0x800, 0x10000};
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int n = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2 : (*p & 0xF8) == 0xF0 ? 3 : -1;
+        if (n < 0)
+            return 0;
+        unsigned cp = n ? *p & (0x3Fu >> n) : *p;
+        for (int i = 1; i <= n; i++) {
+            if ((p[i] & 0xC0) != 0x80) /* also stops at the terminating NUL */
+                return 0;
+            cp = cp << 6 | (p[i] & 0x3Fu);
+        }
+        if (cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        p += n + 1;
+    }
+    return 1;
+}
+
 static int parse_bool(const char *v, int *out)
 {
     static const char *yes[] = {"1", "true", "yes", "on"}, *no[] = {"0", "false", "no", "off"};
@@ -290,6 +312,34 @@ static int in_choices(const char *choices, const char *v)
     return 0;
 }
 
+/* Number syntax before strtol/strtod, which would also take leading spaces,
+ * '+', hex (0x10), inf and nan, and wrap " -1" to 2^64-1 for an unsigned
+ * field: digits, a leading '-' where the type is signed, and for floats a
+ * decimal point and an exponent. */
+static int number_syntax(const char *s, int is_signed, int is_float)
+{
+    if (is_signed && *s == '-')
+        s++;
+    int digits = 0;
+    while (*s >= '0' && *s <= '9')
+        s++, digits++;
+    if (is_float && *s == '.')
+        for (s++; *s >= '0' && *s <= '9'; s++)
+            digits++;
+    if (!digits)
+        return 0;
+    if (is_float && (*s == 'e' || *s == 'E')) {
+        s++;
+        if (*s == '-' || *s == '+')
+            s++;
+        if (!(*s >= '0' && *s <= '9'))
+            return 0;
+        while (*s >= '0' && *s <= '9')
+            s++;
+    }
+    return *s == '\0';
+}
+
 int tb_option_set(tb_train_config *c, const tb_option *o, const char *value)
 {
     char *field = (char *)c + o->offset;
@@ -298,21 +348,21 @@ int tb_option_set(tb_train_config *c, const tb_option *o, const char *value)
     switch (o->type) {
     case TB_OPT_INT: {
         long v = strtol(value, &end, 10);
-        if (!*value || *end || errno || v < o->min || v > o->max)
+        if (!number_syntax(value, 1, 0) || *end || errno || v < o->min || v > o->max)
             return tb_fail("--%s %s: expected an integer from %.0f to %.0f", o->name, value, o->min, o->max);
         *(int *)field = (int)v;
         return 0;
     }
     case TB_OPT_U64: {
         unsigned long long v = strtoull(value, &end, 10);
-        if (!*value || *end || errno || value[0] == '-')
+        if (!number_syntax(value, 0, 0) || *end || errno)
             return tb_fail("--%s %s: expected a non-negative integer", o->name, value);
         *(uint64_t *)field = (uint64_t)v;
         return 0;
     }
     case TB_OPT_FLOAT: {
         double v = strtod(value, &end);
-        if (!*value || *end || errno || !isfinite(v) || v < o->min || v > o->max)
+        if (!number_syntax(value, 1, 1) || *end || errno || !isfinite(v) || v < o->min || v > o->max)
             return tb_fail("--%s %s: expected a number from %g to %g", o->name, value, o->min, o->max);
         *(double *)field = v;
         return 0;
@@ -324,6 +374,14 @@ int tb_option_set(tb_train_config *c, const tb_option *o, const char *value)
     case TB_OPT_STRING:
         if (!*value)
             return tb_fail("--%s: expected a value", o->name);
+        /* Refused, not escaped: these strings go into config.json and
+         * result.json as they are (json-c writes bytes unchanged, so invalid
+         * UTF-8 makes invalid JSON), and an escaped path would no longer name
+         * the directory that --resume reads back. */
+        if (!utf8_valid(value))
+            return tb_fail("--%s: the value is not valid UTF-8 text; trainbench stores it in JSON files, so rename "
+                           "the file or folder to a UTF-8 name",
+                           o->name);
         if (strlen(value) >= o->size)
             return tb_fail("--%s: value is too long (at most %zu characters)", o->name, o->size - 1);
         memcpy(field, value, strlen(value) + 1);

@@ -173,5 +173,77 @@ check "\"$TB\" results --runs-dir '$lockruns' | grep -q ' stale .*busy'" \
 check "\"$TB\" results --runs-dir '$lockruns' --json | grep -qE '\"status\": ?\"stale\"'" \
   "results --json after kill -9: $("$TB" results --runs-dir "$lockruns" --json 2>&1)"
 
+# --- issue 15: synthetic data honours --image-size (default 32) --------------
+# The GPU benchmarks train ResNet-50 on synthetic data at 224x224; the data
+# must really be that size, and result.json's model input must say so.
+# (Needs engine/trainer.c to load with tb_dataset_load_sized(..., c->image_size, ...).)
+sized=(--dataset synthetic --model resnet18-cifar:w8 --limit-train 64 --limit-test 32 --epochs 1 --batch-size 32
+  --threads 2 --quiet --no-checkpoint)
+expect 0 "" -- "$TB" train "${sized[@]}" --image-size 48 --run-dir "$tmp/syn48"
+check "[ \"\$(json '$tmp/syn48/result.json' \"d['model']['input']\")\" = '[3, 48, 48]' ]" \
+  "--image-size 48 on synthetic: model input $(json "$tmp/syn48/result.json" "d['model']['input']" 2>&1)"
+expect 0 "" -- "$TB" train "${sized[@]}" --run-dir "$tmp/syn32"
+check "[ \"\$(json '$tmp/syn32/result.json' \"d['model']['input']\")\" = '[3, 32, 32]' ]" \
+  "synthetic without --image-size: model input $(json "$tmp/syn32/result.json" "d['model']['input']" 2>&1)"
+expect 1 "image size 2000; use --image-size 8 to 1024" -- "$TB" train "${sized[@]}" --image-size 2000 \
+  --run-dir "$tmp/syn2000"
+
+# --- issue 16: predict refuses non-finite input; JSON stays JSON -------------
+for v in nan NaN inf -inf 0 -1 1e-400; do
+  expect 2 "--step-time $v: expected a number from" -- "$TB" predict --step-time "$v" --batch 128 --grad-bytes 1000 --json
+done
+expect 2 "--overlap nan: expected" -- "$TB" predict --step-time 0.04 --batch 128 --grad-bytes 1000 --overlap nan --json
+"$TB" predict --step-time 0.04 --batch 128 --grad-bytes 44695848 --json >"$tmp/predict.json" \
+  && python3 -c "import json, sys; assert len(json.load(open(sys.argv[1]))) == 8" "$tmp/predict.json" && ok \
+  || bad "predict --json: $(cat "$tmp/predict.json")"
+# Invalid UTF-8 never reaches a JSON file: refused where it enters.
+bad8=$(printf 'x\377')
+expect 2 "--run-dir: the value is not valid UTF-8" -- "$TB" train "${tiny[@]}" --run-dir "$tmp/$bad8"
+check "[ ! -e '$tmp/$bad8' ]" "a refused --run-dir was created"
+expect 2 "--data-dir: the value is not valid UTF-8" -- "$TB" train "${tiny[@]}" --dataset-path "$tmp/$bad8"
+expect 2 "--runs-dir: the value is not valid UTF-8" -- "$TB" run lab2-c3-workers --runs-dir "$tmp/$bad8" --dry-run
+expect 2 "--sweep-dir: the value is not valid UTF-8" -- "$TB" run lab2-c3-workers --sweep-dir "$tmp/$bad8"
+# Folders and files made by others: results --json escapes, and stays valid.
+mkdir -p "$tmp/utf8runs/$bad8"
+printf '{"status":"completed","config":{"model":"m\376"}}' >"$tmp/utf8runs/$bad8/result.json"
+"$TB" results --runs-dir "$tmp/utf8runs" --json >"$tmp/utf8.json" 2>&1
+python3 - "$tmp/utf8.json" <<'PY' && ok || bad "results --json with non-UTF-8 names: $(cat -v "$tmp/utf8.json")"
+import json, sys
+d = json.loads(open(sys.argv[1], "rb").read().decode("utf-8"))  # strict: fails on invalid UTF-8
+(e,) = d["entries"]
+assert e["model"] == "m\\xfe" and e["path"].endswith("/x\\xff"), e
+PY
+# Every refusal says why (an empty value said "unknown error").
+expect 2 '--runs-dir "": expected a non-empty value' -- "$TB" results --runs-dir ""
+expect 2 '--runs-dir "": expected a non-empty value' -- "$TB" results --runs-dir=
+expect 2 '--runs-dir "": expected a non-empty value' -- "$TB" run lab2-c3-workers --runs-dir ""
+expect 2 '--sweep-dir "": expected a non-empty value' -- "$TB" run lab2-c3-workers --sweep-dir ""
+expect 2 '--set "": expected a non-empty value' -- "$TB" run lab2-c3-workers --set ""
+expect 2 '-o "": expected a non-empty value' -- "$TB" export -o "" "$tmp"
+
+# Numbers (issue 16): digits and a leading '-' only (floats also a decimal
+# point and an exponent); strtol's leading spaces, '+', hex and inf/nan are
+# refused, and --seed ' -1' no longer wraps to 2^64-1.  Refused at parse
+# time: exit 2, no run directory.
+for bad_num in "--seed= -1" "--seed=-1" "--seed=+5" "--seed=0x10" "--seed= 7" "--epochs=+2" "--epochs=0x2" \
+               "--epochs= 2" "--epochs=2 " "--batch-size=1e2" "--lr=0x1p-3" "--lr=+0.1" "--lr= 0.1" "--lr=inf" \
+               "--lr=nan" "--lr=1e" "--lr=." "--lr=-" "--momentum=0.9x"; do
+  expect 2 "expected (an integer|a non-negative integer|a number)" -- "$TB" train "${tiny[@]}" "$bad_num" \
+    --run-dir "$tmp/badnum"
+done
+check "[ ! -e '$tmp/badnum' ]" "a refused number created the run directory"
+for good_num in "--lr=0.05" "--lr=5e-2" "--lr=.05" "--lr=5.E-2" "--seed=18446744073709551615" "--epochs=1"; do
+  "$TB" train "${tiny[@]}" "$good_num" --run-dir "$tmp/goodnum" --help >/dev/null 2>&1 && ok ||
+    bad "$good_num refused: $("$TB" train "${tiny[@]}" "$good_num" --help 2>&1 | tail -1)"
+done
+# --image-size below the loader's floor of 8 is refused before the run
+# directory exists (it failed at run time after creating one).
+for size in 1 7; do
+  expect 2 "--image-size $size: crops must be 8 pixels or more" -- "$TB" train "${tiny[@]}" --dataset imagenet \
+    --image-size "$size" --run-dir "$tmp/imgsize"
+  expect 2 "--image-size $size" -- "$TB" train "${tiny[@]}" --image-size "$size" --run-dir "$tmp/imgsize"
+done
+check "[ ! -e '$tmp/imgsize' ]" "a refused --image-size created the run directory"
+
 echo "$((checks - fails)) of $checks checks passed"
 [ $fails -eq 0 ]

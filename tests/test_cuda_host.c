@@ -24,9 +24,11 @@
 #include "engine/backend.h" // uses: tb_backend, tb_tensor, tb_layout, TB_LAYOUT_PLAIN, TB_LAYOUT_NATIVE, ...
 #include "engine/backend_check.h" // uses: tb_opt_as_typed
 #include "engine/cuda/cuda_elements.h" // uses: tb_el_relu_fwd, tb_el_relu_bwd, tb_el_add, tb_el_bias_add_rows, ...
+#include "engine/cuda/cuda_policy.h" // uses: tb_cuda_pick_device, TB_CUDA_CONV_KEY, tb_cuda_conv_key, ...
 #include "tests/check.h" // uses: CHECK, check_finish
 
 #include <float.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -401,6 +403,79 @@ static void test_optimizers(void)
     test_optimizer(TB_OPT_ADAM, 0.0f, "adam");
 }
 
+/* ---- host-side policy of the backend (cuda_policy.h) ---- */
+
+/* Local rank % visible GPUs: every rank of a node that sees all its GPUs
+ * takes its own; ranks bound to one GPU each (Slurm --gpus-per-task) all
+ * take device 0 instead of asking for one they cannot see. */
+static void test_pick_device(void)
+{
+    CHECK(tb_cuda_pick_device(0, 4) == 0 && tb_cuda_pick_device(3, 4) == 3, "rank r of 4 on a 4-GPU view: GPU r");
+    for (int r = 0; r < 8; r++)
+        CHECK(tb_cuda_pick_device(r, 1) == 0, "local rank %d seeing one GPU: got %d, want 0", r,
+              tb_cuda_pick_device(r, 1));
+    CHECK(tb_cuda_pick_device(5, 4) == 1 && tb_cuda_pick_device(6, 2) == 0, "more ranks than GPUs: wraps");
+    CHECK(tb_cuda_pick_device(0, 0) == -1 && tb_cuda_pick_device(-1, 4) == -1, "no GPU or negative rank: -1");
+}
+
+/* The algorithm cache: a key differs in every field that changes the
+ * convolution (so no shape reuses another's algorithm), and the measured
+ * search runs only for the training batch (the first batch size seen). */
+static void test_conv_cache_policy(void)
+{
+    const tb_conv_desc d = {64, 128, 3, 2, 1};
+    const tb_shape xs = {256, 64, 56, 56};
+    int base[TB_CUDA_CONV_KEY], k[TB_CUDA_CONV_KEY];
+    tb_cuda_conv_key(base, 0, 1, xs, &d);
+    tb_cuda_conv_key(k, 0, 1, xs, &d);
+    CHECK(tb_cuda_conv_key_equal(base, k), "same convolution, same key");
+    /* One change at a time: direction, precision, n, c, h, w, out_c, kernel, stride, pad. */
+    for (int f = 0; f < TB_CUDA_CONV_KEY; f++) {
+        int dir = 0, prec = 1;
+        tb_shape s = xs;
+        tb_conv_desc e = d;
+        switch (f) {
+        case 0: dir = 1; break;
+        case 1: prec = 2; break;
+        case 2: s.n = 255; break;
+        case 3: s.c = 65; break;
+        case 4: s.h = 57; break;
+        case 5: s.w = 57; break;
+        case 6: e.out_c = 129; break;
+        case 7: e.kernel = 1; break;
+        case 8: e.stride = 1; break;
+        default: e.pad = 0; break;
+        }
+        tb_cuda_conv_key(k, dir, prec, s, &e);
+        CHECK(!tb_cuda_conv_key_equal(base, k), "key field %d changed, key still equal", f);
+    }
+
+    int search_batch = 0;
+    CHECK(tb_cuda_conv_how(&search_batch, 128) == TB_CUDA_ALGO_SEARCH && search_batch == 128,
+          "the first batch size is the training batch and is searched (search_batch %d)", search_batch);
+    CHECK(tb_cuda_conv_how(&search_batch, 128) == TB_CUDA_ALGO_SEARCH, "training batch again: search");
+    CHECK(tb_cuda_conv_how(&search_batch, 17) == TB_CUDA_ALGO_HEURISTIC, "last partial batch: heuristics");
+    CHECK(tb_cuda_conv_how(&search_batch, 250) == TB_CUDA_ALGO_HEURISTIC, "another evaluation batch: heuristics");
+    CHECK(search_batch == 128, "odd batches do not replace the training batch (now %d)", search_batch);
+}
+
+/* Which row of cuDNN's ranked list is kept. */
+static void test_pick_algo(void)
+{
+    const tb_cuda_algo_row rows[] = {
+        {0, 7, 1, 0, 0.1f, 0},        /* failed */
+        {1, 6, 0, 1, 0.2f, 0},        /* tensor-op math */
+        {1, 1, 1, 0, 0.3f, 1 << 30},  /* FMA, 1 GiB workspace */
+        {1, 0, 1, 0, 0.4f, 1 << 20},  /* FMA, 1 MiB */
+    };
+    CHECK(tb_cuda_pick_algo(rows, 4, 0, SIZE_MAX) == 1, "tf32/bf16: the first that ran, tensor ops allowed");
+    CHECK(tb_cuda_pick_algo(rows, 4, 1, SIZE_MAX) == 2, "fp32: the first that ran with FMA math only");
+    CHECK(tb_cuda_pick_algo(rows, 4, 1, 4 << 20) == 3, "heuristics: the first that fits the workspace held");
+    CHECK(tb_cuda_pick_algo(rows, 4, 1, 0) == 2, "nothing fits: the first that qualifies, workspace grown");
+    CHECK(tb_cuda_pick_algo(rows, 1, 0, SIZE_MAX) == -1, "none ran: -1");
+    CHECK(tb_cuda_pick_algo(rows, 2, 1, SIZE_MAX) == -1, "fp32 and only tensor-op rows: -1");
+}
+
 int main(void)
 {
     tb_rng_seed(&R, 15, 0, 0, 0);
@@ -416,6 +491,9 @@ int main(void)
     test_softmax_xent();
     test_sum_squares();
     test_optimizers();
+    test_pick_device();
+    test_conv_cache_policy();
+    test_pick_algo();
     B->destroy(B);
     return check_finish();
 }

@@ -214,5 +214,34 @@ for path in sys.argv[2:]:
     assert c["momentum"] == 0.912345678901, (path, c["momentum"])
 PY
 
+# --- the whole job suspended longer than --rank-timeout resumes (issue 16) ----
+# As `scontrol suspend`: SIGSTOP to every rank, mpirun and the launcher, then
+# SIGCONT.  Rank 1 is stopped a second before the rest, so rank 0 is certainly
+# waiting in a collective when it stops too; the watchdog used to count the
+# suspension as waiting and killed the healthy job on resume.
+run="$tmp/suspend"
+"$TB" train --dataset synthetic --model resnet18-cifar:w4 --limit-train 640 --limit-test 32 --epochs 8 \
+  --batch-size 16 --gpus 2 --threads 1 --quiet --rank-timeout 3 --run-dir "$run" >"$tmp/suspend.log" 2>&1 &
+launcher=$!
+wait_epoch "$run" || bad "suspend: no epoch finished"
+r0=$(rank_pid 0 "$run")
+r1=$(rank_pid 1 "$run")
+mpi=$(pgrep -P "$launcher" | head -1)
+if [ -n "$r0" ] && [ -n "$r1" ] && [ -n "$mpi" ]; then
+  kill -STOP "$r1"
+  sleep 1
+  kill -STOP "$r0" "$mpi" "$launcher"
+  sleep 5 # longer than --rank-timeout 3
+  kill -CONT "$launcher" "$mpi" "$r0" "$r1"
+  ok
+else
+  bad "suspend: ranks or mpirun not found (rank 0 '$r0', rank 1 '$r1', mpirun '$mpi')"
+fi
+wait $launcher
+status=$?
+check "[ $status -eq 0 ]" "suspended job: exit $status after SIGCONT: $(cat "$tmp/suspend.log")"
+[ "$(python3 -c "import json; r = json.load(open('$run/result.json')); print(r['status'], len(r['epochs']))")" \
+  = "completed 8" ] && ok || bad "suspended job did not complete its 8 epochs: $(cat "$tmp/suspend.log")"
+
 echo "$((checks - fails)) of $checks checks passed"
 [ $fails -eq 0 ]

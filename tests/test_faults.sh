@@ -281,5 +281,113 @@ for bad_config in '[1, 2]' '"text"' '42' '{"epochs": null}' '{"lr": "fast"}' '{"
   check "! grep -qi 'segmentation\|abort\|core dumped' <<<\"\$last_out\"" "config.json $bad_config: $last_out"
 done
 
+# --- issue 16: signals, a full disk mid-run, failed resumes, damaged checkpoints
+sref=(--model resnet18-cifar:w4 --limit-train 1000 --limit-test 100 --batch-size 50 --epochs 2 --threads 1 --quiet
+      --save-weights)
+"$TB" train "${sref[@]}" --run-dir "$tmp/sref" >"$tmp/sref.log" 2>&1 || bad "small reference run: $(cat "$tmp/sref.log")"
+status_of() { json "$1/result.json" "d['status']" 2>&1; }
+wait_epoch2() {
+  for _ in $(seq 600); do grep -q '"event":"epoch_start".*"epoch":2,' "$1/events.jsonl" 2>/dev/null && return; sleep 0.05; done
+}
+# HUP (a closed SSH session), TERM, USR1 (Slurm's --signal warning) and USR2
+# stop like SIGINT: checkpoint, interrupted, exit 130.  HUP and TERM sent
+# twice still checkpoint (only Ctrl-C twice stops at once).
+for sig in HUP TERM USR1 USR2; do
+  d=$tmp/sig-$sig
+  "$TB" train "${sref[@]}" --run-dir "$d" >"$d.log" 2>&1 &
+  pid=$!
+  wait_epoch2 "$d"
+  kill -"$sig" $pid
+  case $sig in HUP | TERM) sleep 0.05; kill -"$sig" $pid 2>/dev/null ;; esac
+  wait $pid
+  rc=$?
+  check "[ $rc -eq 130 ] && [ \"\$(status_of '$d')\" = interrupted ]" "SIG$sig: exit $rc, status $(status_of "$d")"
+  check "grep -q '\"reason\":\"interrupted\"' '$d/events.jsonl'" "SIG$sig: no checkpoint"
+done
+"$TB" train --resume "$tmp/sig-HUP" >"$tmp/sig-resume.log" 2>&1 || bad "resume after SIGHUP: $(cat "$tmp/sig-resume.log")"
+check "cmp -s '$tmp/sref/weights.safetensors' '$tmp/sig-HUP/weights.safetensors'" "resumed after SIGHUP: other weights"
+# Started under nohup (HUP ignored): a hangup does not stop the run.
+d=$tmp/sig-nohup
+(trap '' HUP; exec "$TB" train "${sref[@]}" --run-dir "$d") >"$d.log" 2>&1 &
+pid=$!
+wait_epoch2 "$d"
+kill -HUP $pid
+wait $pid
+rc=$?
+check "[ $rc -eq 0 ] && [ \"\$(status_of '$d')\" = completed ]" "nohup + SIGHUP: exit $rc, status $(status_of "$d")"
+# A closed stdout (SIGPIPE ignored: the writes fail, the run goes on).
+d=$tmp/sig-pipe
+loud=()
+for a in "${sref[@]}"; do [ "$a" = --quiet ] || loud+=("$a"); done
+"$TB" train "${loud[@]}" --run-dir "$d" 2>"$d.err" | head -c 1 >/dev/null
+rc=${PIPESTATUS[0]}
+check "[ $rc -eq 0 ] && [ \"\$(status_of '$d')\" = completed ]" "closed stdout: exit $rc, status $(status_of "$d"): $(cat "$d.err")"
+# A file size limit (SIGXFSZ ignored: the write fails with EFBIG): failed, with the reason.
+d=$tmp/sig-xfsz
+(ulimit -f 200; exec "$TB" train "${sref[@]}" --run-dir "$d") >"$d.log" 2>&1
+rc=$?
+check "[ $rc -eq 1 ] && [ \"\$(status_of '$d')\" = failed ]" "file size limit: exit $rc, status $(status_of "$d")"
+check "[ \"\$(json '$d/result.json' \"'File too large' in d['error']\")\" = True ]" "file size limit: no reason in result.json"
+
+# A --resume that fails before training starts changes nothing on disk (a
+# wrong --data-dir replaced config.json and wiped the epochs of result.json).
+cp -r "$tmp/sref" "$tmp/badres"
+expect 1 "not found in $tmp/nowhere" -- "$TB" train --resume "$tmp/badres" --epochs 3 --data-dir "$tmp/nowhere"
+check "diff -r --exclude=.lock '$tmp/sref' '$tmp/badres' >/dev/null" "failed resume changed: $(diff -r --exclude=.lock "$tmp/sref" "$tmp/badres" | head -5)"
+"$TB" train --resume "$tmp/badres" --epochs 3 >"$tmp/badres.log" 2>&1 || bad "resume after a failed one: $(cat "$tmp/badres.log")"
+check "[ \"\$(json '$tmp/badres/result.json' \"(d['status'], len(d['epochs']))\")\" = \"('completed', 3)\" ]" \
+  "resume after a failed resume: $(json "$tmp/badres/result.json" "(d['status'], len(d['epochs']))")"
+# A checkpoint holding NaN weights is refused, and changes nothing either.
+cp -r "$tmp/sref" "$tmp/nanck"
+python3 - "$tmp/nanck/checkpoint.safetensors" <<'PY'
+import json, struct, sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+name, t = next((k, v) for k, v in h.items() if k != "__metadata__" and v["dtype"] == "F32" and "running_var" in k)
+b[8 + n + t["data_offsets"][0]:8 + n + t["data_offsets"][0] + 4] = struct.pack("<f", float("nan"))
+open(p, "wb").write(b)
+PY
+expect 1 "holds nan at element 0; the checkpoint is damaged" -- "$TB" train --resume "$tmp/nanck" --epochs 3
+check "[ \"\$(json '$tmp/nanck/result.json' \"(d['status'], len(d['epochs']))\")\" = \"('completed', 2)\" ]" \
+  "NaN checkpoint: result.json changed"
+# Killed during its first checkpoint (no checkpoint, no finished epoch, a
+# partial temporary): --resume starts it again in place with its own options.
+mkdir "$tmp/first" && cp "$tmp/sref/config.json" "$tmp/first/"
+python3 - "$tmp/sref/result.json" "$tmp/first/result.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d.update(status="running", epochs=[])
+json.dump(d, open(sys.argv[2], "w"))
+PY
+head -c 4096 "$tmp/sref/checkpoint.safetensors" >"$tmp/first/.checkpoint.safetensors.tmp-Zz9Yx8"
+expect 2 "batch_size = 50, this run has 64" -- "$TB" train --resume "$tmp/first" --batch-size 64
+"$TB" train --resume "$tmp/first" >"$tmp/first.log" 2>&1 || bad "restart without a checkpoint: $(cat "$tmp/first.log")"
+check "cmp -s '$tmp/sref/weights.safetensors' '$tmp/first/weights.safetensors'" "restart in place: other weights"
+check "[ \"\$(status_of '$tmp/first')\" = completed ] && ! ls -A '$tmp/first' | grep -q tmp" "restart in place: $(ls -A "$tmp/first")"
+# Finished epochs but no checkpoint (--no-checkpoint): refused, with the reason.
+"$TB" train "${sref[@]}" --epochs 1 --no-checkpoint --run-dir "$tmp/nock" >/dev/null 2>&1
+expect 2 "no checkpoint \(it ran with --no-checkpoint\) and its 1 finished epoch cannot be continued" -- \
+  "$TB" train --resume "$tmp/nock" --epochs 2
+# --profile that cannot be written: exit 1 and result.json says failed, with the reason.
+expect 1 "profile" -- "$TB" train "${small[@]}" --run-dir "$tmp/badprof" --profile "$tmp/afile/trace.json"
+check "[ \"\$(status_of '$tmp/badprof')\" = failed ]" "--profile failure: status $(status_of "$tmp/badprof")"
+# The disk fills mid-run: status failed with the reason (the run keeps room
+# for its last result.json), exit 1.
+if [ "$(id -u)" -eq 0 ] && mnt=$tmp/small2 && mkdir -p "$mnt" && mount -t tmpfs -o size=2m tmpfs "$mnt" 2>/dev/null; then
+  "$TB" train "${sref[@]}" --run-dir "$mnt/run" >"$tmp/fill.log" 2>&1 &
+  pid=$!
+  wait_epoch2 "$mnt/run"
+  dd if=/dev/zero of="$mnt/fill" bs=1k count=4000 2>/dev/null
+  wait $pid
+  rc=$?
+  check "[ $rc -eq 1 ] && [ \"\$(status_of '$mnt/run')\" = failed ]" "disk full mid-run: exit $rc, status $(status_of "$mnt/run")"
+  check "[ \"\$(json '$mnt/run/result.json' \"'No space left' in d['error']\")\" = True ]" "disk full mid-run: no reason"
+  check "tail -1 '$mnt/run/events.jsonl' | grep -q '\"status\":\"failed\"'" "disk full mid-run: no run_end event"
+  check "! ls -A '$mnt/run' | grep -q 'tmp\|reserve'" "disk full mid-run: files left: $(ls -A "$mnt/run")"
+  umount "$mnt" && mnt=
+fi
+
 echo "$((checks - fails)) of $checks checks passed"
 [ $fails -eq 0 ]

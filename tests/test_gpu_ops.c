@@ -17,7 +17,7 @@
 #include "core/rng.h" // uses: tb_rng, tb_rng_normal, tb_rng_next, tb_rng_seed
 #include "datasets/augment.h" // uses: tb_augment, tb_augment_init, tb_augment_image
 #include "engine/backend.h" // uses: tb_backend, tb_tensor, tb_shape, TB_LAYOUT_PLAIN, tb_conv_desc, ...
-#include "engine/cuda/cuda_backend.h" // uses: tb_cuda_backend_create, tb_cuda_device_count
+#include "engine/cuda/cuda_backend.h" // uses: tb_cuda_stream, tb_cuda_backend_create, tb_cuda_device_count
 #include "engine/cuda/cuda_kernels.h" // uses: tbk_augment_u8
 #include "engine/model.h" // uses: tb_model, tb_model_create, tb_model_input, tb_model_forward, tb_model_logits, ...
 #include "engine/optim.h" // uses: tb_opt_kind_name, tb_optim_config, tb_optim_config_defaults, tb_optimizer, ...
@@ -405,10 +405,15 @@ static void test_train_step(const char *model, int batch)
     free(x);
 }
 
-/* Fills n floats of device memory with NaN (0xffffffff). */
+/* Fills n floats of device memory with NaN (0xffffffff).  On the backend's
+ * stream: it is non-blocking, so a fill on the legacy default stream would
+ * not be ordered after the buffer's zeroing and upload (queued there) nor
+ * before the operation under test, and could land on either side of them. */
 static int tb_check_poison_gpu(float *g, size_t n)
 {
-    return cudaMemset(g, 0xff, n * sizeof(float)) == cudaSuccess ? 0 : tb_fail("cudaMemset failed");
+    cudaError_t e = cudaMemsetAsync(g, 0xff, n * sizeof(float), (cudaStream_t)tb_cuda_stream(G));
+    return e == cudaSuccess ? 0 : tb_fail("cudaMemsetAsync (NaN poison on the backend's stream): %s",
+                                          cudaGetErrorString(e));
 }
 
 static void run_precision(const char *p)

@@ -4,6 +4,8 @@
 #include "lab/predict.h" // uses: tb_ring_allreduce_s, tb_predict_input, tb_predict_defaults, tb_predict_point, ...
 #include "tests/check.h" // uses: CHECK_CLOSE, CHECK, check_finish
 
+#include <math.h>
+
 int main(void)
 {
     /* resnet18-cifar's gradients: 11,173,962 fp32 values. */
@@ -61,5 +63,23 @@ int main(void)
 
     in.step_s = 0;
     CHECK(tb_predict(&in, 2, &p) == -1, "zero step time refused");
+
+    /* Non-finite inputs (issue 16): NaN compares false both ways and used to
+     * pass every range check, then reached the JSON output as NaN. */
+    const tb_predict_input good = {.step_s = 0.040, .batch_per_gpu = 128, .grad_bytes = bytes, .images = 51200,
+                                   .gpus_per_node = 4, .intra_gbps = 100, .inter_gbps = 10, .latency_us = 5};
+    CHECK(tb_predict(&good, 2, &p) == 0, "finite inputs accepted: %s", tb_last_error());
+    double *fields[] = {&in.step_s, &in.grad_bytes, &in.intra_gbps, &in.inter_gbps, &in.latency_us, &in.overlap};
+    const char *names[] = {"step_s", "grad_bytes", "intra_gbps", "inter_gbps", "latency_us", "overlap"};
+    const double bad_values[] = {NAN, INFINITY, -INFINITY, -1};
+    for (int f = 0; f < 6; f++)
+        for (int b = 0; b < 4; b++) {
+            in = good;
+            *fields[f] = bad_values[b];
+            CHECK(tb_predict(&in, 2, &p) == -1, "%s = %g refused", names[f], bad_values[b]);
+        }
+    in = good;
+    in.batch_per_gpu = 10000000;
+    CHECK(tb_predict(&in, 1000000, &p) == -1, "a global batch beyond int refused, not overflowed");
     return check_finish();
 }

@@ -366,6 +366,52 @@ static void test_option_table(void)
     json_object_put(j);
 }
 
+/* Issue 16: a key given twice under two names of one option is refused,
+ * naming both lines; text that is not UTF-8 never reaches plan.json. */
+static void test_aliases_and_utf8(void)
+{
+    expect_error("alias.ini", HEAD "[run]\nnum_workers = 2\nnum_of_workers = 4\n" TABLE,
+                 "alias.ini:7: [run] num_of_workers", "line 6 has num_workers and line 7 has num_of_workers");
+    expect_error("aliasdash.ini", HEAD "[run]\nnum-of-workers = 2\nnum_workers = 4\n" TABLE, "aliasdash.ini:7",
+                 "line 6 has num-of-workers and line 7 has num_workers");
+    expect_error("aliaspath.ini", HEAD "[run]\ndata_dir = /a\ndataset_path = /b\n" TABLE, "aliaspath.ini:7",
+                 "two names of one option");
+    expect_error("aliassweep.ini", HEAD "[sweep]\nnum_workers = 0, 2\nnum_of_workers = 4\n" TABLE, "aliassweep.ini:7",
+                 "line 6 has num_workers");
+    expect_error("aliassmoke.ini", HEAD "[sweep]\nnum_workers = 0, 2\n[smoke]\nnum_workers = 0\nnum_of_workers = 2\n"
+                 TABLE, "aliassmoke.ini:9: [smoke]", "line 8 has num_workers");
+    /* The same key in two sections is not a duplicate. */
+    tb_preset *p = calloc(1, sizeof *p);
+    CHECK(load_text("twosections.ini", HEAD "[run]\nnum_workers = 2\n[smoke]\nnum_of_workers = 0\n" TABLE, p) == 0,
+          "one option in [run] and [smoke]: %s", tb_last_error());
+    free(p);
+
+    expect_error("utf8title.ini", "[preset]\ntitle = caf\xc3\nlab = l\nquestion = q\n" TABLE,
+                 "utf8title.ini:2: [preset] title", "not valid UTF-8");
+    expect_error("utf8note.ini", HEAD TABLE "note = \xed\xa0\x80 surrogate\n", "utf8note.ini:7: [table] note",
+                 "not valid UTF-8");
+    expect_error("utf8dir.ini", HEAD "[run]\ndata_dir = /data/\xff\n" TABLE, "utf8dir.ini:6: [run] data_dir",
+                 "not valid UTF-8");
+    expect_error("utf8over.ini", HEAD "[run]\nmodel = \xc0\xafresnet18\n" TABLE, "utf8over.ini:6", "not valid UTF-8");
+    expect_error("bad\xfe.ini", HEAD TABLE, "not valid UTF-8", NULL);
+    /* Valid UTF-8 is kept as it is. */
+    p = calloc(1, sizeof *p);
+    CHECK(load_text("utf8ok.ini", "[preset]\ntitle = caf\xc3\xa9 \xf0\x9f\x9a\x80\nlab = l\nquestion = q\n"
+                    "[run]\ndata_dir = /data/\xe6\x97\xa5\n" TABLE, p) == 0 &&
+              !strcmp(p->title, "caf\xc3\xa9 \xf0\x9f\x9a\x80"),
+          "UTF-8 title and path accepted: %s", tb_last_error());
+    free(p);
+    tb_train_config c;
+    tb_train_config_defaults(&c);
+    const tb_option *dir = tb_option_find("run-dir");
+    CHECK(tb_option_set(&c, dir, "runs/\xe2\x82\xac") == 0, "a UTF-8 --run-dir accepted: %s", tb_last_error());
+    const char *bad[] = {"x\xff", "x\x80", "x\xc3", "\xc1\xbf", "\xe0\x80\xaf", "\xf4\x90\x80\x80", "\xed\xbf\xbf"};
+    for (int i = 0; i < 7; i++)
+        CHECK(tb_option_set(&c, dir, bad[i]) == -1 && strstr(tb_last_error(), "not valid UTF-8"),
+              "invalid UTF-8 --run-dir #%d refused: %s", i, tb_last_error());
+    CHECK(tb_option_set(&c, tb_option_find("dataset"), "packed:/x/\xff") == -1, "invalid UTF-8 packed:FILE refused");
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/tb-presets-XXXXXX");
@@ -378,6 +424,7 @@ int main(void)
     test_expand();
     test_shipped();
     test_option_table();
+    test_aliases_and_utf8();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)

@@ -4,10 +4,12 @@ peak memory for the issue 6 benchmark matrix, with each run's fraction of
 the GPU's dense bf16 peak.  Run by bench/gpu-session; writes OUT/results.json,
 OUT/summary.txt and each trainbench run directory under OUT/.
 
-Both sides train on synthetic CIFAR-format data with real random pixels
-(trainbench's `synthetic` dataset: class templates plus noise, uint8; PyTorch:
-random uint8 batches normalised on the GPU), the same batch size, SGD with
-momentum 0.9 and weight decay 5e-4.  PyTorch is timed with CUDA events over
+Both sides train the same task shape: synthetic data of SYNTHETIC_CLASSES
+(10) classes at the case's image size (trainbench's `synthetic` dataset, which
+honours --image-size: class templates plus noise, uint8; PyTorch: random uint8
+batches with labels 0..9, normalised on the GPU with the same mean and std),
+a 10-class model, the same batch size, SGD with momentum 0.9 and weight decay
+5e-4.  PyTorch is timed with CUDA events over
 the steps after a warm-up (the compiled variant after its compilation), so
 its figures exclude data loading; trainbench's are its own result.json
 (train_s: upload + compute with the device synchronised, and images/s over
@@ -50,11 +52,15 @@ def bf16_peak(name):
     return None
 
 
+# trainbench's synthetic dataset: its class count and normalisation
+# (datasets/synthetic.c, datasets/dataset.c), which the PyTorch side copies.
+SYNTHETIC_CLASSES = 10
+SYNTHETIC_MEAN, SYNTHETIC_STD = 0.5, 0.25
+
+
 def macs_per_image(tb, model, hw):
-    r = subprocess.run([tb, "model", "info", model, "--json", "--image-size", str(hw)], capture_output=True,
-                       text=True)
-    if r.returncode != 0:
-        r = subprocess.run([tb, "model", "info", model, "--json"], capture_output=True, text=True)
+    r = subprocess.run([tb, "model", "info", model, "--json", "--input", str(hw), "--classes",
+                        str(SYNTHETIC_CLASSES)], capture_output=True, text=True)
     try:
         return json.loads(r.stdout)["macs_per_image"]
     except (ValueError, KeyError):
@@ -68,6 +74,7 @@ def torch_bench(model_name, hw, batch, mode, steps, warmup):
     torch.backends.cuda.matmul.allow_tf32 = mode != "fp32"
     dev = torch.device("cuda")
     model = O.build(model_name, True, 0).to(dev)
+    assert model.fc.out_features == SYNTHETIC_CLASSES, "the PyTorch model must have trainbench's class count"
     cl = mode in ("amp", "compile")
     if cl:
         model = model.to(memory_format=torch.channels_last)
@@ -75,9 +82,8 @@ def torch_bench(model_name, hw, batch, mode, steps, warmup):
     fwd = torch.compile(model) if mode == "compile" else model
     g = torch.Generator(device=dev).manual_seed(0)
     pool = [torch.randint(0, 256, (batch, 3, hw, hw), dtype=torch.uint8, device=dev, generator=g) for _ in range(4)]
-    labels = [torch.randint(0, 10 if hw == 32 else 1000, (batch,), device=dev, generator=g) for _ in range(4)]
-    mean = torch.tensor([0.4914, 0.4822, 0.4465], device=dev).view(1, 3, 1, 1)
-    std = torch.tensor([0.2470, 0.2435, 0.2616], device=dev).view(1, 3, 1, 1)
+    labels = [torch.randint(0, SYNTHETIC_CLASSES, (batch,), device=dev, generator=g) for _ in range(4)]
+    mean, std = SYNTHETIC_MEAN, SYNTHETIC_STD
 
     def step(i):
         x = (pool[i % 4].float() / 255 - mean) / std
@@ -111,8 +117,7 @@ def trainbench_bench(tb, out, model, hw, batch, precision, images, epochs, case_
     cmd = [tb, "train", "--model", model, "--dataset", "synthetic", "--device", "cuda", "--precision", precision,
            "--batch-size", str(batch), "--epochs", str(epochs), "--limit-train", str(images), "--limit-test", "1000",
            "--num-workers", str(min(16, os.cpu_count() or 4)), "--quiet", "--run-dir", run_dir]
-    if hw != 32:
-        cmd += ["--image-size", str(hw)]
+    cmd += ["--image-size", str(hw)]  # the synthetic data is generated at this size
     cmd += ["--no-checkpoint"]
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=case_timeout)
@@ -121,6 +126,10 @@ def trainbench_bench(tb, out, model, hw, batch, precision, images, epochs, case_
     if r.returncode != 0:
         return {"error": f"exit {r.returncode}: {r.stderr.strip()[-600:]}"}
     res = json.load(open(os.path.join(run_dir, "result.json")))
+    if res["model"]["input"][1:] != [hw, hw] or res["dataset"]["classes"] != SYNTHETIC_CLASSES:
+        # Comparing a 32x32 run with a 224x224 one would be meaningless.
+        return {"error": f"trainbench trained on {res['model']['input']} with {res['dataset']['classes']} classes, "
+                         f"not [3, {hw}, {hw}] with {SYNTHETIC_CLASSES}"}
     s = res["summary"]
     ep = res["epochs"][-1]
     return {"images_per_s": s["images_per_s"], "train_images_per_s": ep["images"] / ep["train_s"],

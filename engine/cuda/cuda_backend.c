@@ -15,6 +15,7 @@
 #include "core/error.h" // uses: tb_fail, tb_fail_prefix, tb_calloc
 #include "engine/cuda/cuda_internal.h" // uses: tb_cuda_check, tb_cudnn_check, tb_cublas_check, tb_cuda_set_nchw, ...
 #include "engine/cuda/cuda_kernels.h" // uses: TBK_REDUCE_BLOCKS
+#include "engine/cuda/cuda_policy.h" // uses: tb_cuda_pick_device
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,6 +222,11 @@ int tb_cuda_device(const tb_backend *b)
     return b && b->kind == TB_DEVICE_CUDA ? ((const tb_cuda *)b->impl)->device : -1;
 }
 
+const char *tb_cuda_pci_bus_id(const tb_backend *b)
+{
+    return b && b->kind == TB_DEVICE_CUDA ? ((const tb_cuda *)b->impl)->pci_bus_id : "";
+}
+
 size_t tb_cuda_peak_bytes(const tb_backend *b)
 {
     return b && b->kind == TB_DEVICE_CUDA ? ((const tb_cuda *)b->impl)->peak : 0;
@@ -283,21 +289,29 @@ static int parse_precision(const char *p, tb_cuda_precision *out)
     return tb_fail("cuda backend: unknown precision '%s'; use fp32, tf32, bf16 or fp16", p ? p : "(null)");
 }
 
-static int cuda_init(tb_cuda *c, int device, const char *precision)
+static int cuda_init(tb_cuda *c, int local_rank, const char *precision)
 {
     if (parse_precision(precision, &c->prec))
         return -1;
     int count = tb_cuda_device_count();
     if (count < 1)
         return -1;
-    if (device < 0 || device >= count)
-        return tb_fail("cuda backend: device %d requested but %d GPU%s visible (0..%d)", device, count,
-                       count == 1 ? " is" : "s are", count - 1);
+    /* One GPU per rank: ranks that see all of a node's GPUs take one each,
+     * ranks bound to their own (Slurm --gpus-per-task) take the one they see. */
+    const int device = tb_cuda_pick_device(local_rank, count);
+    if (device < 0)
+        return tb_fail("cuda backend: local rank %d is negative; the launcher's rank variables are wrong", local_rank);
     c->device = device;
     struct cudaDeviceProp prop;
     if (tb_cuda_check(cudaSetDevice(device), "cudaSetDevice") ||
         tb_cuda_check(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties"))
+        return tb_fail_prefix("GPU %d of %d visible (local rank %d)", device, count, local_rank);
+    if (tb_cuda_check(cudaDeviceGetPCIBusId(c->pci_bus_id, (int)sizeof c->pci_bus_id, device),
+                      "cudaDeviceGetPCIBusId"))
         return -1;
+    /* Which physical GPU each rank took, for mix-ups between ranks. */
+    fprintf(stderr, "trainbench: local rank %d: GPU %d of %d visible (%s, PCI %s)\n", local_rank, device, count,
+            prop.name, c->pci_bus_id);
     c->major = prop.major;
     c->minor = prop.minor;
     c->total_mem = prop.totalGlobalMem;
@@ -329,8 +343,9 @@ static int cuda_init(tb_cuda *c, int device, const char *precision)
     size_t v = cudnnGetVersion();
     int rt = 0;
     (void)cudaRuntimeGetVersion(&rt);
-    snprintf(c->name, sizeof c->name, "cuda (%.200s, sm_%d%d, CUDA %d.%d, cuDNN %zu.%zu.%zu, %.8s)", prop.name, prop.major,
-             prop.minor, rt / 1000, (rt % 1000) / 10, v / 10000, (v % 10000) / 100, v % 100, precision);
+    snprintf(c->name, sizeof c->name, "cuda (%.200s, GPU %d at %.31s, sm_%d%d, CUDA %d.%d, cuDNN %zu.%zu.%zu, %.8s)",
+             prop.name, device, c->pci_bus_id, prop.major, prop.minor, rt / 1000, (rt % 1000) / 10, v / 10000,
+             (v % 10000) / 100, v % 100, precision);
     return 0;
 }
 
@@ -363,7 +378,7 @@ static void set_ops(tb_backend *b)
     b->destroy = cuda_destroy;
 }
 
-tb_backend *tb_cuda_backend_create(int device, const char *precision)
+tb_backend *tb_cuda_backend_create(int local_rank, const char *precision)
 {
     tb_backend *b = tb_calloc(1, sizeof *b, "the cuda backend");
     tb_cuda *c = b ? tb_calloc(1, sizeof *c, "the cuda backend") : NULL;
@@ -374,11 +389,17 @@ tb_backend *tb_cuda_backend_create(int device, const char *precision)
     b->impl = c;
     b->kind = TB_DEVICE_CUDA;
     set_ops(b);
-    if (cuda_init(c, device, precision)) {
+    if (cuda_init(c, local_rank, precision)) {
         tb_fail_prefix("cuda backend");
         cuda_destroy(b);
         return NULL;
     }
     b->name = c->name;
+    const char *sync = getenv("TB_CUDA_SYNC");
+    if (sync && strcmp(sync, "0") != 0 && *sync) {
+        tb_cuda_debug_wrap(b);
+        fprintf(stderr, "trainbench: TB_CUDA_SYNC=%s: synchronising and checking after every GPU operation (slow)\n",
+                sync);
+    }
     return b;
 }

@@ -13,9 +13,14 @@
  * runtime).  Creates no context beyond what cudaGetDeviceCount does. */
 int tb_cuda_device_count(void);
 
-/* Creates the backend on `device` with `precision` "fp32" (TF32 off), "tf32",
- * "bf16" or "fp16"; NULL after tb_fail. */
-tb_backend *tb_cuda_backend_create(int device, const char *precision);
+/* Creates the backend for a rank with this node-local rank, on GPU
+ * local_rank % (GPUs visible), so one GPU per rank works whether a rank sees
+ * the node's GPUs or only its own (Slurm --gpus-per-task); says on stderr
+ * which GPU it took (index, name, PCI bus id).  `precision`: "fp32" (TF32
+ * off), "tf32", "bf16" or "fp16".  NULL after tb_fail.  With TB_CUDA_SYNC=1
+ * in the environment every operation synchronises and checks for errors,
+ * naming the operation and its shapes (slow; for debugging a failing step). */
+tb_backend *tb_cuda_backend_create(int local_rank, const char *precision);
 
 /* Bytes of device memory the backend held through its own allocations at
  * most (parameters, activations, workspaces, conversion buffers; not the
@@ -29,5 +34,9 @@ int tb_cuda_device_memory(const tb_backend *b, size_t *total, size_t *used);
  * that orders itself against the backend's (the NCCL gradient reducer). */
 void *tb_cuda_stream(tb_backend *b);
 int tb_cuda_device(const tb_backend *b);
+/* The PCI bus id of the backend's GPU ("0000:1b:00.0"), which tells apart
+ * the GPUs of ranks that each see theirs as device 0; "" for other backends.
+ * The backend's name (result.json "backend") carries it too. */
+const char *tb_cuda_pci_bus_id(const tb_backend *b);
 
 #endif

@@ -1,13 +1,22 @@
 /* Convolutions on cuDNN: forward, backward data, backward weights.
  *
- * Algorithm choice: the first call for a (direction, shape, precision) runs
- * cuDNN's measured search (cudnnFind*AlgorithmEx, which times every
- * algorithm on the real buffers, as PyTorch's cudnn.benchmark does) with a
- * temporary workspace of up to half the free device memory (at most
- * 4 GiB), keeps the fastest algorithm that succeeded (with TF32 off, the
- * fastest using FMA math only), and caches it with its descriptors for the
- * life of the backend.  The chosen algorithms share one workspace, grown to
- * the largest one needs, so steady-state steps allocate nothing.
+ * Algorithm choice, cached per (direction, precision, input shape with its
+ * batch, filter geometry) with the descriptors for the life of the backend
+ * (key and policy in cuda_policy.h).  For the training batch (the first
+ * batch size the backend sees) the first call runs cuDNN's measured search
+ * (cudnnFind*AlgorithmEx, which times every algorithm on the real buffers,
+ * as PyTorch's cudnn.benchmark does) with a temporary workspace of up to
+ * half the free device memory (at most 4 GiB) and keeps the fastest
+ * algorithm that succeeded (with TF32 off, the fastest using FMA math
+ * only).  Any other batch size (the last partial batch, evaluation batches
+ * of another size) takes cuDNN's heuristics (cudnnGet*Algorithm_v7, no
+ * timing), preferring an algorithm that fits the workspace already held.
+ * The searches therefore all happen in the first training step, i.e. in
+ * epoch 0, which the trainer already reports as warm-up and leaves out of
+ * its averages; model creation runs no convolution, so there is nothing
+ * earlier to hang them on without a backend "prepare" call.  The chosen
+ * algorithms share one workspace, grown to the largest one needs, so
+ * steady-state steps allocate nothing.
  *
  * Layout and precision: fp32 and tf32 run on the interface's NCHW fp32
  * tensors directly.  bf16 converts x, w and dy to 16-bit NHWC (weights
@@ -23,7 +32,9 @@
 #include "core/error.h" // uses: tb_fail, tb_calloc, tb_fail_prefix
 #include "engine/cuda/cuda_internal.h" // uses: tb_cuda, TB_PREC_BF16, TB_PREC_FP16, tb_cuda_conv, ...
 #include "engine/cuda/cuda_kernels.h" // uses: tbk_nchw_f32_to_nhwc_16, tbk_nhwc_16_to_nchw_f32
+#include "engine/cuda/cuda_policy.h" // uses: tb_cuda_algo_row, tb_cuda_pick_algo, TB_CUDA_CONV_KEY, ...
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,19 +114,28 @@ static void *search_workspace(size_t *bytes)
     return NULL;
 }
 
-typedef struct {
-    int status, algo;
-    float time;
-    size_t memory;
-    cudnnMathType_t math;
-} perf_row;
+/* Keeps row `i` of a ranked answer for e: its algorithm, math and
+ * workspace (grown to fit when the shared one is smaller). */
+static int keep(tb_cuda *c, tb_cuda_conv *e, const tb_cuda_algo_row *row)
+{
+    e->algo = row->algo;
+    e->ws_bytes = row->memory;
+    e->search_ms = row->time;
+    if (tb_cudnn_check(cudnnSetConvolutionMathType(e->conv, (cudnnMathType_t)row->math),
+                       "cudnnSetConvolutionMathType"))
+        return -1;
+    return tb_cuda_grow(c, &c->ws, &c->ws_bytes, e->ws_bytes, "the convolution workspace");
+}
+
+#define ROW(p) ((tb_cuda_algo_row){(p).status == CUDNN_STATUS_SUCCESS, (int)(p).algo, (p).mathType == CUDNN_FMA_MATH, \
+                                   (int)(p).mathType, (p).time, (p).memory})
 
 /* Runs the measured search for one direction on the real buffers and
  * fills e->algo and e->ws_bytes. */
 static int search(tb_cuda *c, tb_cuda_conv *e, int dir, const void *x, const void *w, const void *y)
 {
     enum { MAX_ALGOS = 16 };
-    perf_row rows[MAX_ALGOS];
+    tb_cuda_algo_row rows[MAX_ALGOS];
     int returned = 0;
     size_t ws_bytes = 0;
     void *ws = search_workspace(&ws_bytes);
@@ -127,21 +147,21 @@ static int search(tb_cuda *c, tb_cuda_conv *e, int dir, const void *x, const voi
         st = cudnnFindConvolutionForwardAlgorithmEx(c->cudnn, e->x, x, e->w, w, e->conv, e->y, (void *)y, MAX_ALGOS,
                                                     &returned, p, ws, ws_bytes);
         for (int i = 0; i < returned; i++)
-            rows[i] = (perf_row){(int)p[i].status, (int)p[i].algo, p[i].time, p[i].memory, p[i].mathType};
+            rows[i] = ROW(p[i]);
     } else if (dir == DIR_BWD_DATA) {
         cudnnConvolutionBwdDataAlgoPerf_t p[MAX_ALGOS];
         call = "cudnnFindConvolutionBackwardDataAlgorithmEx";
         st = cudnnFindConvolutionBackwardDataAlgorithmEx(c->cudnn, e->w, w, e->y, y, e->conv, e->x, (void *)x,
                                                          MAX_ALGOS, &returned, p, ws, ws_bytes);
         for (int i = 0; i < returned; i++)
-            rows[i] = (perf_row){(int)p[i].status, (int)p[i].algo, p[i].time, p[i].memory, p[i].mathType};
+            rows[i] = ROW(p[i]);
     } else {
         cudnnConvolutionBwdFilterAlgoPerf_t p[MAX_ALGOS];
         call = "cudnnFindConvolutionBackwardFilterAlgorithmEx";
         st = cudnnFindConvolutionBackwardFilterAlgorithmEx(c->cudnn, e->x, x, e->y, y, e->conv, e->w, (void *)w,
                                                            MAX_ALGOS, &returned, p, ws, ws_bytes);
         for (int i = 0; i < returned; i++)
-            rows[i] = (perf_row){(int)p[i].status, (int)p[i].algo, p[i].time, p[i].memory, p[i].mathType};
+            rows[i] = ROW(p[i]);
     }
     /* The search ran on the stream; wait before freeing its workspace. */
     cudaError_t sync = cudaStreamSynchronize(c->stream);
@@ -149,31 +169,82 @@ static int search(tb_cuda *c, tb_cuda_conv *e, int dir, const void *x, const voi
         (void)cudaFree(ws);
     if (tb_cudnn_check(st, call) || tb_cuda_check(sync, "cudaStreamSynchronize after the algorithm search"))
         return -1;
-    /* Rows come sorted by time; take the first that ran (and, with TF32 off,
-     * that used FMA math only). */
-    for (int i = 0; i < returned; i++) {
-        if (rows[i].status != CUDNN_STATUS_SUCCESS)
-            continue;
-        if (c->prec == TB_PREC_FP32 && rows[i].math != CUDNN_FMA_MATH)
-            continue;
-        e->algo = rows[i].algo;
-        e->ws_bytes = rows[i].memory;
-        e->search_ms = rows[i].time;
-        if (tb_cudnn_check(cudnnSetConvolutionMathType(e->conv, rows[i].math), "cudnnSetConvolutionMathType"))
-            return -1;
-        return tb_cuda_grow(c, &c->ws, &c->ws_bytes, e->ws_bytes, "the convolution workspace");
-    }
+    /* Rows come sorted by time: the first that ran (with TF32 off, using FMA
+     * math only). */
+    int i = tb_cuda_pick_algo(rows, returned, c->prec == TB_PREC_FP32, SIZE_MAX);
+    if (i >= 0)
+        return keep(c, e, &rows[i]);
     return tb_fail("cuDNN found no algorithm that runs (%d tried, %zu MiB of workspace available)%s", returned,
                    ws_bytes >> 20,
                    c->prec == TB_PREC_FP32 ? " with TF32 off; try --precision tf32 or bf16"
                                            : "; try --precision fp32 or a smaller --batch-size");
 }
 
+/* For a batch size other than the training batch: cuDNN's heuristics (no
+ * timing, no search workspace), preferring an algorithm whose workspace the
+ * shared one already holds.  The heuristics' memory figures are estimates,
+ * so the workspace of the chosen algorithm is asked for exactly. */
+static int heuristic(tb_cuda *c, tb_cuda_conv *e, int dir)
+{
+    enum { MAX_ALGOS = 16 };
+    tb_cuda_algo_row rows[MAX_ALGOS];
+    int returned = 0;
+    cudnnStatus_t st;
+    const char *call;
+    if (dir == DIR_FWD) {
+        cudnnConvolutionFwdAlgoPerf_t p[MAX_ALGOS];
+        call = "cudnnGetConvolutionForwardAlgorithm_v7";
+        st = cudnnGetConvolutionForwardAlgorithm_v7(c->cudnn, e->x, e->w, e->conv, e->y, MAX_ALGOS, &returned, p);
+        for (int i = 0; i < returned; i++)
+            rows[i] = ROW(p[i]);
+    } else if (dir == DIR_BWD_DATA) {
+        cudnnConvolutionBwdDataAlgoPerf_t p[MAX_ALGOS];
+        call = "cudnnGetConvolutionBackwardDataAlgorithm_v7";
+        st = cudnnGetConvolutionBackwardDataAlgorithm_v7(c->cudnn, e->w, e->y, e->conv, e->x, MAX_ALGOS, &returned, p);
+        for (int i = 0; i < returned; i++)
+            rows[i] = ROW(p[i]);
+    } else {
+        cudnnConvolutionBwdFilterAlgoPerf_t p[MAX_ALGOS];
+        call = "cudnnGetConvolutionBackwardFilterAlgorithm_v7";
+        st = cudnnGetConvolutionBackwardFilterAlgorithm_v7(c->cudnn, e->x, e->y, e->conv, e->w, MAX_ALGOS, &returned,
+                                                           p);
+        for (int i = 0; i < returned; i++)
+            rows[i] = ROW(p[i]);
+    }
+    if (tb_cudnn_check(st, call))
+        return -1;
+    int i = tb_cuda_pick_algo(rows, returned, c->prec == TB_PREC_FP32, c->ws_bytes);
+    if (i < 0)
+        return tb_fail("cuDNN's heuristics offered no usable algorithm (%d rows)%s", returned,
+                       c->prec == TB_PREC_FP32 ? " with TF32 off; try --precision tf32 or bf16"
+                                               : "; try --precision fp32");
+    rows[i].time = 0;
+    if (tb_cudnn_check(cudnnSetConvolutionMathType(e->conv, (cudnnMathType_t)rows[i].math),
+                       "cudnnSetConvolutionMathType"))
+        return -1;
+    size_t need = 0;
+    if (dir == DIR_FWD)
+        st = cudnnGetConvolutionForwardWorkspaceSize(c->cudnn, e->x, e->w, e->conv, e->y,
+                                                     (cudnnConvolutionFwdAlgo_t)rows[i].algo, &need);
+    else if (dir == DIR_BWD_DATA)
+        st = cudnnGetConvolutionBackwardDataWorkspaceSize(c->cudnn, e->w, e->y, e->conv, e->x,
+                                                          (cudnnConvolutionBwdDataAlgo_t)rows[i].algo, &need);
+    else
+        st = cudnnGetConvolutionBackwardFilterWorkspaceSize(c->cudnn, e->x, e->y, e->conv, e->w,
+                                                            (cudnnConvolutionBwdFilterAlgo_t)rows[i].algo, &need);
+    if (tb_cudnn_check(st, "cudnnGetConvolution*WorkspaceSize"))
+        return -1;
+    rows[i].memory = need;
+    e->heuristic = 1;
+    return keep(c, e, &rows[i]);
+}
+
 static tb_cuda_conv *lookup(tb_cuda *c, int dir, const tb_conv_desc *d, tb_shape xs)
 {
-    int key[TB_CUDA_CONV_KEY] = {dir, (int)c->prec, xs.n, xs.c, xs.h, xs.w, d->out_c, d->kernel, d->stride, d->pad};
+    int key[TB_CUDA_CONV_KEY];
+    tb_cuda_conv_key(key, dir, (int)c->prec, xs, d);
     for (tb_cuda_conv *e = c->convs; e; e = e->next)
-        if (memcmp(e->key, key, sizeof key) == 0)
+        if (tb_cuda_conv_key_equal(e->key, key))
             return e;
     tb_cuda_conv *e = tb_calloc(1, sizeof *e, "a convolution cache entry");
     if (!e)
@@ -247,7 +318,8 @@ static int conv_run(tb_backend *b, int dir, const tb_conv_desc *d, tb_shape xs, 
         Y = c->lp[2];
     }
     if (!rc && e->algo < 0)
-        rc = search(c, e, dir, X, W, Y);
+        rc = tb_cuda_conv_how(&c->search_batch, xs.n) == TB_CUDA_ALGO_SEARCH ? search(c, e, dir, X, W, Y)
+                                                                             : heuristic(c, e, dir);
     const float one = 1.0f, zero = 0.0f;
     if (!rc) {
         if (dir == DIR_FWD)

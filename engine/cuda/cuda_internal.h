@@ -18,12 +18,15 @@
  * CPU ranks all-reduce over MPI (engine/dist.c); cuda_timeline.c, because on
  * the CPU the device is the host and prof_device is NULL; cuda_backend.h,
  * because only CUDA builds may declare tb_cuda_backend_create (the CPU's is
- * in backend.h). */
+ * in backend.h); cuda_debug.c, the TB_CUDA_SYNC=1 checking wrappers;
+ * cuda_policy.h, the host-side choices (device of a rank, the convolution
+ * cache key, search or heuristics) as pure functions tested without a GPU. */
 #ifndef TB_CUDA_INTERNAL_H
 #define TB_CUDA_INTERNAL_H
 
 #include "engine/backend.h" // uses: tb_backend, tb_shape, tb_tensor, tb_conv_desc, tb_bn_desc, tb_workspace, ...
 #include "engine/backend_check.h" // for every op file: the shape checks both backends share
+#include "engine/cuda/cuda_policy.h" // uses: TB_CUDA_CONV_KEY
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
@@ -31,10 +34,9 @@
 
 typedef enum { TB_PREC_FP32, TB_PREC_TF32, TB_PREC_BF16, TB_PREC_FP16 } tb_cuda_precision;
 
-enum { TB_CUDA_CONV_KEY = 10 };
-
 /* One convolution shape in one direction: its descriptors and the
- * algorithm the search chose, kept for the life of the backend. */
+ * algorithm the search (or, for an odd batch size, the heuristics) chose,
+ * kept for the life of the backend. */
 typedef struct tb_cuda_conv {
     int key[TB_CUDA_CONV_KEY];
     struct tb_cuda_conv *next;
@@ -43,7 +45,8 @@ typedef struct tb_cuda_conv {
     cudnnConvolutionDescriptor_t conv;
     int algo;         /* cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t */
     size_t ws_bytes;  /* workspace the chosen algorithm needs */
-    float search_ms;  /* its time in the search */
+    float search_ms;  /* its time in the search (0 from the heuristics) */
+    int heuristic;    /* chosen by cudnnGet*Algorithm_v7, not measured */
 } tb_cuda_conv;
 
 /* A device allocation, for the release-time size and the peak. */
@@ -53,7 +56,8 @@ typedef struct {
 } tb_cuda_block;
 
 typedef struct {
-    int device;
+    int device;              /* index among the visible GPUs: local rank % visible */
+    char pci_bus_id[32];     /* its PCI address, to tell ranks' GPUs apart */
     tb_cuda_precision prec;
     int major, minor;
     cudaStream_t stream;
@@ -69,6 +73,7 @@ typedef struct {
      * share, and three 16-bit staging buffers (x/dx, w/dw, y/dy) for the
      * reduced-precision path */
     tb_cuda_conv *convs;
+    int search_batch; /* the batch size that gets the measured search (cuda_policy.h) */
     void *ws;
     size_t ws_bytes;
     void *lp[3];
@@ -97,6 +102,11 @@ typedef struct {
     cudaEvent_t *marks;
     int nmarks;
 
+    /* TB_CUDA_SYNC=1: the operations as set_ops made them, called by the
+     * checking wrappers of cuda_debug.c that the table then holds */
+    tb_backend inner;
+    int sync_each_op;
+
     char name[400];
 } tb_cuda;
 
@@ -123,6 +133,11 @@ int tb_cuda_fetch_result(tb_cuda *c, const char *op);
 struct tb_prof_device;
 int tb_cuda_prof_device(tb_backend *b, struct tb_prof_device *out);
 void tb_cuda_prof_free(tb_cuda *c);
+
+/* TB_CUDA_SYNC=1 (cuda_debug.c): after every operation, synchronise the
+ * stream and check for errors, naming the operation and its shapes.  Wraps
+ * b's table, keeping the real operations in c->inner. */
+void tb_cuda_debug_wrap(tb_backend *b);
 
 /* Describes an fp32 NCHW tensor. */
 int tb_cuda_set_nchw(cudnnTensorDescriptor_t d, tb_shape s, const char *op);
