@@ -77,3 +77,23 @@ char *tb_text_escape(const char *s)
     }
     return buf;
 }
+
+int tb_utf8_valid(const char *s)
+{
+    static const unsigned min[] = {0, 0x80, 0x800, 0x10000};
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int n = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2 : (*p & 0xF8) == 0xF0 ? 3 : -1;
+        if (n < 0)
+            return 0;
+        unsigned cp = n ? *p & (0x3Fu >> n) : *p;
+        for (int i = 1; i <= n; i++) {
+            if ((p[i] & 0xC0) != 0x80) /* also stops at the terminating NUL */
+                return 0;
+            cp = cp << 6 | (p[i] & 0x3Fu);
+        }
+        if (cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        p += n + 1;
+    }
+    return 1;
+}

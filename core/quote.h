@@ -25,4 +25,10 @@ int tb_text_put(FILE *f, const char *s);
  * "" out. */
 char *tb_text_escape(const char *s);
 
+/* 1 when s is valid UTF-8: no stray or missing continuation bytes, overlong
+ * forms, surrogates or code points above U+10FFFF.  Strings that trainbench
+ * stores (options, preset text, paths in config.json) must be: they are
+ * refused, not escaped, so a stored path stays exact. */
+int tb_utf8_valid(const char *s);
+
 #endif

@@ -4,6 +4,7 @@
 #include "lab/preset.h"
 
 #include "core/error.h" // uses: tb_fail, tb_fail_prefix, tb_last_error
+#include "core/quote.h" // uses: tb_utf8_valid
 #include "lab/table.h" // uses: tb_table_column_find, tb_column_def, tb_table_columns
 
 #include <ini.h>
@@ -25,31 +26,6 @@ static const char *const time_metrics[] = {"train_s", "epoch_s", "wall_s", "load
 #define TB_PRESETS_DIR "/usr/local/share/trainbench/presets"
 #endif
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
-/* 1 when s is valid UTF-8 (as spec/options.c checks string options): no
- * stray or missing continuation bytes, overlong forms, surrogates or code
- * points above U+10FFFF.  Presets are refused, not escaped: their text is
- * stored in plan.json, and the preset name names sweep directories. */
-static int utf8_valid(const char *s)
-{
-    static const unsigned min[] = {0, 0x80, 0x800, 0x10000};
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        int n = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2 : (*p & 0xF8) == 0xF0 ? 3 : -1;
-        if (n < 0)
-            return 0;
-        unsigned cp = n ? *p & (0x3Fu >> n) : *p;
-        for (int i = 1; i <= n; i++) {
-            if ((p[i] & 0xC0) != 0x80) /* also stops at the terminating NUL */
-                return 0;
-            cp = cp << 6 | (p[i] & 0x3Fu);
-        }
-        if (cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-        p += n + 1;
-    }
-    return 1;
-}
-
 
 static void join_list(const char *const *items, int n, char *out, size_t size)
 {
@@ -380,7 +356,7 @@ static int handler(void *user, const char *section, const char *name, const char
     /* inih calls again with the same key for an indented continuation line. */
     int continued = x->continuation && !strcmp(pair, x->last_key);
     /* Everything here ends up in plan.json, which json-c writes byte for byte. */
-    if (!utf8_valid(name) || !utf8_valid(value)) {
+    if (!tb_utf8_valid(name) || !tb_utf8_valid(value)) {
         tb_fail("not valid UTF-8 text; save the preset as UTF-8");
         return record_error(x, section, key);
     }
@@ -568,7 +544,7 @@ int tb_preset_load(const char *path, tb_preset *p)
     base = base ? base + 1 : path;
     size_t stem = strlen(base) - (strlen(base) > 4 && !strcmp(base + strlen(base) - 4, ".ini") ? 4 : 0);
     /* Never cut: the name names sweep directories, and two cut names could meet. */
-    if (!utf8_valid(path))
+    if (!tb_utf8_valid(path))
         return tb_fail("preset %s: the path is not valid UTF-8 text; it is stored in plan.json and names the sweep "
                        "directory, so rename it to a UTF-8 name",
                        path);

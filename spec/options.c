@@ -1,6 +1,7 @@
 #include "spec/options.h"
 
 #include "core/error.h" // uses: tb_fail, tb_fail_prefix
+#include "core/quote.h" // uses: tb_utf8_valid
 #include "spec/model_spec.h" // uses: tb_model_spec, tb_model_spec_parse
 
 #include <errno.h>
@@ -261,27 +262,6 @@ const char *tb_option_suggest(const char *name)
     return best;
 }
 
-/* 1 when s is valid UTF-8: no stray or missing continuation bytes, overlong
- * forms, surrogates or code points above U+10FFFF. */
-static int utf8_valid(const char *s)
-{
-    static const unsigned min[] = {0, 0x80, 0x800, 0x10000};
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        int n = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2 : (*p & 0xF8) == 0xF0 ? 3 : -1;
-        if (n < 0)
-            return 0;
-        unsigned cp = n ? *p & (0x3Fu >> n) : *p;
-        for (int i = 1; i <= n; i++) {
-            if ((p[i] & 0xC0) != 0x80) /* also stops at the terminating NUL */
-                return 0;
-            cp = cp << 6 | (p[i] & 0x3Fu);
-        }
-        if (cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-        p += n + 1;
-    }
-    return 1;
-}
 
 static int parse_bool(const char *v, int *out)
 {
@@ -378,7 +358,7 @@ int tb_option_set(tb_train_config *c, const tb_option *o, const char *value)
          * result.json as they are (json-c writes bytes unchanged, so invalid
          * UTF-8 makes invalid JSON), and an escaped path would no longer name
          * the directory that --resume reads back. */
-        if (!utf8_valid(value))
+        if (!tb_utf8_valid(value))
             return tb_fail("--%s: the value is not valid UTF-8 text; trainbench stores it in JSON files, so rename "
                            "the file or folder to a UTF-8 name",
                            o->name);

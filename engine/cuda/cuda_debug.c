@@ -9,8 +9,8 @@
  * cuda_backend.c fills the table as usual, then tb_cuda_debug_wrap copies
  * it to c->inner and points each entry at a wrapper here that calls the
  * real operation and then check(). */
-#include "core/error.h" // uses: tb_fail_prefix
-#include "engine/cuda/cuda_internal.h" // uses: tb_cuda, tb_cuda_of, tb_cuda_check, TB_SHAPE_FMT, TB_SHAPE_ARG
+#include "core/error.h" // uses: TB_PRINTF, tb_fail_prefix
+#include "engine/cuda/cuda_internal.h" // uses: tb_cuda, tb_cuda_of, tb_cuda_check, tb_cuda_debug_wrap
 
 #include <stdarg.h>
 #include <stdio.h>
