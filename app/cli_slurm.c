@@ -6,7 +6,7 @@
 #include "core/error.h" // uses: tb_fail, tb_last_error
 #include "core/fsutil.h" // uses: tb_mkdir_p
 #include "lab/preset.h" // uses: tb_preset, tb_preset_resolve, tb_preset_load, tb_preset_set, tb_plan, ...
-#include "slurm/sbatch.h" // uses: tb_sbatch_job, TB_SBATCH_MAX_SETS, tb_sbatch_check_token, TB_SBATCH_MAX, ...
+#include "slurm/sbatch.h" // uses: tb_sbatch_job, TB_SBATCH_MAX_SETS, tb_sbatch_check_job, TB_SBATCH_MAX, ...
 
 #include <errno.h>
 #include <limits.h>
@@ -78,12 +78,7 @@ static int parse(int argc, char **argv, tb_sbatch_job *a)
     if (a->overlay && !a->container)
         return tb_fail("--overlay needs --container");
     /* Refused here (exit 2) before the preset is read; tb_sbatch_build checks them again. */
-    if ((a->partition && tb_sbatch_check_token("--partition", a->partition)) ||
-        (a->time && tb_sbatch_check_token("--time", a->time)) ||
-        (a->account && tb_sbatch_check_token("--account", a->account)) ||
-        tb_sbatch_check_token("--runs-dir", a->runs_dir) ||
-        (a->container && tb_sbatch_check_token("--container", a->container)) ||
-        (a->overlay && tb_sbatch_check_token("--overlay", a->overlay)))
+    if (tb_sbatch_check_job(a))
         return -1;
     ssize_t n = readlink("/proc/self/exe", a->trainbench, sizeof a->trainbench - 1);
     if (n < 0 || n >= (ssize_t)sizeof a->trainbench - 1)

@@ -122,16 +122,23 @@ static int fill(const char *tmpl, const char *const *keys, const char *const *va
     return 0;
 }
 
-int tb_sbatch_build(const tb_sbatch_job *a, const tb_preset *p, char *script, size_t size)
+int tb_sbatch_check_job(const tb_sbatch_job *a)
 {
-    /* #SBATCH lines cannot quote: every value in them is a checked token, and
-     * the preset's name appears only as its safe form (tb_sbatch_safe_name). */
     if ((a->partition && tb_sbatch_check_token("--partition", a->partition)) ||
         (a->time && tb_sbatch_check_token("--time", a->time)) ||
         (a->account && tb_sbatch_check_token("--account", a->account)) ||
         tb_sbatch_check_token("--runs-dir", a->runs_dir) ||
         (a->container && tb_sbatch_check_token("--container", a->container)) ||
         (a->overlay && tb_sbatch_check_token("--overlay", a->overlay)))
+        return -1;
+    return 0;
+}
+
+int tb_sbatch_build(const tb_sbatch_job *a, const tb_preset *p, char *script, size_t size)
+{
+    /* #SBATCH lines cannot quote: every value in them is a checked token, and
+     * the preset's name appears only as its safe form (tb_sbatch_safe_name). */
+    if (tb_sbatch_check_job(a))
         return -1;
     char name[sizeof p->name], job[sizeof p->name + 8], nodes[16], tasks[16], cpus[16], output[1200] = "",
         optional[1024] = "", wrapper[1400] = "", w[1200] = "", *command = calloc(1, TB_SBATCH_MAX);

@@ -30,6 +30,9 @@ int tb_sbatch_check_token(const char *flag, const char *v);
  * (and "preset" in front of an empty, hidden or option-like name): the form
  * of a preset's name in the job name, the --output path and file names. */
 void tb_sbatch_safe_name(const char *name, char *out, size_t size);
+/* Every #SBATCH value of the job (partition, time, account, runs dir,
+ * container, overlay) is a plain token. */
+int tb_sbatch_check_job(const tb_sbatch_job *a);
 /* The filled-in script for preset `p` (at most `size` bytes); -1 after
  * tb_fail when a value is refused or the script would not fit. */
 int tb_sbatch_build(const tb_sbatch_job *a, const tb_preset *p, char *script, size_t size);
