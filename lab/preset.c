@@ -64,8 +64,7 @@ static int find_option(const char *key, const tb_option **out)
                        s ? "; did you mean '" : "", us, s ? "'?" : "");
     }
     if (o->per_invocation)
-        return tb_fail("not allowed in a preset: it belongs to one invocation (trainbench run sets the run "
-                       "directories; use trainbench run --runs-dir or --resume)");
+        return tb_fail("not allowed in a preset: it belongs to one invocation (%s)", o->per_invocation);
     *out = o;
     return 0;
 }

@@ -6,7 +6,7 @@
 #include "lab/table_internal.h" // uses: tb_table_default_header, tb_table_option_kind, tb_table_cell_value, ...
 
 #include "core/error.h" // uses: tb_fail, tb_fail_prefix
-#include "rundir/rundir.h" // uses: TB_STATUS_COMPLETED, tb_json_read_file, TB_STATUS_PENDING
+#include "rundir/rundir.h" // uses: TB_STATUS_COMPLETED, tb_json_read_file, TB_STATUS_PENDING, tb_rundir_id_ok
 
 #include <limits.h>
 #include <math.h>
@@ -241,7 +241,7 @@ int tb_table_from_sweep(const char *dir, tb_table *t)
                                      : NULL;
         r->status = sc ? tb_json_str(sc, "status", NULL) : TB_STATUS_PENDING;
         r->error = sc ? tb_json_str(sc, "error", NULL) : NULL;
-        if (r->id) {
+        if (r->id && tb_rundir_id_ok(r->id)) {
             char rd[PATH_MAX];
             snprintf(rd, sizeof rd, "%s/%s", dir, r->id);
             r->result = read_if_there(rd, "result.json");

@@ -557,3 +557,15 @@ int tb_rundir_has_checkpoint(const char *run_dir)
     int n = snprintf(path, sizeof path, "%s/checkpoint.safetensors", run_dir);
     return n >= 0 && (size_t)n < sizeof path && access(path, R_OK) == 0;
 }
+
+int tb_rundir_id_ok(const char *id)
+{
+    size_t n = id ? strlen(id) : 0;
+    if (n == 0 || n > 127 || id[0] == '.')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') || (id[i] >= '0' && id[i] <= '9') ||
+              id[i] == '.' || id[i] == '-' || id[i] == '_'))
+            return 0;
+    return 1;
+}

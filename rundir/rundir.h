@@ -49,6 +49,12 @@ const char *tb_rundir_path(const tb_rundir *r);
 /* Default path: runs/<YYYYmmdd-HHMMSS>-<suffix> under `base` (usually "runs"). */
 int tb_rundir_default_path(const char *base, const char *suffix, char *out, size_t out_size);
 
+/* 1 when `id` (a configuration id from plan.json or summary.json) may be
+ * joined to a sweep directory as a folder name: 1 to 127 letters, digits,
+ * '.', '-' or '_', not starting with '.'.  Readers skip any other id, so a
+ * crafted plan cannot make them read outside the sweep. */
+int tb_rundir_id_ok(const char *id);
+
 /* True when RUN_DIR holds a readable checkpoint.safetensors (engine/checkpoint.h
  * writes it; sweeps ask before resuming a configuration). */
 int tb_rundir_has_checkpoint(const char *run_dir);

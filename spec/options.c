@@ -13,6 +13,7 @@
 
 #define F(field) offsetof(tb_train_config, field)
 #define S(field) sizeof(((tb_train_config *)0)->field)
+#define RUN_DIRS "trainbench run sets the run directories; use trainbench run --runs-dir or --resume"
 
 /* One entry per option; `help` leaves the default out (--help prints it from
  * tb_train_config_defaults). */
@@ -89,16 +90,16 @@ static const tb_option options[] = {
      .choices = "fp32|tf32|bf16|fp16", .metavar = "P", .help = "arithmetic precision; the CPU backend computes in fp32",
      .tui = 11},
     {.name = "run-dir", .type = TB_OPT_STRING, .offset = F(run_dir), .size = S(run_dir), .metavar = "DIR",
-     .help = "run directory", .default_means = "RUNS/<timestamp>-train", .per_invocation = 1,
+     .help = "run directory", .default_means = "RUNS/<timestamp>-train", .per_invocation = RUN_DIRS,
      .on_resume = TB_RESUME_FRESH},
     {.name = "runs-dir", .type = TB_OPT_STRING, .offset = F(runs_dir), .size = S(runs_dir), .metavar = "DIR",
-     .help = "where default run directories go", .per_invocation = 1, .on_resume = TB_RESUME_CHANGE},
+     .help = "where default run directories go", .per_invocation = RUN_DIRS, .on_resume = TB_RESUME_CHANGE},
     {.name = "save-weights", .type = TB_OPT_FLAG, .offset = F(save_weights),
      .help = "write the final weights and running statistics to RUN_DIR/weights.safetensors (PyTorch names)",
      .on_resume = TB_RESUME_CHANGE},
     {.name = "resume", .type = TB_OPT_STRING, .offset = F(resume), .size = S(resume), .metavar = "RUN_DIR",
      .help = "continue the stopped run in RUN_DIR from its last checkpoint", /* --help adds what may change */
-     .per_invocation = 1, .on_resume = TB_RESUME_FRESH},
+     .per_invocation = RUN_DIRS, .on_resume = TB_RESUME_FRESH},
     {.name = "no-checkpoint", .type = TB_OPT_FLAG, .offset = F(checkpoint), .negate = 1,
      .help = "write no RUN_DIR/checkpoint.safetensors", .default_means = "at every epoch end and on interrupt",
      .on_resume = TB_RESUME_CHANGE},
@@ -107,14 +108,15 @@ static const tb_option options[] = {
      .on_resume = TB_RESUME_CHANGE},
     {.name = "profile", .type = TB_OPT_STRING, .offset = F(profile), .size = S(profile), .metavar = "FILE",
      .help = "write a Chrome trace-event profile (Perfetto, chrome://tracing) and per-phase times per epoch",
-     .on_resume = TB_RESUME_CHANGE},
+     .on_resume = TB_RESUME_CHANGE,
+     .per_invocation = "a preset must not choose a file to write; profile one run with trainbench train --profile"},
     {.name = "profile-layers", .type = TB_OPT_FLAG, .offset = F(profile_layers),
      .help = "with --profile: forward and backward spans per layer", .on_resume = TB_RESUME_CHANGE},
     {.name = "repeat", .type = TB_OPT_INT, .offset = F(repeat), .min = 1, .max = 1000, .metavar = "K",
      .help = "train K times from the same start; timings become min/median/max over the repeats",
      .on_resume = TB_RESUME_CHANGE},
     {.name = "quiet", .type = TB_OPT_FLAG, .offset = F(quiet), .help = "print only the final summary",
-     .per_invocation = 1, .on_resume = TB_RESUME_FRESH},
+     .per_invocation = "it sets how one command prints, not what the experiment is", .on_resume = TB_RESUME_FRESH},
     {.name = NULL},
 };
 

@@ -77,7 +77,8 @@ typedef struct {
     const char *metavar;
     const char *help;    /* without the default: --help adds it from tb_train_config_defaults */
     const char *default_means; /* what the default stands for, where its value alone does not say: "all cores" */
-    int per_invocation;  /* belongs to one invocation, not to an experiment: presets and sweeps refuse it */
+    const char *per_invocation; /* set: belongs to one invocation, not to an experiment, for this reason:
+                                 * presets and sweeps refuse it, saying so */
     tb_resume_rule on_resume;
     int tui;             /* position on the workbench's Parameters screen (1 = first); 0: not shown */
     const char *header;  /* results-table column header: "Workers"; NULL: the key */

@@ -245,5 +245,15 @@ for size in 1 7; do
 done
 check "[ ! -e '$tmp/imgsize' ]" "a refused --image-size created the run directory"
 
+# A preset (or --set) may not choose a file for the run to write: --profile
+# belongs to one invocation (issue 16).
+printf '[preset]\ntitle = t\nlab = test\nquestion = q?\n[run]\ndataset = synthetic\nprofile = %s/victim\n[sweep]\nnum_workers = 0, 1\n' \
+  "$tmp" >"$tmp/profile.ini"
+out=$("$TB" run "$tmp/profile.ini" --runs-dir "$tmp/profruns" 2>&1); rc=$?
+check "[ $rc -eq 2 ] && grep -q 'profile: not allowed in a preset' <<<\"\$out\"" "preset setting profile: exit $rc: $out"
+out=$("$TB" run quickstart --set "profile=$tmp/victim" --runs-dir "$tmp/profruns" 2>&1); rc=$?
+check "[ $rc -eq 2 ] && grep -q 'profile: not allowed in a preset' <<<\"\$out\"" "--set profile: exit $rc: $out"
+check "[ ! -e '$tmp/victim' ] && [ ! -e '$tmp/profruns' ]" "a refused preset wrote something"
+
 echo "$((checks - fails)) of $checks checks passed"
 [ $fails -eq 0 ]

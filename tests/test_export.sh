@@ -161,5 +161,25 @@ controls "$tmp/h.out" && bad "results printed control characters: $(od -c "$tmp/
 grep -qF '\x1b[2Jx' "$tmp/h.out" && grep -qF '\x1b[31mRED' "$tmp/h.out" ||
   bad "results: escaped text not shown: $(cat "$tmp/h.out")"
 
+# A plan.json id that climbs out of the sweep folder is never joined to a path
+# (issue 16): the id "../c6/01-optimizer-sgd" names the real folder, so a
+# reader that followed it would show that configuration's figures.
+cp -r "$DATA/lab2-c6" "$tmp/c6"
+python3 - "$tmp/c6/plan.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+p["configs"][0]["id"] = "../c6/" + p["configs"][0]["id"]
+json.dump(p, open(sys.argv[1], "w"))
+PY
+"$TB" export "$DATA/lab2-c6" >"$tmp/c6-good.md" 2>&1 || bad "export of the intact lab2-c6 failed"
+if "$TB" export "$tmp/c6" >"$tmp/c6-climb.md" 2>&1; then
+  sgd_good=$(grep -m1 '| SGD \|sgd' "$tmp/c6-good.md")
+  sgd_climb=$(grep -m1 '| SGD \|sgd' "$tmp/c6-climb.md")
+  [ -n "$sgd_good" ] && [ "$sgd_good" != "$sgd_climb" ] ||
+    bad "an id climbing out of the sweep was followed: $sgd_climb"
+else
+  bad "export with a climbing id failed instead of skipping it: $(cat "$tmp/c6-climb.md")"
+fi
+
 [ $fails -eq 0 ] && echo "export: all checks passed"
 exit $((fails > 0))

@@ -334,7 +334,7 @@ int tui_live_poll(tui_live *l)
             /* A dead sweep's "running" configuration: its own run's lock tells
              * (a killed sweep's child may still be saving its checkpoint). */
             char rundir[2400];
-            if (!sweep_alive && !strcmp(r->status, TB_STATUS_RUNNING) &&
+            if (!sweep_alive && !strcmp(r->status, TB_STATUS_RUNNING) && tb_rundir_id_ok(r->id) &&
                 snprintf(rundir, sizeof rundir, "%s/%s", l->sweep_dir, r->id) < (int)sizeof rundir)
                 snprintf(r->status, sizeof r->status, "%s", tb_run_effective_status(r->status, rundir));
             struct json_object *fig = tb_json_get(c, "figures");

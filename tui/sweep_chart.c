@@ -4,7 +4,7 @@
 
 #include "core/json.h" // uses: tb_json_arr, tb_json_obj, tb_json_get, tb_json_num, tb_json_int
 #include "lab/predict.h" // uses: tb_predict_input, tb_predict_defaults, tb_predict_point, tb_predict
-#include "rundir/rundir.h" // uses: tb_json_read_file, TB_STATUS_COMPLETED
+#include "rundir/rundir.h" // uses: tb_json_read_file, tb_rundir_id_ok, TB_STATUS_COMPLETED
 #include "spec/options.h" // uses: tb_option, tb_option_find
 
 #include <math.h>
@@ -74,7 +74,7 @@ void tui_live_read_plan(tui_live *l)
 void tui_live_read_result(tui_live *l, int i)
 {
     tui_config_row *r = &l->configs[i];
-    struct json_object *res = read_json(l->sweep_dir, r->id, "result.json");
+    struct json_object *res = tb_rundir_id_ok(r->id) ? read_json(l->sweep_dir, r->id, "result.json") : NULL;
     r->load_s = r->train_s = r->test_acc = NAN;
     if (!res)
         return;
