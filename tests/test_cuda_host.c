@@ -22,9 +22,9 @@
 #include "core/rng.h" // uses: tb_rng, tb_rng_normal, tb_rng_below, tb_rng_seed
 #include "datasets/augment.h" // uses: tb_augment, tb_augment_init, TB_AUGMENT_PAD, tb_augment_image
 #include "engine/backend.h" // uses: tb_backend, tb_tensor, tb_layout, TB_LAYOUT_PLAIN, TB_LAYOUT_NATIVE, ...
-#include "engine/backend_check.h" // uses: tb_opt_as_typed
+#include "engine/backend_check.h"
 #include "engine/cuda/cuda_elements.h" // uses: tb_el_relu_fwd, tb_el_relu_bwd, tb_el_add, tb_el_bias_add_rows, ...
-#include "engine/cuda/cuda_policy.h" // uses: tb_cuda_pick_device, TB_CUDA_CONV_KEY, tb_cuda_conv_key, ...
+#include "engine/cuda/cuda_policy.h" // uses: tb_cuda_opt_scalars, tb_cuda_opt_scalars_of, tb_cuda_pick_device, ...
 #include "tests/check.h" // uses: CHECK, check_finish
 
 #include <float.h>
@@ -297,50 +297,36 @@ static void test_sum_squares(void)
     B->release(B, x);
 }
 
-/* ---- optimizers: scalars as engine/cuda/cuda_optim.c computes them ---- */
+/* ---- optimizers: the backend's own scalars (cuda_policy.h), the element
+ * functions, against the CPU backend, which works out its scalars itself ---- */
 
 static void el_opt_step(const tb_opt_hyper *h, float *p, const float *g, float *s0, float *s1, size_t n)
 {
     const float wd = h->weight_decay;
+    const tb_cuda_opt_scalars s = tb_cuda_opt_scalars_of(h);
     switch (h->kind) {
     case TB_OPT_SGD:
     case TB_OPT_SGD_NESTEROV:
-    case TB_OPT_LARS: {
-        const float lr = h->kind == TB_OPT_LARS ? h->lr * h->trust_ratio : h->lr;
-        const int nesterov = h->kind == TB_OPT_SGD_NESTEROV, first = h->step <= 1;
-        const float m = h->momentum, keep = first ? 0.0f : m;
-        const float scale = first ? 1.0f : (float)(1.0 - tb_opt_as_typed(h->dampening));
-        const float u_b = nesterov ? m : 1.0f, u_d = nesterov ? 1.0f : 0.0f;
+    case TB_OPT_LARS:
         for (size_t i = 0; i < n; i++) {
-            if (m != 0.0f)
-                tb_el_sgd(i, p, g, s0, wd, keep, scale, u_b, u_d, -lr);
+            if (h->momentum != 0.0f)
+                tb_el_sgd(i, p, g, s0, wd, s.keep, s.scale, s.u_b, s.u_d, s.neg_lr);
             else
-                tb_el_sgd_plain(i, p, g, wd, -lr);
+                tb_el_sgd_plain(i, p, g, wd, s.neg_lr);
         }
         break;
-    }
-    case TB_OPT_ADAGRAD: {
-        const float neg_clr =
-            (float)-(tb_opt_as_typed(h->lr) / (1.0 + (double)(h->step - 1) * tb_opt_as_typed(h->lr_decay)));
+    case TB_OPT_ADAGRAD:
         for (size_t i = 0; i < n; i++)
-            tb_el_adagrad(i, p, g, s0, wd, h->eps, neg_clr);
+            tb_el_adagrad(i, p, g, s0, wd, h->eps, s.neg_clr);
         break;
-    }
-    case TB_OPT_ADADELTA: {
-        const float cr = (float)(1.0 - tb_opt_as_typed(h->rho));
+    case TB_OPT_ADADELTA:
         for (size_t i = 0; i < n; i++)
-            tb_el_adadelta(i, p, g, s0, s1, wd, h->eps, h->rho, cr, -h->lr);
+            tb_el_adadelta(i, p, g, s0, s1, wd, h->eps, h->rho, s.cr, s.neg_lr);
         break;
-    }
-    default: {
-        const double b1 = tb_opt_as_typed(h->beta1), b2 = tb_opt_as_typed(h->beta2);
-        const float c1 = (float)(1.0 - b1), c2 = (float)(1.0 - b2);
-        const float neg_step = (float)-(tb_opt_as_typed(h->lr) / (1.0 - pow(b1, (double)h->step)));
-        const float bc2_sqrt = (float)sqrt(1.0 - pow(b2, (double)h->step));
+    default:
         for (size_t i = 0; i < n; i++)
-            tb_el_adam(i, p, g, s0, s1, wd, h->eps, h->beta1, h->beta2, c1, c2, neg_step, bc2_sqrt);
+            tb_el_adam(i, p, g, s0, s1, wd, h->eps, h->beta1, h->beta2, s.c1, s.c2, s.neg_step, s.bc2_sqrt);
         break;
-    }
     }
 }
 

@@ -12,8 +12,8 @@
 #include "core/error.h" // uses: tb_fail_prefix, tb_fail
 #include "engine/cuda/cuda_internal.h" // uses: tb_cuda_opt_step, tb_cuda, tb_cuda_of, tb_cuda_check, ...
 #include "engine/cuda/cuda_kernels.h" // uses: tbk_sgd, tbk_adagrad, tbk_adadelta, tbk_adam, tbk_sum_squares, ...
+#include "engine/cuda/cuda_policy.h" // uses: tb_cuda_opt_scalars, tb_cuda_opt_scalars_of
 
-#include <math.h>
 
 int tb_cuda_opt_step(tb_backend *b, const tb_opt_hyper *h, float *param, const float *grad, float *state0,
                      float *state1, size_t count)
@@ -24,40 +24,24 @@ int tb_cuda_opt_step(tb_backend *b, const tb_opt_hyper *h, float *param, const f
         return -1;
 
     const float wd = h->weight_decay;
+    const tb_cuda_opt_scalars s = tb_cuda_opt_scalars_of(h);
     cudaError_t e;
     switch (h->kind) {
     case TB_OPT_SGD:
     case TB_OPT_SGD_NESTEROV:
-    case TB_OPT_LARS: {
-        const float lr = h->kind == TB_OPT_LARS ? h->lr * h->trust_ratio : h->lr;
-        const int nesterov = h->kind == TB_OPT_SGD_NESTEROV, first = h->step <= 1;
-        const float m = h->momentum;
-        const float keep = first ? 0.0f : m;
-        const float scale = first ? 1.0f : (float)(1.0 - tb_opt_as_typed(h->dampening));
-        const float u_b = nesterov ? m : 1.0f, u_d = nesterov ? 1.0f : 0.0f;
-        e = tbk_sgd(param, grad, need ? state0 : NULL, count, wd, keep, scale, u_b, u_d, -lr, c->stream);
+    case TB_OPT_LARS:
+        e = tbk_sgd(param, grad, need ? state0 : NULL, count, wd, s.keep, s.scale, s.u_b, s.u_d, s.neg_lr, c->stream);
         break;
-    }
-    case TB_OPT_ADAGRAD: {
-        const float neg_clr =
-            (float)-(tb_opt_as_typed(h->lr) / (1.0 + (double)(h->step - 1) * tb_opt_as_typed(h->lr_decay)));
-        e = tbk_adagrad(param, grad, state0, count, wd, h->eps, neg_clr, c->stream);
+    case TB_OPT_ADAGRAD:
+        e = tbk_adagrad(param, grad, state0, count, wd, h->eps, s.neg_clr, c->stream);
         break;
-    }
-    case TB_OPT_ADADELTA: {
-        const float cr = (float)(1.0 - tb_opt_as_typed(h->rho));
-        e = tbk_adadelta(param, grad, state0, state1, count, wd, h->eps, h->rho, cr, -h->lr, c->stream);
+    case TB_OPT_ADADELTA:
+        e = tbk_adadelta(param, grad, state0, state1, count, wd, h->eps, h->rho, s.cr, s.neg_lr, c->stream);
         break;
-    }
-    default: {
-        const double b1 = tb_opt_as_typed(h->beta1), b2 = tb_opt_as_typed(h->beta2);
-        const float c1 = (float)(1.0 - b1), c2 = (float)(1.0 - b2);
-        const float neg_step = (float)-(tb_opt_as_typed(h->lr) / (1.0 - pow(b1, (double)h->step)));
-        const float bc2_sqrt = (float)sqrt(1.0 - pow(b2, (double)h->step));
-        e = tbk_adam(param, grad, state0, state1, count, wd, h->eps, h->beta1, h->beta2, c1, c2, neg_step, bc2_sqrt,
-                     c->stream);
+    default:
+        e = tbk_adam(param, grad, state0, state1, count, wd, h->eps, h->beta1, h->beta2, s.c1, s.c2, s.neg_step,
+                     s.bc2_sqrt, c->stream);
         break;
-    }
     }
     if (tb_cuda_check(e, "optimizer kernel launch"))
         return tb_fail_prefix("optimizer step over %zu parameters", count);

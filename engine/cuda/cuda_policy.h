@@ -1,12 +1,15 @@
 /* The CUDA backend's host-side decisions as pure functions: which GPU a rank
  * takes, the convolution algorithm cache's key, whether a shape gets cuDNN's
  * measured search or its heuristics, and which algorithm of a ranked list to
- * keep.  No CUDA headers, so tests/test_cuda_host.c checks them on any
+ * keep, and the host-side scalars of an optimizer step.  No CUDA headers, so tests/test_cuda_host.c checks them on any
  * machine; cuda_backend.c and cuda_conv.c call them. */
 #ifndef TB_CUDA_POLICY_H
 #define TB_CUDA_POLICY_H
 
-#include "engine/backend.h" // uses: tb_shape, tb_conv_desc
+#include "engine/backend.h" // uses: tb_shape, tb_conv_desc, tb_opt_hyper, TB_OPT_SGD_NESTEROV, TB_OPT_LARS
+#include "engine/backend_check.h" // uses: tb_opt_as_typed
+
+#include <math.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -80,6 +83,39 @@ static inline int tb_cuda_pick_algo(const tb_cuda_algo_row *rows, int n, int fma
             return i;
     }
     return first;
+}
+
+/* The per-step scalars the optimizer kernels take (cuda_elements.h), worked
+ * out on the host in double from the hyper-parameters as typed, as
+ * engine/cpu/cpu_optim.c does: one copy for the backend and its test. */
+typedef struct {
+    float neg_lr;          /* SGD/Nesterov/LARS (LARS: lr x trust ratio), Adadelta: -lr */
+    float keep, scale;     /* SGD momentum buffer: 0 and 1 on the first step, else m and 1 - dampening */
+    float u_b, u_d;        /* SGD update: Nesterov uses m and 1, plain momentum 1 and 0 */
+    float neg_clr;         /* Adagrad: -lr / (1 + (step - 1) lr_decay) */
+    float cr;              /* Adadelta: 1 - rho */
+    float c1, c2;          /* Adam: 1 - beta1, 1 - beta2 */
+    float neg_step;        /* Adam: -lr / (1 - beta1^step) */
+    float bc2_sqrt;        /* Adam: sqrt(1 - beta2^step) */
+} tb_cuda_opt_scalars;
+
+static inline tb_cuda_opt_scalars tb_cuda_opt_scalars_of(const tb_opt_hyper *h)
+{
+    tb_cuda_opt_scalars s = {0};
+    const int nesterov = h->kind == TB_OPT_SGD_NESTEROV, first = h->step <= 1;
+    s.neg_lr = -(h->kind == TB_OPT_LARS ? h->lr * h->trust_ratio : h->lr);
+    s.keep = first ? 0.0f : h->momentum;
+    s.scale = first ? 1.0f : (float)(1.0 - tb_opt_as_typed(h->dampening));
+    s.u_b = nesterov ? h->momentum : 1.0f;
+    s.u_d = nesterov ? 1.0f : 0.0f;
+    s.neg_clr = (float)-(tb_opt_as_typed(h->lr) / (1.0 + (double)(h->step - 1) * tb_opt_as_typed(h->lr_decay)));
+    s.cr = (float)(1.0 - tb_opt_as_typed(h->rho));
+    const double b1 = tb_opt_as_typed(h->beta1), b2 = tb_opt_as_typed(h->beta2);
+    s.c1 = (float)(1.0 - b1);
+    s.c2 = (float)(1.0 - b2);
+    s.neg_step = (float)-(tb_opt_as_typed(h->lr) / (1.0 - pow(b1, (double)h->step)));
+    s.bc2_sqrt = (float)sqrt(1.0 - pow(b2, (double)h->step));
+    return s;
 }
 
 #endif
