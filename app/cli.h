@@ -8,6 +8,8 @@ int tb_cli_model(int argc, char **argv);
 /* data fetch, imagenet, pack, synth (cli_data.c). */
 int tb_cli_data(int argc, char **argv);
 int tb_cli_predict(int argc, char **argv);
+/* eval RUN_DIR: a run's weights on its test set (cli_eval.c). */
+int tb_cli_eval(int argc, char **argv);
 int tb_cli_slurm(int argc, char **argv);
 /* run, results, export: presets, sweeps and tables (cli_run.c). */
 int tb_cli_run(int argc, char **argv);

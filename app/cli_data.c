@@ -20,7 +20,7 @@ static void usage(FILE *f)
             "  trainbench data fetch cifar10|cifar100|fashion-mnist|mnist [--root DIR] [--mirror URL]\n"
             "                        [--from FILE|DIR] [--checksum md5:HEX|sha256:HEX] [--stall-timeout S] [--quiet]\n"
             "  trainbench data imagenet --train-tar F --val-tar F (--devkit F | --valprep F) --out DIR\n"
-            "                        [--threads N] [--verify] [--strict] [--quiet]\n"
+            "                        [--threads N] [--verify] [--checksum [train=|val=]md5:HEX] [--strict] [--quiet]\n"
             "  trainbench data pack SRC --out FILE [--max-side N] [--quality Q] [--data-dir DIR] [--threads N]\n"
             "  trainbench data synth cifar10|imagenet --out DIR [--classes N] [--per-class N] [--val-per-class N]\n"
             "                        [--seed N]\n\n"
@@ -156,9 +156,41 @@ static int cmd_fetch(args *a)
     return tb_catalog_fetch(name, &o) ? failed("fetch") : 0;
 }
 
+/* --checksum [train=|val=]md5:HEX: replaces a tar's published sum (the one
+ * tar given, or the one named), as `data fetch --checksum` does. */
+static int imagenet_sums(tb_imagenet_prep_options *o, const char *const *sums, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const char *spec = sums[i], **slot;
+        if (!strncmp(spec, "train=", 6)) {
+            slot = &o->train_checksum;
+            spec += 6;
+        } else if (!strncmp(spec, "val=", 4)) {
+            slot = &o->val_checksum;
+            spec += 4;
+        } else if (o->train_tar && o->val_tar)
+            return tb_fail("--checksum %s: two tars are given; say which: --checksum train=%s or val=%s", spec, spec,
+                           spec);
+        else
+            slot = o->train_tar ? &o->train_checksum : &o->val_checksum;
+        tb_checksum c;
+        if (tb_checksum_parse(spec, &c))
+            return tb_fail_prefix("--checksum");
+        if (*slot)
+            return tb_fail("--checksum %s: that tar already has --checksum %s", sums[i], *slot);
+        if ((slot == &o->train_checksum && !o->train_tar) || (slot == &o->val_checksum && !o->val_tar))
+            return tb_fail("--checksum %s: no --%s-tar is given", sums[i],
+                           slot == &o->train_checksum ? "train" : "val");
+        *slot = spec;
+    }
+    return 0;
+}
+
 static int cmd_imagenet(args *a)
 {
     tb_imagenet_prep_options o = {0};
+    const char *sums[2];
+    int nsums = 0;
     while (next_opt(a)) {
         int rc = 0;
         if (!a->name)
@@ -177,6 +209,12 @@ static int cmd_imagenet(args *a)
             rc = int_value(a, 1, 256, &o.threads);
         else if (!strcmp(a->name, "verify"))
             o.verify = 1;
+        else if (!strcmp(a->name, "checksum")) {
+            if (nsums == 2)
+                rc = tb_fail("--checksum: at most two, train=ALGO:HEX and val=ALGO:HEX");
+            else
+                rc = !(sums[nsums++] = need_value(a));
+        }
         else if (!strcmp(a->name, "strict"))
             o.strict = 1;
         else if (!strcmp(a->name, "quiet"))
@@ -190,7 +228,7 @@ static int cmd_imagenet(args *a)
         tb_fail("needs --out DIR and --train-tar F and/or --val-tar F");
     else if (o.val_tar && !o.devkit == !o.valprep)
         tb_fail("--val-tar needs exactly one of --devkit F and --valprep F (the validation labels)");
-    else
+    else if (!imagenet_sums(&o, sums, nsums))
         return tb_imagenet_prepare(&o) ? failed("imagenet") : 0;
     return bad_usage("imagenet");
 }

@@ -3,9 +3,10 @@
 
 #include "core/error.h" // uses: tb_last_error, tb_fail, tb_clear_error
 #include "lab/export.h" // uses: tb_export_format_parse, tb_export_format, tb_export_string, tb_text_write_atomic, ...
+#include "lab/plan_filter.h" // uses: tb_plan_only
 #include "lab/preset.h" // uses: tb_preset, tb_preset_resolve, tb_preset_load, tb_preset_set, tb_plan, ...
-#include "lab/results.h" // uses: tb_results_list_format
-#include "lab/sweep.h" // uses: tb_plan_entry_args, tb_sweep_options, tb_sweep_run
+#include "lab/results.h" // uses: tb_results_list_filtered
+#include "lab/sweep.h" // uses: tb_plan_entry_args, tb_sweep_options, tb_sweep_run, tb_plan_same_as
 #include "lab/table.h" // uses: tb_table, tb_table_from_sweep, tb_table_merge, tb_table_free, tb_table_from_runs
 #include "spec/options.h" // uses: tb_train_config, tb_train_config_defaults, tb_option_set, tb_option_find
 
@@ -33,18 +34,24 @@ static int dir_ok(const char *flag, const char *v)
 
 static void run_help(FILE *f)
 {
-    fprintf(f, "usage: trainbench run PRESET [--set KEY=VALUE]... [--scale smoke|full] [--runs-dir DIR]\n"
-               "                     [--resume] [--sweep-dir DIR] [--stop-on-failure] [--dry-run]\n\n"
+    fprintf(f, "usage: trainbench run PRESET [--set KEY=VALUE]... [--only KEY=VALUE]... [--scale smoke|full]\n"
+               "                     [--runs-dir DIR] [--resume] [--sweep-dir DIR] [--stop-on-failure] [--keep-going]\n"
+               "                     [--dry-run]\n\n"
                "Runs every configuration of a preset's sweep, each in its own run directory under\n"
                "RUNS/<timestamp>-<preset>/, with plan.json, summary.json and summary.md.\n\n"
                "  PRESET             a name from presets/ (lab2-c3-workers) or a path to an .ini file\n"
                "  --set KEY=VALUE    override a [run] option, or replace a swept list (--set gpus=1,2)\n"
+               "  --only KEY=VALUE   run only the configurations with that value (--only gpus=8,16: either);\n"
+               "                     repeat for several keys, all of which must hold\n"
                "  --scale smoke      CPU-sized: small subset, narrow model, few epochs, cuda->cpu, gpus->1\n"
                "  --runs-dir DIR     where sweep directories go (default runs)\n"
                "  --resume           continue the newest sweep of this preset; completed ones are skipped\n"
                "  --sweep-dir DIR    use (or, with --resume, continue) this sweep directory\n"
                "  --stop-on-failure  stop at the first failed or refused configuration\n"
-               "  --dry-run          print the expanded plan and exit\n\n"
+               "  --keep-going       run every configuration even when the first two failed the same way\n"
+               "                     (without it the sweep stops there: the rest would fail alike)\n"
+               "  --dry-run          print the expanded plan and exit\n"
+               "  --quiet            no progress lines and no table at the end (it is in summary.md)\n\n"
                "Exit status: 0 all completed, 1 some failed or were refused, 2 bad preset or usage,\n"
                "130 interrupted (finished configurations are kept; --resume continues).\n");
 }
@@ -76,9 +83,11 @@ static const char *flag_value(int argc, char **argv, int *i, const char *flag)
 int tb_cli_run(int argc, char **argv)
 {
     const char *preset_arg = NULL, *scale = "full", *runs_dir = "runs", *sweep_dir = NULL;
-    int resume = 0, stop = 0, dry = 0, nsets = 0;
-    char **sets = calloc((size_t)argc + 1, sizeof *sets);
-    if (!sets) {
+    int resume = 0, stop = 0, dry = 0, nsets = 0, nonly = 0, quiet = 0, keep_going = 0;
+    char **sets = calloc((size_t)argc + 1, sizeof *sets), **only = calloc((size_t)argc + 1, sizeof *only);
+    if (!sets || !only) {
+        free(sets);
+        free(only);
         fprintf(stderr, "trainbench run: out of memory for %d arguments\n", argc);
         return 2;
     }
@@ -89,11 +98,16 @@ int tb_cli_run(int argc, char **argv)
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             run_help(stdout);
             free(sets);
+            free(only);
             return 0;
         } else if ((v = flag_value(argc, argv, &i, "--set"))) {
             if (!*v)
                 goto usage;
             sets[nsets++] = (char *)v;
+        } else if ((v = flag_value(argc, argv, &i, "--only"))) {
+            if (!*v)
+                goto usage;
+            only[nonly++] = (char *)v;
         } else if ((v = flag_value(argc, argv, &i, "--scale"))) {
             if (strcmp(v, "smoke") && strcmp(v, "full")) {
                 tb_fail("--scale %s: expected smoke or full", v);
@@ -112,8 +126,12 @@ int tb_cli_run(int argc, char **argv)
             resume = 1;
         else if (!strcmp(argv[i], "--stop-on-failure"))
             stop = 1;
+        else if (!strcmp(argv[i], "--keep-going"))
+            keep_going = 1;
         else if (!strcmp(argv[i], "--dry-run"))
             dry = 1;
+        else if (!strcmp(argv[i], "--quiet"))
+            quiet = 1;
         else if (argv[i][0] == '-') {
             tb_fail("unknown option '%s'; see trainbench run --help", argv[i]);
             goto usage;
@@ -146,9 +164,14 @@ int tb_cli_run(int argc, char **argv)
         free(p);
         goto usage;
     }
+    if (tb_plan_only(p, (const char *const *)only, nonly, &plan)) {
+        tb_plan_free(&plan);
+        free(p);
+        goto usage;
+    }
     if (dry) {
-        printf("Preset %s (%s): %s; %d configuration%s at %s scale\n", p->name, p->path, p->title, plan.count,
-               plan.count == 1 ? "" : "s", scale);
+        printf("Preset %s (%s): %s; %d configuration%s at %s scale%s\n", p->name, p->path, p->title, plan.count,
+               plan.count == 1 ? "" : "s", scale, nonly ? " (--only)" : "");
         for (int i = 0; i < plan.count; i++) {
             const tb_plan_entry *e = &plan.entries[i];
             struct json_object *args = tb_plan_entry_args(e);
@@ -156,6 +179,9 @@ int tb_cli_run(int argc, char **argv)
             size_t ns = json_object_array_length(e->substitutions);
             for (size_t k = 0; k < ns; k++)
                 printf("    smoke: %s\n", json_object_get_string(json_object_array_get_idx(e->substitutions, k)));
+            int first = smoke ? tb_plan_same_as(&plan, i) : i;
+            if (first != i)
+                printf("    smoke: the same run as %s, not repeated\n", plan.entries[first].id);
             printf("    trainbench train");
             for (size_t k = 0; k < json_object_array_length(args); k++)
                 printf(" %s", json_object_get_string(json_object_array_get_idx(args, k)));
@@ -173,32 +199,46 @@ int tb_cli_run(int argc, char **argv)
             goto usage;
         }
         exe[len] = '\0';
-        tb_sweep_options o = {runs_dir, sweep_dir, resume, stop, smoke, exe, sets, nsets};
+        tb_sweep_options o = {.runs_dir = runs_dir, .sweep_dir = sweep_dir, .resume = resume, .stop_on_failure = stop,
+                              .smoke = smoke, .exe = exe, .sets = sets, .nsets = nsets, .quiet = quiet};
+        o.only = only;
+        o.nonly = nonly;
+        o.keep_going = keep_going;
         rc = tb_sweep_run(p, &plan, &o);
     }
     tb_plan_free(&plan);
     free(p);
     free(sets);
+    free(only);
     return rc;
 usage:
     fprintf(stderr, "trainbench run: %s\n", tb_last_error());
     free(sets);
+    free(only);
     return 2;
 }
 
 int tb_cli_results(int argc, char **argv)
 {
-    const char *runs_dir = "runs";
+    const char *runs_dir = "runs", *filter = NULL;
     int json = 0;
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: trainbench results [--runs-dir DIR] [--json]\n\nLists the sweeps and runs under DIR "
-                   "(default runs): date, kind, preset or model, scale, status, key figures, path.\n--json writes "
-                   "them as one JSON document (trainbench.results/1) instead.\n");
+            printf("usage: trainbench results [--runs-dir DIR] [--filter TEXT] [--json]\n\nLists the sweeps and runs "
+                   "under DIR (default runs), newest first: date, kind, preset or model, scale, status, key figures, "
+                   "path.\n--filter keeps the entries whose folder name, preset, model, status or kind holds TEXT "
+                   "(any case).\n--json writes them as one JSON document (trainbench.results/1) instead.\n");
             return 0;
         } else if (!strcmp(argv[i], "--json"))
             json = 1;
+        else if ((v = flag_value(argc, argv, &i, "--filter"))) {
+            if (!*v) { /* flag_value said why */
+                fprintf(stderr, "trainbench results: %s\n", tb_last_error());
+                return 2;
+            }
+            filter = v;
+        }
         else if ((v = flag_value(argc, argv, &i, "--runs-dir")) && *v && !dir_ok("--runs-dir", v))
             runs_dir = v;
         else {
@@ -208,7 +248,7 @@ int tb_cli_results(int argc, char **argv)
             return 2;
         }
     }
-    if (tb_results_list_format(runs_dir, stdout, json)) {
+    if (tb_results_list_filtered(runs_dir, stdout, json, filter)) {
         fprintf(stderr, "trainbench results: %s\n", tb_last_error());
         return 1;
     }

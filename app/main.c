@@ -1,5 +1,5 @@
 /* trainbench: one binary, one subcommand per job. */
-#include "app/cli.h" // uses: tb_cli_train, tb_cli_model, tb_cli_data, tb_cli_predict, tb_cli_slurm, tb_cli_run, ...
+#include "app/cli.h" // uses: tb_cli_train, tb_cli_eval, tb_cli_model, tb_cli_data, tb_cli_predict, tb_cli_slurm, ...
 #include "tb_config.h"
 #include "tui/tui.h" // uses: tb_cli_tui
 
@@ -14,6 +14,7 @@ static void help(FILE *f)
             "usage: trainbench COMMAND [options]\n\n"
             "commands:\n"
             "  train         train a ResNet and write a run directory (trainbench train --help)\n"
+            "  eval RUN_DIR  a run's saved weights on its test set: loss, top-1, top-5, per class (--json)\n"
             "  model info    layers, parameters, gradients and multiply-adds of a model\n"
             "  data          fetch datasets, prepare ImageNet, pack and synthesise data (trainbench data --help)\n"
             "  predict       multi-GPU / multi-node epoch times from one measured GPU\n"
@@ -43,6 +44,8 @@ int main(int argc, char **argv)
         return tb_cli_tui(argc - 1, argv + 1);
     if (!strcmp(argv[1], "train"))
         return tb_cli_train(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "eval"))
+        return tb_cli_eval(argc - 1, argv + 1);
     if (!strcmp(argv[1], "model"))
         return tb_cli_model(argc - 1, argv + 1);
     if (!strcmp(argv[1], "data"))

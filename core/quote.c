@@ -63,6 +63,31 @@ int tb_text_put(FILE *f, const char *text)
     return 0;
 }
 
+int tb_json_put(FILE *f, const char *json_text)
+{
+    const unsigned char *s = (const unsigned char *)(json_text ? json_text : "");
+    while (*s) {
+        size_t len = (*s >= 0x20 && *s < 0x7F) || *s == '\n' || *s == '\t' || *s == '\r' ? 1
+                     : *s >= 0x80                                                        ? printable_utf8(s)
+                                                                                         : 0;
+        int c1 = s[0] == 0xC2 && s[1] >= 0x80 && s[1] <= 0x9F;
+        if (len) {
+            if (fwrite(s, 1, len, f) != len)
+                return -1;
+            s += len;
+        } else if (*s == 0x7F || c1) {
+            if (fprintf(f, "\\u%04x", c1 ? s[1] : 0x7F) < 0)
+                return -1;
+            s += c1 ? 2 : 1;
+        } else {
+            if (fputs("\\ufffd", f) < 0)
+                return -1;
+            s++;
+        }
+    }
+    return 0;
+}
+
 char *tb_text_escape(const char *s)
 {
     char *buf = NULL;

@@ -25,6 +25,13 @@ int tb_text_put(FILE *f, const char *s);
  * "" out. */
 char *tb_text_escape(const char *s);
 
+/* Writes JSON text (json-c's output) for a terminal or a pipe: DEL and the
+ * C1 controls become \u007f / \u0080..\u009f and bytes that are not valid
+ * UTF-8 become \ufffd, so the output is valid JSON that no terminal obeys.
+ * json-c already escapes C0 controls; these bytes can only occur inside
+ * strings, where \u escapes are allowed.  0, or -1 when writing fails. */
+int tb_json_put(FILE *f, const char *json_text);
+
 /* 1 when s is valid UTF-8: no stray or missing continuation bytes, overlong
  * forms, surrogates or code points above U+10FFFF.  Strings that trainbench
  * stores (options, preset text, paths in config.json) must be: they are

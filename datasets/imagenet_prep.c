@@ -787,14 +787,26 @@ static int prep_val(prep *pr)
 
 int tb_imagenet_prepare(const tb_imagenet_prep_options *o)
 {
-    if (o->verify) {
+    int check_train = o->train_tar && (o->verify || o->train_checksum),
+        check_val = o->val_tar && (o->verify || o->val_checksum);
+    if (check_train || check_val) {
         tb_checksum t, v;
-        tb_checksum_parse(TRAIN_MD5, &t);
-        tb_checksum_parse(VAL_MD5, &v);
+        if (tb_checksum_parse(o->train_checksum ? o->train_checksum : TRAIN_MD5, &t) ||
+            tb_checksum_parse(o->val_checksum ? o->val_checksum : VAL_MD5, &v))
+            return tb_fail_prefix("--checksum");
         if (!o->quiet)
-            fprintf(stderr, "  verifying the published MD5s (reads the tars once more)\n");
-        if ((o->train_tar && tb_checksum_verify(o->train_tar, &t)) || (o->val_tar && tb_checksum_verify(o->val_tar, &v)))
+            fprintf(stderr, "  verifying the %s (reads the tars once more)\n",
+                    o->train_checksum || o->val_checksum ? "given checksums" : "published MD5s");
+        if ((check_train && tb_checksum_verify(o->train_tar, &t)) ||
+            (check_val && tb_checksum_verify(o->val_tar, &v))) {
+            /* With both tars, --checksum must say which one it replaces. */
+            if (o->train_tar && o->val_tar) {
+                char msg[1024];
+                snprintf(msg, sizeof msg, "%s", tb_last_error());
+                return tb_fail("%s; with both tars name the one: --checksum train=ALGO:HEX or val=ALGO:HEX", msg);
+            }
             return -1;
+        }
     }
     if (tb_mkdir_p(o->out))
         return -1;

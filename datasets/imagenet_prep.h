@@ -13,6 +13,9 @@ typedef struct {
     const char *out;
     int threads;         /* writer threads (default: cores, at least 2) */
     int verify;          /* check the published MD5s of the two tars first */
+    /* "md5:HEX" or "sha256:HEX" replacing a tar's published sum (a
+     * repackaged archive); given, that tar is checked even without verify */
+    const char *train_checksum, *val_checksum;
     int strict;          /* fail on a corrupt JPEG (default: skip it and count) */
     int quiet;
 } tb_imagenet_prep_options;

@@ -183,6 +183,10 @@ static void *worker_main(void *arg)
     char name[32];
     snprintf(name, sizeof name, "loader %d", w->id);
     tb_prof_thread_name(name);
+    /* The kernel's thread name (15 characters) lets the workbench's
+     * resources panel count the loader workers' CPU share (core/hostmon.c). */
+    snprintf(name, sizeof name, "tb-load-%d", w->id);
+    (void)pthread_setname_np(pthread_self(), name); /* only a label: a failure changes nothing else */
     pthread_mutex_lock(&l->mu);
     for (;;) {
         slot *s = NULL;

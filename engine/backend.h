@@ -67,6 +67,19 @@ typedef struct {
     int kernel, stride, pad; /* square kernels, as every ResNet uses */
 } tb_conv_desc;
 
+/* One convolution call as prepare() takes it: the direction, the
+ * descriptor, the input side's shape with its batch (x; dx for backward
+ * data) and the layouts of the input and output sides as the caller will
+ * pass them. */
+typedef enum { TB_CONV_FWD, TB_CONV_BWD_DATA, TB_CONV_BWD_WEIGHTS } tb_conv_dir;
+
+typedef struct {
+    int dir; /* tb_conv_dir */
+    tb_conv_desc d;
+    tb_shape x;
+    tb_layout x_layout, y_layout;
+} tb_conv_call;
+
 typedef struct {
     float momentum; /* PyTorch's: running = (1 - m) * running + m * batch */
     float eps;
@@ -193,12 +206,24 @@ struct tb_backend {
      * norms; result on the host. */
     int (*sum_squares)(tb_backend *b, const float *x, size_t count, double *out_host);
 
+    /* Optional (NULL: nothing to prepare).  Builds what the backend caches
+     * per convolution shape (CUDA: the cuDNN algorithm choice, measured for
+     * batch `train_batch` and from the heuristics for other batch sizes, and
+     * the workspace they share; CPU: the oneDNN primitives) for each of the
+     * n calls, so that the first epoch does none of it.  Calls it has
+     * already prepared cost nothing; one it was not told about still works
+     * as before, built on first use. */
+    int (*prepare)(tb_backend *b, const tb_conv_call *calls, int n, int train_batch);
+
     /* Frees the backend and everything it cached. */
     void (*destroy)(tb_backend *b);
 };
 
 /* Creates the CPU backend with `threads` threads (0: all cores). */
 tb_backend *tb_cpu_backend_create(int threads);
+/* Convolution primitives the CPU backend has created so far (for tests:
+ * none may appear after prepare()); 0 for other backends. */
+long tb_cpu_conv_primitives_created(const tb_backend *b);
 
 /* Frees a workspace with the backend that grew it. */
 static inline void tb_workspace_free(tb_backend *b, tb_workspace *ws)

@@ -381,13 +381,94 @@ int tb_dist_check_same(tb_dist *d, const char *what, const char *text)
     return rc;
 }
 
-int tb_dist_check_gpus(const tb_dist *d, int gpus_on_node)
+int tb_dist_find_shared_gpu(const char *const *hosts, const char *const *gpus, int n, int *first, int *second)
 {
-    if (d->local_size > gpus_on_node)
-        return tb_fail("%d ranks were started on %s but it has %d GPU%s; trainbench uses one GPU per rank and never "
-                       "puts two ranks on one GPU: start at most %d ranks per node (--ntasks-per-node / -npernode)",
-                       d->local_size, d->host, gpus_on_node, gpus_on_node == 1 ? "" : "s", gpus_on_node);
+    for (int j = 1; j < n; j++) {
+        if (!gpus[j] || !*gpus[j])
+            continue;
+        for (int i = 0; i < j; i++)
+            if (gpus[i] && strcmp(gpus[i], gpus[j]) == 0 && strcmp(hosts[i], hosts[j]) == 0) {
+                *first = i;
+                *second = j;
+                return 1;
+            }
+    }
     return 0;
+}
+
+/* Rank 0: the verdict on the gathered "host\tgpu\tdesc" lines, "" when
+ * every rank has its own GPU; malloc'd, NULL when out of memory. */
+static char *shared_gpu_verdict(char **lines, int n)
+{
+    const char **hosts = calloc((size_t)n, sizeof *hosts), **gpus = calloc((size_t)n, sizeof *gpus);
+    char **copies = calloc((size_t)n, sizeof *copies);
+    char *msg = hosts && gpus && copies ? malloc(1024) : NULL;
+    for (int i = 0; msg && i < n; i++) {
+        copies[i] = strdup(lines[i] ? lines[i] : "");
+        if (!copies[i]) {
+            free(msg);
+            msg = NULL;
+            break;
+        }
+        char *tab = strchr(copies[i], '\t');
+        hosts[i] = copies[i];
+        gpus[i] = "";
+        if (tab) {
+            *tab = '\0';
+            gpus[i] = tab + 1;
+            char *tab2 = strchr(tab + 1, '\t');
+            if (tab2)
+                *tab2 = '\0';
+        }
+    }
+    int a, b;
+    if (msg && tb_dist_find_shared_gpu(hosts, gpus, n, &a, &b))
+        snprintf(msg, 1024,
+                 "ranks %d and %d on %s both took GPU %s: trainbench puts one rank on each GPU; give each rank its "
+                 "own (Slurm --gpus-per-task=1, or at most as many ranks per node as it has GPUs with "
+                 "--ntasks-per-node / -npernode, and no CUDA_VISIBLE_DEVICES that names one GPU for several ranks)",
+                 a, b, hosts[a], gpus[a]);
+    else if (msg)
+        msg[0] = '\0';
+    for (int i = 0; copies && i < n; i++)
+        free(copies[i]);
+    free(copies);
+    free((void *)hosts);
+    free((void *)gpus);
+    return msg;
+}
+
+int tb_dist_check_gpus(tb_dist *d, const char *gpu, const char *desc, char ***all)
+{
+    if (all)
+        *all = NULL;
+    size_t len = strlen(d->host) + strlen(gpu) + strlen(desc) + 3;
+    char *mine = malloc(len), **lines = NULL, *verdict = NULL;
+    if (!mine)
+        return tb_fail("out of memory gathering the ranks' GPUs");
+    snprintf(mine, len, "%s\t%s\t%s", d->host, gpu, desc);
+    int rc = tb_dist_gather_text(d, mine, &lines);
+    free(mine);
+    int oom = 0;
+    if (!rc && d->rank == 0 && !(verdict = shared_gpu_verdict(lines, d->size)))
+        oom = 1;
+    /* Every rank learns the verdict, so all refuse together (rank 0 sends
+     * one even when it failed, so the others do not wait for it). */
+    if (!rc && tb_dist_broadcast_text(d, &verdict, 0, "the ranks' GPUs"))
+        rc = -1;
+    if (!rc && oom)
+        rc = tb_fail("out of memory comparing the ranks' GPUs");
+    if (!rc && verdict && *verdict)
+        rc = tb_fail("%s", verdict);
+    free(verdict);
+    if (!rc && all) {
+        *all = lines;
+        return 0;
+    }
+    for (int i = 0; lines && i < d->size; i++)
+        free(lines[i]);
+    free(lines);
+    return rc;
 }
 
 void tb_dist_abort(tb_dist *d, const char *message)

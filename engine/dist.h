@@ -70,9 +70,20 @@ int tb_dist_requests_wait(tb_dist *d, tb_dist_requests *q, const char *what);
  * rank 0's, naming the rank and host. */
 int tb_dist_check_same(tb_dist *d, const char *what, const char *text);
 
-/* Fails when more ranks share a node than it has GPUs (never two ranks on
- * one GPU). */
-int tb_dist_check_gpus(const tb_dist *d, int gpus_on_node);
+/* Never two ranks on one GPU.  Every rank passes its GPU's UUID (gpu; the
+ * same string whatever GPUs the rank sees, so ranks that each see only their
+ * own GPU as device 0 compare correctly) and a description for the record
+ * (index, name, PCI bus id); the pairs are gathered to rank 0, and when two
+ * ranks of one host hold the same GPU every rank fails alike with a message
+ * naming both ranks, the host, the GPU and what to change.  With all not
+ * NULL, rank 0 gets every rank's "host<TAB>gpu<TAB>desc" line, rank by rank
+ * (free each and the array; the others get NULLs). */
+int tb_dist_check_gpus(tb_dist *d, const char *gpu, const char *desc, char ***all);
+/* Pure: the first two ranks (*first < *second) whose hosts and GPUs are both
+ * the same, given rank i's host and GPU at index i; returns 1 when there
+ * are such ranks, else 0.  Ranks with an empty or NULL gpu have none and
+ * share nothing. */
+int tb_dist_find_shared_gpu(const char *const *hosts, const char *const *gpus, int n, int *first, int *second);
 
 /* Ends every rank now (after a failure on one rank that the others cannot
  * see); prints the message with rank and host first. */

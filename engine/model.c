@@ -64,6 +64,9 @@ struct tb_model {
     tb_tensor features, dfeatures; /* N x C x 1 x 1 */
     int fc_w, fc_b;
     tb_tensor logits, dlogits;
+    /* The first n rows of both, n the last forward's batch: what the loss and
+     * the scorers read, so rows left from a larger earlier batch never count. */
+    tb_tensor live_logits, live_dlogits;
 
     float *param_grads;  /* every parameter's gradient, contiguous: one all-reduce */
     size_t param_grad_count;
@@ -287,6 +290,7 @@ int tb_model_describe(const tb_model_spec *spec, int height, int width, tb_model
     info_add(out, "fc", "fc", m.logits.shape, m.params[m.fc_w].count + m.params[m.fc_b].count,
              (uint64_t)m.params[m.fc_w].count);
     out->fc_layers = 1;
+    out->fc_inputs = m.features.shape.c;
     for (int i = 0; i < m.nparams; i++)
         out->params += m.params[i].count;
     out->gradients = out->params;
@@ -456,6 +460,8 @@ static int allocate(tb_model *m, uint64_t seed)
         alloc_tensor_in(m, &m->logits, m->logits.shape, TB_LAYOUT_PLAIN, "logits") ||
         alloc_tensor_in(m, &m->dlogits, m->logits.shape, TB_LAYOUT_PLAIN, "logit gradient"))
         return -1;
+    m->live_logits = m->logits; /* until the first forward: the whole max_batch */
+    m->live_dlogits = m->dlogits;
     for (int i = 0; i < GRAD_BUFFERS; i++) {
         m->grad[i] = b->alloc(b, m->grad_elems * sizeof(float), "activation gradients");
         if (!m->grad[i])
@@ -641,6 +647,8 @@ int tb_model_forward(tb_model *m, int n, int training)
     }
     tb_tensor X = first_n(&m->blocks[m->nblocks - 1].out, n), F = first_n(&m->features, n);
     tb_tensor L = first_n(&m->logits, n);
+    m->live_logits = L;
+    m->live_dlogits = first_n(&m->dlogits, n);
     if (b->pool_fwd(b, &m->avgpool, &X, &F, &m->avgpool_ws))
         return tb_fail_prefix("average pool forward");
     char label[80];
@@ -796,8 +804,8 @@ tb_param *tb_model_params(tb_model *m) { return m->params; }
 int tb_model_buffer_count(const tb_model *m) { return m->nbuffers; }
 tb_buffer *tb_model_buffers(tb_model *m) { return m->buffers; }
 tb_tensor *tb_model_input(tb_model *m) { return &m->input; }
-const tb_tensor *tb_model_logits(const tb_model *m) { return &m->logits; }
-tb_tensor *tb_model_dlogits(tb_model *m) { return &m->dlogits; }
+const tb_tensor *tb_model_logits(const tb_model *m) { return &m->live_logits; }
+tb_tensor *tb_model_dlogits(tb_model *m) { return &m->live_dlogits; }
 
 void tb_model_set_grad_hook(tb_model *m, tb_grad_hook hook, void *ctx)
 {

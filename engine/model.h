@@ -50,6 +50,7 @@ typedef struct {
     int shortcut_convs;  /* 1x1 projection shortcuts, counted apart */
     int bn_layers;
     int fc_layers;
+    int fc_inputs;       /* input size of the final linear layer (ResNet-18: 512, the lab's Q2) */
     uint64_t macs_per_image;
     int layer_count;
     tb_layer_info *layers; /* malloc'd, layer_count entries */
@@ -76,7 +77,9 @@ int tb_model_buffer_count(const tb_model *m);
 tb_buffer *tb_model_buffers(tb_model *m);
 
 /* The input tensor (max_batch sized, device memory) a caller fills before
- * forward, and the logits tensor forward fills. */
+ * forward, and the logits tensor forward fills: the last forward's n rows
+ * (shape.n is n), so a loss or count over it never takes rows left from an
+ * earlier, larger batch. */
 tb_tensor *tb_model_input(tb_model *m);
 const tb_tensor *tb_model_logits(const tb_model *m);
 
@@ -92,7 +95,7 @@ int tb_model_backward(tb_model *m, int n);
  * Parameters come roughly in reverse index order.  NULL removes the hook. */
 typedef int (*tb_grad_hook)(void *ctx, int param);
 void tb_model_set_grad_hook(tb_model *m, tb_grad_hook hook, void *ctx);
-/* The gradient of the logits the loss writes before backward. */
+/* The gradient of the logits the loss writes before backward (the last forward's n rows). */
 tb_tensor *tb_model_dlogits(tb_model *m);
 /* Every parameter's gradient as one contiguous device array, in parameter
  * order (params[i].grad points into it). */

@@ -11,11 +11,15 @@
 #include "engine/trainer_run.h" // uses: run, run_release_space, run_broadcast_dev, run_broadcast_model, ...
 
 #include "core/error.h" // uses: tb_malloc, tb_last_error, tb_calloc, tb_fail_prefix, tb_fail
+#include "core/gpumon.h" // uses: tb_gpumon, tb_gpumon_open, tb_gpumon_find, tb_gpumon_read, tb_gpumon_close, ...
 #include "core/profile.h" // uses: tb_prof_set_device, tb_prof_device, tb_prof_on, tb_prof_begin, tb_prof_end, ...
 #include "datasets/dataset.h" // uses: tb_dataset_free, tb_dataset_default_dir, tb_dataset_load_sized, ...
 #include "datasets/loader.h" // uses: tb_loader_destroy, tb_loader_config, tb_loader_config_defaults, ...
 #include "engine/backend.h" // uses: tb_backend, TB_DEVICE_CPU, tb_cpu_backend_create, tb_opt_kind, tb_tensor
 #include "engine/checkpoint.h" // uses: tb_checkpoint_state_free
+#include "engine/conv_plan.h" // uses: tb_conv_plan_model, tb_conv_plan_batches, tb_conv_call
+#include "engine/cpu/cpu_backend.h" // uses: tb_cpu_backend_create_prec, TB_CPU_BF16_AUTO
+#include "engine/eval.h" // uses: tb_eval_upload_batch, tb_eval_score_batch, tb_eval_loop, tb_eval_counts, ...
 #include "engine/dist.h" // uses: tb_dist_broadcast_f32, tb_dist_check_gpus, tb_dist_allreduce_sum_f64, ...
 #include "engine/grad_reduce.h" // uses: tb_grad_reducer_destroy, tb_grad_reducer_create, tb_grad_reducer_begin, ...
 #include "engine/launch.h" // uses: tb_launch_ranks
@@ -23,11 +27,13 @@
 #include "engine/model_io.h" // uses: tb_model_save_safetensors, TB_IO_PARAMS, TB_IO_BUFFERS
 #include "engine/optim.h" // uses: tb_optimizer_free_state, tb_optim_config, tb_optim_config_defaults, ...
 #include "engine/sysinfo.h" // uses: tb_sysinfo_json, tb_sysinfo_rss_bytes
+#include "rundir/derived.h" // uses: tb_average_first, tb_images_per_s
 #include "rundir/rundir.h" // uses: tb_rundir_close, tb_rundir_event, tb_rundir_default_path, tb_rundir_open, ...
 #include "rundir/train_report.h" // uses: tb_epoch_report, tb_phase, tb_phase_name, TB_PHASE_H2D, ...
+#include "spec/options.h" // uses: tb_train_batch_at, tb_train_batch_max
 #include "tb_config.h"
 #if TB_HAVE_CUDA
-#include "engine/cuda/cuda_backend.h" // uses: tb_cuda_device_count, tb_cuda_backend_create
+#include "engine/cuda/cuda_backend.h" // uses: tb_cuda_backend_create, tb_cuda_gpu_uuid, tb_cuda_gpu_name, ...
 #endif
 
 #include <math.h>
@@ -91,8 +97,56 @@ static void restore_signals(const struct sigaction *old)
         sigaction(ignored_signals[i], &old[k], NULL);
 }
 
+/* The run's GPU as NVML sees it (issue 18), for the per-epoch readings in
+ * result.json: rank 0's GPU, matched by PCI bus id (else UUID), read between
+ * batches only once a second has passed, so training never waits on NVML
+ * more than once a second.  Ranks are processes and a process trains one run
+ * at a time: file scope. */
+static struct {
+    tb_gpumon *mon; /* NULL: no readings (CPU device, rank > 0, no NVML, GPU not found) */
+    int gpu;
+    double last;
+    tb_gpu_agg agg;
+} gpu_samples;
+
+static void gpu_samples_open(run *r)
+{
+    memset(&gpu_samples, 0, sizeof gpu_samples);
+#if TB_HAVE_CUDA
+    if (r->dist.rank != 0 || r->b->kind != TB_DEVICE_CUDA)
+        return;
+    gpu_samples.mon = tb_gpumon_open(NULL);
+    gpu_samples.gpu = gpu_samples.mon ? tb_gpumon_find(gpu_samples.mon, tb_cuda_pci_bus_id(r->b)) : -1;
+    if (gpu_samples.mon && gpu_samples.gpu < 0)
+        gpu_samples.gpu = tb_gpumon_find(gpu_samples.mon, tb_cuda_gpu_uuid(r->b));
+    if (gpu_samples.gpu < 0) {
+        if (!r->cfg->quiet)
+            fprintf(stderr, "trainbench: no GPU readings in result.json: %s\n",
+                    gpu_samples.mon ? "NVML does not list the run's GPU" : tb_last_error());
+        tb_gpumon_close(gpu_samples.mon);
+        gpu_samples.mon = NULL;
+    }
+#else
+    (void)r;
+#endif
+}
+
+/* One reading into the epoch's aggregate when a second has passed (always with force). */
+static void gpu_sample(int force)
+{
+    double t = run_now_s();
+    if (!gpu_samples.mon || (!force && t - gpu_samples.last < 1.0))
+        return;
+    tb_gpu_reading g;
+    if (tb_gpumon_read(gpu_samples.mon, gpu_samples.gpu, &g) == 0)
+        tb_gpu_agg_add(&gpu_samples.agg, g.util_pct, g.mem_used, g.power_w);
+    gpu_samples.last = t;
+}
+
 static void run_free(run *r)
 {
+    tb_gpumon_close(gpu_samples.mon);
+    gpu_samples.mon = NULL;
     run_release_space(r);
     free(r->class_hits);
     free(r->class_seen);
@@ -144,25 +198,51 @@ static int load_data(run *r)
     return 0;
 }
 
+/* --batch-schedule: the train loader of epoch `epoch`'s batch size, made
+ * anew where it changes (at an epoch start, so no batch is held).  Batch i of
+ * an epoch then holds the rank's images i*B .. i*B+B-1 of the epoch's order,
+ * as the loader always does, so a resumed run gets the same batches. */
+static void train_loader_config(const run *r, int batch, tb_loader_config *lc)
+{
+    const tb_train_config *c = r->cfg;
+    tb_loader_config_defaults(lc);
+    lc->batch_size = batch;
+    lc->num_workers = c->num_workers;
+    lc->seed = c->seed;
+    lc->shard_rank = r->dist.rank;
+    lc->shard_count = r->dist.size;
+    lc->shuffle = 1;
+    lc->augment = c->augment;
+    /* JPEG datasets: the crop size (224 unless --image-size); others are
+     * padded to --image-size, by default 32 (28x28 MNIST -> 32x32), so
+     * synthetic data at --image-size 8..31 trains at that size. */
+    lc->out_size = c->image_size ? c->image_size : r->train.images ? 224 : 32;
+}
+
+static int use_epoch_batch(run *r, int epoch)
+{
+    int want = tb_train_batch_at(r->cfg, epoch);
+    if (want == r->train_batch)
+        return 0;
+    tb_loader_config lc;
+    train_loader_config(r, want, &lc);
+    tb_loader *l = tb_loader_create(&r->train, &lc);
+    if (!l)
+        return tb_fail_prefix("--batch-schedule: epoch %d's batch of %d", epoch + 1, want);
+    tb_loader_destroy(r->train_loader);
+    r->train_loader = l;
+    r->train_batch = want;
+    return 0;
+}
+
 static int make_loaders(run *r)
 {
     const tb_train_config *c = r->cfg;
     tb_loader_config lc;
-    tb_loader_config_defaults(&lc);
-    lc.batch_size = c->batch_size;
-    lc.num_workers = c->num_workers;
-    lc.seed = c->seed;
-    lc.shard_rank = r->dist.rank;
-    lc.shard_count = r->dist.size;
-    lc.shuffle = 1;
-    lc.augment = c->augment;
-    /* JPEG datasets: the crop size (224 unless --image-size); others pad to 32. */
-    lc.out_size = r->train.images ? (c->image_size ? c->image_size : 224) : 32;
+    train_loader_config(r, c->batch_size, &lc);
     r->train_loader = tb_loader_create(&r->train, &lc);
-    lc.shuffle = 0;
-    lc.augment = 0;
-    lc.shard_rank = 0; /* rank 0 evaluates the whole test set */
-    lc.shard_count = 1;
+    r->train_batch = c->batch_size;
+    tb_eval_loader_config(c, &r->train, c->batch_size, &lc); /* as trainbench eval reads it */
     r->test_loader = r->train_loader ? tb_loader_create(&r->test, &lc) : NULL;
     return r->test_loader ? 0 : -1;
 }
@@ -205,6 +285,84 @@ int run_broadcast_model(run *r)
     return 0;
 }
 
+/* Never two ranks on one GPU: each rank's GPU (UUID, index, name, bus id)
+ * compared across ranks (tb_dist_check_gpus), and recorded in result.json
+ * "gpus", rank by rank.  Nothing to do on the CPU. */
+static int check_gpus(run *r)
+{
+#if TB_HAVE_CUDA
+    if (r->b->kind != TB_DEVICE_CUDA)
+        return 0;
+    char desc[400], **all = NULL;
+    snprintf(desc, sizeof desc, "GPU %d (%s, PCI %s)", tb_cuda_device(r->b), tb_cuda_gpu_name(r->b),
+             tb_cuda_pci_bus_id(r->b));
+    if (tb_dist_check_gpus(&r->dist, tb_cuda_gpu_uuid(r->b), desc, &all))
+        return -1;
+    struct json_object *gpus = json_object_new_array();
+    for (int i = 0; all && i < r->dist.size; i++) {
+        char *f[3] = {all[i], "", ""}, *t; /* host, uuid, desc */
+        for (int k = 1; k < 3 && f[k - 1] && (t = strchr(f[k - 1], '\t')); k++)
+            *t = '\0', f[k] = t + 1;
+        struct json_object *g = json_object_new_object();
+        json_object_object_add(g, "rank", json_object_new_int(i));
+        json_object_object_add(g, "host", json_object_new_string(f[0] ? f[0] : ""));
+        json_object_object_add(g, "uuid", json_object_new_string(f[1]));
+        json_object_object_add(g, "gpu", json_object_new_string(f[2]));
+        json_object_array_add(gpus, g);
+        free(all[i]);
+    }
+    free(all);
+    json_object_object_add(r->result, "gpus", gpus);
+#else
+    (void)r;
+#endif
+    return 0;
+}
+
+/* Every convolution the epochs and evaluations will run, prepared by the
+ * backend (cuDNN's algorithm searches, oneDNN's primitives) before the
+ * first epoch and timed apart: result.json "prepare_s".  The batch sizes:
+ * each epoch's (--batch-schedule) full and last partial batch on this rank,
+ * and on rank 0, which evaluates, the test set's. */
+static int prepare_convs(run *r)
+{
+    tb_backend *b = r->b;
+    if (!b->prepare)
+        return 0;
+    double t0 = run_now_s(), tp = tb_prof_begin("prepare");
+    int train[64], eval[2], nt = 0, ne = 0, two[2];
+    const int per_rank = tb_loader_images_per_epoch(r->train_loader);
+    for (int e = 0; e < r->cfg->epochs && nt + 2 <= (int)(sizeof train / sizeof *train); e++) {
+        int k = tb_conv_plan_batches(per_rank, tb_train_batch_at(r->cfg, e), two);
+        for (int i = 0; i < k; i++) {
+            int seen = 0;
+            for (int j = 0; j < nt; j++)
+                seen |= train[j] == two[i];
+            if (!seen)
+                train[nt++] = two[i];
+        }
+    }
+    if (r->dist.rank == 0)
+        ne = tb_conv_plan_batches(tb_loader_images_per_epoch(r->test_loader), r->cfg->batch_size, eval);
+    tb_conv_call *calls = NULL;
+    int n = 0;
+    /* The recording pass runs the model's layers on stubs: no layer spans
+     * for it in a --profile-layers trace, where they would sit outside any
+     * forward or backward phase. */
+    const int layers = tb_prof_layers;
+    tb_prof_layers = 0;
+    int rc = tb_conv_plan_model(r->model, b, train, nt, eval, ne, &calls, &n);
+    tb_prof_layers = layers;
+    rc = rc || b->prepare(b, calls, n, nt ? train[0] : r->cfg->batch_size) || b->synchronize(b);
+    free(calls);
+    tb_prof_end("prepare", "phase", tp);
+    if (rc)
+        return tb_fail_prefix("preparing the model's convolutions");
+    json_object_object_add(r->result, "prepare_s", json_object_new_double(run_now_s() - t0));
+    json_object_object_add(r->result, "prepared_convolutions", json_object_new_int(n));
+    return 0;
+}
+
 static int build_model(run *r)
 {
     const tb_train_config *c = r->cfg;
@@ -213,18 +371,14 @@ static int build_model(run *r)
         return -1;
     int h = tb_loader_height(r->train_loader), w = tb_loader_width(r->train_loader);
 #if TB_HAVE_CUDA
-    /* Never two ranks on one GPU. */
-    if (strcmp(c->device, "cuda") == 0 && r->dist.size > 1) {
-        int gpus = tb_cuda_device_count();
-        if (gpus < 1 || tb_dist_check_gpus(&r->dist, gpus))
-            return -1;
-    }
-    r->b = strcmp(c->device, "cuda") == 0 ? tb_cuda_backend_create(r->dist.local_rank, c->precision) : tb_cpu_backend_create(c->threads);
+    r->b = strcmp(c->device, "cuda") == 0 ? tb_cuda_backend_create(r->dist.local_rank, c->precision)
+                                          : tb_cpu_backend_create_prec(c->threads, c->precision, TB_CPU_BF16_AUTO);
 #else
-    r->b = tb_cpu_backend_create(c->threads);
+    r->b = tb_cpu_backend_create_prec(c->threads, c->precision, TB_CPU_BF16_AUTO);
 #endif
-    if (!r->b)
+    if (!r->b || check_gpus(r))
         return -1;
+    gpu_samples_open(r);
     tb_prof_device device; /* --profile: GPU spans from the device's own clock */
     if (tb_prof_on && r->b->prof_device) {
         if (r->b->prof_device(r->b, &device))
@@ -232,14 +386,20 @@ static int build_model(run *r)
         else
             tb_prof_set_device(&device);
     }
-    r->model = tb_model_create(r->b, &spec, c->batch_size, h, w, c->seed);
-    if (!r->model || run_broadcast_model(r))
+    /* Buffers for the largest batch of any epoch (--batch-schedule), which
+     * never exceeds the images a rank has (the test batches are at most
+     * --batch-size). */
+    int most = tb_train_batch_max(c), per_rank = tb_loader_images_per_epoch(r->train_loader);
+    int capacity = most < per_rank ? most : per_rank;
+    capacity = capacity > c->batch_size ? capacity : c->batch_size;
+    r->model = tb_model_create(r->b, &spec, capacity, h, w, c->seed);
+    if (!r->model || run_broadcast_model(r) || prepare_convs(r)) /* before the reducer hooks backward */
         return -1;
     r->reducer = tb_grad_reducer_create(&r->dist, r->b, r->model, c->bucket_mb, strcmp(c->overlap, "on") == 0);
     if (!r->reducer)
         return -1;
-    r->labels_dev = r->b->alloc(r->b, (size_t)c->batch_size * sizeof(int32_t), "labels");
-    r->logits_host = tb_malloc((size_t)c->batch_size * spec.classes * sizeof(float), "logits");
+    r->labels_dev = r->b->alloc(r->b, (size_t)capacity * sizeof(int32_t), "labels");
+    r->logits_host = tb_malloc((size_t)capacity * spec.classes * sizeof(float), "logits");
     r->class_hits = tb_calloc((size_t)spec.classes, sizeof *r->class_hits, "per-class counts");
     r->class_seen = tb_calloc((size_t)spec.classes, sizeof *r->class_seen, "per-class counts");
     if (!r->labels_dev || !r->logits_host || !r->class_hits || !r->class_seen)
@@ -253,7 +413,9 @@ static int build_model(run *r)
     json_object_object_add(m, "batch_norm", json_object_new_boolean(spec.batch_norm));
     json_object_object_add(m, "params", json_object_new_int64((int64_t)info.params));
     json_object_object_add(m, "gradients", json_object_new_int64((int64_t)info.gradients));
+    r->gradients = info.gradients;
     json_object_object_add(m, "conv_layers", json_object_new_int(info.conv_layers));
+    json_object_object_add(m, "fc_inputs", json_object_new_int(info.fc_inputs));
     json_object_object_add(m, "macs_per_image", json_object_new_int64((int64_t)info.macs_per_image));
     struct json_object *in = json_object_new_array();
     json_object_array_add(in, json_object_new_int(spec.in_channels));
@@ -282,45 +444,18 @@ static int build_model(run *r)
     return 0;
 }
 
-/* Puts a batch on the device: normalised images into the model input. */
+/* The batch's images and labels on the device. */
 static int upload_batch(run *r, const tb_batch *batch)
 {
-    tb_backend *b = r->b;
-    tb_tensor *in = tb_model_input(r->model);
-    size_t per_image = (size_t)in->shape.c * in->shape.h * in->shape.w;
-    if (b->upload(b, in->data, batch->x, (size_t)batch->n * per_image * sizeof(float)) ||
-        b->upload(b, r->labels_dev, batch->y, (size_t)batch->n * sizeof(int32_t)))
-        return tb_fail_prefix("copying batch %d to the device", batch->index);
-    return 0;
-}
-
-/* Counts top-1 (and top-5) hits of the logits just computed. */
-static int score_batch(run *r, const tb_batch *batch, int *correct1, int *correct5, int *class_hits)
-{
-    int classes = tb_model_get_spec(r->model)->classes;
-    const tb_tensor *logits = tb_model_logits(r->model);
-    if (r->b->download(r->b, r->logits_host, logits->data, (size_t)batch->n * classes * sizeof(float)))
-        return -1;
-    for (int i = 0; i < batch->n; i++) {
-        const float *row = r->logits_host + (size_t)i * classes;
-        int label = batch->y[i], higher = 0;
-        for (int k = 0; k < classes; k++)
-            higher += row[k] > row[label] || (row[k] == row[label] && k < label);
-        if (higher == 0) {
-            (*correct1)++;
-            if (class_hits)
-                class_hits[label]++;
-        }
-        if (correct5 && higher < 5)
-            (*correct5)++;
-    }
-    return 0;
+    return tb_eval_upload_batch(r->b, r->model, r->labels_dev, batch);
 }
 
 static void progress(run *r, int epoch, int index, int batches, int images, double t0, double loss_sum)
 {
-    double elapsed = run_now_s() - t0;
-    double ips = elapsed > 0 ? images / elapsed : 0;
+    /* The one definition (tb_images_per_s) over the epoch so far: every
+     * rank's images (ranks run the same batches), the epoch's wall time. */
+    double ips = tb_images_per_s((double)images * r->dist.size, run_now_s() - t0);
+    ips = isfinite(ips) ? ips : 0;
     struct json_object *ev = json_object_new_object();
     json_object_object_add(ev, "epoch", json_object_new_int(epoch + 1));
     json_object_object_add(ev, "batch", json_object_new_int(index + 1));
@@ -330,7 +465,7 @@ static void progress(run *r, int epoch, int index, int batches, int images, doub
     tb_rundir_event(r->dir, "progress", ev);
     if (r->show_progress) {
         int width = 30, done = batches ? (index + 1) * width / batches : width;
-        double eta = ips > 0 ? (double)(batches - index - 1) * (images / (double)(index + 1)) / ips : 0;
+        double eta = (double)(batches - index - 1) * (run_now_s() - t0) / (index + 1);
         fprintf(stderr, "\r  epoch %d [%.*s%*s] %d/%d  %.0f img/s  loss %.4f  eta %.0fs ", epoch + 1, done,
                 "==============================", width - done, "", index + 1, batches, ips,
                 images ? loss_sum / images : 0, eta);
@@ -463,6 +598,8 @@ static int train_epoch(run *r, int epoch, tb_epoch_report *rep)
     rep->load_s = r->cur.load_s, rep->train_s = r->cur.train_s, rep->comm_s = r->cur.comm_s;
     double t_epoch = run_now_s() - r->elapsed_before, last_progress = 0;
     r->epoch_t0 = t_epoch;
+    memset(&gpu_samples.agg, 0, sizeof gpu_samples.agg);
+    gpu_samples.last = run_now_s();
     int rc = tb_loader_start_epoch_at(r->train_loader, epoch, first);
     for (int i = first; !rc && !r->stop; i++) {
         tb_batch *batch = NULL;
@@ -498,7 +635,7 @@ static int train_epoch(run *r, int epoch, tb_epoch_report *rep)
         r->loss_sum += batch_loss / r->dist.size; /* the global sum over ranks, shared out */
         for (int k = 0; k < batch->n; k++)
             r->class_seen[batch->y[k]]++;
-        rc = score_batch(r, batch, &r->correct, NULL, r->class_hits);
+        rc = tb_eval_score_batch(r->b, r->model, r->logits_host, batch, &r->correct, NULL, r->class_hits);
         r->images += batch->n;
         tb_loader_release(r->train_loader, batch);
         r->next_batch = i + 1;
@@ -510,7 +647,11 @@ static int train_epoch(run *r, int epoch, tb_epoch_report *rep)
             progress(r, epoch, i, batches, r->images, t_epoch, r->loss_sum);
             last_progress = t;
         }
+        gpu_sample(0);
     }
+    gpu_sample(1); /* an epoch shorter than a second still has a reading */
+    rep->gpu_sampled = gpu_samples.mon != NULL;
+    tb_gpu_agg_result(&gpu_samples.agg, &rep->gpu_util_mean, &rep->gpu_mem_peak_bytes, &rep->gpu_power_mean_w);
     if (r->show_progress)
         fprintf(stderr, "\r%*s\r", 100, "");
     rep->epoch_s = run_now_s() - t_epoch;
@@ -526,7 +667,8 @@ static int train_epoch(run *r, int epoch, tb_epoch_report *rep)
     rep->images = images;
     rep->train_loss = images ? loss_sum / images : 0;
     rep->train_acc = images ? 100.0 * correct / images : 0;
-    rep->images_per_s = rep->epoch_s > 0 ? images / rep->epoch_s : 0;
+    rep->images_per_s = tb_images_per_s(images, rep->epoch_s);
+    rep->images_per_s = isfinite(rep->images_per_s) ? rep->images_per_s : 0;
     for (int k = 0; k < classes; k++) {
         rep->class_acc[k] = r->class_seen[k] ? 100.0 * r->class_hits[k] / r->class_seen[k] : 0;
         if (rep->class_acc[k] > rep->class_acc[rep->best_class])
@@ -539,27 +681,14 @@ static int evaluate(run *r, tb_epoch_report *rep)
 {
     if (r->dist.rank != 0)
         return 0; /* rank 0 evaluates; the others wait at the next step */
-    tb_backend *b = r->b;
-    double t0 = run_now_s(), loss_sum = 0;
-    int correct1 = 0, correct5 = 0, images = 0, got;
-    tb_batch *batch;
-    if (tb_loader_start_epoch(r->test_loader, 0))
-        return -1;
-    while ((got = tb_loader_next(r->test_loader, &batch)) > 0) {
-        int rc = upload_batch(r, batch) || tb_model_forward(r->model, batch->n, 0) ||
-                 b->softmax_xent(b, tb_model_logits(r->model), r->labels_dev, 0, NULL, &loss_sum) ||
-                 score_batch(r, batch, &correct1, &correct5, NULL);
-        images += batch->n;
-        tb_loader_release(r->test_loader, batch);
-        if (rc)
-            return tb_fail_prefix("evaluating the test set");
-    }
-    if (got < 0)
+    double t0 = run_now_s();
+    tb_eval_counts n = {0};
+    if (tb_eval_loop(r->b, r->model, r->test_loader, r->labels_dev, r->logits_host, &n))
         return -1;
     rep->eval_s = run_now_s() - t0;
-    rep->test_loss = images ? loss_sum / images : 0;
-    rep->test_acc = images ? 100.0 * correct1 / images : 0;
-    rep->test_acc5 = images ? 100.0 * correct5 / images : 0;
+    rep->test_loss = n.images ? n.loss_sum / n.images : 0;
+    rep->test_acc = n.images ? 100.0 * n.correct1 / n.images : 0;
+    rep->test_acc5 = n.images ? 100.0 * n.correct5 / n.images : 0;
     return 0;
 }
 
@@ -657,13 +786,16 @@ static int save_weights(run *r)
 static int epoch_loop(run *r, int first_epoch)
 {
     const tb_train_config *c = r->cfg;
-    if (!c->quiet)
+    if (!c->quiet && c->epoch_lines)
         tb_report_print_header(stdout);
     for (int e = first_epoch; e < c->epochs && !r->stop; e++) {
         struct json_object *ev = json_object_new_object();
         json_object_object_add(ev, "epoch", json_object_new_int(e + 1));
         json_object_object_add(ev, "epochs", json_object_new_int(c->epochs));
+        if (use_epoch_batch(r, e))
+            return -1;
         json_object_object_add(ev, "batches", json_object_new_int(tb_loader_batches_per_epoch(r->train_loader)));
+        json_object_object_add(ev, "batch_size", json_object_new_int(r->train_batch));
         if (c->repeat > 1)
             json_object_object_add(ev, "repeat", json_object_new_int(r->repeat + 1));
         tb_rundir_event(r->dir, "epoch_start", ev);
@@ -671,7 +803,6 @@ static int epoch_loop(run *r, int first_epoch)
         tb_epoch_report *rep = &r->epochs[e];
         memset(rep, 0, sizeof *rep);
         rep->epoch = e + 1;
-        rep->warmup = e == 0;
         char label[32];
         snprintf(label, sizeof label, "epoch %d", e + 1);
         double t0 = tb_prof_begin(label);
@@ -683,6 +814,10 @@ static int epoch_loop(run *r, int first_epoch)
             return rc;
         }
         tb_prof_end(label, "epoch", t0);
+        /* The workbench shows "evaluating" until epoch_end. */
+        struct json_object *eev = json_object_new_object();
+        json_object_object_add(eev, "epoch", json_object_new_int(e + 1));
+        tb_rundir_event(r->dir, "eval_start", eev);
         t0 = tb_prof_begin("evaluate");
         rc = evaluate(r, rep);
         tb_prof_end("evaluate", "phase", t0);
@@ -697,10 +832,13 @@ static int epoch_loop(run *r, int first_epoch)
         r->next_batch = 0;
         if (run_save_checkpoint(r, "epoch end"))
             return -1;
-        tb_rundir_event(r->dir, "epoch_end", tb_epoch_report_json(rep));
+        tb_rundir_event(r->dir, "epoch_end", run_epoch_json(r, e));
         if (run_write_result(r, TB_STATUS_RUNNING))
             return -1;
-        if (!c->quiet)
+        /* '*': left out of the averages once all epochs are done (result.json marks
+         * what its averages so far leave out). */
+        rep->warmup = e < tb_average_first(c->epochs, c->average_skip);
+        if (!c->quiet && c->epoch_lines)
             tb_report_print_epoch(stdout, rep);
     }
     return 0;
@@ -721,10 +859,16 @@ static int finish_profile(run *r)
         snprintf(meta, sizeof meta,
                  "{\"trainbench\":\"%s\",\"ranks\":%d,\"model\":\"%s\",\"batch_size\":%d,\"dropped_spans\":%ld}",
                  TB_VERSION, r->dist.size, r->cfg->model, r->cfg->batch_size, tb_prof_dropped());
-        rc = tb_prof_write_trace(r->cfg->profile, all, r->dist.size, meta);
+        /* --trace: a fixed name in the run's own directory, never a path from a preset. */
+        char path[1100];
+        if (r->cfg->profile[0])
+            snprintf(path, sizeof path, "%s", r->cfg->profile);
+        else if (snprintf(path, sizeof path, "%s/trace.json", tb_rundir_path(r->dir)) >= (int)sizeof path)
+            rc = tb_fail("--trace: the run directory's path is too long for RUN_DIR/trace.json");
+        if (!rc)
+            rc = tb_prof_write_trace(path, all, r->dist.size, meta);
         if (!rc && !r->cfg->quiet)
-            printf("Profile written to %s (open it in https://ui.perfetto.dev or chrome://tracing)\n",
-                   r->cfg->profile);
+            printf("Profile written to %s (open it in https://ui.perfetto.dev or chrome://tracing)\n", path);
     }
     for (int i = 0; all && i < r->dist.size; i++)
         free(all[i]);
@@ -771,7 +915,7 @@ int tb_train_run(const tb_train_config *c)
     struct sigaction old_signals[N_SIGNALS];
     memset(old_signals, 0, sizeof old_signals);
     catch_signals(old_signals);
-    if (c->profile[0]) {
+    if (c->profile[0] || c->trace) {
         char label[128];
         snprintf(label, sizeof label, "rank %d (%s)", r.dist.rank, r.dist.host);
         tb_prof_start(r.dist.rank, label);
@@ -804,7 +948,7 @@ int tb_train_run(const tb_train_config *c)
         status = run_fail(&r, "saving weights");
     /* The trace before the final status: a trace that cannot be written
      * fails the run rather than follow a result.json that says completed. */
-    if (!status && c->profile[0] && finish_profile(&r))
+    if (!status && (c->profile[0] || c->trace) && finish_profile(&r))
         status = run_fail(&r, "writing the profile (--profile)");
     if (!status) {
         const char *final = r.stop ? TB_STATUS_INTERRUPTED : TB_STATUS_COMPLETED;
@@ -817,8 +961,14 @@ int tb_train_run(const tb_train_config *c)
         json_object_object_add(ev, "status", json_object_new_string(final));
         json_object_object_add(ev, "epochs_completed", json_object_new_int(r.epochs_done));
         tb_rundir_event(r.dir, "run_end", ev);
-        if (!c->quiet || (r.stop && r.dist.rank == 0))
-            tb_report_print_summary(stdout, r.epochs, r.epochs_done, c->num_workers);
+        if (!c->quiet || (r.stop && r.dist.rank == 0)) {
+            /* lab2.py's closing lines: the last epoch's per-class list, then the gradient count. */
+            if (r.epochs_done > 0)
+                tb_report_print_class_acc(stdout, &r.epochs[r.epochs_done - 1]);
+            if (r.gradients > 0)
+                printf("Number of gradients : %zu\n", r.gradients);
+            tb_report_print_summary(stdout, r.epochs, r.epochs_done, c->average_skip, c->num_workers);
+        }
         if (r.stop && r.dist.rank == 0)
             fprintf(stderr, "trainbench: interrupted; %d finished epochs kept in %s%s%s\n", r.epochs_done,
                     tb_rundir_path(r.dir), c->checkpoint ? "; continue with trainbench train --resume " : "",

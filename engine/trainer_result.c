@@ -2,7 +2,10 @@
 #include "engine/trainer_run.h" // uses: run, run_reserve_space, run_release_space, run_write_result, run_now_s, ...
 
 #include "core/error.h" // uses: tb_last_error
+#include "engine/cpu/cpu_backend.h" // uses: tb_cpu_bf16_math
+#include "rundir/derived.h" // uses: tb_average_first
 #include "rundir/rundir.h" // uses: tb_rundir_path, TB_STATUS_RUNNING, tb_rundir_write_json, tb_rundir_event, ...
+#include "spec/options.h" // uses: tb_train_batch_at
 #include "tb_config.h"
 #if TB_HAVE_CUDA
 #include "engine/cuda/cuda_backend.h" // uses: tb_cuda_peak_bytes
@@ -105,17 +108,29 @@ void run_release_space(run *r)
     r->reserved = 0;
 }
 
+struct json_object *run_epoch_json(const run *r, int e)
+{
+    struct json_object *o = tb_epoch_report_json(&r->epochs[e]);
+    /* From the options, not the loader: a resumed run's earlier epochs too. */
+    json_object_object_add(o, "batch_size", json_object_new_int(tb_train_batch_at(r->cfg, e)));
+    return o;
+}
+
 int run_write_result(run *r, const char *status)
 {
     if (strcmp(status, TB_STATUS_RUNNING) != 0)
         run_release_space(r); /* the last write: it must fit even when the disk is full */
+    /* "warmup" marks exactly the epochs the averages leave out (a resume may have changed --average-skip). */
+    int first = tb_average_first(r->epochs_done, r->cfg->average_skip);
+    for (int i = 0; i < r->epochs_done; i++)
+        r->epochs[i].warmup = i < first;
     json_object_object_add(r->result, "status", json_object_new_string(status));
     struct json_object *epochs = json_object_new_array();
     for (int i = 0; i < r->epochs_done; i++)
-        json_object_array_add(epochs, tb_epoch_report_json(&r->epochs[i]));
+        json_object_array_add(epochs, run_epoch_json(r, i));
     json_object_object_add(r->result, "epochs", epochs);
     tb_run_averages a;
-    tb_run_averages_compute(r->epochs, r->epochs_done, &a);
+    tb_run_averages_compute(r->epochs, r->epochs_done, r->cfg->average_skip, &a);
     struct json_object *s = json_object_new_object();
     json_object_object_add(s, "epochs_completed", json_object_new_int(r->epochs_done));
     json_object_object_add(s, "epochs_averaged", json_object_new_int(a.epochs_averaged));
@@ -138,6 +153,10 @@ int run_write_result(run *r, const char *status)
         json_object_object_add(s, "peak_device_bytes", json_object_new_int64((int64_t)tb_cuda_peak_bytes(r->b)));
 #endif
     json_object_object_add(r->result, "summary", s);
+    /* CPU bf16: oneDNN's bf16 kernels or the emulation; known once the convolutions are built */
+    const char *bf16_math = r->b && r->b->kind == TB_DEVICE_CPU ? tb_cpu_bf16_math(r->b) : NULL;
+    if (bf16_math)
+        json_object_object_add(r->result, "bf16_math", json_object_new_string(bf16_math));
     json_object_object_add(r->result, "updated_at", json_object_new_int64((int64_t)time(NULL)));
     return tb_rundir_write_json(r->dir, "result.json", r->result);
 }
@@ -194,7 +213,7 @@ int run_reset_for_repeat(run *r)
 void run_record_repeat(run *r)
 {
     tb_run_averages a;
-    tb_run_averages_compute(r->epochs, r->epochs_done, &a);
+    tb_run_averages_compute(r->epochs, r->epochs_done, r->cfg->average_skip, &a);
     struct json_object *o = json_object_new_object();
     json_object_object_add(o, "repeat", json_object_new_int(r->repeat + 1));
     json_object_object_add(o, "avg_load_s", json_object_new_double(a.load_s));

@@ -29,10 +29,12 @@ typedef struct {
     tb_backend *b;
     tb_model *model;
     tb_loader *train_loader, *test_loader;
+    int train_batch; /* the train loader's batch per rank (--batch-schedule changes it between epochs) */
     tb_optimizer opt;
     tb_grad_reducer *reducer; /* data-parallel gradient sums */
     int32_t *labels_dev;
     float *logits_host;
+    size_t gradients; /* the model's gradient count, for the lab's closing line */
     tb_epoch_report *epochs;
     int epochs_done;
     int show_progress;
@@ -94,6 +96,9 @@ int run_record_start(run *r);
 /* trainer_result.c */
 /* Writes result.json; a final status first gives back the reserved space. */
 int run_write_result(run *r, const char *status);
+/* Epoch e's report (from 0) as result.json and the epoch_end event write it,
+ * with the batch per GPU it trained at (--batch-schedule). */
+struct json_object *run_epoch_json(const run *r, int e);
 /* Sets aside disk space (best effort) so that a run that fills the disk can
  * still record how it ended; run_release_space gives it back. */
 void run_reserve_space(run *r);

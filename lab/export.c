@@ -3,7 +3,7 @@
 
 #include "core/error.h" // uses: tb_fail
 #include "core/fsutil.h" // uses: tb_write_atomic
-#include "core/quote.h" // uses: tb_text_escape
+#include "core/quote.h" // uses: tb_text_escape, tb_json_put
 
 #include <errno.h>
 #include <fcntl.h>
@@ -67,6 +67,14 @@ static void write_md(FILE *f, const tb_table *t)
         md_text(f, t->info, 0);
         fputs("\n", f);
     }
+    /* The overrides are part of the result: a table of a sweep run with
+     * --set is not the preset's table. */
+    size_t no = t->overrides ? json_object_array_length(t->overrides) : 0;
+    for (size_t i = 0; i < no; i++) {
+        fputs(i ? ", `" : "Overrides (--set): `", f);
+        md_text(f, json_object_get_string(json_object_array_get_idx(t->overrides, i)), 1);
+        fputs(i + 1 < no ? "`" : "`.\n", f);
+    }
     fputs("\n|", f);
     for (int c = 0; c < t->ncols; c++) {
         fputc(' ', f);
@@ -119,13 +127,33 @@ static void csv_cell(FILE *f, const char *text)
     free(e);
 }
 
+/* The overrides as one field ("epochs=1; lr=0.2"), repeated on every row:
+ * a CSV has no place for notes, and a spreadsheet or a script reading it
+ * keeps the column with the figures. */
+static char *csv_overrides(const tb_table *t)
+{
+    size_t no = t->overrides ? json_object_array_length(t->overrides) : 0, len = 1;
+    for (size_t i = 0; i < no; i++)
+        len += strlen(json_object_get_string(json_object_array_get_idx(t->overrides, i))) + 2;
+    char *s = no ? calloc(len, 1) : NULL;
+    for (size_t i = 0; s && i < no; i++) {
+        if (i)
+            strcat(s, "; ");
+        strcat(s, json_object_get_string(json_object_array_get_idx(t->overrides, i)));
+    }
+    return s;
+}
+
 static void write_csv(FILE *f, const tb_table *t)
 {
+    char *over = csv_overrides(t);
     for (int c = 0; c < t->ncols; c++) {
         if (c)
             fputc(',', f);
         csv_cell(f, t->headers[c]);
     }
+    if (over)
+        fputs(",Overrides (--set)", f);
     fputc('\n', f);
     for (int r = 0; r < t->nrows; r++) {
         for (int c = 0; c < t->ncols; c++) {
@@ -137,8 +165,13 @@ static void write_csv(FILE *f, const tb_table *t)
             /* Missing numbers are empty fields, as spreadsheets expect; text whole, not cut to the buffer. */
             csv_cell(f, cell->text ? cell->text : !strcmp(buf, "n/a") ? "" : buf);
         }
+        if (over) {
+            fputc(',', f);
+            csv_cell(f, over);
+        }
         fputc('\n', f);
     }
+    free(over);
 }
 
 static struct json_object *table_json(const tb_table *t)
@@ -149,6 +182,7 @@ static struct json_object *table_json(const tb_table *t)
     json_object_object_add(o, "question", json_object_new_string(t->question));
     json_object_object_add(o, "source", json_object_new_string(t->source));
     json_object_object_add(o, "info", json_object_new_string(t->info));
+    json_object_object_add(o, "overrides", t->overrides ? json_object_get(t->overrides) : json_object_new_array());
     struct json_object *cols = json_object_new_array();
     for (int c = 0; c < t->ncols; c++) {
         struct json_object *col = json_object_new_object();
@@ -179,6 +213,17 @@ static struct json_object *table_json(const tb_table *t)
         json_object_array_add(rows, row);
     }
     json_object_object_add(o, "rows", rows);
+    /* Cells marked not meaningful at smoke scale, as [row, column] pairs. */
+    struct json_object *marked = json_object_new_array();
+    for (int r = 0; r < t->nrows; r++)
+        for (int c = 0; c < t->ncols; c++)
+            if (t->cells[(size_t)r * t->ncols + c].marked) {
+                struct json_object *rc = json_object_new_array();
+                json_object_array_add(rc, json_object_new_int(r));
+                json_object_array_add(rc, json_object_new_int(c));
+                json_object_array_add(marked, rc);
+            }
+    json_object_object_add(o, "marked", marked);
     json_object_object_add(o, "notes", json_object_get(t->notes));
     return o;
 }
@@ -191,7 +236,9 @@ int tb_export_write(FILE *f, const tb_table *tables, int n, tb_export_format fmt
         for (int i = 0; i < n; i++)
             json_object_array_add(arr, table_json(&tables[i]));
         json_object_object_add(all, "tables", arr);
-        fprintf(f, "%s\n", json_object_to_json_string_ext(all, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        /* Strings come from run files: DEL, C1 and stray bytes escaped (tb_json_put). */
+        tb_json_put(f, json_object_to_json_string_ext(all, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        fputc('\n', f);
         json_object_put(all);
     } else
         for (int i = 0; i < n; i++) {

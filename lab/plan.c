@@ -81,6 +81,11 @@ static int shrink(const tb_preset *p, tb_train_config *c, struct json_object *su
     char v[64];
     if (!in_smoke(p, "device") && strcmp(c->device, "cpu") && substitute(c, subs, "device", "cpu"))
         return -1;
+    /* A scaling sweep's one-rank baseline would take every core (threads 0)
+     * while each of two ranks gets one: the same per-rank count for all, or
+     * the speedups measure the thread count. */
+    if (!in_smoke(p, "threads") && is_axis(p, "gpus") && c->threads == 0 && substitute(c, subs, "threads", "1"))
+        return -1;
     /* Two CPU ranks keep the data-parallel path (MPI) in a smoke run. */
     if (!in_smoke(p, "gpus") && c->gpus > SMOKE_RANKS && substitute(c, subs, "gpus", TB_HAVE_MPI ? "2" : "1"))
         return -1;
@@ -162,9 +167,71 @@ static void entry_names(tb_plan_entry *e, const tb_preset *p)
         snprintf(e->label, sizeof e->label, "%s", p->name);
 }
 
+/* At smoke scale a [smoke] list for a swept option replaces the list, so
+ * `batch_size = 32, 128` runs two batch sizes, not the preset's four with the
+ * last smoke value repeated.  A zip sweep keeps its length: there the i-th
+ * smoke value replaces the i-th value (the last one repeats) in each entry.
+ * `note` gets "batch_size: 32, 128, 512 -> 32, 128" for each list replaced. */
+static int shorten_axes(tb_preset *q, char *note, size_t size)
+{
+    note[0] = '\0';
+    for (int k = 0; k < q->nsmoke && !q->zip; k++)
+        for (int a = 0; a < q->naxes; a++) {
+            tb_sweep_axis *ax = &q->axes[a];
+            if (strcmp(ax->key, q->smoke[k].key))
+                continue;
+            char before[TB_PRESET_MAX_VALUES * 98] = "", buf[sizeof q->smoke[k].value], *save = NULL;
+            for (int i = 0; i < ax->count; i++)
+                snprintf(before + strlen(before), sizeof before - strlen(before), "%s%s", i ? ", " : "",
+                         ax->values[i]);
+            snprintf(buf, sizeof buf, "%s", q->smoke[k].value);
+            ax->count = 0;
+            for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                while (*tok == ' ' || *tok == '\t')
+                    tok++;
+                for (size_t l = strlen(tok); l && (tok[l - 1] == ' ' || tok[l - 1] == '\t'); l--)
+                    tok[l - 1] = '\0';
+                if (!*tok)
+                    continue;
+                if (ax->count >= TB_PRESET_MAX_VALUES || strlen(tok) >= sizeof ax->values[0])
+                    return tb_fail("%s:%d: [smoke] %s: too many or too long values", q->path, q->smoke[k].line,
+                                   ax->key);
+                snprintf(ax->values[ax->count++], sizeof ax->values[0], "%s", tok);
+            }
+            if (!ax->count)
+                return tb_fail("%s:%d: [smoke] %s: no values", q->path, q->smoke[k].line, ax->key);
+            size_t len = strlen(note);
+            snprintf(note + len, size - len, "%s%s: %s -> %s", len ? "\n" : "", ax->key, before, q->smoke[k].value);
+        }
+    return 0;
+}
+
+static int expand(const tb_preset *p, int smoke, tb_plan *out);
+
 int tb_plan_expand(const tb_preset *p, int smoke, tb_plan *out)
 {
     memset(out, 0, sizeof *out);
+    if (!smoke || p->zip)
+        return expand(p, smoke, out);
+    tb_preset *q = malloc(sizeof *q);
+    if (!q)
+        return tb_fail("out of memory expanding %s", p->path);
+    *q = *p;
+    char note[4096];
+    int rc = shorten_axes(q, note, sizeof note) ? -1 : expand(q, smoke, out);
+    /* Every entry says which lists the smoke scale shortened. */
+    for (int i = 0; rc == 0 && i < out->count; i++)
+        for (char *line = note, *nl; *line; line = nl ? nl + 1 : line + strlen(line)) {
+            nl = strchr(line, '\n');
+            json_object_array_add(out->entries[i].substitutions,
+                                  json_object_new_string_len(line, nl ? (int)(nl - line) : (int)strlen(line)));
+        }
+    free(q);
+    return rc;
+}
+
+static int expand(const tb_preset *p, int smoke, tb_plan *out)
+{
     long total = 1;
     if (p->zip && p->naxes)
         total = p->axes[0].count;
@@ -209,9 +276,11 @@ int tb_plan_expand(const tb_preset *p, int smoke, tb_plan *out)
         if (smoke) {
             for (int k = 0; k < p->nsmoke; k++) {
                 const tb_preset_kv *kv = &p->smoke[k];
+                if (is_axis(p, kv->key) && !p->zip)
+                    continue; /* the axis already holds the smoke list (shorten_axes) */
                 if (is_axis(p, kv->key)) {
-                    /* A list for a swept option: the i-th smoke value replaces
-                     * the i-th value (the last one repeats). */
+                    /* Zip: the i-th smoke value replaces the i-th value (the
+                     * last one repeats), so the sweep keeps its pairs. */
                     char buf[sizeof kv->value], *save = NULL; /* as long as the value: never cut */
                     snprintf(buf, sizeof buf, "%s", kv->value);
                     int want = 0;

@@ -3,7 +3,7 @@
 
 #include "core/error.h" // uses: tb_fail
 #include "core/json.h" // uses: tb_json_num, tb_json_get, tb_json_str, tb_json_arr
-#include "core/quote.h" // uses: tb_text_escape
+#include "core/quote.h" // uses: tb_text_escape, tb_json_put
 #include "rundir/lock.h" // uses: tb_lock_status
 #include "rundir/rundir.h" // uses: TB_STATUS_INTERRUPTED, TB_STATUS_STALE, tb_json_read_file, ...
 
@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,7 +50,37 @@ static struct json_object *read_opt(const char *dir, const char *name)
     return access(path, R_OK) == 0 ? tb_json_read_file(path) : NULL;
 }
 
-static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+/* A folder under the runs folder and when it started, for the order. */
+typedef struct {
+    char *name;
+    double started; /* NAN unknown */
+} entry;
+
+/* Newest first by the time the files record (a folder given with
+ * --run-dir or --sweep-dir need not start with its date), then by name,
+ * newest-looking first; entries without a time last. */
+static int by_time(const void *a, const void *b)
+{
+    const entry *x = a, *y = b;
+    int kx = isfinite(x->started), ky = isfinite(y->started);
+    if (kx != ky)
+        return ky - kx;
+    if (kx && x->started != y->started)
+        return x->started < y->started ? 1 : -1;
+    return strcmp(y->name, x->name);
+}
+
+int tb_results_match(const char *filter, const char *const *fields, int n)
+{
+    if (!filter || !*filter)
+        return 1;
+    size_t fl = strlen(filter);
+    for (int i = 0; i < n; i++)
+        for (const char *f = fields[i]; f && *f; f++)
+            if (!strncasecmp(f, filter, fl))
+                return 1;
+    return 0;
+}
 
 /* Adds a number, or null when the file lacks it (the text listing shows 0) or
  * holds NaN, which JSON has no number for. */
@@ -69,7 +100,27 @@ static void add_str(struct json_object *o, const char *key, const char *v)
     free(shown);
 }
 
-int tb_results_list(const char *runs_dir, FILE *out) { return tb_results_list_format(runs_dir, out, 0); }
+int tb_results_list(const char *runs_dir, FILE *out) { return tb_results_list_filtered(runs_dir, out, 0, NULL); }
+
+int tb_results_list_format(const char *runs_dir, FILE *out, int json)
+{
+    return tb_results_list_filtered(runs_dir, out, json, NULL);
+}
+
+/* When the entry in dir started (a sweep's summary.json, else its plan.json;
+ * a run's result.json), NAN unknown; *kind 1 sweep, 2 run, 0 neither. */
+static double started_of(const char *dir, int *kind)
+{
+    struct json_object *plan = read_opt(dir, "plan.json"), *sum = plan ? read_opt(dir, "summary.json") : NULL;
+    struct json_object *r = plan ? NULL : read_opt(dir, "result.json");
+    *kind = plan ? 1 : r ? 2 : 0;
+    double t = plan ? tb_json_num(sum ? sum : plan, sum ? "started_at" : "created_at", NAN)
+                    : tb_json_num(r, "started_at", NAN);
+    json_object_put(plan);
+    json_object_put(sum);
+    json_object_put(r);
+    return t;
+}
 
 /* One line of the listing.  The strings come from files and folder names that
  * anyone may have written: escaped, so no escape sequence reaches the terminal. */
@@ -86,13 +137,13 @@ static void print_row(FILE *out, const char *date, const char *kind, const char 
         free(e[i]);
 }
 
-int tb_results_list_format(const char *runs_dir, FILE *out, int json)
+int tb_results_list_filtered(const char *runs_dir, FILE *out, int json, const char *filter)
 {
     DIR *d = opendir(runs_dir);
     if (!d)
         return tb_fail("cannot read %s: %s; pass --runs-dir DIR (where trainbench run and train wrote)", runs_dir,
                        strerror(errno));
-    char **names = NULL;
+    entry *names = NULL;
     size_t n = 0, cap = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
@@ -100,20 +151,36 @@ int tb_results_list_format(const char *runs_dir, FILE *out, int json)
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
-            char **grown = realloc(names, cap * sizeof *names);
+            entry *grown = realloc(names, cap * sizeof *names);
             if (!grown) {
                 closedir(d);
                 for (size_t i = 0; i < n; i++)
-                    free(names[i]);
+                    free(names[i].name);
                 free(names);
                 return tb_fail("out of memory listing %s", runs_dir);
             }
             names = grown;
         }
-        names[n++] = strdup(e->d_name);
+        char dir[PATH_MAX];
+        int kind = 0;
+        if (snprintf(dir, sizeof dir, "%s/%s", runs_dir, e->d_name) >= (int)sizeof dir)
+            continue;
+        double t = started_of(dir, &kind);
+        if (!kind)
+            continue;
+        char *name = strdup(e->d_name);
+        if (!name) {
+            closedir(d);
+            for (size_t i = 0; i < n; i++)
+                free(names[i].name);
+            free(names);
+            return tb_fail("out of memory listing %s", runs_dir);
+        }
+        names[n++] = (entry){name, t > 0 && t < 1e12 ? t : NAN};
     }
     closedir(d);
-    qsort(names, n, sizeof *names, by_name);
+    if (n)
+        qsort(names, n, sizeof *names, by_time);
     struct json_object *entries = json ? json_object_new_array() : NULL;
     if (!json)
         fprintf(out, "%-16s  %-5s  %-24s  %-6s  %-11s  %-44s  %s\n", "DATE", "KIND", "PRESET / MODEL", "SCALE",
@@ -121,12 +188,19 @@ int tb_results_list_format(const char *runs_dir, FILE *out, int json)
     int listed = 0;
     for (size_t i = 0; i < n; i++) {
         char dir[PATH_MAX], date[32], figures[256];
-        snprintf(dir, sizeof dir, "%s/%s", runs_dir, names[i]);
+        snprintf(dir, sizeof dir, "%s/%s", runs_dir, names[i].name);
         struct json_object *plan = read_opt(dir, "plan.json");
         if (plan) {
             struct json_object *sum = read_opt(dir, "summary.json"), *counts = tb_json_get(sum, "counts");
             date_of(tb_json_num(sum ? sum : plan, sum ? "started_at" : "created_at", 0), date, sizeof date);
             const char *st = tb_sweep_effective_status(tb_json_str(sum, "status", NULL), dir);
+            const char *fields[] = {names[i].name, tb_json_str(plan, "preset", NULL), st, "sweep"};
+            if (!tb_results_match(filter, fields, 4)) {
+                json_object_put(sum);
+                json_object_put(plan);
+                free(names[i].name);
+                continue;
+            }
             /* A damaged plan.json may hold anything; json-c asserts on non-arrays. */
             struct json_object *cfgs = tb_json_arr(plan, "configs");
             size_t ncfgs = cfgs ? json_object_array_length(cfgs) : 0;
@@ -159,6 +233,12 @@ int tb_results_list_format(const char *runs_dir, FILE *out, int json)
                 struct json_object *s = tb_json_get(r, "summary"), *c = tb_json_get(r, "config");
                 const char *raw = tb_json_str(r, "status", NULL);
                 const char *st = raw ? tb_run_effective_status(raw, dir) : NULL; /* missing: null, "?" */
+                const char *fields[] = {names[i].name, tb_json_str(c, "model", NULL), st, "run"};
+                if (!tb_results_match(filter, fields, 4)) {
+                    json_object_put(r);
+                    free(names[i].name);
+                    continue;
+                }
                 date_of(tb_json_num(r, "started_at", 0), date, sizeof date);
                 snprintf(figures, sizeof figures, "%.0f epochs, %.3f s/epoch, test acc %.2f%%",
                          tb_json_num(s, "epochs_completed", 0), tb_json_num(s, "avg_epoch_s", 0),
@@ -180,7 +260,7 @@ int tb_results_list_format(const char *runs_dir, FILE *out, int json)
                 listed++;
             }
         }
-        free(names[i]);
+        free(names[i].name);
     }
     free(names);
     if (json) { /* trainbench.results/1: the same entries, for scripts */
@@ -188,8 +268,13 @@ int tb_results_list_format(const char *runs_dir, FILE *out, int json)
         json_object_object_add(all, "schema", json_object_new_string("trainbench.results/1"));
         add_str(all, "runs_dir", runs_dir);
         json_object_object_add(all, "entries", entries);
-        fprintf(out, "%s\n", json_object_to_json_string_ext(all, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        tb_json_put(out, json_object_to_json_string_ext(all, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        fputc('\n', out);
         json_object_put(all);
+    } else if (!listed && filter && *filter) {
+        char *shown = tb_text_escape(filter); /* typed text may hold escape sequences */
+        fprintf(out, "(no sweeps or runs under %s match \"%s\")\n", runs_dir, shown ? shown : "?");
+        free(shown);
     } else if (!listed)
         fprintf(out, "(no sweeps or runs under %s)\n", runs_dir);
     return 0;

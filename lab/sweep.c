@@ -10,8 +10,10 @@
 
 
 #include "core/error.h" // uses: tb_fail, tb_fail_prefix, tb_last_error
+#include "core/fsutil.h" // uses: tb_open_regular
 #include "core/json.h" // uses: tb_json_arr, tb_json_str, tb_json_num, tb_json_get, tb_json_obj
-#include "lab/export.h" // uses: tb_export_string, TB_EXPORT_MD, tb_text_write_atomic
+#include "lab/export.h" // uses: tb_export_string, tb_export_write, TB_EXPORT_MD, tb_text_write_atomic
+#include "lab/plan_filter.h" // uses: tb_plan_step_prefix, tb_plan_only_json, tb_plan_only_note, tb_plan_only_name
 #include "lab/table.h" // uses: tb_table, tb_table_from_sweep, tb_table_free
 #include "rundir/lock.h" // uses: tb_lock_alive, tb_lock, tb_lock_acquire, tb_lock_release
 #include "rundir/rundir.h" // uses: TB_STATUS_COMPLETED, TB_STATUS_FAILED, TB_STATUS_REFUSED, ...
@@ -79,6 +81,28 @@ struct json_object *tb_plan_entry_args(const tb_plan_entry *e)
     return a;
 }
 
+int tb_plan_same_as(const tb_plan *plan, int i)
+{
+    struct json_object *mine = tb_plan_entry_args(&plan->entries[i]);
+    int first = i;
+    for (int j = 0; j < i && first == i; j++) {
+        struct json_object *other = tb_plan_entry_args(&plan->entries[j]);
+        if (json_object_equal(mine, other))
+            first = j;
+        json_object_put(other);
+    }
+    json_object_put(mine);
+    return first;
+}
+
+static struct json_object *sets_json(const tb_sweep_options *o)
+{
+    struct json_object *sets = json_object_new_array();
+    for (int i = 0; i < o->nsets; i++)
+        json_object_array_add(sets, json_object_new_string(o->sets[i]));
+    return sets;
+}
+
 static struct json_object *plan_json(const tb_preset *p, const tb_plan *plan, const tb_sweep_options *o)
 {
     struct json_object *j = json_object_new_object();
@@ -91,12 +115,11 @@ static struct json_object *plan_json(const tb_preset *p, const tb_plan *plan, co
     json_object_object_add(j, "description", json_object_new_string(p->description));
     json_object_object_add(j, "scale", json_object_new_string(o->smoke ? "smoke" : "full"));
     json_object_object_add(j, "mode", json_object_new_string(p->zip ? "zip" : "product"));
-    struct json_object *sets = json_object_new_array();
-    for (int i = 0; i < o->nsets; i++)
-        json_object_array_add(sets, json_object_new_string(o->sets[i]));
-    json_object_object_add(j, "sets", sets);
+    json_object_object_add(j, "sets", sets_json(o));
+    json_object_object_add(j, "only", tb_plan_only_json((const char *const *)o->only, o->nonly));
     json_object_object_add(j, "created_at", json_object_new_int64((int64_t)time(NULL)));
     struct json_object *table = tb_preset_table_json(p);
+    tb_plan_only_note(table, (const char *const *)o->only, o->nonly);
     /* Smoke runs stop after at most 2 epochs: the table shows the last one. */
     if (o->smoke && p->pick_epoch > 2)
         json_object_object_add(table, "epoch", json_object_new_int(2));
@@ -111,6 +134,9 @@ static struct json_object *plan_json(const tb_preset *p, const tb_plan *plan, co
         json_object_object_add(c, "params", json_object_get(e->params));
         json_object_object_add(c, "substitutions", json_object_get(e->substitutions));
         json_object_object_add(c, "args", tb_plan_entry_args(e));
+        int first = o->smoke ? tb_plan_same_as(plan, i) : i;
+        if (first != i) /* not run again: the table and summary take the first one's run */
+            json_object_object_add(c, "same_as", json_object_new_string(plan->entries[first].id));
         json_object_array_add(cfgs, c);
     }
     json_object_object_add(j, "configs", cfgs);
@@ -123,6 +149,7 @@ typedef struct {
     const char *dir;
     struct json_object *summary;
     int tty;
+    int quiet;
 } sweep;
 
 static struct json_object *cfg_summary(sweep *s, int i)
@@ -193,9 +220,13 @@ static int write_summary(sweep *s, const char *status)
 /* Follows the child's events.jsonl from `*offset`, printing progress. */
 static void follow_events(sweep *s, const char *path, long *offset, const char *tag)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
+    int fd = tb_open_regular(path, O_RDONLY | O_NOFOLLOW); /* no FIFO to wait on, no planted link */
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "r");
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
         return;
+    }
     if (fseek(f, *offset, SEEK_SET) != 0) {
         fclose(f);
         return;
@@ -209,7 +240,7 @@ static void follow_events(sweep *s, const char *path, long *offset, const char *
         struct json_object *ev = json_tokener_parse(line);
         if (!ev)
             continue;
-        const char *type = tb_json_str(ev, "event", NULL);
+        const char *type = s->quiet ? NULL : tb_json_str(ev, "event", NULL);
 #define NUM(k) tb_json_num(ev, k, 0)
         if (type && s->tty && !strcmp(type, "progress")) {
             int width = 24, batches = (int)NUM("batches"), batch = (int)NUM("batch");
@@ -233,9 +264,13 @@ static void follow_events(sweep *s, const char *path, long *offset, const char *
 static void last_log_line(const char *path, char *out, size_t size)
 {
     out[0] = '\0';
-    FILE *f = fopen(path, "r");
-    if (!f)
+    int fd = tb_open_regular(path, O_RDONLY | O_NOFOLLOW); /* the log we made, not a planted link */
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "r");
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
         return;
+    }
     char line[2048];
     while (fgets(line, sizeof line, f)) {
         size_t len = strlen(line);
@@ -302,16 +337,30 @@ static int run_one(sweep *s, struct json_object *plan_cfg, int i, int total, con
     json_object_object_add(cs, "started_at", json_object_new_int64((int64_t)time(NULL)));
     if (write_summary(s, TB_STATUS_RUNNING))
         fprintf(stderr, "trainbench run: %s\n", tb_last_error());
-    printf("%s %s: %s (%s)\n", tag, id, resume ? "resuming from its checkpoint" : TB_STATUS_RUNNING, label);
+    if (!s->quiet)
+        printf("%s %s: %s (%s)\n", tag, id, resume ? "resuming from its checkpoint" : TB_STATUS_RUNNING, label);
     fflush(stdout);
 
     struct json_object *args = tb_json_get(plan_cfg, "args");
     size_t nargs = args ? json_object_array_length(args) : 0;
-    char **argv = calloc(nargs + 8, sizeof *argv);
-    if (!argv)
-        return tb_fail("out of memory"), 1;
+    /* A one-rank configuration inside a Slurm allocation runs as a job step,
+     * in the container, as the ranks of the others do (lab/plan_filter.h). */
+    enum { STEP_WORDS = 32 };
+    char step_buf[1200], *step[STEP_WORDS];
+    int nstep = 0;
+    for (size_t a = 0; a < nargs && !nstep; a++)
+        if (!strcmp(json_object_get_string(json_object_array_get_idx(args, a)), "--gpus=1"))
+            nstep = tb_plan_step_prefix(step, STEP_WORDS, step_buf, sizeof step_buf);
+    char **argv = nstep >= 0 ? calloc(nargs + 8 + STEP_WORDS, sizeof *argv) : NULL;
+    if (!argv) {
+        set_str(cs, "status", TB_STATUS_FAILED);
+        set_str(cs, "error", nstep < 0 ? tb_last_error() : "out of memory");
+        return 1;
+    }
     int k = 0;
-    argv[k++] = (char *)"trainbench";
+    for (int w = 0; w < nstep; w++)
+        argv[k++] = step[w];
+    argv[k++] = nstep ? (char *)exe : (char *)"trainbench";
     argv[k++] = (char *)"train";
     if (resume) { /* the run's own config.json holds the plan's options */
         argv[k++] = (char *)"--resume";
@@ -341,15 +390,22 @@ static int run_one(sweep *s, struct json_object *plan_cfg, int i, int total, con
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent)
             _exit(130);
-        int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (fd >= 0) {
-            dup2(fd, STDOUT_FILENO);
-            dup2(fd, STDERR_FILENO);
+        /* A configuration's log is a plain file: a planted link or FIFO at
+         * its name fails the configuration instead of being written through. */
+        int fd = tb_open_regular(logpath, O_WRONLY | O_CREAT | O_APPEND);
+        if (fd < 0) {
+            fprintf(stderr, "trainbench run: %s\n", tb_last_error());
+            _exit(1);
         }
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
-        execv(exe, argv);
-        fprintf(stderr, "trainbench run: cannot run %s: %s\n", exe, strerror(errno));
+        if (nstep)
+            execvp(argv[0], argv);
+        else
+            execv(exe, argv);
+        fprintf(stderr, "trainbench run: cannot run %s: %s\n", nstep ? argv[0] : exe, strerror(errno));
         _exit(1);
     }
     free(argv);
@@ -403,9 +459,10 @@ static int run_one(sweep *s, struct json_object *plan_cfg, int i, int total, con
                 json_object_object_add(fig, keys[q], json_object_get(v));
         }
         json_object_object_add(cs, "figures", fig);
-        printf("%s %s: completed in %.1f s (epoch %.3f s, %.0f img/s, test acc %.2f%%)\n", tag, id, wall,
-               tb_json_num(sum, "avg_epoch_s", 0), tb_json_num(sum, "images_per_s", 0),
-               tb_json_num(sum, "final_test_acc", 0));
+        if (!s->quiet)
+            printf("%s %s: completed in %.1f s (epoch %.3f s, %.0f img/s, test acc %.2f%%)\n", tag, id, wall,
+                   tb_json_num(sum, "avg_epoch_s", 0), tb_json_num(sum, "images_per_s", 0),
+                   tb_json_num(sum, "final_test_acc", 0));
     } else if (code == 130 || (sig && stop_signal)) {
         state = TB_STATUS_INTERRUPTED;
         outcome = 130;
@@ -439,7 +496,8 @@ static int run_one(sweep *s, struct json_object *plan_cfg, int i, int total, con
 
 /* Directory names start with the timestamp, so the greatest name of a
  * matching sweep is the newest. */
-static int find_resumable(const char *runs_dir, const char *preset, const char *scale, char *out, size_t size)
+static int find_resumable(const char *runs_dir, const char *preset, const char *scale, struct json_object *only,
+                          char *out, size_t size)
 {
     char best[256] = "";
     DIR *d = opendir(runs_dir);
@@ -454,7 +512,10 @@ static int find_resumable(const char *runs_dir, const char *preset, const char *
             continue;
         struct json_object *plan = tb_json_read_file(path);
         const char *p = tb_json_str(plan, "preset", NULL), *sc = tb_json_str(plan, "scale", NULL);
-        if (p && sc && !strcmp(p, preset) && !strcmp(sc, scale) && strcmp(e->d_name, best) > 0)
+        /* The same --only too: the per-configuration jobs of one preset each resume their own. */
+        struct json_object *was = tb_json_arr(plan, "only");
+        int same_only = was ? json_object_equal(was, only) : !json_object_array_length(only);
+        if (p && sc && !strcmp(p, preset) && !strcmp(sc, scale) && same_only && strcmp(e->d_name, best) > 0)
             snprintf(best, sizeof best, "%s", e->d_name);
         json_object_put(plan);
     }
@@ -479,7 +540,7 @@ int tb_sweep_run(const tb_preset *p, const tb_plan *plan, const tb_sweep_options
     if (o->resume) {
         if (o->sweep_dir)
             snprintf(dir, sizeof dir, "%s", o->sweep_dir);
-        else if (find_resumable(o->runs_dir, p->name, scale, dir, sizeof dir))
+        else if (find_resumable(o->runs_dir, p->name, scale, tb_json_arr(pj, "only"), dir, sizeof dir))
             goto usage;
         char path[PATH_MAX];
         struct json_object *old = FMT(path, "%s/plan.json", dir) ? NULL : tb_json_read_file(path);
@@ -497,8 +558,8 @@ int tb_sweep_run(const tb_preset *p, const tb_plan *plan, const tb_sweep_options
                            tb_json_str(json_object_array_get_idx(b, i), "id", ""));
         if (!same) {
             json_object_put(old);
-            tb_fail("--resume %s: the preset, --set or --scale differ from the sweep's plan.json; resume with the "
-                    "same arguments or start a new sweep",
+            tb_fail("--resume %s: the preset, --set, --only or --scale differ from the sweep's plan.json; resume with "
+                    "the same arguments or start a new sweep",
                     dir);
             goto usage;
         }
@@ -518,8 +579,14 @@ int tb_sweep_run(const tb_preset *p, const tb_plan *plan, const tb_sweep_options
     } else {
         if (o->sweep_dir)
             snprintf(dir, sizeof dir, "%s", o->sweep_dir);
-        else if (tb_rundir_default_path(o->runs_dir, p->name, dir, sizeof dir))
-            goto usage;
+        else {
+            /* A filtered sweep's name says which configurations it holds. */
+            char cut[160], name[sizeof cut + sizeof p->name + 8];
+            tb_plan_only_name(plan, o->nonly, cut, sizeof cut);
+            snprintf(name, sizeof name, "%s%s%s", p->name, cut[0] ? "-only-" : "", cut);
+            if (tb_rundir_default_path(o->runs_dir, name, dir, sizeof dir))
+                goto usage;
+        }
         char path[PATH_MAX];
         if (FMT(path, "%s/plan.json", dir))
             goto usage;
@@ -539,6 +606,8 @@ int tb_sweep_run(const tb_preset *p, const tb_plan *plan, const tb_sweep_options
         set_str(summary, "title", p->title);
         set_str(summary, "scale", scale);
         json_object_object_add(summary, "started_at", json_object_new_int64((int64_t)time(NULL)));
+        /* The overrides are part of the result (plan.json has them too). */
+        json_object_object_add(summary, "sets", json_object_get(tb_json_arr(pj, "sets")));
         struct json_object *cfgs = json_object_new_array();
         for (int i = 0; i < plan->count; i++) {
             struct json_object *c = json_object_new_object();
@@ -546,6 +615,8 @@ int tb_sweep_run(const tb_preset *p, const tb_plan *plan, const tb_sweep_options
             set_str(c, "id", plan->entries[i].id);
             set_str(c, "label", plan->entries[i].label);
             set_str(c, "status", TB_STATUS_PENDING);
+            set_str(c, "same_as", tb_json_str(json_object_array_get_idx(tb_json_arr(pj, "configs"), (size_t)i),
+                                              "same_as", NULL));
             json_object_array_add(cfgs, c);
         }
         json_object_object_add(summary, "configs", cfgs);
@@ -553,9 +624,10 @@ int tb_sweep_run(const tb_preset *p, const tb_plan *plan, const tb_sweep_options
     char host[256] = "";
     gethostname(host, sizeof host - 1);
     set_str(summary, "hostname", host);
+    json_object_object_del(summary, "stopped"); /* a resumed sweep's earlier stop is history */
     json_object_object_add(summary, "pid", json_object_new_int((int)getpid()));
 
-    sweep s = {dir, summary, isatty(STDOUT_FILENO)};
+    sweep s = {dir, summary, isatty(STDOUT_FILENO), o->quiet};
     struct sigaction sa = {0}, old_int, old_term;
     sa.sa_handler = on_signal;
     stop_signal = 0;
@@ -564,10 +636,32 @@ int tb_sweep_run(const tb_preset *p, const tb_plan *plan, const tb_sweep_options
     printf("Sweep %s: %s, %d configuration%s at %s scale\n", dir, p->title, plan->count, plan->count == 1 ? "" : "s",
            scale);
     int failures = 0, interrupted = 0, skipped = 0;
+    /* The first two configurations this invocation runs failing with the same
+     * reason (a missing data folder, no GPU) stop the sweep: the rest would
+     * fail alike.  first_err: the first one's reason, "" when it did not fail. */
+    int ran = 0;
+    char first_err[1024] = "";
     struct json_object *pcfgs = tb_json_arr(pj, "configs");
     for (int i = 0; i < plan->count; i++) {
         struct json_object *cs = cfg_summary(&s, i);
         const char *id = plan->entries[i].id;
+        int first = o->smoke ? tb_plan_same_as(plan, i) : i;
+        if (first != i) { /* the same run as an earlier one: its outcome, not a second run */
+            struct json_object *fs = cfg_summary(&s, first);
+            static const char *const keys[] = {"status", "error", "figures", "exit_code"};
+            for (int k = 0; k < 4; k++) {
+                struct json_object *v = tb_json_get(fs, keys[k]);
+                json_object_object_add(cs, keys[k], v ? json_object_get(v) : NULL);
+            }
+            set_str(cs, "run_dir", plan->entries[first].id);
+            set_str(cs, "same_as", plan->entries[first].id);
+            if (!o->quiet)
+                printf("[%d/%d] %s: the same run as %s at smoke scale, not repeated\n", i + 1, plan->count, id,
+                       plan->entries[first].id);
+            if (write_summary(&s, TB_STATUS_RUNNING)) /* the Live screen shows it done now, not at the end */
+                fprintf(stderr, "trainbench run: %s\n", tb_last_error());
+            continue;
+        }
         if (o->resume) {
             char rpath[PATH_MAX];
             struct json_object *r =
@@ -597,10 +691,23 @@ int tb_sweep_run(const tb_preset *p, const tb_plan *plan, const tb_sweep_options
             }
         } else if (rc)
             failures++;
+        int same_way = 0;
+        if (!interrupted && ++ran <= 2) {
+            const char *err = rc ? tb_json_str(cs, "error", "") : "";
+            same_way = ran == 2 && err[0] && !strcmp(err, first_err) && !o->keep_going && i + 1 < plan->count;
+            if (ran == 1)
+                snprintf(first_err, sizeof first_err, "%s", err);
+        }
+        if (same_way) {
+            char why[1200];
+            snprintf(why, sizeof why, "stopped: the first 2 configurations failed the same way: %s", first_err);
+            set_str(summary, "stopped", why);
+            printf("%s (--keep-going runs the rest)\n", why);
+        }
         const char *state = interrupted ? TB_STATUS_INTERRUPTED : TB_STATUS_RUNNING;
         if (write_summary(&s, state))
             fprintf(stderr, "trainbench run: %s\n", tb_last_error());
-        if (interrupted)
+        if (interrupted || same_way)
             break;
     }
     const char *final = interrupted ? TB_STATUS_INTERRUPTED : failures ? TB_STATUS_FAILED : TB_STATUS_COMPLETED;
@@ -620,6 +727,17 @@ int tb_sweep_run(const tb_preset *p, const tb_plan *plan, const tb_sweep_options
         done += !strcmp(tb_json_str(json_object_array_get_idx(cfgs, i), "status", ""), TB_STATUS_COMPLETED);
     printf("Sweep %s: %s, %d of %d completed%s%s; table in %s/summary.md\n", dir, final, done, plan->count,
            skipped ? " (" : "", skipped ? "some were already done)" : "", dir);
+    /* The table itself, as `trainbench export --format md` prints it. */
+    tb_table t;
+    if (!o->quiet) {
+        if (tb_table_from_sweep(dir, &t) == 0) {
+            printf("\n");
+            if (tb_export_write(stdout, &t, 1, TB_EXPORT_MD))
+                fprintf(stderr, "trainbench run: %s\n", tb_last_error());
+        } else
+            fprintf(stderr, "trainbench run: %s\n", tb_last_error());
+        tb_table_free(&t);
+    }
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     json_object_put(summary);

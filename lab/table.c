@@ -6,6 +6,7 @@
 #include "lab/table_internal.h" // uses: tb_table_default_header, tb_table_option_kind, tb_table_cell_value, ...
 
 #include "core/error.h" // uses: tb_fail, tb_fail_prefix
+#include "rundir/derived.h" // uses: tb_average_first
 #include "rundir/rundir.h" // uses: TB_STATUS_COMPLETED, tb_json_read_file, TB_STATUS_PENDING, tb_rundir_id_ok
 
 #include <limits.h>
@@ -14,12 +15,57 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static void add_note(tb_table *t, const char *fmt, const char *a, const char *b)
 {
     char buf[1200];
     snprintf(buf, sizeof buf, fmt, a ? a : "", b ? b : "");
     json_object_array_add(t->notes, json_object_new_string(buf));
+}
+
+/* What the time columns average, said as it was done: each run's summary
+ * averages epochs tb_average_first(n, --average-skip) .. n - 1. */
+static void averages_note(tb_table *t, const row *rows, int n)
+{
+    int kinds = 0, first[4], epochs[4], count[4];
+    for (int i = 0; i < n; i++) {
+        struct json_object *eps = tb_json_arr(rows[i].result, "epochs");
+        int ne = eps ? (int)json_object_array_length(eps) : 0;
+        if (!ne)
+            continue;
+        int f = tb_average_first(ne, tb_table_average_skip(&rows[i])), k = 0;
+        while (k < kinds && !(first[k] == f && epochs[k] == ne))
+            k++;
+        if (k == kinds && kinds < 4)
+            first[kinds] = f, epochs[kinds] = ne, count[kinds++] = 0;
+        if (k < kinds)
+            count[k]++;
+    }
+    const char *tail = "; losses and accuracies are the last epoch's.";
+    char text[600];
+    if (kinds == 0)
+        snprintf(text, sizeof text, "Times are means over each run's epochs after its first --average-skip ones%s",
+                 tail);
+    else if (kinds == 1 && first[0] == 1)
+        snprintf(text, sizeof text, "Times are means over the epochs after the first (warm-up) one%s", tail);
+    else if (kinds == 1 && first[0] == 0 && epochs[0] == 1)
+        snprintf(text, sizeof text, "Times are those of each run's only epoch (none was left out of the averages)%s",
+                 tail);
+    else if (kinds == 1 && first[0] == 0)
+        snprintf(text, sizeof text, "Times are means over all %d epochs, the first included%s", epochs[0], tail);
+    else if (kinds == 1)
+        snprintf(text, sizeof text, "Times are means over epochs %d to %d, the first %d left out (--average-skip)%s",
+                 first[0] + 1, epochs[0], first[0], tail);
+    else {
+        size_t len = (size_t)snprintf(text, sizeof text, "Times are means over the epochs each run averaged:");
+        for (int k = 0; k < kinds && len < sizeof text; k++)
+            len += (size_t)snprintf(text + len, sizeof text - len, "%s epochs %d to %d in %d row%s", k ? ";" : "",
+                                    first[k] + 1, epochs[k], count[k], count[k] == 1 ? "" : "s");
+        if (len < sizeof text)
+            snprintf(text + len, sizeof text - len, "%s", tail);
+    }
+    add_note(t, "%s", text, NULL);
 }
 
 static void header_info(tb_table *t, struct json_object *result, double started)
@@ -135,9 +181,7 @@ static int assemble(tb_table *t, row *rows, int n, struct json_object *tspec, in
         snprintf(buf, sizeof buf, "%d", s.pick_epoch);
         add_note(t, "Times, losses and accuracies are those of epoch %s.", buf, NULL);
     } else
-        add_note(t, "Times are means over the epochs after the first (warm-up) one; losses and accuracies are the "
-                    "last epoch's.",
-                 NULL, NULL);
+        averages_note(t, rows, n);
     int ranged = 0;
     for (int i = 0; i < n * total && !ranged; i++)
         ranged = t->cells[i].has_range;
@@ -178,8 +222,16 @@ static int assemble(tb_table *t, row *rows, int n, struct json_object *tspec, in
             }
         }
         json_object_put(seen);
-        add_note(t, "Smoke scale (CPU-sized: subset, narrow model, few epochs; columns show the preset's values): %s.",
+        add_note(t, "Smoke scale (CPU-sized: subset, narrow model, few epochs; columns and derived figures are what "
+                    "ran): %s.",
                  all[0] ? all : "no substitutions", NULL);
+        int marked = 0;
+        for (int i = 0; i < n * total && !marked; i++)
+            marked = t->cells[i].marked;
+        if (marked)
+            add_note(t, "* Not meaningful at smoke scale: an efficiency over 100%% or a speedup above the GPU count "
+                        "comes from CPU-sized runs sharing a few cores, not from scaling.",
+                     NULL, NULL);
     }
     for (int i = 0; i < n; i++)
         if (rows[i].status && strcmp(rows[i].status, TB_STATUS_COMPLETED)) {
@@ -200,10 +252,9 @@ static struct json_object *read_if_there(const char *dir, const char *name)
     char path[PATH_MAX];
     if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
         return NULL;
-    FILE *f = fopen(path, "r");
-    if (!f)
+    /* Absent is not an error here; anything else (damaged, a FIFO) is. */
+    if (access(path, F_OK) != 0)
         return NULL;
-    fclose(f);
     return tb_json_read_file(path);
 }
 
@@ -227,10 +278,36 @@ int tb_table_from_sweep(const char *dir, tb_table *t)
         json_object_put(summary);
         return tb_fail("out of memory");
     }
+    const char *scale = tb_json_str(plan, "scale", NULL);
+    int smoke = scale && !strcmp(scale, "smoke");
+    /* Smoke scale: a configuration the substitutes made the same as an
+     * earlier one ("same_as") ran once, so it is one row, which a footnote
+     * says stands for the preset's other ones. */
+    struct json_object *also = json_object_new_object();
+    int m = 0;
     struct json_object *first = NULL;
     for (int i = 0; i < n; i++) {
         struct json_object *c = json_object_array_get_idx(cfgs, (size_t)i);
-        row *r = &rows[i];
+        const char *same = smoke ? tb_json_str(c, "same_as", NULL) : NULL;
+        int known = 0;
+        for (int j = 0; same && j < m && !known; j++)
+            if ((known = rows[j].id && !strcmp(rows[j].id, same))) {
+                /* Its substitutions (gpus: 4 -> 2) still reach the smoke footnote. */
+                struct json_object *subs = tb_json_arr(c, "substitutions");
+                for (size_t k = 0; rows[j].subs && subs && k < json_object_array_length(subs); k++)
+                    json_object_array_add(rows[j].subs, json_object_get(json_object_array_get_idx(subs, k)));
+            }
+        if (known) {
+            struct json_object *list = tb_json_arr(also, same);
+            if (!list) {
+                list = json_object_new_array();
+                json_object_object_add(also, same, list);
+            }
+            json_object_array_add(list, json_object_new_string(tb_json_str(c, "label", "?")));
+            continue;
+        }
+        row *r = &rows[m++];
+        r->effective = smoke;
         r->params = tb_json_obj(c, "params");
         r->subs = tb_json_arr(c, "substitutions");
         r->id = tb_json_str(c, "id", NULL);
@@ -254,10 +331,33 @@ int tb_table_from_sweep(const char *dir, tb_table *t)
              tb_json_str(tb_json_get(plan, "table"), "title", tb_json_str(plan, "title", "")));
     snprintf(t->preset, sizeof t->preset, "%s", tb_json_str(plan, "preset", ""));
     snprintf(t->question, sizeof t->question, "%s", tb_json_str(plan, "question", ""));
-    const char *scale = tb_json_str(plan, "scale", NULL);
+    /* The --set overrides, strings only (a hand-edited plan may hold anything). */
+    t->overrides = json_object_new_array();
+    struct json_object *sets = tb_json_arr(plan, "sets");
+    for (size_t k = 0; sets && k < json_object_array_length(sets); k++) {
+        struct json_object *v = json_object_array_get_idx(sets, k);
+        if (json_object_is_type(v, json_type_string))
+            json_object_array_add(t->overrides, json_object_get(v));
+    }
     header_info(t, first, tb_json_num(summary ? summary : plan, "started_at", NAN));
-    int rc = assemble(t, rows, n, tb_json_get(plan, "table"), scale && !strcmp(scale, "smoke"));
-    for (int i = 0; i < n; i++) {
+    int rc = assemble(t, rows, m, tb_json_get(plan, "table"), smoke);
+    /* One footnote: "the row of gpus=2 also stands for gpus=4, gpus=8; ...". */
+    char names[1200] = "";
+    for (int j = 0; j < m && rc == 0; j++) {
+        struct json_object *list = rows[j].id ? tb_json_arr(also, rows[j].id) : NULL;
+        for (size_t k = 0; list && k < json_object_array_length(list); k++) {
+            size_t len = strlen(names);
+            snprintf(names + len, sizeof names - len, "%s%s%s%s", !k && len ? "; " : k ? ", " : "",
+                     !k ? (rows[j].label && *rows[j].label ? rows[j].label : rows[j].id) : "",
+                     !k ? " also stands for " : "", json_object_get_string(json_object_array_get_idx(list, k)));
+        }
+    }
+    if (names[0])
+        add_note(t, "Smoke scale runs each distinct configuration once; configurations the substitutes made the "
+                    "same are one row: the row of %s.",
+                 names, NULL);
+    json_object_put(also);
+    for (int i = 0; i < m; i++) {
         json_object_put(rows[i].result);
         json_object_put(rows[i].planned);
     }
@@ -351,6 +451,7 @@ int tb_table_merge(const tb_table *tables, int n, tb_table *out)
     if (!out->cells)
         return tb_fail("out of memory");
     out->notes = json_object_new_array(); /* only now: the early failures above own nothing */
+    out->overrides = json_object_new_array();
     int r = 0;
     for (int i = 0; i < n; i++) {
         const char *base = strrchr(tables[i].source, '/');
@@ -364,6 +465,13 @@ int tb_table_merge(const tb_table *tables, int n, tb_table *out)
                 row[c + 1] = *src;
                 row[c + 1].text = src->text ? strdup(src->text) : NULL;
             }
+        }
+        /* Each sweep's overrides, said with the sweep they belong to. */
+        for (size_t j = 0; tables[i].overrides && j < json_object_array_length(tables[i].overrides); j++) {
+            char buf[2048];
+            snprintf(buf, sizeof buf, "%s: %s", base,
+                     json_object_get_string(json_object_array_get_idx(tables[i].overrides, j)));
+            json_object_array_add(out->overrides, json_object_new_string(buf));
         }
         size_t nn = json_object_array_length(tables[i].notes);
         for (size_t j = 0; j < nn; j++) {
@@ -384,4 +492,6 @@ void tb_table_free(tb_table *t)
     t->cells = NULL;
     json_object_put(t->notes);
     t->notes = NULL;
+    json_object_put(t->overrides);
+    t->overrides = NULL;
 }

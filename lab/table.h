@@ -20,6 +20,7 @@ typedef enum {
     TB_COL_RATE,    /* images/s: whole numbers */
     TB_COL_GBPS,    /* GB/s: 2 decimals */
     TB_COL_REAL,    /* learning rates: %g */
+    TB_COL_PERCENT3, /* 3 decimals, as ImageNet's main.py prints Acc@1/Acc@5 */
 } tb_col_kind;
 
 typedef struct {
@@ -40,6 +41,9 @@ typedef struct {
     /* --repeat: num is the median over the repeats, lo/hi the min/max */
     int has_range;
     double lo, hi;
+    /* Smoke scale: an efficiency over 100 % or a speedup above the GPU
+     * count; shown with a '*' and a footnote saying it is not meaningful. */
+    int marked;
 } tb_cell;
 
 typedef struct {
@@ -55,6 +59,7 @@ typedef struct {
     int nrows;
     tb_cell *cells; /* nrows x ncols */
     struct json_object *notes; /* array of strings (footnotes) */
+    struct json_object *overrides; /* array of strings: the sweep's --set KEY=VALUE (plan.json "sets") */
 } tb_table;
 
 /* Builds the table of a sweep directory from plan.json, summary.json and
@@ -68,7 +73,7 @@ int tb_table_merge(const tb_table *tables, int n, tb_table *out);
 void tb_table_free(tb_table *t);
 
 /* Formats one cell as exported: "n/a" when missing; plain != 0 drops
- * thousands separators and % signs (CSV). */
+ * thousands separators, % signs and the '*' of a marked cell (CSV). */
 void tb_cell_format(const tb_cell *c, tb_col_kind kind, int plain, char *out, size_t size);
 
 #endif

@@ -1,9 +1,9 @@
 /* The table's cells: figures read from result.json and those derived from
  * them (global batch, bandwidth, speedup against a baseline row). */
 #include "core/json.h" // uses: tb_json_arr, tb_json_num, tb_json_get, tb_json_str
-#include "lab/table_internal.h" // uses: tb_table_option_value, tb_table_planned_options, tb_table_same_value, ...
+#include "lab/table_internal.h" // uses: tb_table_option_value, tb_table_epoch_suffix, tb_table_same_value, ...
 
-#include "rundir/derived.h" // uses: tb_format_hms, tb_allreduce_bandwidth, tb_speedup, tb_weak_speedup, ...
+#include "rundir/derived.h" // uses: tb_average_first, tb_format_hms, tb_allreduce_bandwidth, tb_speedup, tb_weak_speedup, ...
 #include "rundir/rundir.h" // uses: TB_STATUS_COMPLETED, TB_STATUS_PENDING
 #include "spec/options.h" // uses: tb_option, tb_option_find, tb_option_spell, TB_SPELL_KEY, TB_SPELL_PRESET, ...
 
@@ -25,18 +25,25 @@ static struct json_object *shown_epoch(const row *r, const spec *s)
     return n ? json_object_array_get_idx(eps, n - 1) : NULL;
 }
 
-/* Mean of an epoch field over the epochs after the warm-up one (all when
- * there is only one), as the summary averages are computed. */
+int tb_table_average_skip(const row *r)
+{
+    /* Results from before --average-skip left out the first epoch. */
+    double v = tb_json_num(r->config, "average_skip", 1);
+    return v >= 0 && v <= 100000 ? (int)v : 1;
+}
+
+/* Mean of an epoch field over the epochs the run's summary averages
+ * (tb_average_first: those after the first --average-skip ones). */
 static double epoch_mean(const row *r, const char *key)
 {
     struct json_object *eps = tb_json_arr(r->result, "epochs");
     if (!eps)
         return NAN;
-    size_t n = json_object_array_length(eps);
+    int n = (int)json_object_array_length(eps);
     double sum = 0;
     int count = 0;
-    for (size_t i = n > 1 ? 1 : 0; i < n; i++) {
-        double v = tb_json_num(json_object_array_get_idx(eps, i), key, NAN);
+    for (int i = tb_average_first(n, tb_table_average_skip(r)); i < n; i++) {
+        double v = tb_json_num(json_object_array_get_idx(eps, (size_t)i), key, NAN);
         if (isnan(v))
             return NAN;
         sum += v;
@@ -91,13 +98,15 @@ static double timing(const row *r, const spec *s, const char *key)
  * else what the run used. */
 const char *tb_table_option_value(const row *r, const char *key)
 {
-    const char *v = tb_json_str(r->params, key, NULL);
+    const char *v = r->effective ? NULL : tb_json_str(r->params, key, NULL);
     if (v)
         return v;
     struct json_object *c = tb_json_get(r->config, key);
     if (c)
         return json_object_get_string(c);
-    return tb_json_str(r->planned, key, NULL);
+    if ((v = tb_json_str(r->planned, key, NULL)))
+        return v;
+    return tb_json_str(r->params, key, NULL);
 }
 
 /* The plan's "--batch-size=256" arguments as {"batch_size": "256"}, negated
@@ -159,8 +168,9 @@ static const row *baseline(const row *rows, int n, const row *r, const spec *s)
         if (r->params) { /* json-c's foreach dereferences NULL: a plan entry may lack params */
             json_object_object_foreach(r->params, key, val)
             {
+                (void)val; /* compared as the rows show them: what ran, at smoke scale */
                 if (strcmp(key, s->base_key) &&
-                    tb_table_same_value(tb_json_str(rows[i].params, key, NULL), json_object_get_string(val)))
+                    tb_table_same_value(tb_table_option_value(&rows[i], key), tb_table_option_value(r, key)))
                     score++;
             }
         }
@@ -182,8 +192,36 @@ static char *dupstr(const char *s) { return s ? strdup(s) : NULL; }
 /* Fills one cell, before tb_table_cell_value swaps in --repeat medians and ranges. */
 static void cell_value_of(const row *rows, int n, const row *r, const spec *s, const char *id, tb_cell *cell);
 
+/* A phase of the epochs' "phases" (--profile, --trace): the shown epoch's,
+ * else the mean over the epochs the summary averages. */
+static double phase_time(const row *r, const spec *s, const char *key)
+{
+    if (s->pick_epoch > 0)
+        return tb_json_num(tb_json_get(shown_epoch(r, s), "phases"), key, NAN);
+    struct json_object *eps = tb_json_arr(r->result, "epochs");
+    int n = eps ? (int)json_object_array_length(eps) : 0, count = 0;
+    double sum = 0;
+    for (int i = tb_average_first(n, tb_table_average_skip(r)); i < n; i++, count++) {
+        double v = tb_json_num(tb_json_get(json_object_array_get_idx(eps, (size_t)i), "phases"), key, NAN);
+        if (isnan(v))
+            return NAN; /* a run without the trace */
+        sum += v;
+    }
+    return count ? sum / count : NAN;
+}
+
 void tb_table_cell_value(const row *rows, int n, const row *r, const spec *s, const char *id, tb_cell *cell)
 {
+    size_t len;
+    int epoch = tb_table_epoch_suffix(id, &len);
+    if (epoch) { /* train_acc_e3: train_acc as `epoch = 3` would show it */
+        char base[32];
+        spec at = *s;
+        at.pick_epoch = epoch;
+        snprintf(base, sizeof base, "%.*s", (int)(len < sizeof base ? len : sizeof base - 1), id);
+        tb_table_cell_value(rows, n, r, &at, base, cell);
+        return;
+    }
     cell_value_of(rows, n, r, s, id, cell);
     const char *rk = s->pick_epoch > 0 || cell->text || isnan(cell->num) ? NULL : repeat_key(id);
     struct json_object *st = rk && r->status && !strcmp(r->status, TB_STATUS_COMPLETED) ? repeat_stat(r, rk) : NULL;
@@ -200,6 +238,7 @@ static void cell_value_of(const row *rows, int n, const row *r, const spec *s, c
     cell->num = NAN;
     cell->text = NULL;
     cell->has_range = 0;
+    cell->marked = 0;
     struct json_object *ep = shown_epoch(r, s);
     struct json_object *model = tb_json_get(r->result, "model");
     const char *ok = r->status && !strcmp(r->status, TB_STATUS_COMPLETED) ? r->status : NULL;
@@ -253,20 +292,42 @@ static void cell_value_of(const row *rows, int n, const row *r, const spec *s, c
         tb_format_hms(timing(r, s, "wall_s"), buf, sizeof buf);
         cell->text = dupstr(buf);
     } else if (!strcmp(id, "images_per_s"))
-        cell->num = tb_json_num(s->pick_epoch > 0 ? ep : tb_json_get(r->result, "summary"), "images_per_s", NAN);
+        /* The one definition (derived.h): a picked epoch's figure from its own
+         * images and epoch time; a run's as the engine summed it up. */
+        cell->num = s->pick_epoch > 0 ? tb_images_per_s(tb_json_num(ep, "images", NAN), tb_json_num(ep, "epoch_s", NAN))
+                                      : tb_json_num(tb_json_get(r->result, "summary"), "images_per_s", NAN);
     else if (!strcmp(id, "train_loss") || !strcmp(id, "train_acc") || !strcmp(id, "test_loss") ||
              !strcmp(id, "test_acc") || !strcmp(id, "test_acc5") || !strcmp(id, "best_class"))
         cell->num = tb_json_num(ep, id, NAN);
+    else if (!strcmp(id, "val_acc1") || !strcmp(id, "val_acc5")) /* the same figures, 3 decimals */
+        cell->num = tb_json_num(ep, !strcmp(id, "val_acc1") ? "test_acc" : "test_acc5", NAN);
+    else if (!strcmp(id, "epoch_batch")) /* older results lack it: the run's --batch-size */
+        cell->num = tb_json_num(ep, "batch_size", tb_json_num(r->config, "batch_size", NAN));
+    else if (!strcmp(id, "h2d_s") || !strcmp(id, "forward_s") || !strcmp(id, "backward_s") ||
+             !strcmp(id, "optimizer_s"))
+        cell->num = phase_time(r, s, id);
     else if (!strcmp(id, "best_class_acc")) {
         double b = tb_json_num(ep, "best_class", NAN);
         struct json_object *ca = tb_json_arr(ep, "class_acc");
         /* Compared as doubles: casting a huge or NaN value is undefined. */
         if (ca && b >= 0 && b < (double)json_object_array_length(ca))
             cell->num = json_object_get_double(json_object_array_get_idx(ca, (size_t)b));
-    } else if (!strcmp(id, "params") || !strcmp(id, "gradients") || !strcmp(id, "conv_layers"))
+    } else if (!strcmp(id, "params") || !strcmp(id, "gradients") || !strcmp(id, "conv_layers") ||
+               !strcmp(id, "fc_inputs"))
         cell->num = tb_json_num(model, id, NAN);
     else if (!strcmp(id, "epochs_completed"))
         cell->num = tb_json_num(tb_json_get(r->result, "summary"), "epochs_completed", NAN);
+    else if (!strcmp(id, "gpu_util") || !strcmp(id, "gpu_power_w")) /* null (no GPU) gives an empty cell */
+        cell->num = timing(r, s, !strcmp(id, "gpu_util") ? "gpu_util_mean" : "gpu_power_mean_w");
+    else if (!strcmp(id, "gpu_mem_gib")) { /* the peak of the picked epoch, else of the whole run */
+        struct json_object *eps = tb_json_arr(r->result, "epochs");
+        double peak = s->pick_epoch > 0 ? tb_json_num(ep, "gpu_mem_peak_bytes", NAN) : NAN;
+        for (size_t i = 0; s->pick_epoch <= 0 && eps && i < json_object_array_length(eps); i++) {
+            double v = tb_json_num(json_object_array_get_idx(eps, i), "gpu_mem_peak_bytes", NAN);
+            peak = isnan(peak) || v > peak ? v : peak;
+        }
+        cell->num = peak / (1024.0 * 1024.0 * 1024.0);
+    }
     else if (!strcmp(id, "bandwidth")) {
         /* The ranks that ran it (the epoch's, the run's, else the gpus
          * asked for); images are summed over the ranks, so a step takes
@@ -307,5 +368,8 @@ static void cell_value_of(const row *rows, int n, const row *r, const spec *s, c
             cell->num = tb_weak_speedup(tb_, nb, t, nr);
         else
             cell->num = tb_scaling_efficiency(tb_, t, nr / nb);
+        /* Beyond linear on CPU-sized runs sharing a few cores is noise. */
+        double ideal = !strcmp(id, "speedup") ? nr / nb : !strcmp(id, "weak_speedup") ? 1 : 100;
+        cell->marked = r->effective && cell->num > ideal + 1e-9;
     }
 }

@@ -1,9 +1,10 @@
 /* The table's column catalogue: the known columns, and headers and kinds
  * for option columns. */
-#include "lab/table_internal.h" // uses: tb_table_default_header, tb_table_option_kind
+#include "lab/table_internal.h" // uses: tb_table_default_header, tb_table_option_kind, tb_table_epoch_suffix
 
 #include "spec/options.h" // uses: tb_option_header, tb_option, tb_option_find, TB_OPT_INT, TB_OPT_U64, TB_OPT_FLOAT
 
+#include <stdlib.h>
 #include <string.h>
 
 static const tb_column_def columns[] = {
@@ -21,11 +22,21 @@ static const tb_column_def columns[] = {
     {"test_loss", "Test loss", TB_COL_LOSS, "test loss"},
     {"test_acc", "Acc@1 (%)", TB_COL_PERCENT, "test top-1 accuracy"},
     {"test_acc5", "Acc@5 (%)", TB_COL_PERCENT, "test top-5 accuracy"},
+    {"val_acc1", "Val Acc@1", TB_COL_PERCENT3, "test (validation) top-1 accuracy to 3 decimals, as ImageNet prints it"},
+    {"val_acc5", "Val Acc@5", TB_COL_PERCENT3, "test (validation) top-5 accuracy to 3 decimals"},
+    {"epoch_batch", "Batch per GPU", TB_COL_INT, "the batch per GPU the epoch trained at (--batch-schedule)"},
+    /* The phases result.json records under --profile or --trace (its data
+     * phase is load_s; its allreduce phase is in comm_s). */
+    {"h2d_s", "H2D (s)", TB_COL_SECONDS, "profiled: batches copied to the device per epoch"},
+    {"forward_s", "Forward (s)", TB_COL_SECONDS, "profiled: forward pass and loss per epoch"},
+    {"backward_s", "Backward (s)", TB_COL_SECONDS, "profiled: backward pass per epoch"},
+    {"optimizer_s", "Optimizer (s)", TB_COL_SECONDS, "profiled: optimizer steps per epoch"},
     {"best_class", "Best class", TB_COL_INT, "class with the highest training accuracy"},
     {"best_class_acc", "Top-1 class acc (%)", TB_COL_PERCENT, "that class's training accuracy (the lab's Top-1)"},
     {"params", "Parameters", TB_COL_COUNT, "trainable parameters"},
     {"gradients", "Gradients", TB_COL_COUNT, "gradients"},
     {"conv_layers", "Conv layers", TB_COL_INT, "convolution layers on the main path"},
+    {"fc_inputs", "Linear layer inputs", TB_COL_INT, "input size of the final linear layer"},
     {"global_batch", "Global batch", TB_COL_INT, "batch size x GPUs"},
     {"nodes", "#N", TB_COL_INT, "nodes: GPUs / gpus_per_node, rounded up"},
     {"effective_lr", "LR", TB_COL_REAL, "learning rate after --lr-scaling"},
@@ -38,16 +49,49 @@ static const tb_column_def columns[] = {
     {"efficiency", "Scaling efficiency", TB_COL_EFFIC, "T1 / (N x TN) x 100"},
     {"backend", "Backend", TB_COL_TEXT, "the backend that ran it"},
     {"epochs_completed", "Epochs", TB_COL_INT, "epochs completed"},
+    /* Rank 0's GPU sampled about once a second (result.json gpu_*; empty on the CPU or without NVML). */
+    {"gpu_util", "GPU util (%)", TB_COL_PERCENT, "mean GPU utilisation over the epoch (NVML)"},
+    {"gpu_mem_gib", "GPU mem peak (GiB)", TB_COL_RATIO, "peak GPU memory in use during the epoch (all processes)"},
+    {"gpu_power_w", "GPU power (W)", TB_COL_RATE, "mean GPU power draw over the epoch"},
     {NULL, NULL, 0, NULL},
 };
 
 const tb_column_def *tb_table_columns(void) { return columns; }
+
+/* The columns that have a value per epoch, so ID_eN is a column too. */
+static int per_epoch(const char *id, size_t len)
+{
+    static const char *const ids[] = {"load_s", "train_s", "epoch_s", "eval_s", "other_s", "images_per_s",
+                                      "train_loss", "train_acc", "test_loss", "test_acc", "test_acc5", "val_acc1",
+                                      "val_acc5", "best_class", "best_class_acc", "epoch_batch", "h2d_s", "forward_s",
+                                      "backward_s", "optimizer_s", "compute_s", "comm_s", "gpu_util",
+                                      "gpu_mem_gib", "gpu_power_w"};
+    for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
+        if (strlen(ids[i]) == len && !strncmp(ids[i], id, len))
+            return 1;
+    return 0;
+}
+
+int tb_table_epoch_suffix(const char *id, size_t *base_len)
+{
+    const char *e = strrchr(id, '_');
+    if (!e || e[1] != 'e' || !(e[2] >= '1' && e[2] <= '9') || strspn(e + 2, "0123456789") != strlen(e + 2) ||
+        strlen(e + 2) > 5 || !per_epoch(id, (size_t)(e - id)))
+        return 0;
+    *base_len = (size_t)(e - id);
+    return atoi(e + 2);
+}
 
 const tb_column_def *tb_table_column_find(const char *id)
 {
     for (const tb_column_def *d = columns; d->id; d++)
         if (!strcmp(d->id, id))
             return d;
+    size_t len;
+    if (tb_table_epoch_suffix(id, &len)) /* its base column's kind and header */
+        for (const tb_column_def *d = columns; d->id; d++)
+            if (strlen(d->id) == len && !strncmp(d->id, id, len))
+                return d;
     return NULL;
 }
 

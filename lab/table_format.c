@@ -28,6 +28,11 @@ static void format_number(const tb_cell *c, tb_col_kind kind, int plain, char *o
 void tb_cell_format(const tb_cell *c, tb_col_kind kind, int plain, char *out, size_t size)
 {
     format_number(c, kind, plain, out, size);
+    if (c->marked && !plain && !c->text && !isnan(c->num)) { /* the table's footnote says why */
+        size_t len = strlen(out);
+        if (len + 1 < size)
+            snprintf(out + len, size - len, "*");
+    }
     if (c->text || !c->has_range || plain || isnan(c->num))
         return;
     tb_cell lo = {.num = c->lo}, hi = {.num = c->hi};
@@ -69,6 +74,7 @@ static void format_number(const tb_cell *c, tb_col_kind kind, int plain, char *o
         tb_format_hms(v, out, (unsigned)size);
         return;
     case TB_COL_LOSS:
+    case TB_COL_PERCENT3:
         snprintf(out, size, "%.3f", v);
         return;
     case TB_COL_EFFIC:

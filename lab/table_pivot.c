@@ -102,6 +102,7 @@ int tb_table_pivot(tb_table *t, const row *rows, int n, int nkeys, const char *p
                     tb_cell *from = &t->cells[(size_t)i * t->ncols + src], *to = &cells[(size_t)group[i] * wide + c];
                     to->num = from->num;
                     to->has_range = from->has_range, to->lo = from->lo, to->hi = from->hi;
+                    to->marked = from->marked;
                     to->text = from->text; /* moved */
                     from->text = NULL;
                 }

@@ -51,3 +51,5 @@ void tb_format_hms(double seconds, char *out, unsigned size)
     long s = lround(seconds);
     snprintf(out, size, "%02ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
 }
+
+int tb_average_first(int epochs, int skip) { return skip > 0 && skip < epochs ? skip : 0; }

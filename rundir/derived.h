@@ -20,7 +20,19 @@ double tb_scaling_efficiency(double t1, double tn, double n);
  * moves 2 (n-1)/n x model_bytes per GPU, in comm_s seconds in all. */
 double tb_allreduce_bandwidth(int n, double model_bytes, double allreduces, double comm_s);
 
-/* images / seconds. */
+/* The averaged epochs of a run of `epochs` epochs with --average-skip
+ * `skip`: from the returned index (0-based) to the last.  The first `skip`
+ * are left out; a run with no more than `skip` epochs averages all of them
+ * (0), rather than nothing.  Lab 2 averages all five epochs (skip 0:
+ * 18.206199 s is the mean of its five train times). */
+int tb_average_first(int epochs, int skip);
+
+/* images / seconds: THE images/s of trainbench (docs/architecture.md).  For
+ * an epoch: the training images of all ranks over the epoch's wall time
+ * (epoch_s: data-load waits and steps, the test pass excluded); for a run:
+ * the averaged epochs' images over their epoch time; live: the epoch so
+ * far.  The engine's progress events, its epoch and run reports, the
+ * tables and the workbench all show this figure. */
 double tb_images_per_s(double images, double seconds);
 
 /* Seconds as h:mm:ss ("36:01:26" for 129686). */

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -383,6 +384,18 @@ static int ensure_room(char **buf, size_t *cap, size_t len)
     return 0;
 }
 
+/* The largest run file read whole.  trainbench's own are kilobytes (a
+ * 1000-class result.json with 100 epochs is under 2 MiB); the limit keeps a
+ * damaged or hostile file from being read into memory before it is refused. */
+#define TB_JSON_FILE_MAX ((size_t)64 << 20)
+
+static int too_large(const char *path)
+{
+    return tb_fail("cannot read %s: larger than %zu MiB, which no file trainbench writes is; the file is damaged or "
+                   "was not written by trainbench",
+                   path, TB_JSON_FILE_MAX >> 20);
+}
+
 /* Reads a whole file into a NUL-terminated buffer. */
 static char *read_whole(const char *path, size_t *len_out)
 {
@@ -391,9 +404,19 @@ static char *read_whole(const char *path, size_t *len_out)
     int fd = tb_open_regular(path, O_RDONLY);
     if (fd < 0)
         return NULL;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && (uintmax_t)st.st_size > TB_JSON_FILE_MAX) {
+        too_large(path);
+        close(fd);
+        return NULL;
+    }
     size_t cap = 4096, len = 0;
     char *buf = malloc(cap);
     for (;;) {
+        if (len > TB_JSON_FILE_MAX) { /* grew while being read */
+            too_large(path);
+            goto fail;
+        }
         if (!buf || ensure_room(&buf, &cap, len)) {
             tb_fail("out of memory reading %s", path);
             goto fail;

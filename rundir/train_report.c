@@ -1,7 +1,7 @@
 #include "rundir/train_report.h"
 
 #include "core/error.h" // uses: tb_fail
-#include "rundir/derived.h" // uses: tb_allreduce_bandwidth
+#include "rundir/derived.h" // uses: tb_allreduce_bandwidth, tb_average_first, tb_images_per_s
 
 #include <limits.h>
 #include <math.h>
@@ -49,6 +49,11 @@ struct json_object *tb_epoch_report_json(const tb_epoch_report *r)
     json_object_object_add(o, "best_class", json_object_new_int(r->best_class));
     if (r->rss_bytes > 0)
         json_object_object_add(o, "rss_bytes", json_object_new_int64(r->rss_bytes));
+    /* Always present, null without a GPU reading: tables show an empty cell. */
+    double g[3] = {r->gpu_util_mean, r->gpu_mem_peak_bytes, r->gpu_power_mean_w};
+    const char *gk[3] = {"gpu_util_mean", "gpu_mem_peak_bytes", "gpu_power_mean_w"};
+    for (int k = 0; k < 3; k++)
+        json_object_object_add(o, gk[k], r->gpu_sampled && isfinite(g[k]) ? json_object_new_double(g[k]) : NULL);
     if (r->has_phases) {
         struct json_object *ph = json_object_new_object();
         for (int p = 0; p < TB_PHASE_COUNT; p++) {
@@ -129,6 +134,15 @@ int tb_epoch_report_from_json(struct json_object *o, tb_epoch_report *r)
     int no_rss = 0;
     double rss = get_num(o, "rss_bytes", &no_rss);
     r->rss_bytes = rss > 0 && rss < 1e18 ? (long long)rss : 0;
+    /* GPU readings: absent (older results), null or a number; anything else is no reading. */
+    double *g[3] = {&r->gpu_util_mean, &r->gpu_mem_peak_bytes, &r->gpu_power_mean_w};
+    const char *gk[3] = {"gpu_util_mean", "gpu_mem_peak_bytes", "gpu_power_mean_w"};
+    for (int k = 0; k < 3; k++) {
+        int none = 0;
+        double x = get_num(o, gk[k], &none);
+        *g[k] = none || !isfinite(x) || x < 0 ? NAN : x;
+        r->gpu_sampled |= !isnan(*g[k]);
+    }
     struct json_object *ph;
     if (json_object_object_get_ex(o, "phases", &ph)) {
         r->has_phases = 1;
@@ -141,24 +155,46 @@ int tb_epoch_report_from_json(struct json_object *o, tb_epoch_report *r)
     return 0;
 }
 
-void tb_run_averages_compute(const tb_epoch_report *r, int n, tb_run_averages *out)
+void tb_gpu_agg_add(tb_gpu_agg *a, double util_pct, double mem_used_bytes, double power_w)
+{
+    /* NVML gives NAN for a reading it cannot take (gpumon.h): left out, not counted as 0 */
+    if (isfinite(util_pct) && util_pct >= 0)
+        a->util_sum += util_pct, a->n_util++;
+    if (isfinite(power_w) && power_w >= 0)
+        a->power_sum += power_w, a->n_power++;
+    if (isfinite(mem_used_bytes) && mem_used_bytes >= 0) {
+        a->mem_peak = a->n_mem && a->mem_peak > mem_used_bytes ? a->mem_peak : mem_used_bytes;
+        a->n_mem++;
+    }
+}
+
+void tb_gpu_agg_result(const tb_gpu_agg *a, double *util_mean, double *mem_peak, double *power_mean)
+{
+    *util_mean = a->n_util ? a->util_sum / a->n_util : NAN;
+    *mem_peak = a->n_mem ? a->mem_peak : NAN;
+    *power_mean = a->n_power ? a->power_sum / a->n_power : NAN;
+}
+
+void tb_run_averages_compute(const tb_epoch_report *r, int n, int skip, tb_run_averages *out)
 {
     memset(out, 0, sizeof *out);
-    int skip_warmup = n > 1;
-    for (int i = 0; i < n; i++) {
-        if (skip_warmup && r[i].warmup)
-            continue;
+    double images = 0;
+    for (int i = tb_average_first(n, skip); i < n; i++) {
         out->load_s += r[i].load_s;
         out->train_s += r[i].train_s;
         out->epoch_s += r[i].epoch_s;
-        out->images_per_s += r[i].images_per_s;
+        images += r[i].images;
         out->epochs_averaged++;
     }
+    /* The run's images/s is the same definition as an epoch's (all the
+     * averaged epochs' images over their epoch time), not a mean of ratios,
+     * so it agrees with avg_epoch_s. */
+    double ips = tb_images_per_s(images, out->epoch_s);
+    out->images_per_s = isfinite(ips) ? ips : 0;
     if (out->epochs_averaged) {
         out->load_s /= out->epochs_averaged;
         out->train_s /= out->epochs_averaged;
         out->epoch_s /= out->epochs_averaged;
-        out->images_per_s /= out->epochs_averaged;
     }
 }
 
@@ -176,12 +212,30 @@ void tb_report_print_epoch(FILE *f, const tb_epoch_report *r)
     fflush(f);
 }
 
-void tb_report_print_summary(FILE *f, const tb_epoch_report *r, int n, int workers)
+void tb_report_print_class_acc(FILE *f, const tb_epoch_report *r)
+{
+    /* As lab2.py printed its numpy array: two decimals, trailing zeros dropped ("22." for 22.00). */
+    fprintf(f, "Top 1 accuracy is %d among the individual label accuracies [", r->best_class);
+    for (int k = 0; k < r->classes; k++) {
+        char v[32];
+        snprintf(v, sizeof v, "%.2f", r->class_acc[k]);
+        size_t len = strlen(v);
+        while (len > 0 && v[len - 1] == '0')
+            v[--len] = '\0';
+        fprintf(f, "%s%s", k ? " " : "", v);
+    }
+    fprintf(f, "]\n");
+}
+
+void tb_report_print_summary(FILE *f, const tb_epoch_report *r, int n, int skip, int workers)
 {
     tb_run_averages a;
-    tb_run_averages_compute(r, n, &a);
-    if (n > 1)
-        fprintf(f, "* warm-up epoch, excluded from the averages\n");
+    tb_run_averages_compute(r, n, skip, &a);
+    if (a.epochs_averaged < n)
+        fprintf(f, "* left out of the averages (--average-skip %d)\n", n - a.epochs_averaged);
+    else if (skip > 0 && n > 0)
+        fprintf(f, "Averages over all %d epoch%s: --average-skip %d leaves out only epochs of longer runs\n", n,
+                n == 1 ? "" : "s", skip);
     fprintf(f, "Avg data load time with %d workers is %.6f s and avg train time is %.6f s\n", workers, a.load_s,
             a.train_s);
     fprintf(f, "Avg epoch time is %.4f s (%.1f images/s)\n", a.epoch_s, a.images_per_s);

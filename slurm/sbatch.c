@@ -129,9 +129,47 @@ int tb_sbatch_check_job(const tb_sbatch_job *a)
         (a->account && tb_sbatch_check_token("--account", a->account)) ||
         tb_sbatch_check_token("--runs-dir", a->runs_dir) ||
         (a->container && tb_sbatch_check_token("--container", a->container)) ||
-        (a->overlay && tb_sbatch_check_token("--overlay", a->overlay)))
+        (a->overlay && tb_sbatch_check_token("--overlay", a->overlay)) ||
+        (a->output && tb_sbatch_check_token("--output", a->output)))
         return -1;
+    if (!a->trainbench[0] || a->trainbench[0] == '-')
+        return tb_fail("--trainbench '%s': expected the path of trainbench on the compute nodes", a->trainbench);
     return 0;
+}
+
+int tb_sbatch_check_fit(const tb_sbatch_job *a, const tb_plan *plan)
+{
+    long have = (long)a->nodes * a->gpus_per_node;
+    int most = 0, over = 0;
+    char names[1024] = "", fit[256] = "";
+    for (int i = 0; i < plan->count; i++) {
+        const tb_plan_entry *e = &plan->entries[i];
+        size_t n = strlen(names), m = strlen(fit);
+        if (e->cfg.gpus > have) {
+            over++;
+            if (n + 1 < sizeof names)
+                snprintf(names + n, sizeof names - n, "%s%s (%d GPUs)", n ? ", " : "", e->id, e->cfg.gpus);
+            most = e->cfg.gpus > most ? e->cfg.gpus : most;
+            continue;
+        }
+        /* the GPU counts that fit, for the --only suggestion */
+        char v[16];
+        snprintf(v, sizeof v, "%d", e->cfg.gpus);
+        int seen = 0;
+        for (const char *t = fit; *t && !seen; t += strcspn(t, ",") + (t[strcspn(t, ",")] == ',')) {
+            size_t len = strcspn(t, ",");
+            seen = len == strlen(v) && !strncmp(t, v, len);
+        }
+        if (!seen && m + 1 < sizeof fit)
+            snprintf(fit + m, sizeof fit - m, "%s%s", m ? "," : "", v);
+    }
+    if (!over)
+        return 0;
+    int nodes = (most + a->gpus_per_node - 1) / a->gpus_per_node;
+    return tb_fail("%d configuration%s need%s more GPUs than --nodes %d x --gpus-per-node %d = %ld: %s; %s%s%sask "
+                   "for --nodes %d, or use --per-config (one job per configuration, each with its own GPU count)",
+                   over, over == 1 ? "" : "s", over == 1 ? "s" : "", a->nodes, a->gpus_per_node, have, names,
+                   fit[0] ? "run the others with --only gpus=" : "", fit, fit[0] ? ", " : "", nodes);
 }
 
 int tb_sbatch_build(const tb_sbatch_job *a, const tb_preset *p, char *script, size_t size)
@@ -140,23 +178,29 @@ int tb_sbatch_build(const tb_sbatch_job *a, const tb_preset *p, char *script, si
      * the preset's name appears only as its safe form (tb_sbatch_safe_name). */
     if (tb_sbatch_check_job(a))
         return -1;
-    char name[sizeof p->name], job[sizeof p->name + 8], nodes[16], tasks[16], cpus[16], output[1200] = "",
-        optional[1024] = "", wrapper[1400] = "", w[1200] = "", *command = calloc(1, TB_SBATCH_MAX);
+    char name[sizeof p->name], id[160] = "", job[sizeof p->name + sizeof id + 8], nodes[16], tasks[16], cpus[16],
+        output[1200] = "", optional[1024] = "", wrapper[1400] = "", w[1200] = "", *command = calloc(1, TB_SBATCH_MAX);
     if (!command)
         return tb_fail("out of memory building the batch script");
     tb_sbatch_safe_name(p->name, name, sizeof name);
-    snprintf(job, sizeof job, "tb-%s", name);
+    if (a->config_id) /* a per-configuration job: named after its configuration too */
+        tb_sbatch_safe_name(a->config_id, id, sizeof id);
+    snprintf(job, sizeof job, "tb-%s%s%s", name, id[0] ? "-" : "", id);
     snprintf(nodes, sizeof nodes, "%d", a->nodes);
     snprintf(tasks, sizeof tasks, "%d", a->gpus_per_node);
     snprintf(cpus, sizeof cpus, "%d", a->cpus_per_task);
     int smoke = a->scale && !strcmp(a->scale, "smoke");
-    int bad = append(output, sizeof output, "%s/slurm-%%j-%s.out", a->runs_dir, name) ||
+    int bad = (a->output ? append(output, sizeof output, "%s", a->output)
+                         : append(output, sizeof output, "%s/slurm-%%j-%s%s%s.out", a->runs_dir, name,
+                                  id[0] ? "-" : "", id)) ||
               tb_sbatch_check_token("the --output path", output) || tb_sbatch_check_token("the job name", job);
     /* a smoke sweep runs on CPUs: no GPUs to ask for */
     bad = bad || (!smoke && append(optional, sizeof optional, "#SBATCH --gpus-per-node=%d\n", a->gpus_per_node));
     bad = bad || (a->partition && append(optional, sizeof optional, "#SBATCH --partition=%s\n", a->partition));
     bad = bad || (a->time && append(optional, sizeof optional, "#SBATCH --time=%s\n", a->time));
     bad = bad || (a->account && append(optional, sizeof optional, "#SBATCH --account=%s\n", a->account));
+    /* where the sweep directory is, for the workbench's Jobs screen (slurm/jobs.h); runs_dir is a checked token */
+    bad = bad || append(optional, sizeof optional, "#SBATCH --comment=trainbench:%s\n", a->runs_dir);
     size_t ol = strlen(optional);
     if (ol && optional[ol - 1] == '\n')
         optional[ol - 1] = '\0';
@@ -164,12 +208,22 @@ int tb_sbatch_build(const tb_sbatch_job *a, const tb_preset *p, char *script, si
         bad = append(w, sizeof w, "singularity exec --nv%s%s%s %s", a->overlay ? " --overlay " : "",
                      a->overlay ? a->overlay : "", a->overlay ? ":ro" : "", a->container) ||
               append(wrapper, sizeof wrapper, "export TB_RANK_WRAPPER=") || tb_shell_quote(wrapper, sizeof wrapper, w);
+    /* trainbench as the compute node finds it; a clear message where it does not */
+    bad = bad || append(command, TB_SBATCH_MAX, "command -v ") ||
+          tb_shell_quote(command, TB_SBATCH_MAX, a->trainbench) ||
+          append(command, TB_SBATCH_MAX,
+                 " >/dev/null || { printf 'trainbench slurm: %%s is not an executable on %%s; install trainbench "
+                 "there or generate the script with --trainbench PATH\\n' ") ||
+          tb_shell_quote(command, TB_SBATCH_MAX, a->trainbench) ||
+          append(command, TB_SBATCH_MAX, " \"$(hostname)\" >&2; exit 127; }\n");
     bad = bad || append(command, TB_SBATCH_MAX, "exec ") || tb_shell_quote(command, TB_SBATCH_MAX, a->trainbench) ||
           append(command, TB_SBATCH_MAX, " run ") || tb_shell_quote(command, TB_SBATCH_MAX, p->path) ||
           append(command, TB_SBATCH_MAX, " --runs-dir ") || tb_shell_quote(command, TB_SBATCH_MAX, a->runs_dir) ||
           (smoke && append(command, TB_SBATCH_MAX, " --scale smoke"));
     for (int i = 0; i < a->nsets && !bad; i++)
         bad = append(command, TB_SBATCH_MAX, " --set ") || tb_shell_quote(command, TB_SBATCH_MAX, a->sets[i]);
+    for (int i = 0; i < a->nonly && !bad; i++)
+        bad = append(command, TB_SBATCH_MAX, " --only ") || tb_shell_quote(command, TB_SBATCH_MAX, a->only[i]);
     const char *keys[] = {"PRESET_NAME", "JOB_NAME", "NODES", "TASKS_PER_NODE", "CPUS_PER_TASK", "OUTPUT",
                           "OPTIONAL_DIRECTIVES", "RANK_WRAPPER", "COMMAND"};
     const char *values[] = {name, job, nodes, tasks, cpus, output, optional, wrapper, command};

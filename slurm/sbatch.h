@@ -9,7 +9,7 @@
 #ifndef TB_SBATCH_H
 #define TB_SBATCH_H
 
-#include "lab/preset.h" // uses: tb_preset
+#include "lab/preset.h" // uses: tb_preset, tb_plan
 
 #include <limits.h>
 #include <stddef.h>
@@ -17,10 +17,16 @@
 enum { TB_SBATCH_MAX_SETS = 32, TB_SBATCH_MAX = 16384 };
 
 typedef struct {
-    const char *preset, *partition, *time, *account, *container, *overlay, *runs_dir, *output, *scale, *out_file;
+    const char *preset, *partition, *time, *account, *container, *overlay, *runs_dir, *scale, *out_file;
+    const char *output; /* --output: the log's #SBATCH --output pattern; NULL: RUNS/slurm-%j-NAME.out */
     const char *sets[TB_SBATCH_MAX_SETS]; /* --set key=value, passed on to the sweep */
-    int nsets, nodes, gpus_per_node, cpus_per_task, submit;
-    char trainbench[PATH_MAX]; /* the executable the job runs */
+    const char *only[TB_SBATCH_MAX_SETS]; /* --only key=value, passed on too (plus one per axis with --per-config) */
+    int nsets, nonly, nodes, gpus_per_node, cpus_per_task, submit;
+    int per_config;        /* one script per configuration, each sized to its own GPU count */
+    const char *config_id; /* in a per-configuration script: the configuration's id (job and log names) */
+    /* The executable the job runs, as the compute nodes name it: "trainbench"
+     * from their PATH, or --trainbench; never the submitting machine's build. */
+    char trainbench[PATH_MAX];
 } tb_sbatch_job;
 
 /* Fails unless `v` is a plain token (letters, digits, ._:/@+-%,=): #SBATCH
@@ -31,8 +37,11 @@ int tb_sbatch_check_token(const char *flag, const char *v);
  * of a preset's name in the job name, the --output path and file names. */
 void tb_sbatch_safe_name(const char *name, char *out, size_t size);
 /* Every #SBATCH value of the job (partition, time, account, runs dir,
- * container, overlay) is a plain token. */
+ * container, overlay, output) is a plain token. */
 int tb_sbatch_check_job(const tb_sbatch_job *a);
+/* Fails (naming them, suggesting --only or more nodes) when a configuration
+ * of `plan` needs more ranks than a->nodes x a->gpus_per_node. */
+int tb_sbatch_check_fit(const tb_sbatch_job *a, const tb_plan *plan);
 /* The filled-in script for preset `p` (at most `size` bytes); -1 after
  * tb_fail when a value is refused or the script would not fit. */
 int tb_sbatch_build(const tb_sbatch_job *a, const tb_preset *p, char *script, size_t size);

@@ -15,6 +15,47 @@
 #define S(field) sizeof(((tb_train_config *)0)->field)
 #define RUN_DIRS "trainbench run sets the run directories; use trainbench run --runs-dir or --resume"
 
+/* Parses a --batch-schedule into up to `max` (epoch from 1, batch) pairs:
+ * entries EPOCH:BATCH separated by commas or spaces, epochs from 2 on and
+ * rising.  "" and "none" are no schedule.  The count, or -1 after tb_fail. */
+static int parse_batch_schedule(const char *v, int *epochs, int *batches, int max)
+{
+    int n = 0;
+    if (!strcmp(v, "none"))
+        return 0;
+    for (const char *p = v; *p;) {
+        if (*p == ',' || *p == ' ') {
+            p++;
+            continue;
+        }
+        char *end;
+        errno = 0;
+        long e = *p >= '0' && *p <= '9' ? strtol(p, &end, 10) : -1;
+        long b = e >= 0 && *end == ':' && end[1] >= '0' && end[1] <= '9' ? strtol(end + 1, &end, 10) : -1;
+        if (b < 0 || errno || (*end && *end != ',' && *end != ' '))
+            return tb_fail("--batch-schedule %s: expected EPOCH:BATCH entries separated by commas, e.g. 3:1024,5:2048 "
+                           "(from epoch 3 on 1024 images per GPU, from epoch 5 on 2048), or none",
+                           v);
+        if (e < 2 || e > 100000 || (n && e <= epochs[n - 1]))
+            return tb_fail("--batch-schedule %s: epoch %ld: entries name epochs from 2 on (epoch 1 trains at "
+                           "--batch-size), each later than the one before",
+                           v, e);
+        if (b < 1 || b > 65536)
+            return tb_fail("--batch-schedule %s: batch %ld: expected 1 to 65536 images per GPU", v, b);
+        if (n == max)
+            return tb_fail("--batch-schedule %s: more than %d entries", v, max);
+        epochs[n] = (int)e, batches[n] = (int)b, n++;
+        p = end;
+    }
+    return n;
+}
+
+static int check_batch_schedule(const char *v)
+{
+    int e[32], b[32];
+    return parse_batch_schedule(v, e, b, 32) < 0 ? -1 : 0;
+}
+
 /* One entry per option; `help` leaves the default out (--help prints it from
  * tb_train_config_defaults). */
 static const tb_option options[] = {
@@ -35,21 +76,27 @@ static const tb_option options[] = {
     {.name = "batch-size", .type = TB_OPT_INT, .offset = F(batch_size), .min = 1, .max = 65536, .metavar = "N",
      .help = "mini-batch size per GPU", .tui = 6, .header = "Batch size",
      .chart = {3, "epoch_s", "batch size vs epoch time", "s"}},
+    {.name = "batch-schedule", .type = TB_OPT_STRING, .offset = F(batch_schedule), .size = S(batch_schedule),
+     .check = check_batch_schedule, .metavar = "E:B,...",
+     .help = "batch-size scheduling (HW5 Q4's fourth remedy): from epoch E on, B images per GPU, e.g. 3:1024,5:2048 "
+             "(commas or spaces between entries); the learning rate stays that of --batch-size, as growing the "
+             "batch stands in for decaying it",
+     .default_means = "none: --batch-size throughout", .header = "Batch schedule", .tui = 24},
     {.name = "gpus", .type = TB_OPT_INT, .offset = F(gpus), .min = 1, .max = 4096, .metavar = "N",
      .help = "data-parallel ranks, one GPU each (CPU ranks with --device cpu); started with mpirun, or srun inside "
              "a Slurm allocation",
      .tui = 12, .header = "#GPUs", .chart = {1, "speedup", "GPUs vs speedup", "x"}},
     {.name = "rank-timeout", .type = TB_OPT_FLOAT, .offset = F(rank_timeout), .max = 1e6, .metavar = "S",
      .help = "data-parallel: seconds a rank waits for the others before stopping the job",
-     .on_resume = TB_RESUME_CHANGE},
+     .on_resume = TB_RESUME_CHANGE, .tui = 30},
     {.name = "bucket-mb", .type = TB_OPT_FLOAT, .offset = F(bucket_mb), .min = 0.001, .max = 65536, .metavar = "MB",
      .help = "data-parallel: gradients are all-reduced in buckets of about MB megabytes",
-     .on_resume = TB_RESUME_CHANGE},
+     .on_resume = TB_RESUME_CHANGE, .tui = 28},
     {.name = "overlap", .type = TB_OPT_CHOICE, .offset = F(overlap), .size = S(overlap), .choices = "on|off",
      .metavar = "on|off",
      .help = "data-parallel: all-reduce each bucket as soon as backward has written it (on) or after backward "
              "(off: compute and communication times apart)",
-     .on_resume = TB_RESUME_CHANGE},
+     .on_resume = TB_RESUME_CHANGE, .tui = 29},
     {.name = "epochs", .type = TB_OPT_INT, .offset = F(epochs), .min = 1, .max = 100000, .metavar = "N",
      .help = "training epochs", .on_resume = TB_RESUME_CHANGE, .tui = 10, .header = "Epochs"},
     {.name = "optimizer", .type = TB_OPT_CHOICE, .offset = F(optimizer), .size = S(optimizer),
@@ -59,35 +106,37 @@ static const tb_option options[] = {
      .on_resume = TB_RESUME_CHANGE, .tui = 8, .header = "LR"},
     {.name = "lr-scaling", .type = TB_OPT_CHOICE, .offset = F(lr_scaling), .size = S(lr_scaling),
      .choices = "none|linear", .metavar = "MODE", .help = "linear: lr x (batch size x gpus) / 256",
-     .header = "LR scaling"},
+     .header = "LR scaling", .tui = 22},
     {.name = "lars-eta", .type = TB_OPT_FLOAT, .offset = F(lars_eta), .max = 1, .metavar = "X",
-     .help = "LARS trust coefficient", .header = "LARS eta"},
-    {.name = "momentum", .type = TB_OPT_FLOAT, .offset = F(momentum), .max = 1, .metavar = "X", .help = "momentum"},
+     .help = "LARS trust coefficient", .header = "LARS eta", .tui = 23},
+    {.name = "momentum", .type = TB_OPT_FLOAT, .offset = F(momentum), .max = 1, .metavar = "X", .help = "momentum",
+     .tui = 13},
     {.name = "weight-decay", .type = TB_OPT_FLOAT, .offset = F(weight_decay), .max = 1, .metavar = "X",
-     .help = "L2 weight decay"},
+     .help = "L2 weight decay", .tui = 14},
     {.name = "lr-schedule", .type = TB_OPT_CHOICE, .offset = F(lr_schedule), .size = S(lr_schedule),
      .choices = "constant|step|cosine", .metavar = "NAME", .help = "learning-rate schedule after warm-up", .tui = 9,
      .header = "LR schedule"},
     {.name = "warmup-epochs", .type = TB_OPT_INT, .offset = F(warmup_epochs), .max = 1000, .metavar = "N",
-     .help = "linear learning-rate warm-up epochs", .header = "Warm-up epochs"},
+     .help = "linear learning-rate warm-up epochs", .header = "Warm-up epochs", .tui = 19},
     {.name = "step-size", .type = TB_OPT_INT, .offset = F(step_size), .min = 1, .max = 100000, .metavar = "N",
-     .help = "step schedule: epochs between decays"},
+     .help = "step schedule: epochs between decays", .tui = 20},
     {.name = "step-gamma", .type = TB_OPT_FLOAT, .offset = F(step_gamma), .max = 1, .metavar = "X",
-     .help = "step schedule: decay factor"},
+     .help = "step schedule: decay factor", .tui = 21},
     {.name = "no-batch-norm", .type = TB_OPT_FLAG, .offset = F(batch_norm), .negate = 1,
-     .help = "drop the batch-norm layers (the lab's C7)", .header = "Batch norm"},
-    {.name = "no-augment", .type = TB_OPT_FLAG, .offset = F(augment), .negate = 1, .help = "no random crop and flip"},
+     .help = "drop the batch-norm layers (the lab's C7)", .header = "Batch norm", .tui = 25},
+    {.name = "no-augment", .type = TB_OPT_FLAG, .offset = F(augment), .negate = 1, .help = "no random crop and flip",
+     .tui = 26},
     {.name = "limit-train", .type = TB_OPT_INT, .offset = F(limit_train), .max = 100000000, .metavar = "N",
-     .help = "train on the first N images only", .default_means = "all"},
+     .help = "train on the first N images only", .default_means = "all", .tui = 15},
     {.name = "limit-test", .type = TB_OPT_INT, .offset = F(limit_test), .max = 100000000, .metavar = "N",
-     .help = "test on the first N images only", .default_means = "all"},
+     .help = "test on the first N images only", .default_means = "all", .tui = 16},
     {.name = "image-size", .type = TB_OPT_INT, .offset = F(image_size), .max = 4096, .metavar = "N",
-     .help = "JPEG datasets (imagenet, packed JPEG): input size of the crops", .default_means = "224"},
-    {.name = "seed", .type = TB_OPT_U64, .offset = F(seed), .metavar = "N", .help = "random seed"},
+     .help = "JPEG datasets (imagenet, packed JPEG): input size of the crops", .default_means = "224", .tui = 27},
+    {.name = "seed", .type = TB_OPT_U64, .offset = F(seed), .metavar = "N", .help = "random seed", .tui = 17},
     {.name = "threads", .type = TB_OPT_INT, .offset = F(threads), .max = 4096, .metavar = "N",
-     .help = "compute threads", .default_means = "all cores", .on_resume = TB_RESUME_CHANGE},
+     .help = "compute threads", .default_means = "all cores", .on_resume = TB_RESUME_CHANGE, .tui = 18},
     {.name = "precision", .type = TB_OPT_CHOICE, .offset = F(precision), .size = S(precision),
-     .choices = "fp32|tf32|bf16|fp16", .metavar = "P", .help = "arithmetic precision; the CPU backend computes in fp32",
+     .choices = "fp32|tf32|bf16|fp16", .metavar = "P", .help = "arithmetic precision; the CPU backend takes fp32 or bf16 (bf16 convolutions, as on the GPU)",
      .tui = 11},
     {.name = "run-dir", .type = TB_OPT_STRING, .offset = F(run_dir), .size = S(run_dir), .metavar = "DIR",
      .help = "run directory", .default_means = "RUNS/<timestamp>-train", .per_invocation = RUN_DIRS,
@@ -96,26 +145,47 @@ static const tb_option options[] = {
      .help = "where default run directories go", .per_invocation = RUN_DIRS, .on_resume = TB_RESUME_CHANGE},
     {.name = "save-weights", .type = TB_OPT_FLAG, .offset = F(save_weights),
      .help = "write the final weights and running statistics to RUN_DIR/weights.safetensors (PyTorch names)",
-     .on_resume = TB_RESUME_CHANGE},
+     .on_resume = TB_RESUME_CHANGE, .tui = 31},
     {.name = "resume", .type = TB_OPT_STRING, .offset = F(resume), .size = S(resume), .metavar = "RUN_DIR",
      .help = "continue the stopped run in RUN_DIR from its last checkpoint", /* --help adds what may change */
      .per_invocation = RUN_DIRS, .on_resume = TB_RESUME_FRESH},
     {.name = "no-checkpoint", .type = TB_OPT_FLAG, .offset = F(checkpoint), .negate = 1,
      .help = "write no RUN_DIR/checkpoint.safetensors", .default_means = "at every epoch end and on interrupt",
-     .on_resume = TB_RESUME_CHANGE},
+     .on_resume = TB_RESUME_CHANGE, .tui = 32},
     {.name = "checkpoint-every", .type = TB_OPT_FLOAT, .offset = F(checkpoint_every), .max = 1e6, .metavar = "MIN",
      .help = "also checkpoint mid-epoch every MIN minutes", .default_means = "epoch ends only",
-     .on_resume = TB_RESUME_CHANGE},
+     .on_resume = TB_RESUME_CHANGE, .tui = 33},
     {.name = "profile", .type = TB_OPT_STRING, .offset = F(profile), .size = S(profile), .metavar = "FILE",
      .help = "write a Chrome trace-event profile (Perfetto, chrome://tracing) and per-phase times per epoch",
      .on_resume = TB_RESUME_CHANGE,
-     .per_invocation = "a preset must not choose a file to write; profile one run with trainbench train --profile"},
+     .per_invocation = "a preset must not choose a file to write; profile one run with trainbench train --profile",
+     .alias = "trace-file-name", .alias_suffix = ".json"},
+    {.name = "trace", .alias = "run-profiler", .type = TB_OPT_FLAG, .offset = F(trace),
+     .help = "profile as --profile does, into RUN_DIR/trace.json (a preset may ask for it: the file is always the "
+             "run's own); with --profile FILE the trace goes to FILE",
+     .on_resume = TB_RESUME_CHANGE, .header = "Trace", .tui = 34},
     {.name = "profile-layers", .type = TB_OPT_FLAG, .offset = F(profile_layers),
-     .help = "with --profile: forward and backward spans per layer", .on_resume = TB_RESUME_CHANGE},
+     .help = "with --profile: forward and backward spans per layer", .on_resume = TB_RESUME_CHANGE, .tui = 35},
     {.name = "repeat", .type = TB_OPT_INT, .offset = F(repeat), .min = 1, .max = 1000, .metavar = "K",
      .help = "train K times from the same start; timings become min/median/max over the repeats",
-     .on_resume = TB_RESUME_CHANGE},
-    {.name = "quiet", .type = TB_OPT_FLAG, .offset = F(quiet), .help = "print only the final summary",
+     .on_resume = TB_RESUME_CHANGE, .tui = 36},
+    {.name = "average-skip", .type = TB_OPT_INT, .offset = F(average_skip), .max = 100000, .metavar = "N",
+     .help = "leave the first N epochs out of the averaged times (a run of N epochs or fewer averages them all); "
+             "lab 2 averages all its epochs (0)",
+     .on_resume = TB_RESUME_CHANGE, .header = "Epochs left out of averages", .tui = 37}, /* presets set it */
+    {.name = "worker-sweep", .alias = "run-code-3", .type = TB_OPT_FLAG, .offset = F(worker_sweep),
+     .help = "run lab 2's C3 worker sweep instead of one training: trainbench run lab2-c3-workers with workers 0, 4, "
+             "8, ... up to --worker-sweep-max, and this command's other options",
+     .per_invocation = "it turns one command into the lab2-c3-workers sweep; a preset sweeps num_workers itself",
+     .on_resume = TB_RESUME_FRESH},
+    {.name = "worker-sweep-max", .alias = "max-num-of-workers-for-code-3", .type = TB_OPT_INT,
+     .offset = F(worker_sweep_max), .max = 256, .metavar = "N", .help = "with --worker-sweep: the most workers",
+     .per_invocation = "it belongs to --worker-sweep", .on_resume = TB_RESUME_FRESH},
+    {.name = "no-epoch-lines", .alias = "print-epochs", .alias_negate = 1, .negate = 1, .type = TB_OPT_FLAG,
+     .offset = F(epoch_lines), .help = "no line per epoch, only the closing averages (lab 2's C3 runs)",
+     .per_invocation = "it sets how one command prints, not what the experiment is", .on_resume = TB_RESUME_FRESH},
+    {.name = "quiet", .type = TB_OPT_FLAG, .offset = F(quiet),
+     .help = "print only the final summary",
      .per_invocation = "it sets how one command prints, not what the experiment is", .on_resume = TB_RESUME_FRESH},
     {.name = NULL},
 };
@@ -149,6 +219,9 @@ void tb_train_config_defaults(tb_train_config *c)
     snprintf(c->runs_dir, sizeof c->runs_dir, "runs");
     c->checkpoint = 1;
     c->repeat = 1;
+    c->epoch_lines = 1;
+    c->worker_sweep_max = 12; /* the lab2-c3-workers preset's 0, 4, 8, 12 */
+    c->average_skip = 1; /* the first epoch carries start-up costs (allocation, algorithm search) */
 }
 
 const tb_option *tb_train_options(void) { return options; }
@@ -366,6 +439,8 @@ int tb_option_set(tb_train_config *c, const tb_option *o, const char *value)
                            o->name);
         if (strlen(value) >= o->size)
             return tb_fail("--%s: value is too long (at most %zu characters)", o->name, o->size - 1);
+        if (o->check && o->check(value))
+            return -1;
         memcpy(field, value, strlen(value) + 1);
         return 0;
     case TB_OPT_FLAG: {
@@ -377,6 +452,27 @@ int tb_option_set(tb_train_config *c, const tb_option *o, const char *value)
     }
     }
     return tb_fail("--%s: internal error: unknown option type", o->name);
+}
+
+int tb_option_set_spelt(tb_train_config *c, const tb_option *o, const char *name, const char *value)
+{
+    char flag[64];
+    tb_option_spell(name, TB_SPELL_FLAG, flag, sizeof flag);
+    if (!o->alias || strcmp(flag, o->alias))
+        return tb_option_set(c, o, value);
+    if (o->alias_negate && o->type == TB_OPT_FLAG) {
+        int v;
+        if (parse_bool(value, &v))
+            return tb_fail("--%s=%s: expected true or false", o->alias, value);
+        return tb_option_set(c, o, v ? "false" : "true");
+    }
+    if (o->alias_suffix) {
+        char full[1100];
+        if (snprintf(full, sizeof full, "%s%s", value, o->alias_suffix) >= (int)sizeof full)
+            return tb_fail("--%s: value is too long", o->alias);
+        return tb_option_set(c, o, full);
+    }
+    return tb_option_set(c, o, value);
 }
 
 void tb_option_format(const tb_train_config *c, const tb_option *o, char *out, size_t out_size)
@@ -443,10 +539,19 @@ void tb_train_print_help(void)
         snprintf(flag, sizeof flag, "--%s%s%s", o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
         format_default(&defaults, o, def, sizeof def);
         int is_resume = o->offset == F(resume);
-        printf("  %-24s %s%s%s%s%s%s%s%s\n", flag, o->help, is_resume ? " (its options apply; " : "",
-               is_resume ? resume : "", is_resume ? " may be changed)" : "", def, o->alias ? " (also --" : "",
-               o->alias ? o->alias : "", o->alias ? ")" : "");
+        char also[160] = "";
+        if (o->alias)
+            snprintf(also, sizeof also, " (also --%s%s%s)", o->alias, o->alias_negate ? "=false" : "",
+                     o->alias_suffix ? "=NAME, which writes NAME.json" : "");
+        printf("  %-24s %s%s%s%s%s%s\n", flag, o->help, is_resume ? " (its options apply; " : "",
+               is_resume ? resume : "", is_resume ? " may be changed)" : "", def, also);
     }
+    /* The labs' own command lines work as they were written. */
+    printf("\nlab spellings (lab2.py's flags, --flag=value or --flag value):");
+    for (const tb_option *o = options; o->name; o++)
+        if (o->alias)
+            printf(" --%s%s", o->alias, o->alias_negate ? "=false" : "");
+    printf("\n");
 }
 
 int tb_train_parse_args(int argc, char **argv, tb_train_config *c)
@@ -480,7 +585,7 @@ int tb_train_parse_args(int argc, char **argv, tb_train_config *c)
                 return tb_fail("--%s needs a value (%s)", o->name, o->metavar ? o->metavar : "value");
             value = argv[++i];
         }
-        if (tb_option_set(c, o, value))
+        if (tb_option_set_spelt(c, o, name, value))
             return -1;
     }
     return tb_train_config_validate(c);
@@ -491,16 +596,36 @@ int tb_train_config_validate(const tb_train_config *c)
     tb_model_spec spec;
     if (tb_model_spec_parse(c->model, 10, 3, 1, &spec))
         return tb_fail_prefix("--model");
-    if (strcmp(c->device, "cpu") == 0 && strcmp(c->precision, "fp32") != 0)
-        return tb_fail("--precision %s: the CPU backend computes in fp32; use --precision fp32 or --device cuda",
+    if (strcmp(c->device, "cpu") == 0 && strcmp(c->precision, "fp32") != 0 && strcmp(c->precision, "bf16") != 0)
+        return tb_fail("--precision %s: the CPU backend computes in fp32 or bf16; use --precision fp32, bf16, or "
+                       "--device cuda",
                        c->precision);
-    if (c->profile_layers && !c->profile[0])
-        return tb_fail("--profile-layers needs --profile FILE (the trace the layer spans go to)");
+    if (c->profile_layers && !c->profile[0] && !c->trace)
+        return tb_fail("--profile-layers needs --profile FILE or --trace (the trace the layer spans go to)");
     if (c->checkpoint_every > 0 && !c->checkpoint)
         return tb_fail("--checkpoint-every %g with --no-checkpoint: drop one of them", c->checkpoint_every);
     if (c->warmup_epochs >= c->epochs && c->warmup_epochs > 0)
         return tb_fail("--warmup-epochs %d: must be fewer than --epochs %d", c->warmup_epochs, c->epochs);
     return 0;
+}
+
+int tb_train_batch_at(const tb_train_config *c, int epoch)
+{
+    int e[32], b[32], batch = c->batch_size;
+    int n = parse_batch_schedule(c->batch_schedule, e, b, 32);
+    for (int i = 0; i < n && e[i] <= epoch + 1; i++)
+        batch = b[i];
+    return batch;
+}
+
+int tb_train_batch_max(const tb_train_config *c)
+{
+    int most = c->batch_size;
+    for (int e = 1; e < c->epochs; e++) {
+        int b = tb_train_batch_at(c, e);
+        most = b > most ? b : most;
+    }
+    return most;
 }
 
 double tb_train_effective_lr(const tb_train_config *c)

@@ -16,7 +16,8 @@ typedef struct {
     char data_dir[1024];
     char device[8];
     int num_workers;
-    int batch_size;  /* per GPU (per process) */
+    int batch_size;  /* per GPU (per process); with --batch-schedule, that of the epochs before its first entry */
+    char batch_schedule[256]; /* "EPOCH:BATCH ..." from that epoch (from 1) on; "" or "none": --batch-size throughout */
     int gpus;        /* data-parallel ranks, one GPU each (CPU ranks with --device cpu) */
     double rank_timeout; /* seconds a rank waits for the others before stopping the job */
     double bucket_mb;    /* data-parallel: gradient all-reduce bucket size */
@@ -43,13 +44,18 @@ typedef struct {
     char run_dir[1024];
     char runs_dir[1024];
     int quiet;
+    int epoch_lines;  /* a line per epoch on stdout (lab 2's --print-epochs) */
     int save_weights; /* weights.safetensors in the run directory at the end */
     char resume[1024];        /* a stopped run's directory to continue from its checkpoint */
     int checkpoint;           /* checkpoint.safetensors at every epoch end (and on interrupt) */
     double checkpoint_every;  /* minutes between mid-epoch checkpoints; 0: epoch ends only */
     char profile[1024];       /* Chrome trace-event file to write */
+    int trace;                /* the same trace into RUN_DIR/trace.json (a preset may ask for this one) */
     int profile_layers;       /* per-layer forward/backward spans in the trace */
     int repeat;               /* run the whole training K times; timings as min/median/max */
+    int average_skip;         /* first epochs left out of the time averages (the labs differ) */
+    int worker_sweep;         /* lab 2's --run-code-3: this command runs the lab2-c3-workers sweep instead */
+    int worker_sweep_max;     /* its workers: 0, 4, 8, ... up to this */
 } tb_train_config;
 
 void tb_train_config_defaults(tb_train_config *c);
@@ -68,6 +74,9 @@ typedef enum {
 typedef struct {
     const char *name;    /* canonical flag name without dashes: "num-workers" */
     const char *alias;   /* the labs' spelling, or NULL: "num-of-workers" */
+    int alias_negate;    /* on the command line the alias means the opposite: --print-epochs=false is --quiet */
+    const char *alias_suffix; /* appended to a value given under the alias: --trace-file-name=T writes T.json */
+    int (*check)(const char *value); /* strings: the syntax check beyond the type, 0 or -1 after tb_fail */
     tb_option_type type;
     size_t offset;       /* field in tb_train_config */
     size_t size;         /* string capacity */
@@ -110,6 +119,10 @@ const tb_option *tb_option_find(const char *name);
 const tb_option *tb_option_find_key(const char *key);
 /* The results-table header of the option with config.json key `key`, or NULL. */
 const char *tb_option_header(const char *key);
+/* Sets an option as spelt on the command line (`name` without dashes): under
+ * its alias, alias_negate and alias_suffix apply.  Presets refuse the options
+ * that have them (they are per-invocation). */
+int tb_option_set_spelt(tb_train_config *c, const tb_option *o, const char *name, const char *value);
 /* Whether a resumed run may differ from its checkpoint in this option. */
 int tb_option_resume_ok(const tb_option *o);
 /* The flags a resumed run may change, for messages: "--data-dir, --num-workers, ...". */
@@ -148,5 +161,9 @@ void tb_train_print_help(void);
 /* The base learning rate after --lr-scaling: linear gives
  * lr x batch_size x gpus / 256 (Goyal et al. 2017), none gives lr. */
 double tb_train_effective_lr(const tb_train_config *c);
+/* --batch-schedule: the per-GPU batch of epoch `epoch` (from 0), and the
+ * largest batch of any epoch up to --epochs (what buffers must hold). */
+int tb_train_batch_at(const tb_train_config *c, int epoch);
+int tb_train_batch_max(const tb_train_config *c);
 
 #endif

@@ -21,7 +21,7 @@ MAY_INCLUDE = {
     'engine': {'core', 'spec', 'datasets', 'rundir'},
     'lab': {'core', 'spec', 'rundir'},
     'slurm': {'core', 'spec', 'rundir', 'lab'},
-    'tui': {'core', 'spec', 'rundir', 'lab'},
+    'tui': {'core', 'spec', 'rundir', 'lab', 'slurm'},  # slurm: the Jobs screen's squeue/scancel
     'app': {'core', 'spec', 'datasets', 'rundir', 'engine', 'lab', 'slurm', 'tui'},
 }
 # Folders that sit on top (tests, benchmarks, fuzz targets) may include any layer.
@@ -31,7 +31,7 @@ TOP = {'tests', 'fuzz', 'bench'}
 BACKEND_SYSTEM = re.compile(r'^(cuda|cudnn|cublas|nccl|mpi|oneapi/dnnl|dnnl|curand|cufft)')
 # The backends' public faces (the CPU backend's is engine/backend.h itself);
 # everything else under engine/cpu and engine/cuda is private to its folder.
-BACKEND_PUBLIC = {'engine/cuda/cuda_backend.h', 'engine/cuda/cuda_nccl.h'}
+BACKEND_PUBLIC = {'engine/cpu/cpu_backend.h', 'engine/cuda/cuda_backend.h', 'engine/cuda/cuda_nccl.h'}
 FORBIDDEN_LIBS = re.compile(r'^lib(dnnl|cuda|cudart|cudnn|cublas|cublasLt|nccl|mpi|open-pal|open-rte)\b')
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')

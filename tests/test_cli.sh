@@ -40,7 +40,21 @@ expect 2 "--num-workers -1" -- "$TB" train --runs-dir "$runs" --num-workers -1
 expect 2 "--no-batch-norm=maybe: expected true or false" -- "$TB" train --runs-dir "$runs" --no-batch-norm=maybe
 expect 2 "--device gpu: expected one of cpu\|cuda" -- "$TB" train --runs-dir "$runs" --device gpu
 expect 2 "--device cuda" -- "$TB" train --runs-dir "$runs" --device cuda
-expect 2 "--precision bf16: the CPU backend computes in fp32" -- "$TB" train --runs-dir "$runs" --precision bf16
+expect 2 "--precision tf32: the CPU backend computes in fp32 or bf16" -- "$TB" train --runs-dir "$runs" --precision tf32
+# bf16 on the CPU (issue 15): it trains, and result.json says how bf16 was computed, both ways.
+for impl in emulate onednn; do
+  TB_CPU_BF16=$impl "$TB" train --dataset synthetic --model resnet18-cifar:w4 --limit-train 64 --limit-test 32 \
+    --batch-size 32 --epochs 1 --threads 1 --quiet --precision bf16 --run-dir "$tmp/bf16-$impl" >"$tmp/bf16.log" 2>&1 ||
+    bad "bf16 train ($impl): $(cat "$tmp/bf16.log")"
+  python3 - "$tmp/bf16-$impl/result.json" "$impl" <<'PY' && ok || bad "bf16 result.json ($impl)"
+import json, math, sys
+r = json.load(open(sys.argv[1]))
+assert r["status"] == "completed" and r["config"]["precision"] == "bf16", r["status"]
+m = r["bf16_math"]
+assert m.startswith("emulated") if sys.argv[2] == "emulate" else m in ("onednn-bf16", "mixed") or m.startswith(("emulated", "mixed")), m
+assert all(math.isfinite(e["train_loss"]) for e in r["epochs"]), r["epochs"]
+PY
+done
 lines=$("$TB" train --runs-dir "$runs" --batch-size 0 2>&1 | wc -l)
 [ "$lines" -eq 1 ] && ok || bad "bad flag message is $lines lines, want 1"
 [ ! -e "$runs" ] && ok || bad "a rejected command created $runs"

@@ -15,6 +15,7 @@
  *   NCHW <-> NHWC index maps                 exact (vs the CPU's nChw16c for C = 16, loops for C = 17)
  *   augmentation                             exact (vs the loader's tb_augment_image)
  *   softmax cross-entropy gradient           2 ulp; loss sum 1e-12 relative (double sums, another order)
+ *   loss over a short batch after a full one 1e-12 relative: the live rows only, as the kernel runs them
  *   sum of squares                           1e-12 relative (exact double products, another order)
  *   optimizers, 3 steps                      4 eps of the array's max |want|: the kernels fuse every
  *                                            MADD, a CPU build without fast fmaf does not */
@@ -24,6 +25,7 @@
 #include "engine/backend.h" // uses: tb_backend, tb_tensor, tb_layout, TB_LAYOUT_PLAIN, TB_LAYOUT_NATIVE, ...
 #include "engine/backend_check.h"
 #include "engine/cuda/cuda_elements.h" // uses: tb_el_relu_fwd, tb_el_relu_bwd, tb_el_add, tb_el_bias_add_rows, ...
+#include "engine/model.h" // uses: tb_model, tb_model_create, tb_model_forward, tb_model_logits, ...
 #include "engine/cuda/cuda_policy.h" // uses: tb_cuda_opt_scalars, tb_cuda_opt_scalars_of, tb_cuda_pick_device, ...
 #include "tests/check.h" // uses: CHECK, check_finish
 
@@ -283,6 +285,71 @@ static void test_softmax_xent(void)
     B->release(B, got);
 }
 
+/* ---- the loss over a partial batch: only the forward's live rows ---- */
+
+/* The kernel's loss over a logits tensor, row by row as softmax_xent_k runs
+ * it: one row per warp for rows 0 .. shape.n - 1. */
+static double el_xent_sum(const tb_tensor *t, const int32_t *labels)
+{
+    const int k = t->shape.c;
+    double loss = 0;
+    for (int r = 0; r < t->shape.n; r++) {
+        const float *row = t->data + (size_t)r * k;
+        float mx = -INFINITY;
+        for (int j = 0; j < k; j++)
+            mx = fmaxf(mx, row[j]);
+        double sum = 0;
+        for (int j = 0; j < k; j++)
+            sum += tb_el_xent_term(row, j, mx);
+        loss += tb_el_xent_loss(row, labels[r], k, mx, log(sum));
+    }
+    return loss;
+}
+
+/* After a full batch, a short one (an epoch's or the test set's last): the
+ * logits the loss reads must be the short batch's rows only, so the loss
+ * never adds rows left from the batch before (both backends sum over
+ * logits->shape.n rows). */
+static void test_partial_batch_loss(void)
+{
+    enum { MAX = 8, SHORT = 3, K = 10 };
+    tb_model_spec spec;
+    CHECK(tb_model_spec_parse("resnet18-cifar:w4", K, 3, 1, &spec) == 0, "spec: %s", tb_last_error());
+    tb_model *m = tb_model_create(B, &spec, MAX, 32, 32, 7);
+    CHECK(m != NULL, "model: %s", tb_last_error());
+    if (!m)
+        return;
+    tb_tensor *in = tb_model_input(m);
+    size_t per_image = (size_t)in->shape.c * in->shape.h * in->shape.w;
+    for (size_t i = 0; i < MAX * per_image; i++)
+        in->data[i] = (float)tb_rng_normal(&R);
+    int32_t *labels = must(B->alloc(B, MAX * sizeof(int32_t), "labels"));
+    for (int i = 0; i < MAX; i++)
+        labels[i] = (int32_t)tb_rng_below(&R, K);
+    double full = 0, part = 0;
+    CHECK(tb_model_forward(m, MAX, 0) == 0 && B->softmax_xent(B, tb_model_logits(m), labels, 0, NULL, &full) == 0,
+          "full batch: %s", tb_last_error());
+    /* The short batch: new images in the first rows, the old ones after them. */
+    for (size_t i = 0; i < SHORT * per_image; i++)
+        in->data[i] = (float)tb_rng_normal(&R);
+    CHECK(tb_model_forward(m, SHORT, 1) == 0, "short forward: %s", tb_last_error());
+    const tb_tensor *lg = tb_model_logits(m);
+    CHECK(lg->shape.n == SHORT && tb_model_dlogits(m)->shape.n == SHORT,
+          "logits and their gradient have %d and %d rows after a forward of %d", lg->shape.n,
+          tb_model_dlogits(m)->shape.n, SHORT);
+    CHECK(B->softmax_xent(B, lg, labels, 1.0f / SHORT, tb_model_dlogits(m), &part) == 0, "short loss: %s",
+          tb_last_error());
+    /* Reference: the short batch's rows alone, summed as the kernel does. */
+    tb_tensor rows = *lg;
+    rows.shape.n = SHORT;
+    double want = el_xent_sum(&rows, labels), kernel = el_xent_sum(lg, labels);
+    CHECK(fabs(part - want) <= 1e-12 * fabs(want) && fabs(kernel - want) <= 1e-12 * fabs(want),
+          "short-batch loss: cpu %.17g, kernel rows %.17g, want %.17g (%d rows)", part, kernel, want, SHORT);
+    CHECK(tb_model_backward(m, SHORT) == 0, "short backward: %s", tb_last_error());
+    B->release(B, labels);
+    tb_model_destroy(m);
+}
+
 /* ---- sum of squares: the summand, summed in index order ---- */
 
 static void test_sum_squares(void)
@@ -475,6 +542,7 @@ int main(void)
     test_layouts();
     test_augment();
     test_softmax_xent();
+    test_partial_batch_loss();
     test_sum_squares();
     test_optimizers();
     test_pick_device();

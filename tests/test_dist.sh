@@ -154,7 +154,7 @@ slurm_start "$tmp/slurm" >"$tmp/slurm.log" 2>&1
 slurm_rc=$?
 if [ $slurm_rc -eq 0 ]; then
   runs="$tmp/slurm-runs"
-  script=$("$TB" slurm quickstart --nodes 1 --gpus-per-node 2 --cpus-per-task 1 --scale smoke \
+  script=$("$TB" slurm quickstart --trainbench "$TB" --nodes 1 --gpus-per-node 2 --cpus-per-task 1 --scale smoke \
            --set gpus=2 --runs-dir "$runs" -o "$tmp/job.sbatch")
   grep -q "ntasks-per-node=2" "$tmp/job.sbatch" && ok || bad "script: $script $(cat "$tmp/job.sbatch")"
   timeout 300 sbatch --wait "$tmp/job.sbatch" >"$tmp/sbatch.log" 2>&1 && ok \

@@ -160,6 +160,15 @@ done
 controls "$tmp/h.out" && bad "results printed control characters: $(od -c "$tmp/h.out" | head -20)"
 grep -qF '\x1b[2Jx' "$tmp/h.out" && grep -qF '\x1b[31mRED' "$tmp/h.out" ||
   bad "results: escaped text not shown: $(cat "$tmp/h.out")"
+# JSON output is for scripts and terminals alike: valid JSON (the lone 0x9b
+# byte is not UTF-8) with DEL and C1 written as \u escapes, never raw.
+for args in "export sw --format json" "export run-*x --format json" "results --runs-dir . --json"; do
+  (cd "$tmp/hostile" && eval "\"\$TB\" $args") >"$tmp/h.out" 2>"$tmp/h.err" || bad "$args failed: $(cat "$tmp/h.err")"
+  controls "$tmp/h.out" && bad "$args printed control characters: $(od -c "$tmp/h.out" | grep -m3 '377\|233\|302')"
+  python3 -c 'import json,sys; json.load(open(sys.argv[1], encoding="utf-8"))' "$tmp/h.out" ||
+    bad "$args: not valid UTF-8 JSON"
+  case $args in export*) grep -qF '\u009b2J' "$tmp/h.out" || bad "$args: U+009B is not shown as \\u009b" ;; esac
+done
 
 # A plan.json id that climbs out of the sweep folder is never joined to a path
 # (issue 16): the id "../c6/01-optimizer-sgd" names the real folder, so a
@@ -180,6 +189,52 @@ if "$TB" export "$tmp/c6" >"$tmp/c6-climb.md" 2>&1; then
 else
   bad "export with a climbing id failed instead of skipping it: $(cat "$tmp/c6-climb.md")"
 fi
+
+# Issue 17: a sweep run with --set is not the preset's; its overrides are in
+# summary.json, summary.md and every export format.  `run` ends by printing
+# the table, as export --format md does, unless --quiet.  A one-configuration
+# sweep of 32 synthetic images: about a second.
+cat >"$tmp/tiny.ini" <<'INI'
+[preset]
+title = tiny
+lab = test
+question = are the overrides part of the result?
+[run]
+dataset = synthetic
+model = resnet18-cifar:w4
+limit_train = 32
+limit_test = 16
+epochs = 1
+batch_size = 16
+[sweep]
+lr = 0.1
+[table]
+columns = lr, batch_size, train_s
+INI
+# jq FILE EXPR: prints the Python expression over the file's JSON (d).
+jq() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
+"$TB" run "$tmp/tiny.ini" --set batch_size=8 --set num_workers=0 --runs-dir "$tmp/ov" >"$tmp/ov.out" 2>&1 ||
+  bad "run with --set failed: $(cat "$tmp/ov.out")"
+ov=$(ls -d "$tmp/ov/"*-tiny)
+want='Overrides (--set): `batch_size=8`, `num_workers=0`.'
+grep -qF -- "$want" "$ov/summary.md" || bad "summary.md lacks the overrides: $(cat "$ov/summary.md")"
+grep -qF -- "$want" "$tmp/ov.out" && grep -q '^| 0.1 | 8 | ' "$tmp/ov.out" ||
+  bad "run did not print the table: $(cat "$tmp/ov.out")"
+"$TB" export "$ov" | grep -qF -- "$want" || bad "export md lacks the overrides"
+csv=$("$TB" export "$ov" --format csv)
+head -1 <<<"$csv" | grep -q ',Overrides (--set)$' && sed -n 2p <<<"$csv" | grep -q '^0.1,8,.*,batch_size=8; num_workers=0$' ||
+  bad "export csv lacks the overrides: $csv"
+"$TB" export "$ov" --format json >"$tmp/ov.json" || bad "export json failed"
+[ "$(jq "$tmp/ov.json" "d['tables'][0]['overrides']")" = "['batch_size=8', 'num_workers=0']" ] ||
+  bad "export json overrides: $(cat "$tmp/ov.json")"
+[ "$(jq "$ov/summary.json" "d['sets']")" = "['batch_size=8', 'num_workers=0']" ] ||
+  bad "summary.json lacks the overrides: $(cat "$ov/summary.json")"
+# No --set: no overrides line, and an empty list for scripts.
+"$TB" run "$tmp/tiny.ini" --quiet --runs-dir "$tmp/quiet" >"$tmp/quiet.out" 2>&1 || bad "run --quiet failed: $(cat "$tmp/quiet.out")"
+grep -q '^|' "$tmp/quiet.out" || grep -q 'running' "$tmp/quiet.out" && bad "run --quiet printed: $(cat "$tmp/quiet.out")"
+q=$(ls -d "$tmp/quiet/"*-tiny)
+grep -q '^| 0.1 | 16 | ' "$q/summary.md" && ! grep -q 'Overrides' "$q/summary.md" || bad "quiet summary.md: $(cat "$q/summary.md")"
+[ "$(jq "$q/summary.json" "d['sets']")" = "[]" ] || bad "summary.json sets without --set: $(cat "$q/summary.json")"
 
 [ $fails -eq 0 ] && echo "export: all checks passed"
 exit $((fails > 0))

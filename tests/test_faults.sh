@@ -247,6 +247,15 @@ check "grep -q 'resuming from its checkpoint' '$tmp/ckpt2.log'" "sweep resume re
 res=$(ls "$tmp"/ckruns/*-ckpt/*/result.json | head -1)
 check "[ \"\$(json '$res' \"(d['status'], len(d['epochs']), len(d['resumed']))\")\" = \"('completed', 3, 1)\" ]" \
   "sweep resume result: $(json "$res" "(d['status'], len(d['epochs']), d.get('resumed'))")"
+# A link planted at a configuration's log is neither written through nor read
+# back as the failure reason (issue 16): the configuration fails, the file is untouched.
+sdir=$(dirname "$(dirname "$res")"); cid=$(basename "$(dirname "$res")")
+echo precious >"$tmp/log-victim"
+rm -rf "${sdir:?}/$cid" "$sdir/$cid.log"
+ln -s "$tmp/log-victim" "$sdir/$cid.log"
+expect 1 "symbolic link" -- "$TB" run "$tmp/ckpt.ini" --runs-dir "$tmp/ckruns" --resume
+check "[ \"\$(cat '$tmp/log-victim')\" = precious ]" "a sweep wrote through a link at $cid.log"
+check "! grep -q precious '$sdir/summary.json'" "the sweep read a planted link back as the failure reason"
 
 # --- hostile targets and damaged run files (issue 16) ---------------------------
 # --profile and export -o never write through a symbolic link, and refuse to

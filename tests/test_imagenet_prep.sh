@@ -129,5 +129,25 @@ done
 check 'grep -q "\"image_size\": *32" "$tmp"/runs/*/config.json' "image_size not recorded"
 expect 2 "--dataset packed:: expected one of" -- "$TB" train --dataset packed: --runs-dir "$tmp/runs"
 
+# --verify's mismatch message suggests --checksum md5:HEX for a repackaged
+# archive; `data imagenet` accepts it (issue 17): the tar's own sum passes,
+# another is a mismatch, and with both tars the flag names which one.
+sum=$(md5sum "$TRAIN" | cut -d' ' -f1)
+vsum=$(md5sum "$VAL" | cut -d' ' -f1)
+expect 0 "given checksums" -- "$TB" data imagenet --train-tar "$TRAIN" --out "$tmp/ck-o6" --verify --checksum "md5:$sum"
+check '[ "$(ls "$tmp/ck-o6/train" | wc -l)" = "$(ls "$O/train" | wc -l)" ]' \
+  "--checksum md5:HEX (the right one) did not extract"
+expect 1 "checksum mismatch: got $sum, expected 00000000000000000000000000000000" -- \
+  "$TB" data imagenet --train-tar "$TRAIN" --out "$tmp/ck-o7" --checksum md5:00000000000000000000000000000000
+check '[ ! -e "$tmp/ck-o7/train" ]' "a --checksum mismatch still extracted"
+expect 2 "say which: --checksum train=md5:$sum or val=" -- "$TB" data imagenet --train-tar "$TRAIN" --val-tar "$VAL" \
+  --valprep "$S/valprep.sh" --out "$tmp/ck-o8" --checksum "md5:$sum"
+expect 0 "val: 12 images" -- "$TB" data imagenet --train-tar "$TRAIN" --val-tar "$VAL" --valprep "$S/valprep.sh" \
+  --out "$tmp/ck-o8" --verify --checksum "train=md5:$sum" --checksum "val=md5:$vsum"
+expect 1 "with both tars name the one: --checksum train=" -- "$TB" data imagenet --train-tar "$TRAIN" --val-tar "$VAL" \
+  --valprep "$S/valprep.sh" --out "$tmp/ck-o9" --verify --checksum "train=md5:$sum"
+expect 2 "a md5 digest has 32 hex digits" -- "$TB" data imagenet --train-tar "$TRAIN" --out "$tmp/ck-o10" \
+  --checksum md5:xyz
+
 echo "$((checks - fails)) passed, $fails failed"
 [ "$fails" -eq 0 ]

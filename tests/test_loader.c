@@ -342,6 +342,39 @@ static void test_augment(void)
     tb_dataset_free(&ds);
 }
 
+/* Images smaller than 32 stay their size when out_size says so (the trainer
+ * passes --image-size: synthetic data at 8..31, or 28x28 MNIST at 28): no
+ * padding, exact crops, every pixel the image's own. */
+static void test_small_sizes(void)
+{
+    tb_dataset ds;
+    make_dataset(&ds, 200, 3, 16, 16, 1, pattern);
+    check_crops(&ds, 16, 0, "16 at 16");
+    check_crops(&ds, 16, 1, "16 at 16 augmented");
+    tb_loader_config cfg;
+    tb_loader_config_defaults(&cfg);
+    cfg.out_size = 16;
+    cfg.batch_size = 8;
+    tb_loader *l = tb_loader_create(&ds, &cfg);
+    tb_batch *b = NULL;
+    CHECK(l && tb_loader_height(l) == 16 && tb_loader_width(l) == 16, "16x16 stays 16x16");
+    if (l && tb_loader_start_epoch(l, 0) == 0 && tb_loader_next(l, &b) == 1) {
+        CHECK(b->height == 16 && b->width == 16, "batch geometry %dx%d", b->height, b->width);
+        CHECK_CLOSE(b->x[0], (pattern(0, 0, 0, 0) / 255.0 - ds.mean[0]) / ds.std[0], 1e-6, "pixel (0, 0), unpadded");
+        tb_loader_release(l, b);
+    }
+    tb_loader_destroy(l);
+    cfg.out_size = 32; /* and padded when asked, as before */
+    l = tb_loader_create(&ds, &cfg);
+    CHECK(l && tb_loader_height(l) == 32, "16x16 padded to 32");
+    tb_loader_destroy(l);
+    tb_dataset_free(&ds);
+
+    make_dataset(&ds, 200, 1, 28, 28, 0, pattern);
+    check_crops(&ds, 28, 0, "28 at 28");
+    tb_dataset_free(&ds);
+}
+
 static void test_lifecycle(void)
 {
     tb_dataset ds;
@@ -432,6 +465,7 @@ int main(void)
     test_epochs();
     test_shards();
     test_augment();
+    test_small_sizes();
     test_lifecycle();
     return check_finish();
 }

@@ -8,7 +8,9 @@
 #include "tb_config.h"
 #include "core/error.h" // uses: tb_last_error
 #include "lab/preset.h" // uses: tb_preset, tb_preset_load, tb_plan, tb_plan_expand, tb_plan_free, tb_plan_entry, ...
-#include "lab/table.h" // uses: tb_cell, tb_cell_format, TB_COL_COUNT, TB_COL_EFFIC, TB_COL_SECONDS
+#include "lab/export.h" // uses: tb_export_string, TB_EXPORT_MD, TB_EXPORT_CSV, TB_EXPORT_JSON
+#include "lab/sweep.h" // uses: tb_plan_same_as, tb_plan_entry_args
+#include "lab/table.h" // uses: tb_cell, tb_cell_format, TB_COL_COUNT, TB_COL_EFFIC, TB_COL_SECONDS, tb_table, ...
 #include "rundir/derived.h" // uses: tb_scaling_efficiency, tb_speedup, tb_weak_speedup, tb_allreduce_bandwidth, ...
 #include "spec/options.h" // uses: tb_option, tb_train_options, tb_option_spell, TB_SPELL_KEY, ...
 
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char tmpdir[256];
@@ -224,16 +227,185 @@ static void test_expand(void)
         CHECK(plan.entries[2].cfg.gpus == 4 && fabs(plan.entries[2].cfg.lr - 0.4) < 1e-12, "zip pairs");
         tb_plan_free(&plan);
     }
-    /* A [smoke] list replaces the swept values, the last one repeating. */
+    /* A [smoke] list replaces the swept list: the sweep it claims to
+     * shorten is shorter (issue 17: 32, 128 ran 32, 128, 128, 128). */
     rc = load_text("smoke.ini", HEAD "[sweep]\nbatch_size = 32, 512, 2048\n[smoke]\nbatch_size = 8, 16\n" TABLE, p);
     rc = rc ? rc : tb_plan_expand(p, 1, &plan);
     CHECK(rc == 0, "smoke list: %s", tb_last_error());
     if (rc == 0) {
-        CHECK(plan.entries[0].cfg.batch_size == 8 && plan.entries[1].cfg.batch_size == 16 &&
-                  plan.entries[2].cfg.batch_size == 16,
-              "smoke list: %d %d %d", plan.entries[0].cfg.batch_size, plan.entries[1].cfg.batch_size,
-              plan.entries[2].cfg.batch_size);
+        CHECK(plan.count == 2, "smoke list shortens the axis to 2 configurations, got %d", plan.count);
+        if (plan.count >= 2) {
+            CHECK(plan.entries[0].cfg.batch_size == 8 && plan.entries[1].cfg.batch_size == 16, "smoke list: %d %d",
+                  plan.entries[0].cfg.batch_size, plan.entries[1].cfg.batch_size);
+            const char *subs = json_object_to_json_string(plan.entries[1].substitutions);
+            CHECK(strstr(subs, "batch_size: 32, 512, 2048 -> 8, 16") != NULL, "the shortening is recorded: %s", subs);
+            CHECK(!strcmp(plan.entries[1].id, "02-batch_size-16"), "named by what runs: %s", plan.entries[1].id);
+        }
         tb_plan_free(&plan);
+    }
+    /* Zip keeps its pairs: the i-th smoke value replaces the i-th, the last repeating. */
+    rc = load_text("smokezip.ini", HEAD "[sweep]\nmode = zip\nbatch_size = 32, 512, 2048\nlr = 0.1, 0.2, 0.3\n"
+                                  "[smoke]\nbatch_size = 8, 16\n" TABLE, p);
+    rc = rc ? rc : tb_plan_expand(p, 1, &plan);
+    CHECK(rc == 0 && plan.count == 3, "smoke zip keeps 3 configurations: %s", tb_last_error());
+    if (rc == 0) {
+        CHECK(plan.count == 3 && plan.entries[0].cfg.batch_size == 8 && plan.entries[2].cfg.batch_size == 16,
+              "smoke zip list");
+        tb_plan_free(&plan);
+    }
+    /* A scaling sweep runs every configuration with the same per-rank
+     * threads (the one-rank baseline took every core); others keep auto. */
+    rc = load_text("threads.ini", HEAD "[sweep]\ngpus = 1, 2, 4\n" TABLE, p);
+    rc = rc ? rc : tb_plan_expand(p, 1, &plan);
+    CHECK(rc == 0 && plan.count == 3, "threads preset: %s", tb_last_error());
+    for (int i = 0; rc == 0 && i < plan.count; i++)
+        CHECK(plan.entries[i].cfg.threads == 1, "smoke scaling configuration %d: threads %d, want 1", i + 1,
+              plan.entries[i].cfg.threads);
+    if (rc == 0)
+        tb_plan_free(&plan);
+    rc = tb_plan_expand(p, 0, &plan);
+    CHECK(rc == 0 && plan.entries[0].cfg.threads == 0, "full scale keeps --threads as given");
+    if (rc == 0)
+        tb_plan_free(&plan);
+    free(p);
+}
+
+/* Writes a sweep directory as tb_sweep_run does, from a plan, with a
+ * fabricated completed result.json (train_s = times[i]) for each
+ * configuration that runs (not "same_as" an earlier one). */
+static void write_sweep(const char *dir, const tb_preset *p, const tb_plan *plan, int smoke,
+                        struct json_object *sets, const double *times)
+{
+    char path[800];
+    mkdir(dir, 0755);
+    struct json_object *pj = json_object_new_object(), *cfgs = json_object_new_array(), *sj = json_object_new_object();
+    struct json_object *scfgs = json_object_new_array();
+    json_object_object_add(pj, "preset", json_object_new_string(p->name));
+    json_object_object_add(pj, "title", json_object_new_string(p->title));
+    json_object_object_add(pj, "scale", json_object_new_string(smoke ? "smoke" : "full"));
+    json_object_object_add(pj, "sets", sets);
+    json_object_object_add(pj, "table", tb_preset_table_json(p));
+    for (int i = 0; i < plan->count; i++) {
+        const tb_plan_entry *e = &plan->entries[i];
+        int first = smoke ? tb_plan_same_as(plan, i) : i;
+        struct json_object *c = json_object_new_object(), *sc = json_object_new_object();
+        json_object_object_add(c, "id", json_object_new_string(e->id));
+        json_object_object_add(c, "label", json_object_new_string(e->label));
+        json_object_object_add(c, "params", json_object_get(e->params));
+        json_object_object_add(c, "substitutions", json_object_get(e->substitutions));
+        json_object_object_add(c, "args", tb_plan_entry_args(e));
+        if (first != i)
+            json_object_object_add(c, "same_as", json_object_new_string(plan->entries[first].id));
+        json_object_array_add(cfgs, c);
+        json_object_object_add(sc, "status", json_object_new_string("completed"));
+        json_object_array_add(scfgs, sc);
+        if (first != i)
+            continue;
+        char rd[700];
+        snprintf(rd, sizeof rd, "%s/%s", dir, e->id);
+        mkdir(rd, 0755);
+        struct json_object *r = json_object_new_object(), *cfg = json_object_new_object();
+        struct json_object *eps = json_object_new_array(), *ep = json_object_new_object();
+        json_object_object_add(r, "status", json_object_new_string("completed"));
+        json_object_object_add(cfg, "gpus", json_object_new_int(e->cfg.gpus));
+        json_object_object_add(cfg, "batch_size", json_object_new_int(e->cfg.batch_size));
+        json_object_object_add(cfg, "lr", json_object_new_double(e->cfg.lr));
+        json_object_object_add(r, "config", cfg);
+        json_object_object_add(ep, "train_s", json_object_new_double(times[i]));
+        json_object_array_add(eps, ep);
+        json_object_object_add(r, "epochs", eps);
+        snprintf(path, sizeof path, "%s/result.json", rd);
+        json_object_to_file(path, r);
+        json_object_put(r);
+    }
+    json_object_object_add(pj, "configs", cfgs);
+    json_object_object_add(sj, "configs", scfgs);
+    snprintf(path, sizeof path, "%s/plan.json", dir);
+    json_object_to_file(path, pj);
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    json_object_to_file(path, sj);
+    json_object_put(pj);
+    json_object_put(sj);
+}
+
+/* Issue 17: at smoke scale the substitutes (batch 2048 -> 128, 4 and 8 GPUs
+ * -> 2 ranks) make configurations alike.  Each distinct one runs once and is
+ * one row, labelled and computed by what ran, and beyond-linear scaling is
+ * marked not meaningful; the sweep's --set overrides are in every format. */
+static void test_smoke_table(void)
+{
+    tb_preset *p = calloc(1, sizeof *p);
+    int rc = load_text("smoketable.ini",
+                       HEAD "[run]\ndevice = cuda\nepochs = 1\nbatch_size = 2048\nlr_scaling = linear\n"
+                            "[sweep]\nmode = zip\ngpus = 1, 4, 8\nlr = 0.1, 0.1, 0.2\n[smoke]\nlr = 0.1\n"
+                            "[table]\ncolumns = gpus as GPUs, batch_size, global_batch, effective_lr as LR, train_s,\n"
+                            "  speedup, efficiency\nbaseline = gpus=1\ntime = train_s\n",
+                       p);
+    CHECK(rc == 0, "smoke table preset: %s", tb_last_error());
+    tb_plan plan;
+    rc = rc ? rc : tb_plan_expand(p, 1, &plan);
+    CHECK(rc == 0 && plan.count == 3, "smoke table plan: %s", tb_last_error());
+    if (rc) {
+        free(p);
+        return;
+    }
+    /* gpus 4 and 8 both run as 2 ranks (1 without MPI) at batch 128, lr 0.1. */
+    CHECK(tb_plan_same_as(&plan, 0) == 0 && tb_plan_same_as(&plan, 2) == (TB_HAVE_MPI ? 1 : 0),
+          "configuration 3 is the same run as %d", tb_plan_same_as(&plan, 2));
+    CHECK(tb_plan_same_as(&plan, 1) == (TB_HAVE_MPI ? 1 : 0), "configuration 2 runs on its own");
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/smokesweep", tmpdir);
+    struct json_object *sets = json_object_new_array();
+    json_object_array_add(sets, json_object_new_string("epochs=1"));
+    json_object_array_add(sets, json_object_new_int(5)); /* not a string: left out, not a crash */
+    json_object_array_add(sets, json_object_new_string("num_workers=0"));
+    const double times[] = {10, 2, 2};
+    write_sweep(dir, p, &plan, 1, sets, times);
+    tb_plan_free(&plan);
+    tb_table t;
+    rc = tb_table_from_sweep(dir, &t);
+    CHECK(rc == 0, "smoke table: %s", tb_last_error());
+    if (rc == 0 && TB_HAVE_MPI) {
+        char *md = tb_export_string(&t, 1, TB_EXPORT_MD), *csv = tb_export_string(&t, 1, TB_EXPORT_CSV);
+        char *js = tb_export_string(&t, 1, TB_EXPORT_JSON);
+        const char *mds = md ? md : "(none)", *csvs = csv ? csv : "(none)";
+        CHECK(t.nrows == 2, "one row per distinct run: %d rows\n%s", t.nrows, mds);
+        /* What ran: 2 GPUs (not 4), batch 128 (not 2048), global 256, LR
+         * 0.1 x 256 / 256 (not 0.1 x 8192 / 256 = 3.2). */
+        CHECK(md && strstr(md, "| 1 | 128 | 128 | 0.05 | 10.00 | 1.00 | 100.00% |"), "baseline row:\n%s", mds);
+        CHECK(md && strstr(md, "| 2 | 128 | 256 | 0.1 | 2.00 | 5.00* | 250.00%* |"),
+              "the 2-rank row, effective and marked:\n%s", mds);
+        CHECK(md && strstr(md, "Not meaningful at smoke scale"), "the marker's footnote:\n%s", mds);
+        CHECK(md && strstr(md, "also stands for gpus=8 lr=0.2"), "the collapsed row's footnote:\n%s", mds);
+        CHECK(md && strstr(md, "Overrides (--set): `epochs=1`, `num_workers=0`.\n"), "md overrides:\n%s", mds);
+        CHECK(csv && strstr(csv, ",Overrides (--set)\n") && strstr(csv, ",250.00,epochs=1; num_workers=0\n"),
+              "csv overrides, plain numbers:\n%s", csvs);
+        struct json_object *j = js ? json_tokener_parse(js) : NULL, *tables = NULL, *over = NULL;
+        if (j && json_object_object_get_ex(j, "tables", &tables))
+            json_object_object_get_ex(json_object_array_get_idx(tables, 0), "overrides", &over);
+        CHECK(over && json_object_array_length(over) == 2 &&
+                  !strcmp(json_object_get_string(json_object_array_get_idx(over, 1)), "num_workers=0"),
+              "json overrides: %s", js ? js : "(none)");
+        json_object_put(j);
+        free(md);
+        free(csv);
+        free(js);
+    }
+    tb_table_free(&t);
+    /* Full scale keeps the nominal values and marks nothing. */
+    rc = tb_plan_expand(p, 0, &plan);
+    if (rc == 0) {
+        snprintf(dir, sizeof dir, "%s/fullsweep", tmpdir);
+        const double full[] = {10, 2, 1};
+        write_sweep(dir, p, &plan, 0, json_object_new_array(), full);
+        tb_plan_free(&plan);
+        rc = tb_table_from_sweep(dir, &t);
+        char *md = rc ? NULL : tb_export_string(&t, 1, TB_EXPORT_MD);
+        CHECK(md && t.nrows == 3 && strstr(md, "| 4 | 2048 | 8192 | 3.2 | 2.00 | 5.00 | 125.00% |") &&
+                  !strstr(md, "Overrides") && !strstr(md, "Smoke scale") && !strchr(md, '*'),
+              "full-scale table:\n%s", md ? md : tb_last_error());
+        free(md);
+        tb_table_free(&t);
     }
     free(p);
 }
@@ -248,7 +420,9 @@ static void test_shipped(void)
                            "lab2-c5-cpu-vs-gpu", "lab2-c6-optimizers", "lab2-c7-batch-norm", "lab2-q3-params",
                            "lab2-profiler", "lab5-ddp-scaling", "hw5-q1-batch-size", "hw5-q2-speedup",
                            "hw5-q3-communication", "hw5-q4-large-batch", "imagenet-resnet50-scaling"};
-    const int counts[] = {1, 1, 4, 2, 2, 5, 2, 2, 1, 15, 4, 12, 6, 5, 7};
+    const int counts[] = {1, 1, 4, 2, 2, 5, 2, 2, 1, 15, 4, 12, 6, 6, 7};
+    /* [smoke] batch_size = 32, 128 shortens Lab 5's and Q2's batch axis. */
+    const int smoke_counts[] = {1, 1, 4, 2, 2, 5, 2, 2, 1, 6, 4, 6, 6, 6, 7};
     tb_preset *p = calloc(1, sizeof *p);
     for (int i = 0; i < 15; i++) {
         char path[1024];
@@ -278,8 +452,9 @@ static void test_shipped(void)
         for (int smoke = 0; smoke < 2 && rc == 0; smoke++) {
             tb_plan plan;
             int er = tb_plan_expand(p, smoke, &plan);
-            CHECK(er == 0 && plan.count == counts[i], "%s (smoke %d): %d configurations, want %d: %s", names[i], smoke,
-                  plan.count, counts[i], er ? tb_last_error() : "");
+            int want = smoke ? smoke_counts[i] : counts[i];
+            CHECK(er == 0 && plan.count == want, "%s (smoke %d): %d configurations, want %d: %s", names[i], smoke,
+                  plan.count, want, er ? tb_last_error() : "");
             if (er == 0)
                 tb_plan_free(&plan);
         }
@@ -294,7 +469,8 @@ static void test_option_table(void)
     static const char *const resume_keys[] = {"epochs",   "num_workers", "threads", "lr", "quiet", "run_dir",
                                               "runs_dir", "resume", "checkpoint", "checkpoint_every", "profile",
                                               "profile_layers", "rank_timeout", "data_dir", "save_weights",
-                                              "repeat", "overlap", "bucket_mb"};
+                                              "repeat", "overlap", "bucket_mb", "trace", "worker_sweep",
+                                              "worker_sweep_max", "epoch_lines", "average_skip"};
     static const char *const tui_keys[] = {"model", "dataset", "data_dir", "device", "num_workers", "batch_size",
                                            "optimizer", "lr", "lr_schedule", "epochs", "precision", "gpus"};
     int ntui = 0;
@@ -308,14 +484,24 @@ static void test_option_table(void)
         CHECK(tb_option_resume_ok(o) == was, "--%s: may change on resume: %d, was %d", o->name,
               tb_option_resume_ok(o), was);
         CHECK(tb_option_find_key(key) == o && tb_option_find(o->name) == o, "--%s found by key %s", o->name, key);
+        /* Issue 18: every option a preset may set is on the Parameters
+         * screen, the first twelve in their old places. */
+        CHECK(!o->tui == !!o->per_invocation, "--%s: on the Parameters screen (place %d) unless per invocation",
+              o->name, o->tui);
         if (o->tui) {
             ntui++;
-            CHECK(o->tui <= 12 && !strcmp(tui_keys[o->tui - 1], key), "--%s at Parameters place %d", o->name,
-                  o->tui);
+            CHECK(o->tui > 12 || !strcmp(tui_keys[o->tui - 1], key), "--%s at Parameters place %d", o->name, o->tui);
+            for (const tb_option *q = tb_train_options(); q->name; q++)
+                CHECK(q == o || q->tui != o->tui, "--%s and --%s share place %d", o->name, q->name, o->tui);
         }
         CHECK(!o->chart.rank || (o->chart.metric && o->chart.title && o->chart.unit), "--%s: chart", o->name);
     }
-    CHECK(ntui == 12, "%d options on the Parameters screen, want 12", ntui);
+    for (int place = 1; place <= ntui; place++) { /* 1..ntui, no gaps: the screen lists them in order */
+        int found = 0;
+        for (const tb_option *o = tb_train_options(); o->name; o++)
+            found |= o->tui == place;
+        CHECK(found, "no option at Parameters place %d of %d", place, ntui);
+    }
 
     /* Spellings. */
     char out[64];
@@ -423,6 +609,7 @@ int main(void)
     test_errors();
     test_expand();
     test_shipped();
+    test_smoke_table();
     test_option_table();
     test_aliases_and_utf8();
     char cmd[300];

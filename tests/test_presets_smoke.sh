@@ -38,18 +38,78 @@ for ini in "$ROOT"/presets/*.ini; do
   [ "$(json "$dir/summary.json" "d['status'], d['counts']['completed'] == d['counts']['total'], d['missing']")" \
     = "completed True []" ] || bad "$name summary: $(brief "$dir/summary.json")"
   grep -q "^| ---" "$dir/summary.md" || bad "$name summary.md has no table"
+  grep -q "^| ---" "$tmp/$name.out" || bad "$name: run did not print its table"
   # Not a terminal: plain lines, no escape codes.
   ! grep -q $'\033' "$tmp/$name.out" || bad "$name: escape codes in non-terminal output"
 done
 echo "smoke runs of all presets: $(( $(date +%s) - start )) s"
-# The Q3 preset keeps the full model: the lab's counts.
+# The Q3 preset keeps the full model: the lab's counts (Q2: 512 linear-layer inputs).
 q3=$(ls -d "$tmp/smoke/"*-lab2-q3-params)
-grep -q "| yes | 17 | 11,173,962 | 11,173,962 |" "$q3/summary.md" || bad "Q3 counts: $(cat "$q3/summary.md")"
-grep -q "| no | 17 | 11,164,362 | 11,164,362 |" "$q3/summary.md" || bad "Q3 counts without BN"
+grep -q "| yes | 17 | 512 | 11,173,962 | 11,173,962 |" "$q3/summary.md" || bad "Q3 counts: $(cat "$q3/summary.md")"
+grep -q "| no | 17 | 512 | 11,164,362 | 11,164,362 |" "$q3/summary.md" || bad "Q3 counts without BN"
 # Smoke substitutions are recorded in the plan and the table's notes.
 l5=$(ls -d "$tmp/smoke/"*-lab5-ddp-scaling)
 json "$l5/plan.json" "d['configs'][-1]['substitutions']" | grep -q "gpus: 4 -> 2" || bad "lab5 plan lacks gpus 4 -> 2"
 grep -q "gpus: 4 -> 2" "$l5/summary.md" || bad "lab5 summary.md lacks the substitution note"
+# Issue 17: substitutes that make configurations alike run them once (one
+# run directory each), the rows say what ran, derived figures come from it,
+# and beyond-linear scaling is marked.
+for name in imagenet-resnet50-scaling hw5-q1-batch-size hw5-q2-speedup hw5-q3-communication lab5-ddp-scaling; do
+  d=$(ls -d "$tmp/smoke/"*-"$name")
+  runs=$(json "$d/plan.json" "sum(1 for c in d['configs'] if 'same_as' not in c)")
+  total=$(json "$d/plan.json" "len(d['configs'])")
+  [ "$(find "$d" -mindepth 1 -maxdepth 1 -type d | wc -l)" -eq "$runs" ] && [ "$runs" -lt "$total" ] ||
+    bad "$name: $runs distinct of $total configurations, run directories: $(ls "$d")"
+  "$TB" export "$d" --format json >"$tmp/$name.json" || bad "$name: export json"
+  python3 - "$tmp/$name.json" <<'PY' || bad "$name: unmarked beyond-linear figures: $(cat "$d/summary.md")"
+import json, sys
+t = json.load(open(sys.argv[1]))["tables"][0]
+marked = {tuple(m) for m in t["marked"]}
+for r, row in enumerate(t["rows"]):
+    for c, col in enumerate(t["columns"]):
+        v = row[c]
+        if isinstance(v, float) and col["id"].startswith("efficiency") and v > 100:
+            assert (r, c) in marked, (r, col, v)
+PY
+done
+im=$(ls -d "$tmp/smoke/"*-imagenet-resnet50-scaling)
+# LR 0.1 ran everywhere: no 1.6, 3.2 or 6.4 in a row; the batch is 128 per rank.
+grep '^| ' "$im/summary.md" | grep -qE '\| (1\.6|3\.2|6\.4) \|' && bad "imagenet smoke shows nominal LRs: $(cat "$im/summary.md")"
+grep -q '^| cpu[^|]* | 128 | 1 | 1 | 0.1 |' "$im/summary.md" || bad "imagenet smoke baseline row: $(cat "$im/summary.md")"
+q4=$(ls -d "$tmp/smoke/"*-hw5-q4-large-batch)
+grep '^| ' "$q4/summary.md" | grep -qF '| 3.2 |' && bad "hw5-q4 smoke shows the nominal LR 3.2: $(cat "$q4/summary.md")"
+# Issue 17: Q4's growing batch ([smoke] 2:256) trained its second epoch at 256;
+# C7 shows each epoch's loss and accuracy; the profiler preset's phases come
+# from the trace each configuration wrote in its own run directory.
+grep -qF '| 2:256 | 256 |' "$q4/summary.md" || bad "hw5-q4 batch-schedule row: $(cat "$q4/summary.md")"
+c7=$(ls -d "$tmp/smoke/"*-lab2-c7-batch-norm)
+"$TB" export "$c7" --format json >"$tmp/c7.json" || bad "lab2-c7: export json"
+python3 - "$tmp/c7.json" <<'PY' || bad "lab2-c7 per-epoch columns: $(cat "$c7/summary.md")"
+import json, sys
+t = json.load(open(sys.argv[1]))["tables"][0]
+ids = [c["id"] for c in t["columns"]]
+for row in t["rows"]:
+    for e in (1, 2):
+        assert row[ids.index("train_loss_e%d" % e)] is not None, (e, row)
+        assert row[ids.index("train_acc_e%d" % e)] is not None, (e, row)
+    assert row[ids.index("train_acc_e3")] is None, row
+PY
+pr=$(ls -d "$tmp/smoke/"*-lab2-profiler)
+ls "$pr"/*/trace.json >/dev/null 2>&1 || bad "lab2-profiler: no trace.json in its run directory: $(ls -R "$pr")"
+"$TB" export "$pr" --format json >"$tmp/pr.json" || bad "lab2-profiler: export json"
+python3 -c "import json,sys; t=json.load(open(sys.argv[1]))['tables'][0]; ids=[c['id'] for c in t['columns']]
+assert all(t['rows'][0][ids.index(k)] is not None for k in ('h2d_s', 'forward_s', 'backward_s', 'optimizer_s'))" \
+  "$tmp/pr.json" || bad "lab2-profiler phase columns: $(cat "$pr/summary.md")"
+# [smoke] batch_size = 32, 128 shortens the axis.
+[ "$(json "$l5/plan.json" "sorted({c['params']['batch_size'] for c in d['configs']})")" = "['128', '32']" ] ||
+  bad "lab5 smoke batch sizes: $(json "$l5/plan.json" "[c['params'] for c in d['configs']]")"
+q2=$(ls -d "$tmp/smoke/"*-hw5-q2-speedup)
+[ "$(json "$q2/plan.json" "len(d['configs'])")" -eq 6 ] || bad "hw5-q2 smoke should have 2 x 3 configurations"
+# Every configuration of a scaling sweep has the same per-rank threads.
+for d in "$l5" "$q2" "$im"; do
+  [ "$(python3 -c 'import glob,json,sys; print(sorted({json.load(open(f))["threads"] for f in glob.glob(sys.argv[1] + "/*/config.json")}))' "$d")" = "[1]" ] ||
+    bad "$d: threads differ: $(grep -h threads "$d"/*/config.json)"
+done
 "$TB" results --runs-dir "$tmp/smoke" >"$tmp/results.txt" || bad "results failed"
 [ "$(grep -c ' sweep .* completed ' "$tmp/results.txt")" -eq "$(ls "$ROOT"/presets/*.ini | wc -l)" ] \
   || bad "results lists: $(cat "$tmp/results.txt")"

@@ -776,6 +776,15 @@ static void test_atomic_hostile(void)
           "events from a FIFO: %s", tb_last_error());
     if (have_dev)
         CHECK(!tb_json_read_file(dev) && has_error("device"), "reading a device: %s", tb_last_error());
+    /* A huge run file (sparse: it takes no disk) is refused by its size,
+     * before a byte of it is read into memory. */
+    int hfd = open(at("hostile/huge.json"), O_WRONLY | O_CREAT | O_EXCL, 0644);
+    CHECK(hfd >= 0 && ftruncate(hfd, (off_t)3 << 30) == 0, "sparse file: %s", strerror(errno));
+    if (hfd >= 0)
+        close(hfd);
+    CHECK(!tb_json_read_file(at("hostile/huge.json")) && has_error("larger than"), "reading a 3 GiB file: %s",
+          tb_last_error());
+    unlink(at("hostile/huge.json"));
     alarm(0);
 
     /* A write that fails midway (file size limit: EFBIG) leaves no temporary

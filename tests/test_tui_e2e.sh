@@ -8,7 +8,8 @@
 # and the run side by side and export both; then launch the saved preset,
 # quit leaving the run going, and re-attach; and the Results screen under
 # NO_COLOR in the C locale: no colour escapes, nothing beyond ASCII; and
-# a table wider than the screen scrolls its columns.
+# a table wider than the screen scrolls its columns; and the Resources
+# screen with a stand-in NVML ($1) and without NVML.
 set -eu
 TB=${TRAINBENCH:?} SRC=${SOURCE_ROOT:?}
 command -v tmux >/dev/null 2>&1 || { echo "tmux not installed: skipped"; exit 77; }
@@ -235,4 +236,117 @@ fi
 plain_screen C.UTF-8 ""
 grep -qE "$esc\[([0-9;]*;)?(3[0-7]|4[0-7]|9[0-7]|38;5|48;5)(;[0-9;]*)?m" "$tmp/screen.txt" ||
     fail "no colour escapes on the screen without NO_COLOR (the check above proves nothing)"
+
+# The Resources screen (issue 18): with the stand-in NVML (tests/nvml_standin.c,
+# the test's argument) on the library path, its two GPUs and their readings,
+# the host group, and the compact panel on the Live screen; without it, the
+# line that says NVML is missing (where no real driver is installed).
+quit_tui() {
+    keys q
+    i=0
+    until [ "$(T display -p -t tb '#{pane_current_command}')" = sh ]; do
+        i=$((i + 1)); [ "$i" -lt 50 ] || fail "the workbench did not quit"; sleep 0.1
+    done
+    keys clear Enter
+}
+standin=${1:-}
+if [ -n "$standin" ]; then
+    [ -f "$standin" ] || fail "no stand-in NVML at $standin (ninja builds it)"
+    keys "LD_LIBRARY_PATH=$(dirname "$standin") $TB tui --runs-dir $runs" Enter
+    wait_for "5 Resources"
+    keys 5
+    wait_for "GPU 0: Stand-in GPU A100-SXM4-80GB" 5
+    wait_for "12.5/80.0 GiB (16%)" 5
+    wait_for "312 W (78% of 400 W)" 5
+    wait_for "Temp 71 C  SM 1410 MHz  mem 1593 MHz  00000000:19:00.0" 5
+    wait_for "GPU 1: Stand-in GPU T4 (power: Not Supported)" 5
+    wait_for "Host: " 5
+    shot resources
+    keys 3
+    wait_for "GPU0 87% 12.5/80G 312W 71C" 5
+    wait_for "GPU1 3% 1.0/16G -- 40C" 5
+    quit_tui
+fi
+if ! /sbin/ldconfig -p 2>/dev/null | grep -qF libnvidia-ml.so.1; then
+    keys "$TB tui --runs-dir $runs" Enter
+    wait_for "5 Resources"
+    keys 5
+    wait_for "no NVIDIA GPU (NVML not found)" 5
+    wait_for "Host: " 5
+    quit_tui
+fi
+# Issue 18: the keys people expect.  Home/End inside tmux arrive as ESC [1~
+# and ESC [4~, which terminfo for xterm-256color does not know: they must
+# still be Home and End (before, Esc '1' '~': the Presets tab), and under
+# TERM=screen.  `/` filters Results: typing "quick" does not quit at the q.
+for term in xterm-256color screen; do
+    keys "TERM=$term $TB tui --runs-dir $runs" Enter
+    wait_for "4 Results"
+    keys 4
+    wait_for "Results (sweeps and runs"
+    # As tmux and screen send them, whatever this tmux's own key tables say.
+    keys -l "$(printf '\033[4~')"; keys -l "$(printf '\033[1~')"
+    keys / q u i c k
+    wait_for "/ quick (Esc: all)" 5
+    [ "$term" = screen ] && shot results-filter
+    T capture-pane -p -t tb | grep -qF "Your presets:" && fail "TERM=$term: Home/End switched to the Presets tab"
+    T capture-pane -p -t tb | grep -qF "$(basename "$loose")" && fail "the filter /quick still lists the loose run"
+    [ "$(T display -p -t tb '#{pane_current_command}')" != sh ] || fail "typing /quick quit the workbench"
+    keys Enter Escape
+    quit_tui
+done
+# Cancel asks first (any key but y keeps the run); the exit message after a
+# cancel says the sweep was cancelled, not that it keeps running.
+keys "$TB tui --runs-dir $runs" Enter
+wait_for "1 Presets"
+keys / quickstart Enter
+wait_for "Question"
+keys Enter
+wait_for "Parameters: quickstart"
+keys s
+wait_for "at full scale"
+keys l
+wait_for "Epoch" 20
+keys c
+wait_for "Cancel the running sweep?" 5
+keys n
+wait_for "not cancelled" 5
+keys c
+wait_for "Cancel the running sweep?" 5
+shot cancel-confirm
+keys y
+wait_for "cancelling" 5
+keys q
+i=0
+until [ "$(T display -p -t tb '#{pane_current_command}')" = sh ]; do
+    T capture-pane -p -t tb | grep -qF "A run is in progress" && keys l
+    i=$((i + 1)); [ "$i" -lt 50 ] || fail "the workbench did not quit"; sleep 0.1
+done
+wait_for "was cancelled" 5
+T capture-pane -p -t tb | grep -qF "keeps running in" && fail "the exit message after a cancel says the run keeps running"
+# Issue 18: a failed run's reason whole on Results and on its Run screen;
+# a finished run opened with Enter shows its options, epochs and curves.
+mkdir -p "$runs/zz-failed"
+cat > "$runs/zz-failed/result.json" <<EOS
+{"status":"failed","started_at":$(( $(date +%s) + 3600 )),"config":{"model":"resnet18-cifar","epochs":1},
+ "error":"cudaErrorInsufficientDriver: CUDA driver version is insufficient for CUDA runtime version; install the driver that CUDA 13 needs, or run with --device cpu (end of the reason)"}
+EOS
+keys "$TB tui --runs-dir $runs" Enter
+wait_for "4 Results"
+keys 4
+wait_for "Failed:" 5
+wait_for "(end of the reason)" 5
+shot results-failed
+keys Enter
+wait_for "Run zz-failed" 5
+wait_for "(end of the reason)" 5
+keys Escape
+wait_for "Results (sweeps and runs"
+keys / "$(basename "$loose")" Enter
+keys Enter
+wait_for "Per epoch (with resource readings)" 5
+wait_for "Options (*: not the default)" 5
+shot run
+keys Escape Escape
+quit_tui
 echo "tui e2e: ok"

@@ -3,9 +3,16 @@
 #include "tui/tui.h" // uses: tb_cli_tui
 
 #include "core/error.h" // uses: tb_last_error, tb_fail
+#include "core/fsutil.h" // uses: tb_open_regular
 #include "rundir/lock.h" // uses: tb_lock_signal
-#include "rundir/rundir.h" // uses: tb_rundir_default_path
+#include "rundir/rundir.h" // uses: tb_rundir_default_path, tb_rundir_id_ok
 #include "tui/config.h" // uses: tui_mkdir_p, tui_config_save, tui_config_dir, tui_config_load
+#include "tui/failure.h" // uses: tui_live_read_errors
+#include "tui/precheck.h" // uses: tui_machine, tui_machine_probe, tui_launch_check
+#include "tui/runview.h" // uses: tui_run_view
+#include "tui/resources.h" // uses: tui_res, tui_res_tick, tui_res_asked, tui_res_free
+#include "tui/jobs.h" // uses: tui_jobs, tui_jobs_init, tui_jobs_tick, tui_jobs_refresh, tui_jobs_sweep_dir, ...
+#include "tui/layout.h" // uses: tui_layout_compute, tui_tab_at, tui_list_row_at, tui_list_first, tui_list_rows
 #include "tui/screens.h" // uses: tui_draw
 #include "tui/term.h" // uses: tui_term_start, tui_term_stop, tui_term_interrupted, tui_term_lost, tui_term_size, ...
 
@@ -18,8 +25,15 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <curses.h>
 #include <unistd.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    return clock_gettime(CLOCK_MONOTONIC, &ts) ? 0 : (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 /* A status-line message; the argument is cut to what the line can show. */
 static void say(tui_app *a, int err, const char *fmt, const char *arg)
@@ -31,6 +45,7 @@ static void say(tui_app *a, int err, const char *fmt, const char *arg)
     cut[n] = '\0';
     snprintf(a->msg, sizeof a->msg, fmt, cut);
     a->msg_err = err;
+    a->msg_at = now_s();
 }
 
 /* Reads the runs folder and/or the presets again; a failure (out of
@@ -49,6 +64,15 @@ static int launch(tui_app *a)
         return tb_fail("a sweep is already running; cancel it (c on the Live screen) first");
     if (!a->base || a->sweep_size < 0)
         return tb_fail("the parameters are not valid yet");
+    /* What can be checked here is said here, not by a sweep failing. */
+    tui_machine m;
+    tui_machine_probe(&m);
+    int problems = tui_launch_check(a, &m, a->precheck, sizeof a->precheck);
+    if (problems < 0)
+        return -1;
+    if (problems)
+        return tb_fail("not launched: %d problem%s, shown above the status line; fix and press l again", problems,
+                       problems == 1 ? "" : "s");
     char dir[PATH_MAX];
     if (tui_mkdir_p(a->runs_dir) || tb_rundir_default_path(a->runs_dir, a->base->name, dir, sizeof dir))
         return -1;
@@ -83,9 +107,9 @@ static int launch(tui_app *a)
         argv[k++] = sets[i];
     }
     argv[k] = NULL;
-    int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int fd = tb_open_regular(logpath, O_WRONLY | O_CREAT | O_APPEND); /* no link, FIFO or device */
     if (fd < 0)
-        return tb_fail("cannot write %s: %s", logpath, strerror(errno));
+        return -1;
     pid_t pid = fork();
     if (pid < 0) {
         close(fd);
@@ -132,8 +156,10 @@ static void cancel(tui_app *a)
             say(a, 1, "cannot stop the run: %s", strerror(errno));
     } else if ((rc = tb_lock_signal(a->live.sweep_dir, SIGINT, 1)))
         say(a, 1, "cannot stop the run: %s", tb_last_error());
-    if (!rc)
+    if (!rc) {
+        a->cancelled = 1;
         say(a, 0, "%s", "cancelling: the run stops at the next batch");
+    }
 }
 
 static void reap(tui_app *a)
@@ -145,6 +171,7 @@ static void reap(tui_app *a)
     if (w == a->live.pid) {
         a->live.child_done = 1;
         tui_live_poll(&a->live);
+        tui_live_read_errors(&a->live);
         rescan(a, 1, 1);
         say(a, 0, "the sweep ended: %s (4: results)", a->live.status);
     }
@@ -155,31 +182,27 @@ static void edit_key(tui_app *a, int k)
     size_t n = strlen(a->edit);
     if (k == 27) {
         a->editing = 0;
-        a->edit_err[0] = '\0';
+        tui_params_refresh(a); /* the size and reason of the values kept */
         return;
     }
     if (k == '\n' || k == '\r' || k == KEY_ENTER) {
         if (a->edit_err[0])
             return; /* not accepted: the reason is on screen */
-        tui_param *p = &a->params[a->parsel];
-        snprintf(p->value, sizeof p->value, "%s", a->edit);
-        p->edited = 1;
-        if (p->scale)
-            a->smoke = !strcmp(p->value, "smoke");
         a->editing = 0;
-        tui_params_refresh(a);
+        tui_param_accept(a, a->parsel, a->edit);
         return;
     }
     if ((k == KEY_BACKSPACE || k == 127 || k == 8) && n)
         a->edit[n - 1] = '\0';
+    else if (k == 21) /* Ctrl-U: clear the value, as in the prompts */
+        a->edit[0] = '\0';
     else if (k >= 32 && k < 127 && n + 1 < sizeof a->edit) {
         a->edit[n] = (char)k;
         a->edit[n + 1] = '\0';
     } else
         return;
-    int size = tui_param_check(a, a->parsel, a->edit, a->edit_err, sizeof a->edit_err);
-    if (size >= 0)
-        a->sweep_size = size;
+    /* -1 while invalid: never the size of an earlier text */
+    a->sweep_size = tui_param_check(a, a->parsel, a->edit, a->edit_err, sizeof a->edit_err);
 }
 
 static void open_prompt(tui_app *a, tui_prompt kind, const char *initial)
@@ -244,10 +267,36 @@ static void expand_home(const char *in, char *out, size_t size)
         snprintf(out, size, "%.4000s", in);
 }
 
+/* `/` as it is typed: Results shows only the entries that match (the
+ * filter); the other lists move their selection to the first match. */
+static void search_apply(tui_app *a, int from)
+{
+    const char *t = a->prompt_text;
+    if (a->screen == SCR_RESULTS) {
+        snprintf(a->filter, sizeof a->filter, "%.127s", t);
+        a->rsel = 0;
+        rescan(a, 1, 0);
+        return;
+    }
+    int i = tui_search_find(a, t, from);
+    if (i < 0)
+        return;
+    if (a->screen == SCR_PRESETS)
+        a->psel = i;
+    else if (a->screen == SCR_PARAMS)
+        a->parsel = i;
+    else if (a->screen == SCR_LIVE) /* the matching line at the log's bottom */
+        a->live.log_scroll = a->live.nlog - 1 - i;
+}
+
 static void prompt_key(tui_app *a, int k)
 {
     size_t n = strlen(a->prompt_text);
     if (k == 27) {
+        if (a->prompt == TUI_PROMPT_SEARCH && a->screen == SCR_RESULTS) {
+            a->prompt_text[0] = '\0'; /* Esc drops the filter */
+            search_apply(a, 0);
+        }
         a->prompt = TUI_PROMPT_NONE;
         return;
     }
@@ -264,6 +313,20 @@ static void prompt_key(tui_app *a, int k)
             export_to(a, path);
         return;
     }
+    if (a->prompt == TUI_PROMPT_SEARCH && (k == KEY_DOWN || k == KEY_UP)) { /* the next or previous match */
+        int cur = a->screen == SCR_PRESETS ? a->psel : a->screen == SCR_PARAMS ? a->parsel : 0;
+        if (a->screen == SCR_PRESETS || a->screen == SCR_PARAMS) {
+            int n_items = a->screen == SCR_PRESETS ? a->npresets : a->nparams;
+            for (int step = 1; step < n_items; step++) {
+                int i = ((cur + (k == KEY_DOWN ? step : -step)) % n_items + n_items) % n_items;
+                if (tui_search_find(a, a->prompt_text, i) == i) {
+                    search_apply(a, i);
+                    break;
+                }
+            }
+        }
+        return;
+    }
     if ((k == KEY_BACKSPACE || k == 127 || k == 8) && n) {
         /* A whole UTF-8 character: its continuation bytes, then the lead. */
         while (n > 1 && ((unsigned char)a->prompt_text[n - 1] & 0xC0) == 0x80)
@@ -275,6 +338,8 @@ static void prompt_key(tui_app *a, int k)
         a->prompt_text[n] = (char)k; /* bytes of UTF-8 arrive one by one */
         a->prompt_text[n + 1] = '\0';
     }
+    if (a->prompt == TUI_PROMPT_SEARCH)
+        search_apply(a, 0);
 }
 
 /* The default export file: RUNS/<entry>.md, or RUNS/<older>-vs-<newer>.md. */
@@ -290,11 +355,13 @@ static void export_default(const tui_app *a, char *out, size_t size)
         snprintf(out, size, "%.1000s/%.255s.md", a->runs_dir, b0);
 }
 
+static void jobs_key(tui_app *a, int k, int up, int down, int home_end, int enter);
+
 static void handle_key(tui_app *a, int k)
 {
     a->msg[0] = '\0';
     if (a->confirm_quit) {
-        if (k == 'l' || k == 'L')
+        if (k == 'l' || k == 'L' || k == 3) /* a second Ctrl-C: leave it running */
             a->quit = 1;
         else if (k == 'c' || k == 'C') {
             cancel(a);
@@ -303,12 +370,43 @@ static void handle_key(tui_app *a, int k)
             a->confirm_quit = 0;
         return;
     }
-    if (a->prompt) {
+    if (a->confirm_cancel) { /* destructive: only y goes on */
+        a->confirm_cancel = 0;
+        if (k == 'y' || k == 'Y')
+            cancel(a);
+        else
+            say(a, 0, "%s", "not cancelled: the run goes on");
+        return;
+    }
+    if (a->jobs && a->jobs->confirm[0]) { /* "cancel job N? y/n": only y cancels */
+        char id[sizeof a->jobs->confirm];
+        snprintf(id, sizeof id, "%s", a->jobs->confirm);
+        if (k == 'y' || k == 'Y') {
+            if (tui_jobs_cancel_confirmed(a->jobs))
+                say(a, 1, "%s", tb_last_error());
+            else
+                say(a, 0, "scancel %s: asked Slurm to cancel it", id);
+        } else {
+            a->jobs->confirm[0] = '\0';
+            say(a, 0, "job %s not cancelled", id);
+        }
+        return;
+    }
+    if (k == 3) { /* Ctrl-C anywhere: quit, asking first while a sweep runs */
+        a->prompt = TUI_PROMPT_NONE;
+        a->editing = 0;
+    }
+    if (a->prompt && k != 3) {
         prompt_key(a, k);
         return;
     }
-    if (a->screen == SCR_PARAMS && a->editing) {
+    if (a->screen == SCR_PARAMS && a->editing && k != 3) {
         edit_key(a, k);
+        return;
+    }
+    if (k == '/' && (a->screen == SCR_PRESETS || a->screen == SCR_PARAMS || a->screen == SCR_RESULTS ||
+                     a->screen == SCR_LIVE)) {
+        open_prompt(a, TUI_PROMPT_SEARCH, a->screen == SCR_RESULTS ? a->filter : "");
         return;
     }
     if (k == '?' || k == KEY_F(1)) {
@@ -324,6 +422,14 @@ static void handle_key(tui_app *a, int k)
             a->quit = 1;
         return;
     }
+    if (k == '5') {
+        a->screen = SCR_RESOURCES;
+        return;
+    }
+    if (k == '6' && a->jobs) {
+        a->screen = SCR_JOBS;
+        return;
+    }
     if (k >= '1' && k <= '4') {
         a->screen = (tui_screen)(k - '1');
         if (a->screen == SCR_PARAMS && !a->base && tui_params_load(a))
@@ -334,23 +440,35 @@ static void handle_key(tui_app *a, int k)
     }
     int up = k == KEY_UP || k == 'k', down = k == KEY_DOWN || k == 'j';
     int pgup = k == KEY_PPAGE, pgdn = k == KEY_NPAGE;
+    /* g/G as in less and vim, Home/End on every terminal (term.c) */
+    int home = k == KEY_HOME || k == 'g', end = k == KEY_END || k == 'G';
     int enter = k == '\n' || k == '\r' || k == KEY_ENTER;
     switch (a->screen) {
     case SCR_HELP:
         if (k == 27)
             a->screen = a->back;
         break;
+    case SCR_RESOURCES:
+        if (k == 27)
+            a->screen = SCR_LIVE;
+        break;
+    case SCR_JOBS:
+        jobs_key(a, k, up, down, home || end ? (home ? 1 : 2) : 0, enter);
+        break;
     case SCR_PRESETS:
         if (up && a->psel > 0)
             a->psel--;
         if (down && a->psel + 1 < a->npresets)
             a->psel++;
+        if (home || end)
+            a->psel = home || !a->npresets ? 0 : a->npresets - 1;
         if (k == 'f')
             open_prompt(a, TUI_PROMPT_PRESETS_DIR, a->user_presets_dir);
         if (k == 'r') {
             rescan(a, 1, 1);
         }
         if (enter && a->npresets) {
+            a->precheck[0] = '\0'; /* another preset: the last refusal was about the old one */
             if (a->presets[a->psel].error[0] || tui_params_load(a))
                 say(a, 1, "%s", a->presets[a->psel].error[0] ? a->presets[a->psel].error : tb_last_error());
             else
@@ -362,6 +480,15 @@ static void handle_key(tui_app *a, int k)
             a->parsel--;
         if (down && a->parsel + 1 < a->nparams)
             a->parsel++;
+        if (home || end)
+            a->parsel = home || !a->nparams ? 0 : a->nparams - 1;
+        if (pgup || pgdn) {
+            a->parsel += pgup ? -10 : 10;
+            a->parsel = a->parsel >= a->nparams ? a->nparams - 1 : a->parsel;
+            a->parsel = a->parsel < 0 ? 0 : a->parsel;
+        }
+        if ((k == KEY_LEFT || k == KEY_RIGHT) && a->nparams && !tui_param_cycle(a, a->parsel, k == KEY_RIGHT ? 1 : -1))
+            say(a, 0, "%s", "Left/Right cycle options with a list of choices; Enter edits this one");
         if (k == 27)
             a->screen = SCR_PRESETS;
         if (enter && a->nparams) {
@@ -395,15 +522,19 @@ static void handle_key(tui_app *a, int k)
     case SCR_LIVE: {
         tui_live *lv = &a->live;
         int page = 5;
-        if (k == 'c')
-            cancel(a);
+        if (k == 'c') {
+            if (tui_live_running(lv))
+                a->confirm_cancel = 1;
+            else
+                say(a, 1, "%s", "nothing is running");
+        }
         if (pgup || up)
             lv->log_scroll += pgup ? page : 1;
         if (pgdn || down)
             lv->log_scroll -= pgdn ? page : 1;
-        if (k == KEY_HOME)
+        if (home)
             lv->log_scroll = lv->nlog;
-        if (k == KEY_END)
+        if (end)
             lv->log_scroll = 0;
         lv->log_scroll = lv->log_scroll > lv->nlog - 1 ? lv->nlog - 1 : lv->log_scroll;
         lv->log_scroll = lv->log_scroll < 0 ? 0 : lv->log_scroll;
@@ -414,6 +545,8 @@ static void handle_key(tui_app *a, int k)
             a->rsel--;
         if (down && a->rsel + 1 < a->nresults)
             a->rsel++;
+        if (home || end)
+            a->rsel = home || !a->nresults ? 0 : a->nresults - 1;
         if (pgup)
             a->rsel = a->rsel > 10 ? a->rsel - 10 : 0;
         if (pgdn && a->nresults)
@@ -422,11 +555,45 @@ static void handle_key(tui_app *a, int k)
             rescan(a, 1, 0);
         if (k == 'm' && a->nresults)
             a->mark = a->mark == a->rsel ? -1 : a->rsel;
-        if (enter && a->nresults) {
-            if (tui_results_open(a))
+        if (k == 27 && a->filter[0]) { /* the whole list again */
+            a->filter[0] = '\0';
+            rescan(a, 1, 0);
+        }
+        if (k == ' ' && a->nresults) {
+            int m = tui_mark_toggle(a);
+            if (m < 0)
+                say(a, 1, "%s", tb_last_error());
+            else {
+                char m[96];
+                snprintf(m, sizeof m, "%d marked; c compares them%s", a->nmarks,
+                         a->nmarks == 1 ? " with the selected one" : "");
+                say(a, 0, "%s", m);
+            }
+            if (a->rsel + 1 < a->nresults)
+                a->rsel++;
+        }
+        if (k == 'c' && a->nresults) {
+            if (tui_compare_open(a))
                 say(a, 1, "%s", tb_last_error());
             else
+                a->screen = SCR_COMPARE;
+        }
+        /* A loose run opens on the Run screen; a sweep (or a pair marked
+         * with m) opens its table, whose Enter opens a configuration. */
+        if (enter && a->nresults && a->results[a->rsel].run && (a->mark < 0 || a->mark == a->rsel)) {
+            if (tui_view_open(a, 0))
+                say(a, 1, "%s", tb_last_error());
+            else {
+                a->view_back = SCR_RESULTS;
+                a->screen = SCR_RUN;
+            }
+        } else if (enter && a->nresults) {
+            if (tui_results_open(a))
+                say(a, 1, "%s", tb_last_error());
+            else {
                 a->screen = SCR_TABLE;
+                a->note_scroll = 0;
+            }
         }
         break;
     case SCR_TABLE:
@@ -434,17 +601,59 @@ static void handle_key(tui_app *a, int k)
             a->tsel--;
         if (down && a->tsel + 1 < tui_results_rows(a))
             a->tsel++;
+        if (home || end)
+            a->tsel = home || tui_results_rows(a) < 1 ? 0 : tui_results_rows(a) - 1;
         if (k == KEY_RIGHT && a->tcol_more)
             a->tcol++;
         if (k == KEY_LEFT && a->tcol > 1)
             a->tcol--;
+        if (pgdn) /* the footnotes under the table; the drawing stops at their end */
+            a->note_scroll += 3;
+        if (pgup)
+            a->note_scroll = a->note_scroll > 3 ? a->note_scroll - 3 : 0;
         if (k == 27)
             a->screen = SCR_RESULTS;
+        const char *dirs[2];
+        if (enter && tui_results_chosen(a, dirs) == 1 && !a->results[a->rsel].run) {
+            /* Row i is configuration i in a plain sweep table; the Run
+             * screen's Left/Right reach the others. */
+            if (tui_view_open(a, a->tsel) && tui_view_open(a, 0))
+                say(a, 1, "%s", tb_last_error());
+            else {
+                a->view_back = SCR_TABLE;
+                a->screen = SCR_RUN;
+            }
+        }
         if (k == 'e' && a->ntables) {
             char path[PATH_MAX];
             export_default(a, path, sizeof path);
             open_prompt(a, TUI_PROMPT_EXPORT, path);
         }
+        break;
+    case SCR_RUN:
+        if (up && a->view_scroll > 0)
+            a->view_scroll--;
+        if (down && a->view && a->view_scroll + 1 < a->view->nopts)
+            a->view_scroll++;
+        if (pgup && a->view)
+            a->view_log = a->view_log + 5 < a->view->nlog ? a->view_log + 5 : a->view->nlog;
+        if (pgdn)
+            a->view_log = a->view_log > 5 ? a->view_log - 5 : 0;
+        if ((k == KEY_LEFT || k == KEY_RIGHT) && a->view_sweep[0]) {
+            int c = a->view_cfg + (k == KEY_RIGHT ? 1 : -1);
+            if (c >= 0 && c < a->view_ncfg && tui_view_open(a, c))
+                say(a, 1, "%s", tb_last_error());
+        }
+        if (k == 27)
+            a->screen = a->view_back;
+        break;
+    case SCR_COMPARE:
+        if (k == KEY_RIGHT && a->tcol_more)
+            a->cmp_col++;
+        if (k == KEY_LEFT && a->cmp_col > 1)
+            a->cmp_col--;
+        if (k == 27)
+            a->screen = SCR_RESULTS;
         break;
     case SCR_EXPORT:
         if ((up || pgup) && a->export_scroll > 0)
@@ -462,6 +671,114 @@ static void handle_key(tui_app *a, int k)
     default:
         break;
     }
+}
+
+/* Cores the followed configuration asked for, from its config.json, read
+ * again only when the configuration changes. */
+static double run_asked(const tui_app *a, int ncpu)
+{
+    static char id[128];
+    static double asked;
+    if (strcmp(id, a->live.cur_id) || !(asked > 0)) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%.3000s/%.127s/config.json", a->live.sweep_dir, a->live.cur_id);
+        /* an id from summary.json joins the sweep folder only when it is a plain name */
+        asked = tb_rundir_id_ok(a->live.cur_id) ? tui_res_asked(path, ncpu) : 0;
+        snprintf(id, sizeof id, "%s", a->live.cur_id);
+    }
+    return asked;
+}
+
+/* At most once a second: GPU and host readings for the panel. */
+static void sample_resources(tui_app *a)
+{
+    struct timespec ts;
+    if (!a->res || clock_gettime(CLOCK_MONOTONIC, &ts))
+        return;
+    int running = tui_live_running(&a->live) && a->live.pid > 1;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    tui_res_tick(a->res, (double)ts.tv_sec + ts.tv_nsec / 1e9, running ? (long)a->live.pid : 0,
+                 running ? run_asked(a, ncpu > 0 ? (int)ncpu : 1) : 0, "/proc");
+}
+
+/* The Jobs screen's keys: choose, r ask squeue now, Enter follow a running
+ * job's sweep in the Live view, x/Delete ask to cancel it. */
+static void jobs_key(tui_app *a, int k, int up, int down, int home_end, int enter)
+{
+    tui_jobs *j = a->jobs;
+    if (up && j->sel > 0)
+        j->sel--;
+    if (down && j->sel + 1 < j->njobs)
+        j->sel++;
+    if (home_end)
+        j->sel = home_end == 1 || !j->njobs ? 0 : j->njobs - 1;
+    if (k == 27)
+        a->screen = SCR_LIVE;
+    if (k == 'r') {
+        tui_jobs_refresh(j);
+        say(a, 0, "%s", "asking squeue");
+    }
+    if ((k == 'x' || k == KEY_DC) && j->sel < j->njobs)
+        snprintf(j->confirm, sizeof j->confirm, "%s", j->jobs[j->sel].id);
+    if (enter && j->sel < j->njobs) {
+        char dir[PATH_MAX];
+        if (tui_live_running(&a->live) && a->live.ours)
+            say(a, 1, "%s", "a sweep started here is running: the Live view follows it (3)");
+        else if (tui_jobs_sweep_dir(j, dir, sizeof dir))
+            say(a, 1, "%s", tb_last_error());
+        else {
+            tui_live_attach(&a->live, dir, 0, 0); /* not ours: its lock and status say whether it runs */
+            a->screen = SCR_LIVE;
+            say(a, 0, "following %s", dir);
+        }
+    }
+}
+
+/* A left click: a tab in the header switches to it (as its digit would);
+ * a row of the Presets, Parameters or Results list selects it. */
+static void click(tui_app *a, int x, int y, int cols, int rows)
+{
+    tui_layout l = tui_layout_compute(cols, rows);
+    int tab = y == l.header.y ? tui_tab_at(x) : -1;
+    if (tab >= 0) {
+        handle_key(a, '1' + tab);
+        return;
+    }
+    if (a->screen == SCR_PRESETS && x > l.list.x && x < l.list.x + l.list.w - 1 && y > l.list.y &&
+        y < l.list.y + l.list.h - 1) {
+        int lines = l.list.h - 2, sel = tui_preset_line(a, a->psel), first = sel >= lines ? sel - lines + 1 : 0;
+        for (int i = 0; i < a->npresets; i++)
+            if (tui_preset_line(a, i) == first + y - l.list.y - 1)
+                a->psel = i; /* a heading selects nothing */
+        return;
+    }
+    int row = tui_list_row_at(&l, a->screen == SCR_PARAMS, x, y);
+    if (row < 0)
+        return;
+    if (a->screen == SCR_PARAMS && a->base && !a->editing) {
+        int first = tui_list_first(a->parsel, tui_list_rows(&l, 1));
+        if (first + row < a->nparams)
+            a->parsel = first + row;
+    } else if (a->screen == SCR_RESULTS) {
+        int first = tui_list_first(a->rsel, tui_list_rows(&l, 0));
+        if (first + row < a->nresults)
+            a->rsel = first + row;
+    }
+}
+
+/* One key: nothing but quitting while the "too small" screen shows (the
+ * keys would act on a screen nobody sees), clicks where they landed. */
+static void dispatch(tui_app *a, int k, int cols, int rows)
+{
+    if (tui_layout_compute(cols, rows).too_small && k != 'q' && k != 3 && !a->confirm_quit)
+        return;
+    int x, y;
+    if (k == KEY_MOUSE) {
+        if (tui_term_click(&x, &y) && !a->prompt && !a->confirm_quit && !a->confirm_cancel)
+            click(a, x, y, cols, rows);
+        return;
+    }
+    handle_key(a, k);
 }
 
 static void usage(FILE *f)
@@ -508,9 +825,14 @@ int tb_cli_tui(int argc, char **argv)
     if (!userdir[0] && confdir[0])
         snprintf(userdir, sizeof userdir, "%.4000s/presets", confdir);
     static tui_app app;
+    static tui_res res; /* large, and the UI is single-threaded */
+    static tui_jobs jobs;
     tui_app *a = &app;
     if (tui_app_init(a, runs, userdir))
         return 1;
+    a->res = &res;
+    tui_jobs_init(&jobs);
+    a->jobs = &jobs;
     if (strlen(confpath) < sizeof a->config_path) /* else not remembered: never a cut path */
         memcpy(a->config_path, confpath, strlen(confpath) + 1);
     ssize_t len = readlink("/proc/self/exe", a->exe, sizeof a->exe - 1);
@@ -545,20 +867,31 @@ int tb_cli_tui(int argc, char **argv)
     tui_buf buf = {0};
     int cols = 0, rows = 0;
     while (!a->quit) {
-        /* SIGTERM/SIGHUP/SIGINT from outside, or the terminal gone (a closed
-         * tmux or ssh session: getch would fail at once, forever): leave at
-         * once, without questions; a run keeps going in its own session. */
+        /* SIGTERM/SIGHUP from outside, or the terminal gone (a closed tmux
+         * or ssh session: getch would fail at once, forever): leave at once,
+         * without questions; a run keeps going in its own session.  SIGINT
+         * is Ctrl-C: the key, which asks first (handle_key). */
         if (tui_term_interrupted() || tui_term_lost())
             break;
+        if (tui_term_ctrl_c()) /* the key, not a signal from outside: it asks */
+            dispatch(a, 3, cols, rows);
+        /* A message stays a few seconds (an error longer), then the hints. */
+        if (a->msg[0] && now_s() - a->msg_at > (a->msg_err ? 15 : 6))
+            a->msg[0] = '\0';
         reap(a);
         if (a->live.active) {
             int was = tui_live_running(&a->live);
-            tui_live_poll(&a->live);
+            if (tui_live_poll(&a->live))
+                tui_live_read_errors(&a->live); /* each failure's reason, whole */
             if (was && !tui_live_running(&a->live)) {
                 rescan(a, 1, 1); /* the list and the estimates */
                 say(a, 0, "the sweep ended: %s (4: results)", a->live.status);
             }
         }
+        sample_resources(a);
+        /* squeue only while the Jobs screen shows (and to finish one asked) */
+        if (a->jobs && (a->screen == SCR_JOBS || a->jobs->querying))
+            tui_jobs_tick(a->jobs, now_s());
         int c, r;
         tui_term_size(&c, &r);
         if (c != cols || r != rows || !buf.c) {
@@ -573,20 +906,33 @@ int tb_cli_tui(int argc, char **argv)
             a->tcol = buf.table_first_col;
             a->tcol_more = buf.table_more;
         }
+        if (a->screen == SCR_COMPARE) {
+            a->cmp_col = buf.table_first_col;
+            a->tcol_more = buf.table_more;
+        }
         tui_term_blit(&buf);
         int k = tui_term_key(100);
         if (k == KEY_RESIZE || k < 0)
             continue;
-        handle_key(a, k);
+        dispatch(a, k, cols, rows);
         /* Several keys typed at once are handled before the next frame. */
         for (int more = tui_term_key(0); more >= 0; more = tui_term_key(0))
             if (more != KEY_RESIZE)
-                handle_key(a, more);
+                dispatch(a, more, cols, rows);
     }
     tui_buf_free(&buf);
+    tui_res_free(&res);
+    tui_jobs_free(&jobs);
     tui_term_stop();
-    if (tui_live_running(&a->live))
+    if (tui_live_running(&a->live) && a->cancelled)
+        printf("trainbench: the sweep in %s was cancelled: it stops at its next batch and is recorded as "
+               "interrupted\n",
+               a->live.sweep_dir);
+    else if (tui_live_running(&a->live))
         printf("trainbench: the sweep keeps running in %s; run trainbench again to follow it\n", a->live.sweep_dir);
+    else if (a->cancelled && a->live.active)
+        printf("trainbench: the sweep in %s was cancelled (%s)\n", a->live.sweep_dir, a->live.status);
+    tui_views_free(a);
     tui_app_free(a);
     return 0;
 }

@@ -1,6 +1,9 @@
 /* The live run: epoch progress, sweep progress, load/compute bars, loss and
  * accuracy curves, the sweep's chart and the engine's log. */
 #include "tui/screens.h" // uses: tui_fmt_duration, tui_status_attr, tui_draw_live
+#include "tui/resources.h" // uses: tui_draw_res_panel
+#include "tui/failure.h" // uses: tui_live_failure
+#include "tui/wrap.h" // uses: tui_draw_wrapped
 #include "tui/sweep_chart.h" // uses: tui_sweep_chart, tui_chart_row, tui_draw_sweep_chart, TUI_CHART_SPEEDUP, ...
 
 #include <math.h>
@@ -19,18 +22,28 @@ static void draw_progress(const tui_live *lv, tui_buf *b, tui_rect r)
     tui_bar(b, x + 12, y, bw, frac, TUI_C_OK);
     tui_textf(b, x + 13 + bw, y, w - 13 - bw, 0, "%d/%d batches", lv->batch, lv->batches);
     y++;
-    char eta[32];
-    tui_fmt_duration(lv->batch >= lv->batches && lv->batches ? 0 : lv->eta_s > 0 ? lv->eta_s : NAN, eta, sizeof eta);
-    tui_textf(b, x, y++, w, 0, "images/s %-9.0f loss %-8.4f ETA %s", isfinite(lv->ips) ? lv->ips : 0,
-              isfinite(lv->loss) ? lv->loss : 0, eta);
+    int running = tui_live_running(lv);
+    char eta[32], el[32], seta[32];
+    /* Nothing is left to wait for once the sweep is over: no stale ETA. */
+    tui_fmt_duration(!running ? NAN : lv->batch >= lv->batches && lv->batches ? 0 : lv->eta_s > 0 ? lv->eta_s : NAN,
+                     eta, sizeof eta);
+    if (lv->evaluating && running)
+        tui_textf(b, x, y++, w, TUI_C_WARN | TUI_A_BOLD, "evaluating on the test set (epoch %d)", lv->epoch);
+    else
+        tui_textf(b, x, y++, w, 0, "images/s %-9.0f loss %-8.4f ETA %s", isfinite(lv->ips) ? lv->ips : 0,
+                  isfinite(lv->loss) ? lv->loss : 0, eta);
     double sfrac = lv->total > 0 ? (double)(lv->completed + lv->failed) / lv->total : 0;
     tui_text(b, x, y, 12, "Sweep", TUI_A_BOLD);
     tui_bar(b, x + 12, y, bw, sfrac, TUI_C_ACCENT);
     tui_textf(b, x + 13 + bw, y, w - 13 - bw, 0, "%d/%d configs", lv->completed + lv->failed, lv->total);
     y++;
-    tui_text(b, x, y, 8, "Status", TUI_A_BOLD);
-    tui_text(b, x + 12, y, 14, lv->status, tui_status_attr(lv->status) | TUI_A_BOLD);
-    tui_text(b, x + 26, y, w - 26, lv->sweep_dir, TUI_C_DIM);
+    /* The status word in its colour; elapsed since the sweep started and
+     * the whole sweep's ETA, smoothed; the folder where room is left. */
+    int n = tui_text(b, x, y, 14, lv->status, tui_status_attr(lv->status) | TUI_A_BOLD);
+    tui_fmt_duration(isfinite(lv->t_first) ? lv->t_now - lv->t_first : NAN, el, sizeof el);
+    tui_fmt_duration(running && lv->sweep_eta_s > 0 ? lv->sweep_eta_s : NAN, seta, sizeof seta);
+    n += 2 + tui_textf(b, x + n + 2, y, w - n - 2, 0, "elapsed %s  sweep ETA %s", el, seta);
+    tui_text(b, x + n + 2, y, w - n - 2, lv->sweep_dir, TUI_C_DIM);
 }
 
 /* Cell of value v on a bar of bw cells scaled to max. */
@@ -146,7 +159,13 @@ void tui_draw_sweep_chart(tui_buf *b, tui_rect r, const tui_sweep_chart *c)
         rows -= h + 1;
     }
     int vw = 8, bw = w - lw - vw - 2;
+    /* More configurations than rows: the rows follow the current one, and
+     * arrows on the frame say that others are above or below. */
     int first = c->cur >= rows ? c->cur - rows + 1 : 0;
+    if (first > 0)
+        tui_put(b, r.x + r.w - 1, y, b->utf8 ? "\u25b2" : "^", TUI_C_DIM);
+    if (first + rows < c->n)
+        tui_put(b, r.x + r.w - 1, y + rows - 1, b->utf8 ? "\u25bc" : "v", TUI_C_DIM);
     for (int i = first; i < c->n && i - first < rows; i++, y++) {
         const tui_chart_row *row = &c->rows[i];
         int attr = tui_status_attr(row->status) | (i == c->cur ? TUI_A_BOLD : 0);
@@ -210,6 +229,29 @@ static void draw_split(const tui_live *lv, tui_buf *b, tui_rect r)
     }
 }
 
+/* Under a chart of n points (tui_chart in `in`, inside `box`): "E<k>" on
+ * the box's bottom edge where each epoch's points begin. */
+static void draw_epoch_marks(tui_buf *b, tui_rect box, tui_rect in, const int *ep, int n)
+{
+    const int label_w = 7; /* tui_chart's y labels */
+    int pw = in.w - label_w, xdots = pw * (b->utf8 ? 2 : 1);
+    int off = n > xdots ? n - xdots : 0, shown = n - off, next_x = in.x + label_w;
+    if (pw < 4 || shown < 2)
+        return;
+    for (int i = off; i < n; i++) {
+        if (i > 0 && ep[i] == ep[i - 1])
+            continue;
+        int x = in.x + label_w + (int)lround((double)(i - off) * (pw - 1) / (shown - 1));
+        char lab[16];
+        int w = snprintf(lab, sizeof lab, "E%d", ep[i]);
+        x = x + w > box.x + box.w - 1 ? box.x + box.w - 1 - w : x; /* the last one inside the corner */
+        if (x < next_x)
+            continue; /* no overlapping labels */
+        tui_text(b, x, box.y + box.h - 1, w, lab, TUI_C_DIM);
+        next_x = x + w + 1;
+    }
+}
+
 void tui_draw_live(const tui_app *a, tui_buf *b, const tui_layout *l)
 {
     const tui_live *lv = &a->live;
@@ -217,22 +259,45 @@ void tui_draw_live(const tui_app *a, tui_buf *b, const tui_layout *l)
         tui_box(b, l->body, "Live run", TUI_C_DIM);
         tui_text(b, l->body.x + 2, l->body.y + 2, l->body.w - 4,
                  "Nothing running. Choose a preset (1), set its parameters (2) and launch with l.", TUI_C_DIM);
+        int h = a->res ? 5 + (a->res->ngpu > 1 ? a->res->ngpu : 1) : 4; /* inside the frame */
+        tui_rect res = {l->body.x + 2, l->body.y + 4, l->res.w, h < l->body.h - 5 ? h : l->body.h - 5};
+        tui_draw_res_panel(b, res, a->res);
         return;
     }
     draw_progress(lv, b, l->progress);
     static tui_sweep_chart chart; /* large for the stack; the UI is single-threaded */
     tui_sweep_chart_build(lv, &chart);
     tui_draw_sweep_chart(b, l->configs, &chart);
-    draw_split(lv, b, l->split);
+    /* A failure's reason, whole, where the epoch bars would be: the log's
+     * lines and the chart's rows are cut at their pane's edge. */
+    char why[1200];
+    if (tui_live_failure(lv, why, sizeof why)) {
+        tui_box(b, l->split, "Why it failed", TUI_C_ERR);
+        tui_rect in = {l->split.x + 2, l->split.y + 1, l->split.w - 4, l->split.h - 2};
+        tui_draw_wrapped(b, in, why, 0, TUI_C_ERR | TUI_A_BOLD);
+    } else
+        draw_split(lv, b, l->split);
 
-    tui_box(b, l->loss, "Training loss (running mean)", TUI_C_DIM);
-    tui_rect in = {l->loss.x + 1, l->loss.y + 1, l->loss.w - 2, l->loss.h - 2};
+    char ctitle[96];
     if (lv->nloss)
+        snprintf(ctitle, sizeof ctitle, "Training loss: %.4f (E%d)", lv->loss_hist[lv->nloss - 1],
+                 lv->loss_ep[lv->nloss - 1]);
+    else
+        snprintf(ctitle, sizeof ctitle, "Training loss");
+    tui_box(b, l->loss, ctitle, TUI_C_DIM);
+    tui_rect in = {l->loss.x + 1, l->loss.y + 1, l->loss.w - 2, l->loss.h - 2};
+    if (lv->nloss) {
         tui_chart(b, in, lv->loss_hist, lv->nloss, TUI_C_WARN);
+        draw_epoch_marks(b, l->loss, in, lv->loss_ep, lv->nloss);
+    }
     double acc[TUI_MAX_EPOCHS];
     for (int i = 0; i < lv->nep; i++)
         acc[i] = lv->ep[i].test_acc;
-    tui_box(b, l->acc, "Test accuracy % per epoch", TUI_C_DIM);
+    if (lv->nep && isfinite(acc[lv->nep - 1]))
+        snprintf(ctitle, sizeof ctitle, "Test accuracy: %.2f%% (E%d)", acc[lv->nep - 1], lv->nep);
+    else
+        snprintf(ctitle, sizeof ctitle, "Test accuracy %% per epoch");
+    tui_box(b, l->acc, ctitle, TUI_C_DIM);
     in = (tui_rect){l->acc.x + 1, l->acc.y + 1, l->acc.w - 2, l->acc.h - 2};
     if (lv->nep)
         tui_chart(b, in, acc, lv->nep, TUI_C_OK);
@@ -244,10 +309,11 @@ void tui_draw_live(const tui_app *a, tui_buf *b, const tui_layout *l)
     int last = lv->nlog - scroll, first = last > rows ? last - rows : 0;
     char title[96];
     if (scroll)
-        snprintf(title, sizeof title, "Engine log (lines %d-%d of %d; End follows)", first + 1, last, lv->nlog);
+        snprintf(title, sizeof title, "Engine log (%d-%d of %d; End follows)", first + 1, last, lv->nlog);
     else
         snprintf(title, sizeof title, "Engine log");
     tui_box(b, l->log, title, TUI_C_DIM);
     for (int i = first; i < last && i >= 0; i++)
         tui_text(b, l->log.x + 2, l->log.y + 1 + i - first, l->log.w - 4, lv->log[i], 0);
+    tui_draw_res_panel(b, l->res, a->res);
 }

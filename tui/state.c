@@ -4,6 +4,7 @@
 #include "rundir/train_report.h" // uses: TB_PHASE_COUNT, tb_phase_name, tb_phase
 
 #include "core/error.h" // uses: tb_last_error
+#include "core/fsutil.h" // uses: tb_fopen_regular
 #include "core/json.h" // uses: tb_json_str, tb_json_num, tb_json_int, tb_json_obj, tb_json_copy, tb_json_get, ...
 #include "lab/results.h" // uses: tb_sweep_effective_status, tb_run_effective_status
 #include "rundir/rundir.h" // uses: TB_STATUS_STARTING, tb_json_read_file, TB_STATUS_RUNNING, TB_STATUS_COMPLETED, ...
@@ -17,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 int tui_app_init(tui_app *a, const char *runs_dir, const char *user_presets_dir)
@@ -154,6 +157,7 @@ void tui_live_attach(tui_live *l, const char *sweep_dir, pid_t pid, int ours)
     memset(l, 0, sizeof *l);
     l->active = 1;
     l->cur = -1;
+    l->t_first = NAN;
     l->pid = pid;
     l->ours = ours;
     snprintf(l->sweep_dir, sizeof l->sweep_dir, "%s", sweep_dir);
@@ -168,6 +172,48 @@ static void live_reset_run(tui_live *l)
     l->last_batch = 0;
     l->nep = 0;
     l->nloss = 0;
+    l->evaluating = 0;
+    l->epoch_wall = 0;
+}
+
+double tui_eta_smooth(double prev, double sample, double dt, double w)
+{
+    if (!isfinite(sample) || sample < 0)
+        return prev;
+    if (!isfinite(prev) || prev <= 0)
+        return sample;
+    /* The old estimate has run down by dt since it was made. */
+    double aged = prev - (isfinite(dt) && dt > 0 ? dt : 0);
+    aged = aged > 0 ? aged : 0;
+    return (1 - w) * aged + w * sample;
+}
+
+double tui_sweep_remaining(const tui_live *l)
+{
+    /* This configuration: the rest of its epoch, then its other epochs at
+     * the mean length of those finished (or this one's projected length). */
+    double epoch_len = l->nep > 0 && l->epoch_wall > 0 ? l->epoch_wall / l->nep
+                       : l->bps_ema > 0 && l->batches > 0 ? l->batches / l->bps_ema
+                                                          : NAN;
+    double rest = l->bps_ema > 0 && l->batches > 0 ? (l->batches - l->batch) / l->bps_ema : 0;
+    int epochs_after = l->epochs > l->epoch ? l->epochs - l->epoch : 0;
+    double cur = rest + (epochs_after ? epochs_after * epoch_len : 0);
+    /* The configurations still to run: the mean wall time of those done,
+     * else this one's projected total. */
+    double done_wall = 0;
+    int done = 0, pending = 0;
+    for (int i = 0; i < l->nconfigs; i++) {
+        if (!strcmp(l->configs[i].status, TB_STATUS_PENDING))
+            pending++;
+        else if (i != l->cur && isfinite(l->configs[i].wall_s) && l->configs[i].wall_s > 0) {
+            done_wall += l->configs[i].wall_s;
+            done++;
+        }
+    }
+    double per = done ? done_wall / done : isfinite(epoch_len) && l->epochs > 0 ? epoch_len * l->epochs : NAN;
+    if (!isfinite(cur) || (pending && !isfinite(per)))
+        return NAN;
+    return cur + pending * (pending ? per : 0);
 }
 
 void tui_live_event(tui_live *l, struct json_object *ev)
@@ -176,7 +222,17 @@ void tui_live_event(tui_live *l, struct json_object *ev)
     if (!type)
         return;
     double t = tb_json_num(ev, "time", NAN);
-    if (!strcmp(type, "epoch_start")) {
+    if (isfinite(t)) {
+        if (!isfinite(l->t_first))
+            l->t_first = t;
+        l->t_now = t > l->t_now ? t : l->t_now;
+    }
+    if (!strcmp(type, "eval_start")) {
+        l->evaluating = 1;
+        l->batch = l->batches;
+        l->eta_s = 0;
+    } else if (!strcmp(type, "epoch_start")) {
+        l->evaluating = 0;
         l->epoch = tb_json_int(ev, "epoch", 0);
         l->epochs = tb_json_int(ev, "epochs", 0);
         l->batches = tb_json_int(ev, "batches", 0);
@@ -188,13 +244,22 @@ void tui_live_event(tui_live *l, struct json_object *ev)
         l->epoch = tb_json_int(ev, "epoch", 0);
         l->batches = tb_json_int(ev, "batches", 0);
         l->ips = tb_json_num(ev, "images_per_s", NAN);
-        l->loss = tb_json_num(ev, "loss", NAN);
-        if (isfinite(l->loss)) {
+        double mean = tb_json_num(ev, "loss", NAN);
+        /* The curve plots each interval's own mean loss (from the running
+         * means at its two ends), not the epoch's running mean, which starts
+         * over at every epoch and makes a jump there. */
+        double point = mean;
+        if (isfinite(mean) && isfinite(l->loss) && l->last_batch > 0 && batch > l->last_batch)
+            point = (mean * batch - l->loss * l->last_batch) / (batch - l->last_batch);
+        l->loss = mean;
+        if (isfinite(point)) {
             if (l->nloss == 256) {
                 memmove(l->loss_hist, l->loss_hist + 1, sizeof l->loss_hist[0] * 255);
+                memmove(l->loss_ep, l->loss_ep + 1, sizeof l->loss_ep[0] * 255);
                 l->nloss--;
             }
-            l->loss_hist[l->nloss++] = l->loss;
+            l->loss_ep[l->nloss] = l->epoch;
+            l->loss_hist[l->nloss++] = point;
         }
         /* Batches/s smoothed over progress events, so the ETA moves steadily
          * instead of jumping with each sample. */
@@ -226,6 +291,15 @@ void tui_live_event(tui_live *l, struct json_object *ev)
         }
         l->batch = l->batches;
         l->eta_s = 0;
+        l->evaluating = 0;
+        if (isfinite(e->epoch_s))
+            l->epoch_wall += e->epoch_s;
+    }
+    if (!strcmp(type, "progress") || !strcmp(type, "epoch_end")) {
+        double rem = tui_sweep_remaining(l);
+        double dt = isfinite(t) && l->last_sweep_t > 0 ? t - l->last_sweep_t : 0;
+        l->sweep_eta_s = isfinite(rem) ? tui_eta_smooth(l->sweep_eta_s, rem, dt, 0.3) : l->sweep_eta_s;
+        l->last_sweep_t = isfinite(t) ? t : l->last_sweep_t;
     }
 }
 
@@ -233,7 +307,7 @@ void tui_live_event(tui_live *l, struct json_object *ev)
  * a final line without its newline is left for the next call. */
 static int read_events(tui_live *l, const char *path)
 {
-    FILE *f = fopen(path, "r");
+    FILE *f = tb_fopen_regular(path);
     if (!f)
         return 0;
     int changed = 0;
@@ -262,7 +336,7 @@ static void read_log_tail(tui_live *l)
 {
     char path[1100];
     snprintf(path, sizeof path, "%s/tui.log", l->sweep_dir);
-    FILE *f = fopen(path, "r");
+    FILE *f = tb_fopen_regular(path); /* a FIFO there must not hang the workbench */
     l->nlog = 0;
     if (!f)
         return;
@@ -309,6 +383,14 @@ int tui_live_poll(tui_live *l)
                                                     : tb_sweep_effective_status(st, l->sweep_dir);
         snprintf(l->status, sizeof l->status, "%s", eff);
         int sweep_alive = !strcmp(eff, TB_STATUS_RUNNING) || !strcmp(eff, TB_STATUS_STARTING);
+        /* Elapsed counts from the sweep's start (summary.json), ticking on
+         * the wall clock while it runs, also through a silent test pass. */
+        double started = tb_json_num(sum, "started_at", NAN);
+        if (isfinite(started) && started > 0)
+            l->t_first = started;
+        struct timespec now;
+        if (sweep_alive && clock_gettime(CLOCK_REALTIME, &now) == 0)
+            l->t_now = (double)now.tv_sec + now.tv_nsec / 1e9;
         tb_json_copy(l->preset, sizeof l->preset, sum, "preset", "");
         tb_json_copy(l->title, sizeof l->title, sum, "title", "");
         struct json_object *counts = tb_json_get(sum, "counts"), *cfgs = tb_json_arr(sum, "configs");
@@ -337,9 +419,13 @@ int tui_live_poll(tui_live *l)
             if (!sweep_alive && !strcmp(r->status, TB_STATUS_RUNNING) && tb_rundir_id_ok(r->id) &&
                 snprintf(rundir, sizeof rundir, "%s/%s", l->sweep_dir, r->id) < (int)sizeof rundir)
                 snprintf(r->status, sizeof r->status, "%s", tb_run_effective_status(r->status, rundir));
+            /* A sweep that is over runs nothing more: its pending rows never will. */
+            if (!sweep_alive && !strcmp(r->status, TB_STATUS_PENDING))
+                snprintf(r->status, sizeof r->status, "not run");
             struct json_object *fig = tb_json_get(c, "figures");
             r->avg_epoch_s = tb_json_num(fig, "avg_epoch_s", NAN);
             r->images_per_s = tb_json_num(fig, "images_per_s", NAN);
+            r->wall_s = tb_json_num(c, "wall_s", NAN);
             if (!r->have_result && !strcmp(r->status, TB_STATUS_COMPLETED))
                 tui_live_read_result(l, l->nconfigs);
             if (!strcmp(r->status, TB_STATUS_RUNNING) && running < 0)
@@ -366,7 +452,21 @@ int tui_live_poll(tui_live *l)
         snprintf(path, sizeof path, "%s/%s/events.jsonl", l->sweep_dir, l->cur_id);
         changed |= read_events(l, path);
     }
+    /* Scrolled back, the view stays on the lines being read as new ones
+     * arrive: the old last line's new place says how many came. */
+    static char last[sizeof l->log[0]];
+    int anchored = l->log_scroll > 0 && l->nlog > 0;
+    if (anchored)
+        memcpy(last, l->log[l->nlog - 1], sizeof last);
     read_log_tail(l);
+    if (anchored) {
+        int j = l->nlog - 1;
+        while (j >= 0 && strcmp(l->log[j], last))
+            j--;
+        if (j >= 0)
+            l->log_scroll += l->nlog - 1 - j;
+        l->log_scroll = l->log_scroll > l->nlog - 1 ? l->nlog - 1 : l->log_scroll;
+    }
     return changed;
 }
 
@@ -379,3 +479,64 @@ int tui_live_running(const tui_live *l)
     return !strcmp(l->status, TB_STATUS_RUNNING) || !strcmp(l->status, TB_STATUS_STARTING);
 }
 
+
+int tui_search_match(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (const char *h = hay; *h || !n; h++) {
+        if (!strncasecmp(h, needle, n))
+            return 1;
+        if (!*h)
+            break;
+    }
+    return 0;
+}
+
+/* Item i of the current screen's list matches text: by its name (pass 0),
+ * or by what else it shows (pass 1). */
+static int item_matches(const tui_app *a, int i, const char *text, int pass)
+{
+    switch (a->screen) {
+    case SCR_PRESETS:
+        return pass ? tui_search_match(a->presets[i].title, text) || tui_search_match(a->presets[i].lab, text)
+                    : tui_search_match(a->presets[i].name, text);
+    case SCR_PARAMS:
+        return tui_search_match(pass ? a->params[i].value : a->params[i].key, text);
+    case SCR_RESULTS:
+        return tui_search_match(pass ? a->results[i].preset : a->results[i].name, text);
+    case SCR_LIVE:
+        return !pass && tui_search_match(a->live.log[i], text);
+    default:
+        return 0;
+    }
+}
+
+int tui_search_find(const tui_app *a, const char *text, int from)
+{
+    int n = a->screen == SCR_PRESETS ? a->npresets
+            : a->screen == SCR_PARAMS ? a->nparams
+            : a->screen == SCR_RESULTS ? a->nresults
+            : a->screen == SCR_LIVE    ? a->live.nlog
+                                       : 0;
+    if (n <= 0 || !*text)
+        return -1;
+    from = from < 0 || from >= n ? 0 : from;
+    /* A name that matches goes before a title that does ("quickstart" is
+     * the preset of that name, not a copy whose title says Quickstart). */
+    for (int pass = 0; pass < 2; pass++)
+        for (int k = 0; k < n; k++) {
+            int i = (from + k) % n;
+            if (item_matches(a, i, text, pass))
+                return i;
+        }
+    return -1;
+}
+
+int tui_preset_line(const tui_app *a, int i)
+{
+    /* As the Presets list draws them: a heading line before each lab's first. */
+    int line = 0;
+    for (int k = 0; k <= i && k < a->npresets; k++)
+        line += 1 + (!k || strcmp(a->presets[k].lab, a->presets[k - 1].lab));
+    return line - 1;
+}

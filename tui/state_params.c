@@ -62,6 +62,8 @@ static void build_params(tui_app *a)
             n += w > 0 ? (size_t)w : 0;
         }
     }
+    for (int k = 0; k < a->nparams; k++)
+        memcpy(a->params[k].orig, a->params[k].value, sizeof a->params[k].orig);
 }
 
 int tui_params_load(tui_app *a)
@@ -369,3 +371,55 @@ int tui_preset_name_check(const char *name)
     return 0;
 }
 
+
+int tui_choice_cycle(const char *choices, const char *cur, int dir, char *out, size_t size)
+{
+    char list[16][64];
+    int n = 0, at = -1;
+    for (const char *c = choices; c && *c && n < 16;) {
+        size_t len = strcspn(c, "|");
+        /* packed:FILE and the like name a placeholder, not a value */
+        if (len < sizeof list[0] && !memchr(c, ':', len)) {
+            memcpy(list[n], c, len);
+            list[n][len] = '\0';
+            if (!strcmp(list[n], cur))
+                at = n;
+            n++;
+        }
+        c += len + (c[len] == '|');
+    }
+    if (!n)
+        return -1;
+    /* A value outside the list goes to the first (Right) or last (Left). */
+    int next = at < 0 ? (dir > 0 ? 0 : n - 1) : ((at + (dir > 0 ? 1 : -1)) % n + n) % n;
+    snprintf(out, size, "%s", list[next]);
+    return 0;
+}
+
+void tui_param_accept(tui_app *a, int i, const char *text)
+{
+    tui_param *p = &a->params[i];
+    snprintf(p->value, sizeof p->value, "%s", text);
+    /* Typing the preset's own value again undoes the edit. */
+    p->edited = strcmp(p->value, p->orig) != 0;
+    if (p->scale)
+        a->smoke = !strcmp(p->value, "smoke");
+    tui_params_refresh(a);
+}
+
+int tui_param_cycle(tui_app *a, int i, int dir)
+{
+    if (i < 0 || i >= a->nparams)
+        return 0;
+    const tui_param *p = &a->params[i];
+    const char *choices = p->scale ? "smoke|full"
+                          : !p->opt || p->axis ? NULL
+                          : p->opt->type == TB_OPT_CHOICE ? p->opt->choices
+                          : p->opt->type == TB_OPT_FLAG   ? "true|false"
+                                                          : NULL;
+    char v[256];
+    if (!choices || tui_choice_cycle(choices, p->value, dir, v, sizeof v))
+        return 0;
+    tui_param_accept(a, i, v);
+    return 1;
+}

@@ -6,7 +6,7 @@
 #include "core/error.h" // uses: tb_fail
 #include "core/json.h" // uses: tb_json_copy, tb_json_str, tb_json_get, tb_json_arr, tb_json_int, tb_json_num
 #include "lab/export.h" // uses: tb_export_string, TB_EXPORT_MD, tb_text_write_atomic
-#include "lab/results.h" // uses: tb_sweep_effective_status, tb_run_effective_status
+#include "lab/results.h" // uses: tb_sweep_effective_status, tb_run_effective_status, tb_results_match
 #include "rundir/lock.h" // uses: tb_lock_info, tb_lock_probe, TB_LOCK_HELD
 #include "rundir/rundir.h" // uses: TB_STATUS_STARTING, TB_STATUS_COMPLETED, tb_json_read_file, TB_STATUS_RUNNING
 
@@ -17,10 +17,20 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Newest first, as `trainbench results` lists them: by the start time the
+ * files record, then by folder name; entries without a time last. */
 static int result_cmp(const void *x, const void *y)
 {
-    return strcmp(((const tui_result_item *)y)->name, ((const tui_result_item *)x)->name);
+    const tui_result_item *a = x, *b = y;
+    int ka = isfinite(a->started), kb = isfinite(b->started);
+    if (ka != kb)
+        return kb - ka;
+    if (ka && a->started != b->started)
+        return a->started < b->started ? 1 : -1;
+    return strcmp(b->name, a->name);
 }
+
+static double time_or_nan(double t) { return t > 0 && t < 1e12 ? t : NAN; }
 
 static void fill_sweep(tui_result_item *r, struct json_object *pj, struct json_object *sj)
 {
@@ -32,6 +42,7 @@ static void fill_sweep(tui_result_item *r, struct json_object *pj, struct json_o
     r->total = tb_json_int(counts, "total", 0);
     r->completed = tb_json_int(counts, TB_STATUS_COMPLETED, 0);
     r->final_acc = NAN;
+    r->started = time_or_nan(tb_json_num(sj ? sj : pj, sj ? "started_at" : "created_at", NAN));
     for (size_t i = 0; cfgs && i < json_object_array_length(cfgs); i++) {
         struct json_object *c = json_object_array_get_idx(cfgs, i);
         double w = tb_json_num(c, "wall_s", NAN);
@@ -39,6 +50,9 @@ static void fill_sweep(tui_result_item *r, struct json_object *pj, struct json_o
         const char *st = tb_json_str(c, "status", NULL);
         if (st && !strcmp(st, TB_STATUS_COMPLETED) && isfinite(w))
             r->done_wall_s += w;
+        const char *why = tb_json_str(c, "error", NULL); /* the first failure's reason, whole */
+        if (why && *why && !r->error[0])
+            snprintf(r->error, sizeof r->error, "%s: %s", tb_json_str(c, "id", "?"), why);
     }
 }
 
@@ -55,6 +69,8 @@ static void fill_run(tui_result_item *r, struct json_object *rj)
     double w = tb_json_num(sum, "wall_s", NAN);
     r->wall_s = isfinite(w) ? w : 0;
     r->final_acc = tb_json_num(sum, "final_test_acc", NAN);
+    r->started = time_or_nan(tb_json_num(rj, "started_at", NAN));
+    tb_json_copy(r->error, sizeof r->error, rj, "error", "");
 }
 
 static struct json_object *read_json(const char *dir, const char *name)
@@ -107,6 +123,9 @@ int tui_results_scan(tui_app *a)
         json_object_put(pj);
         json_object_put(sj);
         json_object_put(rj);
+        const char *fields[] = {r->name, r->preset, r->status, r->run ? "run" : "sweep"};
+        if (!tb_results_match(a->filter, fields, 4))
+            a->nresults--; /* filtered out: the slot is reused */
     }
     closedir(d);
     if (a->nresults)

@@ -1,6 +1,8 @@
 /* ncursesw terminal handling (see term.h). */
 #include "tui/term.h"
 
+#include "core/fsutil.h" // uses: tb_open_regular
+
 #include <curses.h>
 #include <fcntl.h>
 #include <langinfo.h>
@@ -13,7 +15,30 @@
 #include <unistd.h>
 
 static int active, saved_stderr = -1, have_color;
-static volatile sig_atomic_t interrupted;
+static volatile sig_atomic_t interrupted, ctrl_c;
+
+/* What terminals send for the keys terminfo often gets wrong: TERM names
+ * the outer terminal while tmux or screen in between speaks its own
+ * dialect (htop defines the same sequences for the same reason). */
+static const struct {
+    const char *seq;
+    int key;
+} key_seqs[] = {
+    /* ESC [1~ [4~: tmux, screen, vt220, the Linux console; [7~ [8~: rxvt;
+     * [H [F and O H O F: xterm (cursor and application mode); [1;5H [1;5F:
+     * Ctrl-Home/End, taken as Home/End. */
+    {"\033[1~", KEY_HOME},  {"\033[7~", KEY_HOME},  {"\033[H", KEY_HOME}, {"\033OH", KEY_HOME},
+    {"\033[4~", KEY_END},   {"\033[8~", KEY_END},   {"\033[F", KEY_END},  {"\033OF", KEY_END},
+    {"\033[5~", KEY_PPAGE}, {"\033[6~", KEY_NPAGE}, {"\033[1;5H", KEY_HOME}, {"\033[1;5F", KEY_END},
+};
+
+int tui_key_decode(const char *seq)
+{
+    for (size_t i = 0; seq && i < sizeof key_seqs / sizeof *key_seqs; i++)
+        if (!strcmp(seq, key_seqs[i].seq))
+            return key_seqs[i].key;
+    return 0;
+}
 
 void tui_term_stop(void)
 {
@@ -38,8 +63,17 @@ static void on_crash(int sig)
 
 static void on_stop(int sig)
 {
-    (void)sig;
-    interrupted = 1;
+    if (sig == SIGINT)
+        ctrl_c = 1;
+    else
+        interrupted = 1;
+}
+
+int tui_term_ctrl_c(void)
+{
+    int c = ctrl_c;
+    ctrl_c = 0;
+    return c;
 }
 
 int tui_term_lost(void)
@@ -60,7 +94,10 @@ int tui_term_start(const char *stderr_log, int *utf8, int *color)
     setlocale(LC_ALL, "");
     *utf8 = !strcmp(nl_langinfo(CODESET), "UTF-8");
     if (stderr_log) {
-        int fd = open(stderr_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        /* The log in the runs folder is a plain file we make or append to,
+         * never a link or FIFO someone planted there. */
+        int fd = !strcmp(stderr_log, "/dev/null") ? open(stderr_log, O_WRONLY | O_CLOEXEC)
+                                                   : tb_open_regular(stderr_log, O_WRONLY | O_CREAT | O_APPEND);
         if (fd >= 0) {
             saved_stderr = dup(STDERR_FILENO);
             if (saved_stderr < 0 || dup2(fd, STDERR_FILENO) < 0) {
@@ -92,6 +129,11 @@ int tui_term_start(const char *stderr_log, int *utf8, int *color)
     keypad(stdscr, TRUE);
     curs_set(0);
     set_escdelay(25);
+    for (size_t i = 0; i < sizeof key_seqs / sizeof *key_seqs; i++)
+        if (key_defined(key_seqs[i].seq) == 0) /* terminfo's own stays */
+            define_key(key_seqs[i].seq, key_seqs[i].key);
+    mousemask(BUTTON1_CLICKED | BUTTON1_PRESSED, NULL);
+    mouseinterval(0);
     const char *nc = getenv("NO_COLOR");
     have_color = !(nc && *nc) && has_colors();
     if (have_color && start_color() == OK) {
@@ -146,6 +188,16 @@ void tui_term_blit(const tui_buf *b)
         }
     attrset(A_NORMAL);
     refresh();
+}
+
+int tui_term_click(int *x, int *y)
+{
+    MEVENT ev;
+    if (getmouse(&ev) != OK || !(ev.bstate & (BUTTON1_CLICKED | BUTTON1_PRESSED)))
+        return 0;
+    *x = ev.x;
+    *y = ev.y;
+    return 1;
 }
 
 int tui_term_key(int timeout_ms)

@@ -1,5 +1,6 @@
 /* The oneDNN CPU backend: creation, host memory, and the operation table. */
 #include "core/error.h" // uses: tb_fail, tb_calloc, tb_fail_prefix
+#include "engine/cpu/cpu_backend.h" // uses: tb_cpu_bf16_impl, TB_CPU_BF16_MATH_ONEDNN, TB_CPU_BF16_MATH_EMULATED
 #include "engine/cpu/cpu_internal.h" // uses: tb_cpu_alloc, tb_cpu_release, tb_cpu_check, tb_cpu_of, tb_cpu, ...
 #include "engine/cpu/cpu_optim.h" // uses: tb_cpu_opt_step, tb_cpu_sum_squares
 
@@ -50,6 +51,8 @@ static void cpu_destroy(tb_backend *b)
     if (c) {
         tb_cpu_cache_free(c);
         free(c->arena);
+        for (int i = 0; i < 3; i++)
+            free(c->bf16_buf[i]);
         dnnl_primitive_attr_destroy(c->attr);
         dnnl_stream_destroy(c->stream);
         dnnl_engine_destroy(c->engine);
@@ -97,7 +100,13 @@ static void set_ops(tb_backend *b)
     b->softmax_xent = tb_cpu_softmax_xent;
     b->opt_step = tb_cpu_opt_step;
     b->sum_squares = tb_cpu_sum_squares;
+    b->prepare = tb_cpu_prepare;
     b->destroy = cpu_destroy;
+}
+
+long tb_cpu_conv_primitives_created(const tb_backend *b)
+{
+    return b && b->kind == TB_DEVICE_CPU ? ((const tb_cpu *)b->impl)->conv_created : 0;
 }
 
 tb_backend *tb_cpu_backend_create(int threads)
@@ -125,4 +134,48 @@ tb_backend *tb_cpu_backend_create(int threads)
     }
     b->name = c->name;
     return b;
+}
+
+tb_backend *tb_cpu_backend_create_prec(int threads, const char *precision, tb_cpu_bf16_impl impl)
+{
+    int bf16 = precision && strcmp(precision, "bf16") == 0;
+    if (!bf16 && (!precision || strcmp(precision, "fp32") != 0)) {
+        tb_fail("cpu backend: precision %s: the CPU backend computes in fp32 or bf16; use --precision fp32, "
+                "bf16, or --device cuda",
+                precision ? precision : "(none)");
+        return NULL;
+    }
+    const char *env = getenv("TB_CPU_BF16");
+    if (bf16 && impl == TB_CPU_BF16_AUTO && env && *env) {
+        if (strcmp(env, "emulate") == 0)
+            impl = TB_CPU_BF16_EMULATE;
+        else if (strcmp(env, "onednn") == 0)
+            impl = TB_CPU_BF16_ONEDNN;
+        else {
+            tb_fail("TB_CPU_BF16=%.40s: expected emulate or onednn (or unset it to let the backend choose)", env);
+            return NULL;
+        }
+    }
+    tb_backend *b = tb_cpu_backend_create(threads);
+    if (b) {
+        tb_cpu_of(b)->bf16 = bf16;
+        tb_cpu_of(b)->bf16_impl = (int)impl;
+    }
+    return b;
+}
+
+const char *tb_cpu_bf16_math(tb_backend *b)
+{
+    tb_cpu *c = b && b->kind == TB_DEVICE_CPU ? tb_cpu_of(b) : NULL;
+    if (!c || !c->bf16)
+        return NULL;
+    if (!c->bf16_native && !c->bf16_emulated)
+        return "none yet";
+    if (!c->bf16_emulated)
+        return TB_CPU_BF16_MATH_ONEDNN;
+    if (!c->bf16_native)
+        return TB_CPU_BF16_MATH_EMULATED;
+    snprintf(c->bf16_math, sizeof c->bf16_math, "mixed (%u convolution primitives onednn-bf16, %u emulated)",
+             c->bf16_native, c->bf16_emulated);
+    return c->bf16_math;
 }

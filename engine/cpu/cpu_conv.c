@@ -32,10 +32,23 @@
  * where the two differ tb_cpu_prim_build adds the reorders (weights too: they
  * change every step).  Native (blocked) activations are handed to the
  * primitive as they are, so between layers no reorder runs at all; the
- * measurements above are for plain tensors, which still work that way. */
-#include "core/error.h" // uses: tb_fail_prefix
+ * measurements above are for plain tensors, which still work that way.
+ *
+ * --precision bf16 (cpu_backend.h) rounds where cuda_conv.c does: x, w and
+ * dy to bf16 before each direction, fp32 sums, y, dx and dw rounded to
+ * bf16.  Where oneDNN has a bf16 kernel for the direction (AVX512_BF16 or
+ * AMX; not its reference kernel) the primitive takes bf16 descriptors and
+ * the reorders from and to the fp32 interface buffers do the rounding
+ * (round to nearest even).  Elsewhere, or with TB_CPU_BF16=emulate, the
+ * fp32 primitive runs on copies of its inputs rounded with engine/bf16.h
+ * and its output is rounded in place; products of bf16 values are exact in
+ * fp32, so the two differ only in summation order. */
+#include "core/error.h" // uses: tb_fail, tb_fail_prefix, tb_clear_error
+#include "engine/bf16.h" // uses: tb_bf16_round
+#include "engine/cpu/cpu_backend.h" // uses: TB_CPU_BF16_ONEDNN, TB_CPU_BF16_EMULATE
 #include "engine/cpu/cpu_internal.h" // uses: tb_cpu_arg_spec, TB_OP_CONV_FWD, TB_OP_CONV_BWD_DATA, ...
 
+#include <stdlib.h>
 #include <string.h>
 
 enum { ROLE_X, ROLE_W, ROLE_Y, ROLE_COUNT };
@@ -98,6 +111,47 @@ static int is_reference(const_dnnl_primitive_desc_t pd)
            !strncmp(impl, "ref", 3);
 }
 
+/* bf16 (cpu_backend.h): the inputs and the output of each direction, as
+ * cuda_conv.c rounds them. */
+static const int conv_inputs[][2] = {
+    [TB_OP_CONV_FWD] = {ROLE_X, ROLE_W},
+    [TB_OP_CONV_BWD_DATA] = {ROLE_Y, ROLE_W},
+    [TB_OP_CONV_BWD_WEIGHTS] = {ROLE_X, ROLE_Y},
+};
+static const int conv_output[] = {[TB_OP_CONV_FWD] = ROLE_Y, [TB_OP_CONV_BWD_DATA] = ROLE_X,
+                                  [TB_OP_CONV_BWD_WEIGHTS] = ROLE_W};
+
+/* The same descriptor with bf16 elements: dims and strides count elements,
+ * so a blocked layout stays the same layout. */
+static void as_bf16(dnnl_memory_desc_t md[ROLE_COUNT])
+{
+    for (int r = 0; r < ROLE_COUNT; r++)
+        md[r].data_type = dnnl_bf16;
+}
+
+/* oneDNN's bf16 primitive for op (bf16 x, w and y or their diffs, fp32
+ * accumulation), on the native layouts if it has a fast one, else on its
+ * own; NULL where it has none but the reference kernel, which is what
+ * oneDNN offers on processors without bf16 instructions (and is slower
+ * than the emulation by far). */
+static dnnl_primitive_desc_t conv_pd_bf16(tb_cpu *c, int op, const tb_conv_desc *d,
+                                          const dnnl_memory_desc_t prim[ROLE_COUNT],
+                                          const dnnl_memory_desc_t any[ROLE_COUNT])
+{
+    dnnl_memory_desc_t md[2][ROLE_COUNT];
+    memcpy(md[0], prim, sizeof md[0]);
+    memcpy(md[1], any, sizeof md[1]);
+    for (int i = 0; i < 2; i++) {
+        dnnl_primitive_desc_t pd = NULL;
+        as_bf16(md[i]);
+        if (!conv_pd(c, op, d, md[i], &pd) && !is_reference(pd))
+            return pd;
+        dnnl_primitive_desc_destroy(pd);
+        tb_clear_error(); /* "unimplemented" is an answer here, not a failure */
+    }
+    return NULL;
+}
+
 /* x and y are described in their own layouts.  The primitive first gets a
  * native (blocked) one as it is, so that no reorder runs between layers;
  * where oneDNN has only its reference kernel for that combination (seen
@@ -118,13 +172,70 @@ static tb_cpu_prim *conv_build(tb_cpu *c, const tb_cpu_key *key, int op, const t
     prim[ROLE_W] = any[ROLE_W];
     prim[ROLE_X] = tb_cpu_tag(x) == dnnl_nchw ? any[ROLE_X] : user[ROLE_X];
     prim[ROLE_Y] = tb_cpu_tag(y) == dnnl_nchw ? any[ROLE_Y] : user[ROLE_Y];
-    dnnl_primitive_desc_t pd;
-    if (conv_pd(c, op, d, prim, &pd) || is_reference(pd)) {
+    dnnl_primitive_desc_t pd = NULL;
+    if (c->bf16 && c->bf16_impl != TB_CPU_BF16_EMULATE) {
+        /* the reorders from and to the caller's fp32 buffers round to bf16 and widen back */
+        pd = conv_pd_bf16(c, op, d, prim, any);
+        if (!pd && c->bf16_impl == TB_CPU_BF16_ONEDNN) {
+            tb_fail("oneDNN %s has no bf16 %s on this processor (it needs AVX512_BF16 or AMX); unset "
+                    "TB_CPU_BF16 or set TB_CPU_BF16=emulate",
+                    c->name, conv_ops[op].name);
+            return NULL;
+        }
+    }
+    const int emulated = c->bf16 && !pd;
+    if (!pd && (conv_pd(c, op, d, prim, &pd) || is_reference(pd))) {
         dnnl_primitive_desc_destroy(pd);
         if (conv_pd(c, op, d, any, &pd))
             return NULL;
     }
-    return tb_cpu_prim_build_pd(c, key, pd, conv_ops[op].args, 3, user_mds);
+    tb_cpu_prim *p = tb_cpu_prim_build_pd(c, key, pd, conv_ops[op].args, 3, user_mds);
+    if (p && c->bf16) {
+        p->bf16_emulated = emulated;
+        if (emulated)
+            c->bf16_emulated++;
+        else
+            c->bf16_native++;
+    }
+    return p;
+}
+
+static size_t role_count(const tb_conv_desc *d, const tb_tensor *x, const tb_tensor *y, int role)
+{
+    return role == ROLE_X   ? tb_shape_count(x->shape)
+           : role == ROLE_Y ? tb_shape_count(y->shape)
+                            : (size_t)d->out_c * (size_t)d->in_c * (size_t)d->kernel * (size_t)d->kernel;
+}
+
+static void round_copy(float *dst, const float *src, size_t n)
+{
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++)
+        dst[i] = tb_bf16_round(src[i]);
+}
+
+/* The emulation's inputs: rounded copies in the backend's buffers (the
+ * caller's tensors are not ours to change; x is read again by backward). */
+static int emulate_inputs(tb_cpu *c, int op, const tb_conv_desc *d, const tb_tensor *x, const tb_tensor *y,
+                          void **by_role)
+{
+    for (int i = 0; i < 2; i++) {
+        int role = conv_inputs[op][i];
+        size_t n = role_count(d, x, y, role);
+        if (n > c->bf16_cap[role]) {
+            free(c->bf16_buf[role]);
+            c->bf16_cap[role] = 0;
+            c->bf16_buf[role] = aligned_alloc(64, (n * sizeof(float) + 63) & ~(size_t)63);
+            if (!c->bf16_buf[role])
+                return tb_fail("out of memory allocating %zu bytes for bf16-rounded convolution inputs; try a "
+                               "smaller --batch-size or model width",
+                               n * sizeof(float));
+            c->bf16_cap[role] = n;
+        }
+        round_copy(c->bf16_buf[role], by_role[role], n);
+        by_role[role] = c->bf16_buf[role];
+    }
+    return 0;
 }
 
 /* x is the input side (x, or dx for backward data), y the output side. */
@@ -141,10 +252,16 @@ static int conv_run(tb_backend *b, int op, const tb_conv_desc *d, const tb_tenso
     tb_cpu_prim *p = tb_cpu_find(c, &key);
     if (!p)
         p = conv_build(c, &key, op, d, x, y);
-    void *const by_role[ROLE_COUNT] = {x->data, (void *)w, y->data};
-    if (!p || tb_cpu_prim_run(c, p, by_role))
+    void *by_role[ROLE_COUNT] = {x->data, (void *)w, y->data};
+    const int emulate = p && p->bf16_emulated;
+    if (!p || (emulate && emulate_inputs(c, op, d, x, y, by_role)) || tb_cpu_prim_run(c, p, by_role))
         return tb_fail_prefix("%s of x " TB_SHAPE_FMT " with %dx%d kernel, %d->%d channels, stride %d, pad %d",
                               name, TB_SHAPE_ARG(xs), d->kernel, d->kernel, d->in_c, d->out_c, d->stride, d->pad);
+    if (emulate) {
+        int role = conv_output[op];
+        float *out = by_role[role];
+        round_copy(out, out, role_count(d, x, y, role));
+    }
     return 0;
 }
 

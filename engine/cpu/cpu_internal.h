@@ -15,7 +15,7 @@
  * name on both sides but for the prefix (tb_cpu_fc_fwd in cpu_fc.c,
  * tb_cuda_fc_fwd in cuda_fc.c): cpu_backend.c (creation, memory, the
  * operation table), cpu_layout.c, cpu_conv.c, cpu_bn.c, cpu_eltwise.c,
- * cpu_pool.c, cpu_fc.c, cpu_loss.c, cpu_optim.c.  Checks both sides make
+ * cpu_pool.c, cpu_fc.c, cpu_loss.c, cpu_optim.c, cpu_prepare.c.  Checks both sides make
  * are in engine/backend_check.c.
  *
  * No twin: cpu_prim.c, because oneDNN needs the primitive cache and the
@@ -97,6 +97,7 @@ typedef struct tb_cpu_prim {
     tb_cpu_arena_mem arena[2 * TB_CPU_MAX_ARGS + 1];
     size_t arena_bytes;
     unsigned arena_gen; /* arena generation the handles above point into */
+    int bf16_emulated;  /* bf16 backend: an fp32 primitive between roundings (cpu_conv.c) */
 } tb_cpu_prim;
 
 typedef struct {
@@ -108,7 +109,17 @@ typedef struct {
     void *arena;
     size_t arena_bytes;
     unsigned arena_gen;
+    long conv_created; /* convolution primitives built (tb_cpu_conv_primitives_created) */
     char name[48];
+    /* --precision bf16 (cpu_backend.h): the implementation asked for, how
+     * many convolution primitives use each, and the emulation's buffers for
+     * the rounded inputs (indexed by the convolution's role). */
+    int bf16;
+    int bf16_impl; /* tb_cpu_bf16_impl */
+    unsigned bf16_native, bf16_emulated;
+    float *bf16_buf[3];
+    size_t bf16_cap[3];
+    char bf16_math[96];
 } tb_cpu;
 
 static inline tb_cpu *tb_cpu_of(tb_backend *b) { return (tb_cpu *)b->impl; }
@@ -204,6 +215,9 @@ int tb_cpu_fc_bwd(tb_backend *b, const tb_tensor *x, const tb_tensor *dy, const 
 
 int tb_cpu_softmax_xent(tb_backend *b, const tb_tensor *logits, const int32_t *labels, float grad_scale,
                         tb_tensor *dlogits, double *loss_sum_host);
+
+/* backend.h's prepare() (cpu_prepare.c): builds the convolution primitives. */
+int tb_cpu_prepare(tb_backend *b, const tb_conv_call *calls, int n, int train_batch);
 
 /* The optimizer (cpu_optim.c) is declared in cpu_optim.h. */
 

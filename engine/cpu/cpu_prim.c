@@ -104,6 +104,8 @@ static int cache_insert(tb_cpu *c, tb_cpu_prim *p)
     p->next = c->buckets[h];
     c->buckets[h] = p;
     c->count++;
+    if (p->key.op == TB_OP_CONV_FWD || p->key.op == TB_OP_CONV_BWD_DATA || p->key.op == TB_OP_CONV_BWD_WEIGHTS)
+        c->conv_created++;
     return 0;
 }
 

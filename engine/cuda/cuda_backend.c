@@ -227,6 +227,16 @@ const char *tb_cuda_pci_bus_id(const tb_backend *b)
     return b && b->kind == TB_DEVICE_CUDA ? ((const tb_cuda *)b->impl)->pci_bus_id : "";
 }
 
+const char *tb_cuda_gpu_uuid(const tb_backend *b)
+{
+    return b && b->kind == TB_DEVICE_CUDA ? ((const tb_cuda *)b->impl)->uuid : "";
+}
+
+const char *tb_cuda_gpu_name(const tb_backend *b)
+{
+    return b && b->kind == TB_DEVICE_CUDA ? ((const tb_cuda *)b->impl)->gpu_name : "";
+}
+
 size_t tb_cuda_peak_bytes(const tb_backend *b)
 {
     return b && b->kind == TB_DEVICE_CUDA ? ((const tb_cuda *)b->impl)->peak : 0;
@@ -309,9 +319,15 @@ static int cuda_init(tb_cuda *c, int local_rank, const char *precision)
     if (tb_cuda_check(cudaDeviceGetPCIBusId(c->pci_bus_id, (int)sizeof c->pci_bus_id, device),
                       "cudaDeviceGetPCIBusId"))
         return -1;
+    /* The UUID names the physical GPU whatever the visible set: two ranks
+     * with the same one share a GPU (tb_dist_check_gpus refuses that). */
+    const unsigned char *u = (const unsigned char *)prop.uuid.bytes;
+    snprintf(c->uuid, sizeof c->uuid, "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
+             u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+    snprintf(c->gpu_name, sizeof c->gpu_name, "%s", prop.name);
     /* Which physical GPU each rank took, for mix-ups between ranks. */
-    fprintf(stderr, "trainbench: local rank %d: GPU %d of %d visible (%s, PCI %s)\n", local_rank, device, count,
-            prop.name, c->pci_bus_id);
+    fprintf(stderr, "trainbench: local rank %d: GPU %d of %d visible (%s, PCI %s, %s)\n", local_rank, device, count,
+            prop.name, c->pci_bus_id, c->uuid);
     c->major = prop.major;
     c->minor = prop.minor;
     c->total_mem = prop.totalGlobalMem;
@@ -375,6 +391,7 @@ static void set_ops(tb_backend *b)
     b->softmax_xent = tb_cuda_softmax_xent;
     b->opt_step = tb_cuda_opt_step;
     b->sum_squares = tb_cuda_sum_squares;
+    b->prepare = tb_cuda_prepare;
     b->destroy = cuda_destroy;
 }
 

@@ -38,5 +38,10 @@ int tb_cuda_device(const tb_backend *b);
  * the GPUs of ranks that each see theirs as device 0; "" for other backends.
  * The backend's name (result.json "backend") carries it too. */
 const char *tb_cuda_pci_bus_id(const tb_backend *b);
+/* The UUID of the backend's GPU ("GPU-8c1e..."), the same whichever GPUs a
+ * rank sees, so ranks compare it to find two on one GPU; and its name
+ * ("NVIDIA H100 80GB HBM3").  "" for other backends. */
+const char *tb_cuda_gpu_uuid(const tb_backend *b);
+const char *tb_cuda_gpu_name(const tb_backend *b);
 
 #endif

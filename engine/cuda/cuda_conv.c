@@ -11,12 +11,13 @@
  * only).  Any other batch size (the last partial batch, evaluation batches
  * of another size) takes cuDNN's heuristics (cudnnGet*Algorithm_v7, no
  * timing), preferring an algorithm that fits the workspace already held.
- * The searches therefore all happen in the first training step, i.e. in
- * epoch 0, which the trainer already reports as warm-up and leaves out of
- * its averages; model creation runs no convolution, so there is nothing
- * earlier to hang them on without a backend "prepare" call.  The chosen
- * algorithms share one workspace, grown to the largest one needs, so
- * steady-state steps allocate nothing.
+ * The trainer calls the backend's prepare() (cuda_prepare.c) before the
+ * first epoch with every convolution call the model will make, at every
+ * batch size an epoch and an evaluation run, so the searches and the
+ * heuristics happen there, timed apart (result.json "prepare_s"), and the
+ * chosen algorithms' shared workspace is sized once; a call prepare was not
+ * told about still chooses on its first use here, growing the workspace
+ * when it must.  Steady-state steps allocate nothing.
  *
  * Layout and precision: fp32 and tf32 run on the interface's NCHW fp32
  * tensors directly.  bf16 converts x, w and dy to 16-bit NHWC (weights
@@ -38,7 +39,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { DIR_FWD, DIR_BWD_DATA, DIR_BWD_WEIGHTS };
+/* backend.h's tb_conv_dir, which prepare's calls carry */
+enum { DIR_FWD = TB_CONV_FWD, DIR_BWD_DATA = TB_CONV_BWD_DATA, DIR_BWD_WEIGHTS = TB_CONV_BWD_WEIGHTS };
 
 static const char *const dir_names[] = {"conv_fwd", "conv_bwd_data", "conv_bwd_weights"};
 
@@ -115,8 +117,9 @@ static void *search_workspace(size_t *bytes)
 }
 
 /* Keeps row `i` of a ranked answer for e: its algorithm, math and
- * workspace (grown to fit when the shared one is smaller). */
-static int keep(tb_cuda *c, tb_cuda_conv *e, const tb_cuda_algo_row *row)
+ * workspace (with grow, the shared one grown to fit when smaller; prepare
+ * grows it once for all its entries instead). */
+static int keep(tb_cuda *c, tb_cuda_conv *e, const tb_cuda_algo_row *row, int grow)
 {
     e->algo = row->algo;
     e->ws_bytes = row->memory;
@@ -124,7 +127,7 @@ static int keep(tb_cuda *c, tb_cuda_conv *e, const tb_cuda_algo_row *row)
     if (tb_cudnn_check(cudnnSetConvolutionMathType(e->conv, (cudnnMathType_t)row->math),
                        "cudnnSetConvolutionMathType"))
         return -1;
-    return tb_cuda_grow(c, &c->ws, &c->ws_bytes, e->ws_bytes, "the convolution workspace");
+    return grow ? tb_cuda_grow(c, &c->ws, &c->ws_bytes, e->ws_bytes, "the convolution workspace") : 0;
 }
 
 #define ROW(p) ((tb_cuda_algo_row){(p).status == CUDNN_STATUS_SUCCESS, (int)(p).algo, (p).mathType == CUDNN_FMA_MATH, \
@@ -132,7 +135,7 @@ static int keep(tb_cuda *c, tb_cuda_conv *e, const tb_cuda_algo_row *row)
 
 /* Runs the measured search for one direction on the real buffers and
  * fills e->algo and e->ws_bytes. */
-static int search(tb_cuda *c, tb_cuda_conv *e, int dir, const void *x, const void *w, const void *y)
+static int search(tb_cuda *c, tb_cuda_conv *e, int dir, const void *x, const void *w, const void *y, int grow)
 {
     enum { MAX_ALGOS = 16 };
     tb_cuda_algo_row rows[MAX_ALGOS];
@@ -173,7 +176,7 @@ static int search(tb_cuda *c, tb_cuda_conv *e, int dir, const void *x, const voi
      * math only). */
     int i = tb_cuda_pick_algo(rows, returned, c->prec == TB_PREC_FP32, SIZE_MAX);
     if (i >= 0)
-        return keep(c, e, &rows[i]);
+        return keep(c, e, &rows[i], grow);
     return tb_fail("cuDNN found no algorithm that runs (%d tried, %zu MiB of workspace available)%s", returned,
                    ws_bytes >> 20,
                    c->prec == TB_PREC_FP32 ? " with TF32 off; try --precision tf32 or bf16"
@@ -181,10 +184,11 @@ static int search(tb_cuda *c, tb_cuda_conv *e, int dir, const void *x, const voi
 }
 
 /* For a batch size other than the training batch: cuDNN's heuristics (no
- * timing, no search workspace), preferring an algorithm whose workspace the
- * shared one already holds.  The heuristics' memory figures are estimates,
- * so the workspace of the chosen algorithm is asked for exactly. */
-static int heuristic(tb_cuda *c, tb_cuda_conv *e, int dir)
+ * timing, no search workspace), preferring an algorithm whose workspace fits
+ * in ws_limit (the shared one already held, or what prepare's searches
+ * need).  The heuristics' memory figures are estimates, so the workspace of
+ * the chosen algorithm is asked for exactly. */
+static int heuristic(tb_cuda *c, tb_cuda_conv *e, int dir, size_t ws_limit, int grow)
 {
     enum { MAX_ALGOS = 16 };
     tb_cuda_algo_row rows[MAX_ALGOS];
@@ -213,7 +217,7 @@ static int heuristic(tb_cuda *c, tb_cuda_conv *e, int dir)
     }
     if (tb_cudnn_check(st, call))
         return -1;
-    int i = tb_cuda_pick_algo(rows, returned, c->prec == TB_PREC_FP32, c->ws_bytes);
+    int i = tb_cuda_pick_algo(rows, returned, c->prec == TB_PREC_FP32, ws_limit);
     if (i < 0)
         return tb_fail("cuDNN's heuristics offered no usable algorithm (%d rows)%s", returned,
                        c->prec == TB_PREC_FP32 ? " with TF32 off; try --precision tf32 or bf16"
@@ -236,7 +240,7 @@ static int heuristic(tb_cuda *c, tb_cuda_conv *e, int dir)
         return -1;
     rows[i].memory = need;
     e->heuristic = 1;
-    return keep(c, e, &rows[i]);
+    return keep(c, e, &rows[i], grow);
 }
 
 static tb_cuda_conv *lookup(tb_cuda *c, int dir, const tb_conv_desc *d, tb_shape xs)
@@ -260,11 +264,31 @@ static tb_cuda_conv *lookup(tb_cuda *c, int dir, const tb_conv_desc *d, tb_shape
     return e;
 }
 
+int tb_cuda_conv_choose(tb_cuda *c, int dir, const tb_conv_desc *d, tb_shape xs, void *x, void *w, void *y,
+                        size_t ws_limit, size_t *ws_need)
+{
+    tb_cuda_conv *e = lookup(c, dir, d, xs);
+    if (!e)
+        return -1;
+    if (e->algo >= 0)
+        ;
+    else if (tb_cuda_conv_how(&c->search_batch, xs.n) == TB_CUDA_ALGO_SEARCH ? search(c, e, dir, x, w, y, 0)
+                                                                              : heuristic(c, e, dir, ws_limit, 0))
+        return -1;
+    *ws_need = e->ws_bytes;
+    return 0;
+}
+
 /* 16-bit staging buffer i, at least `count` elements. */
 static int stage(tb_cuda *c, int i, size_t count)
 {
     static const char *const what[3] = {"16-bit activations (x)", "16-bit weights", "16-bit activations (y)"};
     return tb_cuda_grow(c, &c->lp[i], &c->lp_bytes[i], count * 2, what[i]);
+}
+
+int tb_cuda_conv_reserve_stages(tb_cuda *c, size_t x, size_t w, size_t y)
+{
+    return low_precision(c) && (stage(c, 0, x) || stage(c, 1, w) || stage(c, 2, y)) ? -1 : 0;
 }
 
 static int to16(tb_cuda *c, const float *src, int i, tb_shape s)
@@ -318,8 +342,8 @@ static int conv_run(tb_backend *b, int dir, const tb_conv_desc *d, tb_shape xs, 
         Y = c->lp[2];
     }
     if (!rc && e->algo < 0)
-        rc = tb_cuda_conv_how(&c->search_batch, xs.n) == TB_CUDA_ALGO_SEARCH ? search(c, e, dir, X, W, Y)
-                                                                             : heuristic(c, e, dir);
+        rc = tb_cuda_conv_how(&c->search_batch, xs.n) == TB_CUDA_ALGO_SEARCH ? search(c, e, dir, X, W, Y, 1)
+                                                                             : heuristic(c, e, dir, c->ws_bytes, 1);
     const float one = 1.0f, zero = 0.0f;
     if (!rc) {
         if (dir == DIR_FWD)

@@ -10,7 +10,7 @@
  * name on both sides but for the prefix (tb_cpu_fc_fwd in cpu_fc.c,
  * tb_cuda_fc_fwd in cuda_fc.c): cuda_backend.c (creation, memory, the
  * operation table), cuda_layout.c, cuda_conv.c, cuda_bn.c, cuda_eltwise.c,
- * cuda_pool.c, cuda_fc.c, cuda_loss.c, cuda_optim.c.  Checks both sides make
+ * cuda_pool.c, cuda_fc.c, cuda_loss.c, cuda_optim.c, cuda_prepare.c.  Checks both sides make
  * are in engine/backend_check.c.
  *
  * No twin: cuda_kernels.cu/.h, because device code must be compiled by nvcc
@@ -58,6 +58,8 @@ typedef struct {
 typedef struct {
     int device;              /* index among the visible GPUs: local rank % visible */
     char pci_bus_id[32];     /* its PCI address, to tell ranks' GPUs apart */
+    char uuid[48];           /* "GPU-xxxxxxxx-...", as nvidia-smi -L prints it */
+    char gpu_name[256];      /* cudaDeviceProp.name */
     tb_cuda_precision prec;
     int major, minor;
     cudaStream_t stream;
@@ -152,6 +154,19 @@ int tb_cuda_conv_bwd_data(tb_backend *b, const tb_conv_desc *d, const tb_tensor 
 int tb_cuda_conv_bwd_weights(tb_backend *b, const tb_conv_desc *d, const tb_tensor *x, const tb_tensor *dy,
                              float *dw);
 void tb_cuda_conv_cache_free(tb_cuda *c);
+/* Chooses the algorithm of the cache entry for (dir, d, xs) when it has
+ * none: the measured search on the buffers x, w, y (as the algorithm will
+ * read them: 16-bit NHWC under bf16) for the search batch, else the
+ * heuristics preferring a workspace within ws_limit; the shared workspace is
+ * not grown.  *ws_need: the workspace the entry's algorithm needs. */
+int tb_cuda_conv_choose(tb_cuda *c, int dir, const tb_conv_desc *d, tb_shape xs, void *x, void *w, void *y,
+                        size_t ws_limit, size_t *ws_need);
+/* bf16/fp16: grows the three 16-bit staging buffers to x, w and y elements
+ * (the largest a convolution will stage), so no step grows them; 0 and
+ * nothing done in fp32/tf32. */
+int tb_cuda_conv_reserve_stages(tb_cuda *c, size_t x, size_t w, size_t y);
+/* backend.h's prepare() (cuda_prepare.c). */
+int tb_cuda_prepare(tb_backend *b, const tb_conv_call *calls, int n, int train_batch);
 
 int tb_cuda_bn_fwd_train(tb_backend *b, const tb_bn_desc *d, const tb_tensor *x, const float *gamma,
                          const float *beta, float *running_mean, float *running_var, float *saved, tb_tensor *y,
