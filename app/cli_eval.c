@@ -2,7 +2,7 @@
 #include "app/cli.h" // uses: tb_cli_eval
 
 #include "core/error.h" // uses: tb_fail, tb_last_error
-#include "engine/eval.h" // uses: tb_eval_options, tb_eval_result, tb_eval_run, tb_eval_result_free
+#include "engine/eval.h" // uses: tb_eval_result, tb_eval_options, tb_eval_run, tb_eval_result_free
 
 #include <errno.h>
 #include <json-c/json.h>

@@ -2,11 +2,12 @@
 #include "app/cli.h" // uses: tb_cli_run, tb_cli_results, tb_cli_export
 
 #include "core/error.h" // uses: tb_last_error, tb_fail, tb_clear_error
+#include "core/quote.h" // uses: tb_shell_quote
 #include "lab/export.h" // uses: tb_export_format_parse, tb_export_format, tb_export_string, tb_text_write_atomic, ...
 #include "lab/plan_filter.h" // uses: tb_plan_only
 #include "lab/preset.h" // uses: tb_preset, tb_preset_resolve, tb_preset_load, tb_preset_set, tb_plan, ...
 #include "lab/results.h" // uses: tb_results_list_filtered
-#include "lab/sweep.h" // uses: tb_plan_entry_args, tb_sweep_options, tb_sweep_run, tb_plan_same_as
+#include "lab/sweep.h" // uses: tb_plan_entry_args, tb_plan_same_as, tb_sweep_options, tb_sweep_run
 #include "lab/table.h" // uses: tb_table, tb_table_from_sweep, tb_table_merge, tb_table_free, tb_table_from_runs
 #include "spec/options.h" // uses: tb_train_config, tb_train_config_defaults, tb_option_set, tb_option_find
 
@@ -78,6 +79,21 @@ static const char *flag_value(int argc, char **argv, int *i, const char *flag)
     if (!*v)
         tb_fail("%s \"\": expected a non-empty value", flag);
     return v;
+}
+
+/* A word of the printed command line, quoted only where a shell needs it,
+ * so the line can be pasted as it is (--batch-schedule=3:1024 5:2048). */
+static void put_shell_word(const char *w)
+{
+    if (*w && strspn(w, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:=,+-@%") == strlen(w)) {
+        fputs(w, stdout);
+        return;
+    }
+    char q[8192] = "";
+    if (tb_shell_quote(q, sizeof q, w) == 0)
+        fputs(q, stdout);
+    else
+        fputs("'(value too long to print)'", stdout);
 }
 
 int tb_cli_run(int argc, char **argv)
@@ -183,8 +199,10 @@ int tb_cli_run(int argc, char **argv)
             if (first != i)
                 printf("    smoke: the same run as %s, not repeated\n", plan.entries[first].id);
             printf("    trainbench train");
-            for (size_t k = 0; k < json_object_array_length(args); k++)
-                printf(" %s", json_object_get_string(json_object_array_get_idx(args, k)));
+            for (size_t k = 0; k < json_object_array_length(args); k++) {
+                putchar(' ');
+                put_shell_word(json_object_get_string(json_object_array_get_idx(args, k)));
+            }
             printf("\n");
             json_object_put(args);
         }

@@ -1,4 +1,4 @@
-#include "app/cli.h" // uses: tb_cli_train, tb_cli_run
+#include "app/cli.h" // uses: tb_cli_run, tb_cli_train
 
 #include "core/error.h" // uses: tb_fail_prefix, tb_fail, tb_last_error
 #include "engine/dist.h" // uses: tb_dist_launched

@@ -18,8 +18,8 @@
 #ifndef TB_CONV_PLAN_H
 #define TB_CONV_PLAN_H
 
-#include "core/error.h" // uses: tb_fail, tb_calloc, tb_fail_prefix
-#include "engine/backend.h" // uses: tb_backend, tb_conv_call, tb_conv_desc, tb_tensor, TB_CONV_FWD, ...
+#include "core/error.h" // uses: tb_fail, tb_fail_prefix, tb_calloc
+#include "engine/backend.h" // uses: tb_conv_call, tb_backend, tb_conv_desc, tb_tensor, TB_CONV_FWD, ...
 #include "engine/model.h" // uses: tb_model, tb_model_forward, tb_model_backward
 
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * `trainbench eval`, and eval's setup from a run directory. */
 #include "engine/eval.h"
 
-#include "core/error.h" // uses: tb_fail, tb_fail_prefix, tb_malloc, tb_calloc, tb_last_error
+#include "core/error.h" // uses: tb_fail_prefix, tb_fail, tb_malloc, tb_calloc
 #include "engine/model_io.h" // uses: tb_model_io_load, TB_IO_PARAMS, TB_IO_BUFFERS
 #include "engine/safetensors.h" // uses: tb_st_file, tb_st_open, tb_st_meta, tb_st_close
 #include "rundir/rundir.h" // uses: tb_json_read_file

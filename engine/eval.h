@@ -9,7 +9,7 @@
 #define TB_EVAL_H
 
 #include "datasets/dataset.h" // uses: tb_dataset
-#include "datasets/loader.h" // uses: tb_loader, tb_batch, tb_loader_config
+#include "datasets/loader.h" // uses: tb_loader_config, tb_batch, tb_loader
 #include "engine/backend.h" // uses: tb_backend
 #include "engine/model.h" // uses: tb_model
 #include "spec/options.h" // uses: tb_train_config

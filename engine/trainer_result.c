@@ -1,5 +1,5 @@
 /* result.json for the training loop, failures, and --repeat's figures. */
-#include "engine/trainer_run.h" // uses: run, run_reserve_space, run_release_space, run_write_result, run_now_s, ...
+#include "engine/trainer_run.h" // uses: run, run_reserve_space, run_release_space, run_epoch_json, ...
 
 #include "core/error.h" // uses: tb_last_error
 #include "engine/cpu/cpu_backend.h" // uses: tb_cpu_bf16_math

@@ -1,7 +1,7 @@
 /* Sweep expansion: a preset (with any --set) becomes an ordered list of
  * validated train configurations; at smoke scale each is shrunk to CPU size
  * and every substitution is recorded so the plan says what really ran. */
-#include "lab/preset.h" // uses: tb_preset, tb_plan_entry, tb_plan_expand, tb_plan, TB_PRESET_MAX_CONFIGS, ...
+#include "lab/preset.h" // uses: tb_preset, tb_plan_entry, tb_sweep_axis, TB_PRESET_MAX_VALUES, tb_plan, ...
 
 #include "core/error.h" // uses: tb_fail, tb_fail_prefix
 #include "tb_config.h"

@@ -2,8 +2,8 @@
 #include "lab/plan_filter.h"
 
 #include "core/error.h" // uses: tb_fail, tb_fail_prefix
-#include "lab/preset.h" // uses: tb_preset, tb_plan, tb_plan_entry
-#include "spec/options.h" // uses: tb_option, tb_option_find, tb_option_suggest, tb_option_set, tb_option_format, ...
+#include "lab/preset.h" // uses: tb_plan_entry, tb_plan, tb_preset
+#include "spec/options.h" // uses: tb_option, tb_train_config, tb_option_find, tb_option_suggest, tb_option_spell, ...
 
 #include <stdio.h>
 #include <stdlib.h>

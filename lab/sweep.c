@@ -12,8 +12,8 @@
 #include "core/error.h" // uses: tb_fail, tb_fail_prefix, tb_last_error
 #include "core/fsutil.h" // uses: tb_open_regular
 #include "core/json.h" // uses: tb_json_arr, tb_json_str, tb_json_num, tb_json_get, tb_json_obj
-#include "lab/export.h" // uses: tb_export_string, tb_export_write, TB_EXPORT_MD, tb_text_write_atomic
-#include "lab/plan_filter.h" // uses: tb_plan_step_prefix, tb_plan_only_json, tb_plan_only_note, tb_plan_only_name
+#include "lab/export.h" // uses: tb_export_string, TB_EXPORT_MD, tb_text_write_atomic, tb_export_write
+#include "lab/plan_filter.h" // uses: tb_plan_only_json, tb_plan_only_note, tb_plan_step_prefix, tb_plan_only_name
 #include "lab/table.h" // uses: tb_table, tb_table_from_sweep, tb_table_free
 #include "rundir/lock.h" // uses: tb_lock_alive, tb_lock, tb_lock_acquire, tb_lock_release
 #include "rundir/rundir.h" // uses: TB_STATUS_COMPLETED, TB_STATUS_FAILED, TB_STATUS_REFUSED, ...

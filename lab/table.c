@@ -2,8 +2,8 @@
  * configuration's result.json), with the derived figures of derived.c.
  * This file assembles them; table_columns.c, table_cells.c, table_format.c
  * and table_pivot.c hold the parts. */
-#include "core/json.h" // uses: tb_json_get, tb_json_obj, tb_json_str, tb_json_num, tb_json_arr
-#include "lab/table_internal.h" // uses: tb_table_default_header, tb_table_option_kind, tb_table_cell_value, ...
+#include "core/json.h" // uses: tb_json_arr, tb_json_get, tb_json_obj, tb_json_str, tb_json_num
+#include "lab/table_internal.h" // uses: tb_table_average_skip, tb_table_default_header, tb_table_option_kind, ...
 
 #include "core/error.h" // uses: tb_fail, tb_fail_prefix
 #include "rundir/derived.h" // uses: tb_average_first
@@ -26,6 +26,26 @@ static void add_note(tb_table *t, const char *fmt, const char *a, const char *b)
 
 /* What the time columns average, said as it was done: each run's summary
  * averages epochs tb_average_first(n, --average-skip) .. n - 1. */
+/* Whether a column shows a mean over epochs (a per-epoch figure without its
+ * _eN suffix, or a ratio of such times), so the averaging note applies: a
+ * table of wall-clock times and final accuracies has nothing averaged. */
+static int shows_averages(const tb_table *t, int total, const char *time_id)
+{
+    static const char *const averaged[] = {"load_s",    "train_s",     "epoch_s",   "eval_s",   "other_s",
+                                           "images_per_s", "h2d_s",    "forward_s", "backward_s", "optimizer_s",
+                                           "compute_s", "comm_s",      "bandwidth", "gpu_util", "gpu_power_w"};
+    const int wall_time = !strcmp(time_id, "wall_s") || !strcmp(time_id, "wall_hms");
+    for (int c = 0; c < total; c++) {
+        for (size_t k = 0; k < sizeof averaged / sizeof *averaged; k++)
+            if (!strcmp(t->ids[c], averaged[k]))
+                return 1;
+        if (!wall_time && (!strcmp(t->ids[c], "speedup") || !strcmp(t->ids[c], "weak_speedup") ||
+                           !strcmp(t->ids[c], "efficiency")))
+            return 1;
+    }
+    return 0;
+}
+
 static void averages_note(tb_table *t, const row *rows, int n)
 {
     int kinds = 0, first[4], epochs[4], count[4];
@@ -180,7 +200,7 @@ static int assemble(tb_table *t, row *rows, int n, struct json_object *tspec, in
     if (s.pick_epoch > 0) {
         snprintf(buf, sizeof buf, "%d", s.pick_epoch);
         add_note(t, "Times, losses and accuracies are those of epoch %s.", buf, NULL);
-    } else
+    } else if (shows_averages(t, total, s.time))
         averages_note(t, rows, n);
     int ranged = 0;
     for (int i = 0; i < n * total && !ranged; i++)

@@ -1,6 +1,6 @@
 /* The table's column catalogue: the known columns, and headers and kinds
  * for option columns. */
-#include "lab/table_internal.h" // uses: tb_table_default_header, tb_table_option_kind, tb_table_epoch_suffix
+#include "lab/table_internal.h" // uses: tb_table_epoch_suffix, tb_table_default_header, tb_table_option_kind
 
 #include "spec/options.h" // uses: tb_option_header, tb_option, tb_option_find, TB_OPT_INT, TB_OPT_U64, TB_OPT_FLOAT
 

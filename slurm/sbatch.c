@@ -10,7 +10,7 @@
 #include "core/error.h" // uses: tb_fail
 #include "core/fsutil.h" // uses: tb_write_atomic
 #include "core/quote.h" // uses: tb_shell_quote
-#include "lab/preset.h" // uses: tb_preset
+#include "lab/preset.h" // uses: tb_plan, tb_plan_entry, tb_preset
 
 #include <errno.h>
 #include <limits.h>

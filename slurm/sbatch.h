@@ -9,7 +9,7 @@
 #ifndef TB_SBATCH_H
 #define TB_SBATCH_H
 
-#include "lab/preset.h" // uses: tb_preset, tb_plan
+#include "lab/preset.h" // uses: tb_plan, tb_preset
 
 #include <limits.h>
 #include <stddef.h>

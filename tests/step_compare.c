@@ -4,10 +4,10 @@
 #include "tests/step_compare.h"
 
 #include "core/error.h" // uses: tb_last_error
-#include "core/rng.h" // uses: tb_rng, tb_rng_seed, tb_rng_normal, tb_rng_next
-#include "engine/bf16.h" // uses: tb_bf16_round, tb_bf16_bits
-#include "engine/model.h" // uses: tb_model, tb_model_create, tb_model_forward, tb_model_backward, ...
-#include "engine/optim.h" // uses: tb_optim_config, tb_optim_config_defaults, tb_optimizer, tb_optimizer_step, ...
+#include "core/rng.h" // uses: tb_rng, tb_rng_seed, tb_rng_normal
+#include "engine/bf16.h" // uses: tb_bf16_round
+#include "engine/model.h" // uses: tb_model, tb_model_create, tb_model_input, tb_model_forward, tb_model_logits, ...
+#include "engine/optim.h" // uses: tb_optimizer, tb_optim_config, tb_optim_config_defaults, tb_optimizer_init, ...
 
 #include <math.h>
 #include <stdarg.h>

@@ -26,12 +26,12 @@
 #include "datasets/augment.h" // uses: tb_augment, tb_augment_init, tb_augment_image
 #include "engine/backend.h" // uses: tb_backend, tb_tensor, tb_shape, TB_LAYOUT_PLAIN, tb_conv_desc, ...
 #include "engine/bf16.h" // uses: tb_bf16_bits
-#include "engine/cpu/cpu_backend.h" // uses: tb_cpu_backend_create_prec, tb_cpu_bf16_math, TB_CPU_BF16_AUTO
+#include "engine/cpu/cpu_backend.h" // uses: tb_cpu_backend_create_prec, TB_CPU_BF16_AUTO, tb_cpu_bf16_math
 #include "engine/cuda/cuda_backend.h" // uses: tb_cuda_stream, tb_cuda_backend_create, tb_cuda_device_count
 #include "engine/cuda/cuda_kernels.h" // uses: tbk_augment_u8, tbk_nchw_f32_to_nhwc_16
 #include "engine/optim.h" // uses: tb_opt_kind_name
 #include "tests/check.h" // uses: CHECK, CHECK_CLOSE, check_finish
-#include "tests/step_compare.h" // uses: step_compare, step_result
+#include "tests/step_compare.h"
 
 #include <cuda_runtime_api.h>
 #include <stdarg.h>

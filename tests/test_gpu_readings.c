@@ -5,8 +5,8 @@
  * or damaged result.json files read without them. */
 #include "check.h"
 #include "core/error.h" // uses: tb_last_error
-#include "core/gpumon.h" // uses: tb_gpumon_open, tb_gpumon_read, tb_gpumon_close, tb_gpu_reading
-#include "rundir/train_report.h" // uses: tb_gpu_agg, tb_gpu_agg_add, tb_gpu_agg_result, tb_epoch_report_json, ...
+#include "core/gpumon.h" // uses: tb_gpumon, tb_gpumon_open, tb_gpu_reading, tb_gpumon_read, tb_gpumon_close
+#include "rundir/train_report.h" // uses: tb_gpu_agg, tb_gpu_agg_result, tb_gpu_agg_add, tb_epoch_report, ...
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,10 +3,10 @@
  * reading of both stand-in GPUs, a reading NVML does not support, the
  * process list, finding a GPU by bus id or UUID; NVML absent and NVML
  * failing to start. */
-#include "tests/check.h" // uses: CHECK, CHECK_CLOSE, check_finish
+#include "tests/check.h" // uses: CHECK, check_finish, CHECK_CLOSE
 
 #include "core/error.h" // uses: tb_last_error
-#include "core/gpumon.h" // uses: tb_gpumon_open, tb_gpumon_count, tb_gpumon_read, tb_gpumon_find, tb_gpumon_close, ...
+#include "core/gpumon.h" // uses: tb_gpumon, tb_gpumon_open, tb_gpumon_count, tb_gpu_reading, tb_gpumon_read, ...
 
 #include <math.h>
 #include <stdio.h>

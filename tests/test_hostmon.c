@@ -6,7 +6,7 @@
 #include "tests/check.h" // uses: CHECK, CHECK_CLOSE, check_finish
 
 #include "core/error.h" // uses: tb_last_error
-#include "core/hostmon.h" // uses: tb_hostmon_parse_stat, tb_hostmon_sample, tb_hostmon_rates, ...
+#include "core/hostmon.h" // uses: tb_cpu_times, tb_hostmon_parse_stat, tb_hostmon_parse_meminfo, tb_proc_stat, ...
 
 #include <stdio.h>
 #include <stdlib.h>

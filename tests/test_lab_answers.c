@@ -2,12 +2,12 @@
  * command line, --batch-schedule (HW5 Q4's fourth remedy), and the table
  * columns the presets need: the profiler's phases, per-epoch figures (C7's
  * convergence) and ImageNet's three-decimal accuracies. */
-#include "tests/check.h" // uses: CHECK, check_finish
 #include "core/error.h" // uses: tb_last_error
 #include "lab/export.h" // uses: tb_export_string, TB_EXPORT_MD
 #include "lab/preset.h" // uses: tb_preset, tb_preset_load, tb_preset_table_json
-#include "lab/table.h" // uses: tb_table, tb_table_from_sweep, tb_table_free, tb_table_column_find
-#include "spec/options.h" // uses: tb_train_config, tb_option_find, tb_option_set_spelt, tb_train_batch_at, ...
+#include "lab/table.h" // uses: tb_table_column_find, tb_table, tb_table_from_sweep, tb_table_free
+#include "spec/options.h" // uses: tb_train_config, tb_option, tb_option_find, tb_option_set_spelt, ...
+#include "tests/check.h" // uses: CHECK, check_finish
 
 #include <json-c/json.h>
 #include <stdio.h>

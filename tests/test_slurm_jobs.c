@@ -6,7 +6,7 @@
 #include "check.h"
 #include "core/error.h" // uses: tb_last_error
 #include "core/fsutil.h" // uses: tb_write_atomic
-#include "slurm/jobs.h" // uses: tb_slurm_parse, tb_slurm_parse_line, tb_slurm_id_ok, tb_slurm_cancel
+#include "slurm/jobs.h" // uses: tb_slurm_job, TB_SLURM_MAX_JOBS, tb_slurm_jobs_list, tb_slurm_cancel, ...
 
 #include <stdlib.h>
 #include <string.h>

@@ -19,9 +19,9 @@
  * MODEL defaults to resnet18-cifar:w8). */
 #include "core/error.h" // uses: tb_last_error
 #include "engine/bf16.h" // uses: tb_bf16_bits, tb_bf16_round
-#include "engine/cpu/cpu_backend.h" // uses: tb_cpu_backend_create_prec, tb_cpu_bf16_math, TB_CPU_BF16_*
+#include "engine/cpu/cpu_backend.h" // uses: tb_cpu_bf16_impl, tb_cpu_backend_create_prec, TB_CPU_BF16_AUTO, ...
 #include "tests/check.h" // uses: CHECK, check_finish
-#include "tests/step_compare.h" // uses: step_compare, step_result, step_wrong_backend, STEP_WRONG_*
+#include "tests/step_compare.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -6,16 +6,16 @@
 #include <stdio.h>
 #include "core/error.h" // uses: tb_last_error
 #include "lab/predict.h" // uses: tb_predict_input, tb_predict_defaults, tb_predict_point, tb_predict
+#include "rundir/derived.h" // uses: tb_images_per_s
 #include "rundir/lock.h" // uses: tb_lock, tb_lock_acquire, tb_lock_release
+#include "rundir/train_report.h" // uses: tb_epoch_report, tb_run_averages, tb_run_averages_compute
 #include "tui/cells.h" // uses: tui_buf, tui_rect, tui_strwidth, tui_str_clip, tui_buf_init, tui_text, ...
 #include "tui/config.h" // uses: tui_config_load, tui_config_save
-#include "tui/layout.h" // uses: tui_layout, tui_layout_compute
-#include "tui/resources.h" // uses: tui_res, tui_series_push, tui_series_at, tui_sparkline, tui_res_layout, ...
+#include "tui/layout.h" // uses: tui_layout, tui_layout_compute, TUI_TABS, tui_tab_at, tui_list_row_at, ...
+#include "tui/resources.h" // uses: tui_res, tui_series_push, TUI_RES_HIST, tui_series_at, tui_series, ...
 #include "tui/screens.h" // uses: tui_draw, tui_status_attr
-#include "rundir/derived.h" // uses: tb_images_per_s
-#include "rundir/train_report.h" // uses: tb_epoch_report, tb_run_averages, tb_run_averages_compute
-#include "tui/term.h" // uses: tui_key_decode
 #include "tui/sweep_chart.h" // uses: tui_sweep_chart, tui_sweep_chart_build, TUI_CHART_SPEEDUP, ...
+#include "tui/term.h" // uses: tui_key_decode
 
 #include <curses.h>
 #include <locale.h>

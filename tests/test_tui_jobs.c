@@ -8,9 +8,9 @@
 #include "check.h"
 #include "core/error.h" // uses: tb_last_error
 #include "core/fsutil.h" // uses: tb_write_atomic
-#include "tui/jobs.h" // uses: tui_jobs, tui_jobs_init, tui_jobs_tick, tui_draw_jobs, ...
+#include "tui/jobs.h" // uses: tui_jobs, tui_jobs_tick, tui_draw_jobs, tui_jobs_init, tui_jobs_refresh, ...
 #include "tui/screens.h" // uses: tui_draw
-#include "tui/state.h" // uses: tui_app, tui_app_init, tui_app_free, SCR_JOBS
+#include "tui/state.h" // uses: tui_app, tui_app_init, SCR_JOBS, tui_app_free
 
 #include <stdlib.h>
 #include <string.h>

@@ -7,14 +7,14 @@
 #include "core/error.h" // uses: tb_last_error
 
 #include "lab/results.h" // uses: tb_results_match, tb_results_list_filtered
-#include "spec/options.h" // uses: tb_train_config, tb_train_config_defaults, tb_train_config_to_json
-#include "tui/cells.h" // uses: tui_buf, tui_buf_init, tui_buf_row, tui_buf_free, tui_strwidth
+#include "spec/options.h" // uses: tb_train_config_defaults, tb_train_config, tb_train_config_to_json
+#include "tui/cells.h" // uses: tui_buf, tui_buf_row, tui_strwidth, tui_buf_init, tui_buf_free
 #include "tui/failure.h" // uses: tui_live_read_errors, tui_live_failure
-#include "tui/precheck.h" // uses: tui_machine, tui_precheck, tui_slurm_gpus
-#include "tui/runview.h" // uses: tui_run_view, tui_run_view_load, tui_run_view_load_config, tui_compare_differ
+#include "tui/precheck.h" // uses: tui_slurm_gpus, tui_machine, tui_precheck
+#include "tui/runview.h" // uses: tui_run_view, tui_run_view_load, tui_run_view_load_config, tui_rv_opt, ...
 #include "tui/screens.h" // uses: tui_draw
-#include "tui/state.h" // uses: tui_app, tui_app_init, tui_results_scan, tui_live_attach, tui_app_free
-#include "tui/wrap.h" // uses: tui_wrap, tui_span
+#include "tui/state.h" // uses: tui_app, tui_app_init, tui_results_scan, SCR_RESULTS, tui_live_attach, ...
+#include "tui/wrap.h" // uses: tui_span, tui_wrap
 
 #include <locale.h>
 #include <stdio.h>

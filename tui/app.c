@@ -8,13 +8,13 @@
 #include "rundir/rundir.h" // uses: tb_rundir_default_path, tb_rundir_id_ok
 #include "tui/config.h" // uses: tui_mkdir_p, tui_config_save, tui_config_dir, tui_config_load
 #include "tui/failure.h" // uses: tui_live_read_errors
+#include "tui/jobs.h" // uses: tui_jobs_cancel_confirmed, tui_jobs, tui_jobs_refresh, tui_jobs_sweep_dir, ...
+#include "tui/layout.h" // uses: tui_layout, tui_layout_compute, tui_tab_at, tui_list_row_at, tui_list_first, ...
 #include "tui/precheck.h" // uses: tui_machine, tui_machine_probe, tui_launch_check
-#include "tui/runview.h" // uses: tui_run_view
-#include "tui/resources.h" // uses: tui_res, tui_res_tick, tui_res_asked, tui_res_free
-#include "tui/jobs.h" // uses: tui_jobs, tui_jobs_init, tui_jobs_tick, tui_jobs_refresh, tui_jobs_sweep_dir, ...
-#include "tui/layout.h" // uses: tui_layout_compute, tui_tab_at, tui_list_row_at, tui_list_first, tui_list_rows
+#include "tui/resources.h" // uses: tui_res_asked, tui_res_tick, tui_res, tui_res_free
+#include "tui/runview.h" // uses: struct tui_run_view (its fields)
 #include "tui/screens.h" // uses: tui_draw
-#include "tui/term.h" // uses: tui_term_start, tui_term_stop, tui_term_interrupted, tui_term_lost, tui_term_size, ...
+#include "tui/term.h" // uses: tui_term_click, tui_term_start, tui_term_stop, tui_term_interrupted, tui_term_lost, ...
 
 #include <errno.h>
 #include <fcntl.h>
@@ -91,7 +91,9 @@ static int launch(tui_app *a)
         if (tui_preset_save(a, copy))
             return -1;
         preset = copy;
-        nsets = 0; /* the edits are in the copy */
+        /* The edits are in the copy too; they are still passed as --set (the
+         * same values, so nothing changes) so that the sweep records them as
+         * its overrides in summary.md and every export. */
     }
     char *argv[16 + 2 * TUI_MAX_PARAMS];
     int k = 0;

@@ -1,7 +1,7 @@
 /* Failure reasons for the Live screen; see failure.h. */
-#include "tui/failure.h" // uses: tui_live_read_errors, tui_live_failure
+#include "tui/failure.h"
 
-#include "core/json.h" // uses: tb_json_arr, tb_json_str
+#include "core/json.h" // uses: tb_json_str, tb_json_arr
 #include "rundir/rundir.h" // uses: tb_json_read_file
 
 #include <stdio.h>

@@ -6,7 +6,7 @@
 #ifndef TUI_JOBS_H
 #define TUI_JOBS_H
 
-#include "slurm/jobs.h" // uses: tb_slurm_job, tb_slurm_query, TB_SLURM_MAX_JOBS
+#include "slurm/jobs.h" // uses: tb_slurm_job, TB_SLURM_MAX_JOBS, tb_slurm_query
 #include "tui/cells.h" // uses: tui_buf, tui_rect
 
 typedef struct tui_jobs {

@@ -1,11 +1,11 @@
 /* Checks before launching; see precheck.h. */
-#include "tui/precheck.h" // uses: tui_machine, tui_precheck, tui_slurm_gpus, tui_machine_probe, tui_launch_check
+#include "tui/precheck.h"
 
-#include "tui/state.h" // uses: tui_app, tui_param_sets, TUI_MAX_PARAMS
-#include "lab/preset.h" // uses: tb_preset_set, tb_plan_expand, tb_plan_free
+#include "lab/preset.h" // uses: tb_plan, tb_preset, tb_preset_set, tb_plan_expand, tb_plan_free
+#include "tui/state.h" // uses: tui_app, TUI_MAX_PARAMS, tui_param_sets
 
 #include "core/error.h" // uses: tb_last_error, tb_fail
-#include "core/gpumon.h" // uses: tb_gpumon_open, tb_gpumon_count, tb_gpumon_close
+#include "core/gpumon.h" // uses: tb_gpumon, tb_gpumon_open, tb_gpumon_count, tb_gpumon_close
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,9 +6,9 @@
 #ifndef TUI_RESOURCES_H
 #define TUI_RESOURCES_H
 
-#include "core/gpumon.h" // uses: tb_gpumon, tb_gpu_reading
+#include "core/gpumon.h" // uses: tb_gpu_reading, tb_gpumon
 #include "core/hostmon.h" // uses: tb_host_sample, tb_host_rates
-#include "tui/cells.h" // uses: tui_buf, tui_rect
+#include "tui/cells.h" // uses: tui_rect, tui_buf
 
 enum { TUI_RES_HIST = 120, TUI_RES_MAX_GPUS = 16 };
 

@@ -1,9 +1,9 @@
 /* One run read whole, and the compare table; see runview.h. */
-#include "tui/runview.h" // uses: tui_run_view, tui_run_view_load, tui_compare_table, ...
+#include "tui/runview.h"
 
 #include "core/error.h" // uses: tb_fail
-#include "core/json.h" // uses: tb_json_obj, tb_json_arr, tb_json_str, tb_json_num, tb_json_int
 #include "core/fsutil.h" // uses: tb_fopen_regular
+#include "core/json.h" // uses: tb_json_str, tb_json_obj, tb_json_num, tb_json_arr, tb_json_int
 #include "rundir/rundir.h" // uses: tb_json_read_file, tb_rundir_id_ok
 #include "spec/options.h" // uses: tb_train_config, tb_train_config_defaults, tb_train_config_to_json
 

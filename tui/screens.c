@@ -1,10 +1,10 @@
 /* Frame, presets, parameters, results, table, export and help screens. */
 #include "tui/screens.h"
-#include "tui/wrap.h" // uses: tui_wrap, tui_draw_wrapped
-#include "tui/screens_run.h" // uses: tui_draw_run, tui_draw_compare
-#include "tui/jobs.h" // uses: tui_draw_jobs, tui_jobs
-#include "tui/resources.h" // uses: tui_draw_res_screen
 #include "rundir/rundir.h" // uses: TB_STATUS_COMPLETED, TB_STATUS_RUNNING, TB_STATUS_STARTING, TB_STATUS_PENDING, ...
+#include "tui/jobs.h" // uses: tui_draw_jobs
+#include "tui/resources.h" // uses: tui_draw_res_screen
+#include "tui/screens_run.h" // uses: tui_draw_run, tui_draw_compare
+#include "tui/wrap.h" // uses: tui_wrap, tui_draw_wrapped
 
 #include <math.h>
 #include <stdio.h>

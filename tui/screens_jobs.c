@@ -1,5 +1,5 @@
 /* The Jobs screen's body: the user's trainbench jobs from squeue. */
-#include "tui/jobs.h"
+#include "tui/jobs.h" // uses: tui_draw_jobs, tui_jobs
 
 #include <stdio.h>
 #include <stdlib.h>

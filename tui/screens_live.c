@@ -1,10 +1,10 @@
 /* The live run: epoch progress, sweep progress, load/compute bars, loss and
  * accuracy curves, the sweep's chart and the engine's log. */
-#include "tui/screens.h" // uses: tui_fmt_duration, tui_status_attr, tui_draw_live
-#include "tui/resources.h" // uses: tui_draw_res_panel
 #include "tui/failure.h" // uses: tui_live_failure
-#include "tui/wrap.h" // uses: tui_draw_wrapped
+#include "tui/resources.h" // uses: tui_draw_res_panel
+#include "tui/screens.h" // uses: tui_fmt_duration, tui_status_attr, tui_draw_live
 #include "tui/sweep_chart.h" // uses: tui_sweep_chart, tui_chart_row, tui_draw_sweep_chart, TUI_CHART_SPEEDUP, ...
+#include "tui/wrap.h" // uses: tui_draw_wrapped
 
 #include <math.h>
 #include <stdio.h>

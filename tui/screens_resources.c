@@ -1,6 +1,6 @@
 /* The resources panel on the Live screen and the Resources screen: GPU and
  * host readings with sparkline history, and the contention line. */
-#include "tui/resources.h"
+#include "tui/resources.h" // uses: tui_res_layout, TUI_RES_HOST_H, TUI_RES_GPU_H, tui_sparkline, tui_series, ...
 
 #include <math.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* The Results screens: the list of sweeps and loose runs, their tables
  * (two side by side when comparing) and the Markdown preview. */
 #include "tui/screens.h" // uses: tui_draw_results, tui_fmt_duration, tui_draw_table, tui_draw_export
-#include "tui/wrap.h" // uses: tui_draw_wrapped, tui_wrap
+#include "tui/wrap.h" // uses: tui_wrap, tui_draw_wrapped
 
 #include <math.h>
 #include <stdio.h>

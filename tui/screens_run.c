@@ -1,11 +1,11 @@
 /* The Run screen (one finished run: configuration, per-epoch figures and
  * resource readings, curves, log) and the Compare screen (full names, the
  * options that differ, figures side by side, accuracy curves overlaid). */
-#include "tui/screens_run.h" // uses: tui_draw_run, tui_draw_compare
+#include "tui/screens_run.h"
 
-#include "tui/runview.h" // uses: tui_run_view, tui_compare_table, tui_compare_free
+#include "tui/runview.h" // uses: tui_run_view, tui_rv_epoch, TUI_RV_OPTS, tui_rv_opt, TUI_RV_EPOCHS, TUI_CMP_MAX, ...
 #include "tui/screens.h" // uses: tui_status_attr
-#include "tui/wrap.h" // uses: tui_wrap, tui_draw_wrapped
+#include "tui/wrap.h" // uses: tui_draw_wrapped, tui_wrap
 
 #include <math.h>
 #include <stdio.h>

@@ -1,9 +1,9 @@
 /* The Jobs screen's state: squeue polled without blocking, at most every
  * TB_SLURM_POLL_S seconds (tui/jobs.h). */
-#include "tui/jobs.h"
+#include "tui/jobs.h" // uses: tui_jobs_init, tui_jobs, tui_jobs_refresh, tui_jobs_tick, tui_jobs_sweep_dir, ...
 
-#include "core/error.h" // uses: tb_fail, tb_last_error
-#include "slurm/jobs.h" // uses: tb_slurm_query_start, tb_slurm_query_poll, tb_slurm_cancel, tb_slurm_job_sweep_dir
+#include "core/error.h" // uses: tb_last_error, tb_fail
+#include "slurm/jobs.h" // uses: TB_SLURM_POLL_S, tb_slurm_query_start, tb_slurm_job, TB_SLURM_MAX_JOBS, ...
 
 #include <stdio.h>
 #include <string.h>

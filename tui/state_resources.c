@@ -1,6 +1,6 @@
 /* The resources panel's state: sampling NVML and /proc at most once a
  * second, history, ranks on GPUs, contention (resources.h). */
-#include "tui/resources.h"
+#include "tui/resources.h" // uses: tui_series_push, tui_series, TUI_RES_HIST, tui_series_at, tui_res_asked, ...
 
 #include "core/error.h" // uses: tb_last_error
 #include "core/json.h" // uses: tb_json_int

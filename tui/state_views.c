@@ -1,6 +1,6 @@
 /* The Run and Compare screens' state: which run is open, the marks, the
  * runs compared; see state.h and runview.h. */
-#include "tui/state.h" // uses: tui_app, tui_view_open, tui_mark_toggle, tui_compare_open, tui_views_free
+#include "tui/state.h" // uses: tui_view_open, tui_app, tui_result_item, tui_is_marked, tui_mark_toggle, ...
 
 #include "core/error.h" // uses: tb_fail
 #include "tui/runview.h" // uses: tui_run_view, tui_run_view_load, tui_run_view_load_config, TUI_CMP_MAX

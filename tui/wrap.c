@@ -1,7 +1,7 @@
 /* Wrapping text to a width; see wrap.h. */
-#include "tui/wrap.h" // uses: tui_span, tui_wrap, tui_draw_wrapped
+#include "tui/wrap.h"
 
-#include "tui/cells.h" // uses: tui_str_clip, tui_text
+#include "tui/cells.h" // uses: tui_str_clip, tui_buf, tui_rect, tui_text
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* The oneDNN CPU backend: creation, host memory, and the operation table. */
 #include "core/error.h" // uses: tb_fail, tb_calloc, tb_fail_prefix
-#include "engine/cpu/cpu_backend.h" // uses: tb_cpu_bf16_impl, TB_CPU_BF16_MATH_ONEDNN, TB_CPU_BF16_MATH_EMULATED
+#include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/cpu_internal.h" // uses: tb_cpu_alloc, tb_cpu_release, tb_cpu_check, tb_cpu_of, tb_cpu, ...
 #include "engine/cpu/cpu_optim.h" // uses: tb_cpu_opt_step, tb_cpu_sum_squares
 

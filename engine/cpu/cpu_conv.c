@@ -43,9 +43,9 @@
  * fp32 primitive runs on copies of its inputs rounded with engine/bf16.h
  * and its output is rounded in place; products of bf16 values are exact in
  * fp32, so the two differ only in summation order. */
-#include "core/error.h" // uses: tb_fail, tb_fail_prefix, tb_clear_error
+#include "core/error.h" // uses: tb_clear_error, tb_fail, tb_fail_prefix
 #include "engine/bf16.h" // uses: tb_bf16_round
-#include "engine/cpu/cpu_backend.h" // uses: TB_CPU_BF16_ONEDNN, TB_CPU_BF16_EMULATE
+#include "engine/cpu/cpu_backend.h" // uses: TB_CPU_BF16_EMULATE, TB_CPU_BF16_ONEDNN
 #include "engine/cpu/cpu_internal.h" // uses: tb_cpu_arg_spec, TB_OP_CONV_FWD, TB_OP_CONV_BWD_DATA, ...
 
 #include <stdlib.h>

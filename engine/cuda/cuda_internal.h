@@ -24,7 +24,7 @@
 #ifndef TB_CUDA_INTERNAL_H
 #define TB_CUDA_INTERNAL_H
 
-#include "engine/backend.h" // uses: tb_backend, tb_shape, tb_tensor, tb_conv_desc, tb_bn_desc, tb_workspace, ...
+#include "engine/backend.h" // uses: tb_backend, tb_shape, tb_tensor, tb_conv_desc, tb_conv_call, tb_bn_desc, ...
 #include "engine/backend_check.h" // for every op file: the shape checks both backends share
 #include "engine/cuda/cuda_policy.h" // uses: TB_CUDA_CONV_KEY
 

@@ -11,8 +11,8 @@
  * freed before the workspace is allocated.  The twin of
  * engine/cpu/cpu_prepare.c. */
 #include "core/error.h" // uses: tb_fail_prefix
-#include "engine/backend_check.h" // uses: tb_conv_out_shape, tb_conv_validate
-#include "engine/cuda/cuda_internal.h" // uses: tb_cuda, tb_cuda_of, tb_cuda_conv_choose, tb_cuda_raw_alloc, ...
+#include "engine/backend_check.h" // uses: tb_conv_out_shape, tb_conv_validate, TB_SHAPE_FMT, TB_SHAPE_ARG
+#include "engine/cuda/cuda_internal.h" // uses: tb_cuda_prepare, tb_cuda, tb_cuda_of, TB_PREC_BF16, TB_PREC_FP16, ...
 
 #include <stddef.h>
 
