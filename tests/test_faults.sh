@@ -301,9 +301,16 @@ wait_epoch2() {
 # HUP (a closed SSH session), TERM, USR1 (Slurm's --signal warning) and USR2
 # stop like SIGINT: checkpoint, interrupted, exit 130.  HUP and TERM sent
 # twice still checkpoint (only Ctrl-C twice stops at once).
+# A test started under nohup (or by a CI runner that ignores HUP) passes the
+# ignored HUP on, and bash cannot undo that; python restores the default, so
+# the run sees HUP as a user's closed session would deliver it.
+# (Called only as `with_default_hup ... &`: the exec keeps $! the run's pid.)
+with_default_hup() { exec python3 -c 'import os, signal, sys
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
+os.execvp(sys.argv[1], sys.argv[1:])' "$@"; }
 for sig in HUP TERM USR1 USR2; do
   d=$tmp/sig-$sig
-  "$TB" train "${sref[@]}" --run-dir "$d" >"$d.log" 2>&1 &
+  with_default_hup "$TB" train "${sref[@]}" --run-dir "$d" >"$d.log" 2>&1 &
   pid=$!
   wait_epoch2 "$d"
   kill -"$sig" $pid
