@@ -692,9 +692,15 @@ static void test_signal_guard(void)
         for (;;)
             pause();
     }
-    for (int i = 0; i < 500 && tb_lock_probe(dir, NULL) != TB_LOCK_HELD; i++)
+    /* The lock is held a moment before the holder has written its pid:
+     * wait for both (a signal in between is refused, as it should be). */
+    tb_lock_info held = {0};
+    for (int i = 0; i < 500 && !(tb_lock_probe(dir, &held) == TB_LOCK_HELD && held.pid == holder); i++)
         nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
-    CHECK(tb_lock_signal(dir, SIGTERM, 1) == 0, "the holder: %s", tb_last_error());
+    int signalled = tb_lock_signal(dir, SIGTERM, 1) == 0;
+    CHECK(signalled, "the holder: %s", tb_last_error());
+    if (!signalled)
+        kill(holder, SIGTERM); /* never wait below for a holder nobody stopped */
     int st = 0;
     CHECK(waitpid(holder, &st, 0) == holder && WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM, "holder status %d", st);
     CHECK(still_alive(by), "%s", "the holder's signal reached the bystander");
