@@ -8,18 +8,16 @@
  * Checkpoints and --resume are in trainer_checkpoint.c, result.json and
  * --repeat in trainer_result.c; trainer_run.h holds the state they share. */
 #include "engine/trainer.h"
-#include "engine/trainer_run.h" // uses: run, run_now_s, run_release_space, run_broadcast_dev, ...
+#include "engine/trainer_run.h" // uses: run, run_gpu_close, run_release_space, run_broadcast_dev, ...
 
-#include "core/error.h" // uses: tb_last_error, tb_fail_prefix, tb_malloc, tb_calloc, tb_fail
-#include "core/gpumon.h" // uses: tb_gpumon, tb_gpumon_open, tb_gpumon_find, tb_gpumon_close, tb_gpu_reading, ...
-#include "core/profile.h" // uses: tb_prof_set_device, tb_prof_begin, tb_prof_layers, tb_prof_end, tb_prof_device, ...
+#include "core/error.h" // uses: tb_fail_prefix, tb_malloc, tb_last_error, tb_calloc, tb_fail
+#include "core/profile.h" // uses: tb_prof_set_device, tb_prof_device, tb_prof_on, tb_prof_begin, tb_prof_end, ...
 #include "datasets/dataset.h" // uses: tb_dataset_free, tb_dataset_default_dir, tb_dataset_load_sized, ...
 #include "datasets/loader.h" // uses: tb_loader_destroy, tb_loader_config, tb_loader_config_defaults, tb_loader, ...
-#include "engine/backend.h" // uses: TB_DEVICE_CUDA, tb_backend, TB_DEVICE_CPU, tb_conv_call, tb_opt_kind
+#include "engine/backend.h" // uses: tb_backend, TB_DEVICE_CPU, tb_opt_kind
 #include "engine/checkpoint.h" // uses: tb_checkpoint_state_free
-#include "engine/conv_plan.h" // uses: tb_fail_prefix, tb_conv_plan_batches, tb_conv_plan_model, tb_calloc, ...
 #include "engine/cpu/cpu_backend.h" // uses: tb_cpu_backend_create_prec, TB_CPU_BF16_AUTO
-#include "engine/dist.h" // uses: tb_dist_broadcast_f32, tb_dist_check_gpus, tb_dist_allreduce_sum_f64, ...
+#include "engine/dist.h" // uses: tb_dist_broadcast_f32, tb_dist_allreduce_sum_f64, tb_dist_allreduce_max_f64, ...
 #include "engine/eval.h" // uses: tb_eval_loader_config, tb_eval_upload_batch, tb_eval_score_batch, ...
 #include "engine/grad_reduce.h" // uses: tb_grad_reducer_destroy, tb_grad_reducer_create, tb_grad_reducer_begin, ...
 #include "engine/launch.h" // uses: tb_launch_ranks
@@ -29,11 +27,11 @@
 #include "engine/sysinfo.h" // uses: tb_sysinfo_json, tb_sysinfo_rss_bytes
 #include "rundir/derived.h" // uses: tb_images_per_s, tb_average_first
 #include "rundir/rundir.h" // uses: tb_rundir_close, tb_rundir_event, tb_rundir_default_path, tb_rundir_open, ...
-#include "rundir/train_report.h" // uses: tb_gpu_agg, tb_gpu_agg_add, tb_epoch_report, tb_phase, tb_phase_name, ...
+#include "rundir/train_report.h" // uses: tb_epoch_report, tb_phase, tb_phase_name, TB_PHASE_H2D, ...
 #include "spec/options.h" // uses: tb_train_config, tb_train_batch_at, tb_train_batch_max, tb_train_effective_lr, ...
 #include "tb_config.h"
 #if TB_HAVE_CUDA
-#include "engine/cuda/cuda_backend.h" // uses: tb_cuda_pci_bus_id, tb_cuda_gpu_uuid, tb_cuda_device, ...
+#include "engine/cuda/cuda_backend.h" // uses: tb_cuda_backend_create
 #endif
 
 #include <math.h>
@@ -97,56 +95,9 @@ static void restore_signals(const struct sigaction *old)
         sigaction(ignored_signals[i], &old[k], NULL);
 }
 
-/* The run's GPU as NVML sees it (issue 18), for the per-epoch readings in
- * result.json: rank 0's GPU, matched by PCI bus id (else UUID), read between
- * batches only once a second has passed, so training never waits on NVML
- * more than once a second.  Ranks are processes and a process trains one run
- * at a time: file scope. */
-static struct {
-    tb_gpumon *mon; /* NULL: no readings (CPU device, rank > 0, no NVML, GPU not found) */
-    int gpu;
-    double last;
-    tb_gpu_agg agg;
-} gpu_samples;
-
-static void gpu_samples_open(run *r)
-{
-    memset(&gpu_samples, 0, sizeof gpu_samples);
-#if TB_HAVE_CUDA
-    if (r->dist.rank != 0 || r->b->kind != TB_DEVICE_CUDA)
-        return;
-    gpu_samples.mon = tb_gpumon_open(NULL);
-    gpu_samples.gpu = gpu_samples.mon ? tb_gpumon_find(gpu_samples.mon, tb_cuda_pci_bus_id(r->b)) : -1;
-    if (gpu_samples.mon && gpu_samples.gpu < 0)
-        gpu_samples.gpu = tb_gpumon_find(gpu_samples.mon, tb_cuda_gpu_uuid(r->b));
-    if (gpu_samples.gpu < 0) {
-        if (!r->cfg->quiet)
-            fprintf(stderr, "trainbench: no GPU readings in result.json: %s\n",
-                    gpu_samples.mon ? "NVML does not list the run's GPU" : tb_last_error());
-        tb_gpumon_close(gpu_samples.mon);
-        gpu_samples.mon = NULL;
-    }
-#else
-    (void)r;
-#endif
-}
-
-/* One reading into the epoch's aggregate when a second has passed (always with force). */
-static void gpu_sample(int force)
-{
-    double t = run_now_s();
-    if (!gpu_samples.mon || (!force && t - gpu_samples.last < 1.0))
-        return;
-    tb_gpu_reading g;
-    if (tb_gpumon_read(gpu_samples.mon, gpu_samples.gpu, &g) == 0)
-        tb_gpu_agg_add(&gpu_samples.agg, g.util_pct, g.mem_used, g.power_w);
-    gpu_samples.last = t;
-}
-
 static void run_free(run *r)
 {
-    tb_gpumon_close(gpu_samples.mon);
-    gpu_samples.mon = NULL;
+    run_gpu_close();
     run_release_space(r);
     free(r->class_hits);
     free(r->class_seen);
@@ -285,84 +236,6 @@ int run_broadcast_model(run *r)
     return 0;
 }
 
-/* Never two ranks on one GPU: each rank's GPU (UUID, index, name, bus id)
- * compared across ranks (tb_dist_check_gpus), and recorded in result.json
- * "gpus", rank by rank.  Nothing to do on the CPU. */
-static int check_gpus(run *r)
-{
-#if TB_HAVE_CUDA
-    if (r->b->kind != TB_DEVICE_CUDA)
-        return 0;
-    char desc[400], **all = NULL;
-    snprintf(desc, sizeof desc, "GPU %d (%s, PCI %s)", tb_cuda_device(r->b), tb_cuda_gpu_name(r->b),
-             tb_cuda_pci_bus_id(r->b));
-    if (tb_dist_check_gpus(&r->dist, tb_cuda_gpu_uuid(r->b), desc, &all))
-        return -1;
-    struct json_object *gpus = json_object_new_array();
-    for (int i = 0; all && i < r->dist.size; i++) {
-        char *f[3] = {all[i], "", ""}, *t; /* host, uuid, desc */
-        for (int k = 1; k < 3 && f[k - 1] && (t = strchr(f[k - 1], '\t')); k++)
-            *t = '\0', f[k] = t + 1;
-        struct json_object *g = json_object_new_object();
-        json_object_object_add(g, "rank", json_object_new_int(i));
-        json_object_object_add(g, "host", json_object_new_string(f[0] ? f[0] : ""));
-        json_object_object_add(g, "uuid", json_object_new_string(f[1]));
-        json_object_object_add(g, "gpu", json_object_new_string(f[2]));
-        json_object_array_add(gpus, g);
-        free(all[i]);
-    }
-    free(all);
-    json_object_object_add(r->result, "gpus", gpus);
-#else
-    (void)r;
-#endif
-    return 0;
-}
-
-/* Every convolution the epochs and evaluations will run, prepared by the
- * backend (cuDNN's algorithm searches, oneDNN's primitives) before the
- * first epoch and timed apart: result.json "prepare_s".  The batch sizes:
- * each epoch's (--batch-schedule) full and last partial batch on this rank,
- * and on rank 0, which evaluates, the test set's. */
-static int prepare_convs(run *r)
-{
-    tb_backend *b = r->b;
-    if (!b->prepare)
-        return 0;
-    double t0 = run_now_s(), tp = tb_prof_begin("prepare");
-    int train[64], eval[2], nt = 0, ne = 0, two[2];
-    const int per_rank = tb_loader_images_per_epoch(r->train_loader);
-    for (int e = 0; e < r->cfg->epochs && nt + 2 <= (int)(sizeof train / sizeof *train); e++) {
-        int k = tb_conv_plan_batches(per_rank, tb_train_batch_at(r->cfg, e), two);
-        for (int i = 0; i < k; i++) {
-            int seen = 0;
-            for (int j = 0; j < nt; j++)
-                seen |= train[j] == two[i];
-            if (!seen)
-                train[nt++] = two[i];
-        }
-    }
-    if (r->dist.rank == 0)
-        ne = tb_conv_plan_batches(tb_loader_images_per_epoch(r->test_loader), r->cfg->batch_size, eval);
-    tb_conv_call *calls = NULL;
-    int n = 0;
-    /* The recording pass runs the model's layers on stubs: no layer spans
-     * for it in a --profile-layers trace, where they would sit outside any
-     * forward or backward phase. */
-    const int layers = tb_prof_layers;
-    tb_prof_layers = 0;
-    int rc = tb_conv_plan_model(r->model, b, train, nt, eval, ne, &calls, &n);
-    tb_prof_layers = layers;
-    rc = rc || b->prepare(b, calls, n, nt ? train[0] : r->cfg->batch_size) || b->synchronize(b);
-    free(calls);
-    tb_prof_end("prepare", "phase", tp);
-    if (rc)
-        return tb_fail_prefix("preparing the model's convolutions");
-    json_object_object_add(r->result, "prepare_s", json_object_new_double(run_now_s() - t0));
-    json_object_object_add(r->result, "prepared_convolutions", json_object_new_int(n));
-    return 0;
-}
-
 static int build_model(run *r)
 {
     const tb_train_config *c = r->cfg;
@@ -376,9 +249,9 @@ static int build_model(run *r)
 #else
     r->b = tb_cpu_backend_create_prec(c->threads, c->precision, TB_CPU_BF16_AUTO);
 #endif
-    if (!r->b || check_gpus(r))
+    if (!r->b || run_check_gpus(r))
         return -1;
-    gpu_samples_open(r);
+    run_gpu_open(r);
     tb_prof_device device; /* --profile: GPU spans from the device's own clock */
     if (tb_prof_on && r->b->prof_device) {
         if (r->b->prof_device(r->b, &device))
@@ -393,7 +266,7 @@ static int build_model(run *r)
     int capacity = most < per_rank ? most : per_rank;
     capacity = capacity > c->batch_size ? capacity : c->batch_size;
     r->model = tb_model_create(r->b, &spec, capacity, h, w, c->seed);
-    if (!r->model || run_broadcast_model(r) || prepare_convs(r)) /* before the reducer hooks backward */
+    if (!r->model || run_broadcast_model(r) || run_prepare_convs(r)) /* before the reducer hooks backward */
         return -1;
     r->reducer = tb_grad_reducer_create(&r->dist, r->b, r->model, c->bucket_mb, strcmp(c->overlap, "on") == 0);
     if (!r->reducer)
@@ -598,8 +471,7 @@ static int train_epoch(run *r, int epoch, tb_epoch_report *rep)
     rep->load_s = r->cur.load_s, rep->train_s = r->cur.train_s, rep->comm_s = r->cur.comm_s;
     double t_epoch = run_now_s() - r->elapsed_before, last_progress = 0;
     r->epoch_t0 = t_epoch;
-    memset(&gpu_samples.agg, 0, sizeof gpu_samples.agg);
-    gpu_samples.last = run_now_s();
+    run_gpu_epoch_start();
     int rc = tb_loader_start_epoch_at(r->train_loader, epoch, first);
     for (int i = first; !rc && !r->stop; i++) {
         tb_batch *batch = NULL;
@@ -647,11 +519,9 @@ static int train_epoch(run *r, int epoch, tb_epoch_report *rep)
             progress(r, epoch, i, batches, r->images, t_epoch, r->loss_sum);
             last_progress = t;
         }
-        gpu_sample(0);
+        run_gpu_sample(0);
     }
-    gpu_sample(1); /* an epoch shorter than a second still has a reading */
-    rep->gpu_sampled = gpu_samples.mon != NULL;
-    tb_gpu_agg_result(&gpu_samples.agg, &rep->gpu_util_mean, &rep->gpu_mem_peak_bytes, &rep->gpu_power_mean_w);
+    run_gpu_epoch_end(rep);
     if (r->show_progress)
         fprintf(stderr, "\r%*s\r", 100, "");
     rep->epoch_s = run_now_s() - t_epoch;

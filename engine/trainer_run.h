@@ -1,5 +1,6 @@
 /* The training run's state and the helpers the trainer's files share:
  * trainer.c (the loop), trainer_checkpoint.c (checkpoints and --resume),
+ * trainer_device.c (GPUs per rank, their readings, convolutions prepared),
  * trainer_result.c (result.json, failures, --repeat).  Internal to the
  * engine; the public interface is trainer.h. */
 #ifndef TB_TRAINER_RUN_H
@@ -74,6 +75,18 @@ static inline double run_now_s(void)
 int run_broadcast_dev(run *r, float *dev, size_t count, const char *what);
 /* Every rank takes rank 0's weights and running statistics. */
 int run_broadcast_model(run *r);
+
+/* trainer_device.c: the device side of a run. */
+/* Each rank's GPU compared across ranks (never two on one) and recorded in result.json "gpus". */
+int run_check_gpus(run *r);
+/* Every convolution of the run prepared before the first epoch (result.json "prepare_s"). */
+int run_prepare_convs(run *r);
+/* Rank 0's GPU readings (NVML) per epoch: open once, then start, sample between batches, end, close. */
+void run_gpu_open(run *r);
+void run_gpu_epoch_start(void);
+void run_gpu_sample(int force);
+void run_gpu_epoch_end(tb_epoch_report *rep);
+void run_gpu_close(void);
 
 /* trainer_checkpoint.c */
 /* Writes the checkpoint at the loop's position; every rank calls it (a

@@ -5,13 +5,14 @@
 #include "core/error.h" // uses: tb_last_error, tb_fail
 #include "core/fsutil.h" // uses: tb_open_regular
 #include "rundir/lock.h" // uses: tb_lock_signal
-#include "rundir/rundir.h" // uses: tb_rundir_default_path, tb_rundir_id_ok
+#include "rundir/rundir.h" // uses: tb_rundir_default_path
+#include "tui/app_side.h" // uses: tui_app_jobs_key, tui_app_click, tui_app_sample_resources
 #include "tui/config.h" // uses: tui_mkdir_p, tui_config_save, tui_config_dir, tui_config_load
 #include "tui/failure.h" // uses: tui_live_read_errors
-#include "tui/jobs.h" // uses: tui_jobs_cancel_confirmed, tui_jobs, tui_jobs_refresh, tui_jobs_sweep_dir, ...
-#include "tui/layout.h" // uses: tui_layout, tui_layout_compute, tui_tab_at, tui_list_row_at, tui_list_first, ...
+#include "tui/jobs.h" // uses: tui_jobs_cancel_confirmed, tui_jobs, tui_jobs_init, tui_jobs_tick, tui_jobs_free
+#include "tui/layout.h" // uses: tui_layout_compute
 #include "tui/precheck.h" // uses: tui_machine, tui_machine_probe, tui_launch_check
-#include "tui/resources.h" // uses: tui_res_asked, tui_res_tick, tui_res, tui_res_free
+#include "tui/resources.h" // uses: tui_res, tui_res_free
 #include "tui/runview.h" // uses: struct tui_run_view (its fields)
 #include "tui/screens.h" // uses: tui_draw
 #include "tui/term.h" // uses: tui_term_click, tui_term_start, tui_term_stop, tui_term_interrupted, tui_term_lost, ...
@@ -29,31 +30,12 @@
 #include <curses.h>
 #include <unistd.h>
 
-static double now_s(void)
-{
-    struct timespec ts;
-    return clock_gettime(CLOCK_MONOTONIC, &ts) ? 0 : (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* A status-line message; the argument is cut to what the line can show. */
-static void say(tui_app *a, int err, const char *fmt, const char *arg)
-{
-    char cut[400];
-    size_t n = strlen(arg);
-    n = n < sizeof cut - 1 ? n : sizeof cut - 1;
-    memcpy(cut, arg, n);
-    cut[n] = '\0';
-    snprintf(a->msg, sizeof a->msg, fmt, cut);
-    a->msg_err = err;
-    a->msg_at = now_s();
-}
-
 /* Reads the runs folder and/or the presets again; a failure (out of
  * memory) is said on the status line, the old lists stay usable. */
 static void rescan(tui_app *a, int results, int presets)
 {
     if ((results && tui_results_scan(a)) || (presets && tui_presets_scan(a)))
-        say(a, 1, "cannot read the folders: %s", tb_last_error());
+        tui_say(a, 1, "cannot read the folders: %s", tb_last_error());
 }
 
 /* `trainbench run PRESET --scale S --sweep-dir DIR --set ...` as a child in
@@ -134,7 +116,7 @@ static int launch(tui_app *a)
     close(fd);
     tui_live_attach(&a->live, dir, pid, 1);
     a->screen = SCR_LIVE;
-    say(a, 0, "launched: %s", dir);
+    tui_say(a, 0, "launched: %s", dir);
     return 0;
 }
 
@@ -148,19 +130,19 @@ static void cancel(tui_app *a)
 {
     pid_t pid = a->live.pid;
     if (!tui_live_running(&a->live) || (a->live.ours && pid < 2)) {
-        say(a, 1, "%s", "nothing is running");
+        tui_say(a, 1, "%s", "nothing is running");
         return;
     }
     int rc;
     if (a->live.ours) {
         rc = getpgid(pid) == pid ? kill(-pid, SIGINT) : kill(pid, SIGINT);
         if (rc)
-            say(a, 1, "cannot stop the run: %s", strerror(errno));
+            tui_say(a, 1, "cannot stop the run: %s", strerror(errno));
     } else if ((rc = tb_lock_signal(a->live.sweep_dir, SIGINT, 1)))
-        say(a, 1, "cannot stop the run: %s", tb_last_error());
+        tui_say(a, 1, "cannot stop the run: %s", tb_last_error());
     if (!rc) {
         a->cancelled = 1;
-        say(a, 0, "%s", "cancelling: the run stops at the next batch");
+        tui_say(a, 0, "%s", "cancelling: the run stops at the next batch");
     }
 }
 
@@ -175,7 +157,7 @@ static void reap(tui_app *a)
         tui_live_poll(&a->live);
         tui_live_read_errors(&a->live);
         rescan(a, 1, 1);
-        say(a, 0, "the sweep ended: %s (4: results)", a->live.status);
+        tui_say(a, 0, "the sweep ended: %s (4: results)", a->live.status);
     }
 }
 
@@ -218,44 +200,44 @@ static void save_preset(tui_app *a, const char *name)
 {
     char path[PATH_MAX];
     if (tui_preset_name_check(name) || tui_mkdir_p(a->user_presets_dir)) {
-        say(a, 1, "%s", tb_last_error());
+        tui_say(a, 1, "%s", tb_last_error());
         return;
     }
     snprintf(path, sizeof path, "%.3900s/%.60s.ini", a->user_presets_dir, name);
     if (tui_preset_save(a, path)) {
-        say(a, 1, "%s", tb_last_error());
+        tui_say(a, 1, "%s", tb_last_error());
         return;
     }
     rescan(a, 0, 1);
     for (int i = 0; i < a->npresets; i++)
         if (!strcmp(a->presets[i].path, path))
             a->psel = i;
-    say(a, 0, "saved %s (it is in the Presets screen)", path);
+    tui_say(a, 0, "saved %s (it is in the Presets screen)", path);
 }
 
 static void set_presets_dir(tui_app *a, const char *dir)
 {
     if (!*dir || strlen(dir) >= sizeof a->user_presets_dir) {
-        say(a, 1, "%s", *dir ? "that folder name is too long" : "no folder given");
+        tui_say(a, 1, "%s", *dir ? "that folder name is too long" : "no folder given");
         return;
     }
     memcpy(a->user_presets_dir, dir, strlen(dir) + 1);
     a->psel = 0;
     rescan(a, 0, 1);
     if (a->config_path[0] && tui_config_save(a->config_path, dir))
-        say(a, 1, "%s", tb_last_error());
+        tui_say(a, 1, "%s", tb_last_error());
     else
-        say(a, 0, a->config_path[0] ? "your presets folder is now %s (remembered)" : "your presets folder is now %s",
+        tui_say(a, 0, a->config_path[0] ? "your presets folder is now %s (remembered)" : "your presets folder is now %s",
             dir);
 }
 
 static void export_to(tui_app *a, const char *path)
 {
     if (tui_results_export(a, path))
-        say(a, 1, "%s", tb_last_error());
+        tui_say(a, 1, "%s", tb_last_error());
     else {
         a->screen = SCR_EXPORT;
-        say(a, 0, "exported %s", path);
+        tui_say(a, 0, "exported %s", path);
     }
 }
 
@@ -357,7 +339,6 @@ static void export_default(const tui_app *a, char *out, size_t size)
         snprintf(out, size, "%.1000s/%.255s.md", a->runs_dir, b0);
 }
 
-static void jobs_key(tui_app *a, int k, int up, int down, int home_end, int enter);
 
 static void handle_key(tui_app *a, int k)
 {
@@ -377,7 +358,7 @@ static void handle_key(tui_app *a, int k)
         if (k == 'y' || k == 'Y')
             cancel(a);
         else
-            say(a, 0, "%s", "not cancelled: the run goes on");
+            tui_say(a, 0, "%s", "not cancelled: the run goes on");
         return;
     }
     if (a->jobs && a->jobs->confirm[0]) { /* "cancel job N? y/n": only y cancels */
@@ -385,12 +366,12 @@ static void handle_key(tui_app *a, int k)
         snprintf(id, sizeof id, "%s", a->jobs->confirm);
         if (k == 'y' || k == 'Y') {
             if (tui_jobs_cancel_confirmed(a->jobs))
-                say(a, 1, "%s", tb_last_error());
+                tui_say(a, 1, "%s", tb_last_error());
             else
-                say(a, 0, "scancel %s: asked Slurm to cancel it", id);
+                tui_say(a, 0, "scancel %s: asked Slurm to cancel it", id);
         } else {
             a->jobs->confirm[0] = '\0';
-            say(a, 0, "job %s not cancelled", id);
+            tui_say(a, 0, "job %s not cancelled", id);
         }
         return;
     }
@@ -435,7 +416,7 @@ static void handle_key(tui_app *a, int k)
     if (k >= '1' && k <= '4') {
         a->screen = (tui_screen)(k - '1');
         if (a->screen == SCR_PARAMS && !a->base && tui_params_load(a))
-            say(a, 1, "%s", tb_last_error());
+            tui_say(a, 1, "%s", tb_last_error());
         if (a->screen == SCR_RESULTS)
             rescan(a, 1, 0);
         return;
@@ -455,7 +436,7 @@ static void handle_key(tui_app *a, int k)
             a->screen = SCR_LIVE;
         break;
     case SCR_JOBS:
-        jobs_key(a, k, up, down, home || end ? (home ? 1 : 2) : 0, enter);
+        tui_app_jobs_key(a, k, up, down, home || end ? (home ? 1 : 2) : 0, enter);
         break;
     case SCR_PRESETS:
         if (up && a->psel > 0)
@@ -472,7 +453,7 @@ static void handle_key(tui_app *a, int k)
         if (enter && a->npresets) {
             a->precheck[0] = '\0'; /* another preset: the last refusal was about the old one */
             if (a->presets[a->psel].error[0] || tui_params_load(a))
-                say(a, 1, "%s", a->presets[a->psel].error[0] ? a->presets[a->psel].error : tb_last_error());
+                tui_say(a, 1, "%s", a->presets[a->psel].error[0] ? a->presets[a->psel].error : tb_last_error());
             else
                 a->screen = SCR_PARAMS;
         }
@@ -490,7 +471,7 @@ static void handle_key(tui_app *a, int k)
             a->parsel = a->parsel < 0 ? 0 : a->parsel;
         }
         if ((k == KEY_LEFT || k == KEY_RIGHT) && a->nparams && !tui_param_cycle(a, a->parsel, k == KEY_RIGHT ? 1 : -1))
-            say(a, 0, "%s", "Left/Right cycle options with a list of choices; Enter edits this one");
+            tui_say(a, 0, "%s", "Left/Right cycle options with a list of choices; Enter edits this one");
         if (k == 27)
             a->screen = SCR_PRESETS;
         if (enter && a->nparams) {
@@ -506,12 +487,12 @@ static void handle_key(tui_app *a, int k)
             tui_params_refresh(a);
         }
         if ((k == 'l' || k == KEY_F(5)) && launch(a))
-            say(a, 1, "%s", tb_last_error());
+            tui_say(a, 1, "%s", tb_last_error());
         if (k == 'a' && a->nparams) {
             if (tui_param_toggle_axis(a, a->parsel))
-                say(a, 1, "%s", tb_last_error());
+                tui_say(a, 1, "%s", tb_last_error());
             else
-                say(a, 0, a->params[a->parsel].axis ? "%s is now swept: Enter to give it a list of values"
+                tui_say(a, 0, a->params[a->parsel].axis ? "%s is now swept: Enter to give it a list of values"
                                                     : "%s is a plain option again",
                     a->params[a->parsel].key);
         }
@@ -528,7 +509,7 @@ static void handle_key(tui_app *a, int k)
             if (tui_live_running(lv))
                 a->confirm_cancel = 1;
             else
-                say(a, 1, "%s", "nothing is running");
+                tui_say(a, 1, "%s", "nothing is running");
         }
         if (pgup || up)
             lv->log_scroll += pgup ? page : 1;
@@ -564,19 +545,19 @@ static void handle_key(tui_app *a, int k)
         if (k == ' ' && a->nresults) {
             int m = tui_mark_toggle(a);
             if (m < 0)
-                say(a, 1, "%s", tb_last_error());
+                tui_say(a, 1, "%s", tb_last_error());
             else {
                 char m[96];
                 snprintf(m, sizeof m, "%d marked; c compares them%s", a->nmarks,
                          a->nmarks == 1 ? " with the selected one" : "");
-                say(a, 0, "%s", m);
+                tui_say(a, 0, "%s", m);
             }
             if (a->rsel + 1 < a->nresults)
                 a->rsel++;
         }
         if (k == 'c' && a->nresults) {
             if (tui_compare_open(a))
-                say(a, 1, "%s", tb_last_error());
+                tui_say(a, 1, "%s", tb_last_error());
             else
                 a->screen = SCR_COMPARE;
         }
@@ -584,14 +565,14 @@ static void handle_key(tui_app *a, int k)
          * with m) opens its table, whose Enter opens a configuration. */
         if (enter && a->nresults && a->results[a->rsel].run && (a->mark < 0 || a->mark == a->rsel)) {
             if (tui_view_open(a, 0))
-                say(a, 1, "%s", tb_last_error());
+                tui_say(a, 1, "%s", tb_last_error());
             else {
                 a->view_back = SCR_RESULTS;
                 a->screen = SCR_RUN;
             }
         } else if (enter && a->nresults) {
             if (tui_results_open(a))
-                say(a, 1, "%s", tb_last_error());
+                tui_say(a, 1, "%s", tb_last_error());
             else {
                 a->screen = SCR_TABLE;
                 a->note_scroll = 0;
@@ -620,7 +601,7 @@ static void handle_key(tui_app *a, int k)
             /* Row i is configuration i in a plain sweep table; the Run
              * screen's Left/Right reach the others. */
             if (tui_view_open(a, a->tsel) && tui_view_open(a, 0))
-                say(a, 1, "%s", tb_last_error());
+                tui_say(a, 1, "%s", tb_last_error());
             else {
                 a->view_back = SCR_TABLE;
                 a->screen = SCR_RUN;
@@ -644,7 +625,7 @@ static void handle_key(tui_app *a, int k)
         if ((k == KEY_LEFT || k == KEY_RIGHT) && a->view_sweep[0]) {
             int c = a->view_cfg + (k == KEY_RIGHT ? 1 : -1);
             if (c >= 0 && c < a->view_ncfg && tui_view_open(a, c))
-                say(a, 1, "%s", tb_last_error());
+                tui_say(a, 1, "%s", tb_last_error());
         }
         if (k == 27)
             a->screen = a->view_back;
@@ -675,99 +656,6 @@ static void handle_key(tui_app *a, int k)
     }
 }
 
-/* Cores the followed configuration asked for, from its config.json, read
- * again only when the configuration changes. */
-static double run_asked(const tui_app *a, int ncpu)
-{
-    static char id[128];
-    static double asked;
-    if (strcmp(id, a->live.cur_id) || !(asked > 0)) {
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%.3000s/%.127s/config.json", a->live.sweep_dir, a->live.cur_id);
-        /* an id from summary.json joins the sweep folder only when it is a plain name */
-        asked = tb_rundir_id_ok(a->live.cur_id) ? tui_res_asked(path, ncpu) : 0;
-        snprintf(id, sizeof id, "%s", a->live.cur_id);
-    }
-    return asked;
-}
-
-/* At most once a second: GPU and host readings for the panel. */
-static void sample_resources(tui_app *a)
-{
-    struct timespec ts;
-    if (!a->res || clock_gettime(CLOCK_MONOTONIC, &ts))
-        return;
-    int running = tui_live_running(&a->live) && a->live.pid > 1;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    tui_res_tick(a->res, (double)ts.tv_sec + ts.tv_nsec / 1e9, running ? (long)a->live.pid : 0,
-                 running ? run_asked(a, ncpu > 0 ? (int)ncpu : 1) : 0, "/proc");
-}
-
-/* The Jobs screen's keys: choose, r ask squeue now, Enter follow a running
- * job's sweep in the Live view, x/Delete ask to cancel it. */
-static void jobs_key(tui_app *a, int k, int up, int down, int home_end, int enter)
-{
-    tui_jobs *j = a->jobs;
-    if (up && j->sel > 0)
-        j->sel--;
-    if (down && j->sel + 1 < j->njobs)
-        j->sel++;
-    if (home_end)
-        j->sel = home_end == 1 || !j->njobs ? 0 : j->njobs - 1;
-    if (k == 27)
-        a->screen = SCR_LIVE;
-    if (k == 'r') {
-        tui_jobs_refresh(j);
-        say(a, 0, "%s", "asking squeue");
-    }
-    if ((k == 'x' || k == KEY_DC) && j->sel < j->njobs)
-        snprintf(j->confirm, sizeof j->confirm, "%s", j->jobs[j->sel].id);
-    if (enter && j->sel < j->njobs) {
-        char dir[PATH_MAX];
-        if (tui_live_running(&a->live) && a->live.ours)
-            say(a, 1, "%s", "a sweep started here is running: the Live view follows it (3)");
-        else if (tui_jobs_sweep_dir(j, dir, sizeof dir))
-            say(a, 1, "%s", tb_last_error());
-        else {
-            tui_live_attach(&a->live, dir, 0, 0); /* not ours: its lock and status say whether it runs */
-            a->screen = SCR_LIVE;
-            say(a, 0, "following %s", dir);
-        }
-    }
-}
-
-/* A left click: a tab in the header switches to it (as its digit would);
- * a row of the Presets, Parameters or Results list selects it. */
-static void click(tui_app *a, int x, int y, int cols, int rows)
-{
-    tui_layout l = tui_layout_compute(cols, rows);
-    int tab = y == l.header.y ? tui_tab_at(x) : -1;
-    if (tab >= 0) {
-        handle_key(a, '1' + tab);
-        return;
-    }
-    if (a->screen == SCR_PRESETS && x > l.list.x && x < l.list.x + l.list.w - 1 && y > l.list.y &&
-        y < l.list.y + l.list.h - 1) {
-        int lines = l.list.h - 2, sel = tui_preset_line(a, a->psel), first = sel >= lines ? sel - lines + 1 : 0;
-        for (int i = 0; i < a->npresets; i++)
-            if (tui_preset_line(a, i) == first + y - l.list.y - 1)
-                a->psel = i; /* a heading selects nothing */
-        return;
-    }
-    int row = tui_list_row_at(&l, a->screen == SCR_PARAMS, x, y);
-    if (row < 0)
-        return;
-    if (a->screen == SCR_PARAMS && a->base && !a->editing) {
-        int first = tui_list_first(a->parsel, tui_list_rows(&l, 1));
-        if (first + row < a->nparams)
-            a->parsel = first + row;
-    } else if (a->screen == SCR_RESULTS) {
-        int first = tui_list_first(a->rsel, tui_list_rows(&l, 0));
-        if (first + row < a->nresults)
-            a->rsel = first + row;
-    }
-}
-
 /* One key: nothing but quitting while the "too small" screen shows (the
  * keys would act on a screen nobody sees), clicks where they landed. */
 static void dispatch(tui_app *a, int k, int cols, int rows)
@@ -776,8 +664,11 @@ static void dispatch(tui_app *a, int k, int cols, int rows)
         return;
     int x, y;
     if (k == KEY_MOUSE) {
+        int tab = -1;
         if (tui_term_click(&x, &y) && !a->prompt && !a->confirm_quit && !a->confirm_cancel)
-            click(a, x, y, cols, rows);
+            tab = tui_app_click(a, x, y, cols, rows);
+        if (tab >= 0)
+            handle_key(a, '1' + tab); /* a tab clicked: as its digit */
         return;
     }
     handle_key(a, k);
@@ -854,7 +745,7 @@ int tb_cli_tui(int argc, char **argv)
     if (running >= 0) {
         tui_live_attach(&a->live, a->results[running].dir, pid, 0);
         a->screen = SCR_LIVE;
-        say(a, 0, "re-attached to the running sweep %s", a->results[running].name);
+        tui_say(a, 0, "re-attached to the running sweep %s", a->results[running].name);
     }
     char errlog[PATH_MAX];
     if (tui_mkdir_p(a->runs_dir))
@@ -878,7 +769,7 @@ int tb_cli_tui(int argc, char **argv)
         if (tui_term_ctrl_c()) /* the key, not a signal from outside: it asks */
             dispatch(a, 3, cols, rows);
         /* A message stays a few seconds (an error longer), then the hints. */
-        if (a->msg[0] && now_s() - a->msg_at > (a->msg_err ? 15 : 6))
+        if (a->msg[0] && tui_now_s() - a->msg_at > (a->msg_err ? 15 : 6))
             a->msg[0] = '\0';
         reap(a);
         if (a->live.active) {
@@ -887,13 +778,13 @@ int tb_cli_tui(int argc, char **argv)
                 tui_live_read_errors(&a->live); /* each failure's reason, whole */
             if (was && !tui_live_running(&a->live)) {
                 rescan(a, 1, 1); /* the list and the estimates */
-                say(a, 0, "the sweep ended: %s (4: results)", a->live.status);
+                tui_say(a, 0, "the sweep ended: %s (4: results)", a->live.status);
             }
         }
-        sample_resources(a);
+        tui_app_sample_resources(a);
         /* squeue only while the Jobs screen shows (and to finish one asked) */
         if (a->jobs && (a->screen == SCR_JOBS || a->jobs->querying))
-            tui_jobs_tick(a->jobs, now_s());
+            tui_jobs_tick(a->jobs, tui_now_s());
         int c, r;
         tui_term_size(&c, &r);
         if (c != cols || r != rows || !buf.c) {

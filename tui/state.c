@@ -540,3 +540,22 @@ int tui_preset_line(const tui_app *a, int i)
         line += 1 + (!k || strcmp(a->presets[k].lab, a->presets[k - 1].lab));
     return line - 1;
 }
+
+double tui_now_s(void)
+{
+    struct timespec ts;
+    return clock_gettime(CLOCK_MONOTONIC, &ts) ? 0 : (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A status-line message; the argument is cut to what the line can show. */
+void tui_say(tui_app *a, int err, const char *fmt, const char *arg)
+{
+    char cut[400];
+    size_t n = strlen(arg);
+    n = n < sizeof cut - 1 ? n : sizeof cut - 1;
+    memcpy(cut, arg, n);
+    cut[n] = '\0';
+    snprintf(a->msg, sizeof a->msg, fmt, cut);
+    a->msg_err = err;
+    a->msg_at = tui_now_s();
+}

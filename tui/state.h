@@ -289,4 +289,10 @@ int tui_results_rows(const tui_app *a);
 /* Renders the loaded tables as Markdown and writes them to path. */
 int tui_results_export(tui_app *a, const char *path);
 
+/* Monotonic seconds. */
+double tui_now_s(void);
+/* A status-line message (fmt with one %s for arg, cut to what the line can
+ * show); err colours it as an error; it goes after a while. */
+void tui_say(tui_app *a, int err, const char *fmt, const char *arg);
+
 #endif
