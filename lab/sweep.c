@@ -401,6 +401,11 @@ static int run_one(sweep *s, struct json_object *plan_cfg, int i, int total, con
         dup2(fd, STDERR_FILENO);
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
+        /* A SIGTERM the sweep forwarded between fork and the line above ran
+         * the sweep's handler in this copy of it and would be lost with the
+         * exec (the configuration then trains to the end): honour it here. */
+        if (stop_signal)
+            _exit(130);
         if (nstep)
             execvp(argv[0], argv);
         else
